@@ -1,0 +1,49 @@
+"""A language-specialized agent: writes instructions from snippets of its language and answers them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from polyforge.config import StageSampling
+from polyforge.llm import ChatBackend, Completion, SamplingParams
+from polyforge.prompts import render
+
+
+class EmptyOutput(ValueError):
+    """The model returned nothing usable for a stage."""
+
+
+@dataclass
+class StageOutput:
+    text: str
+    template: str
+    template_hash: str
+    completions: list[Completion] = field(default_factory=list)
+
+
+def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
+    return SamplingParams(stage.temperature, stage.top_p, stage.max_tokens, seed)
+
+
+class LanguageAgent:
+    """One agent per language; each owns the prompts' language-specific wording."""
+
+    def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling):
+        self.language = language
+        self.backend = backend
+        self._instruction_sampling = instruction
+        self._answer_sampling = answer
+
+    async def _run(self, template: str, stage: StageSampling, seed: int | None, **variables) -> StageOutput:
+        prompt = render(template, language=self.language, **variables)
+        completion = await self.backend.chat(prompt.messages, sampling_params(stage, seed))
+        text = completion.text.strip()
+        if not text:
+            raise EmptyOutput(f"{template}: the model returned an empty reply (finish: {completion.finish_reason})")
+        return StageOutput(text, template, prompt.template_hash, [completion])
+
+    async def write_instruction(self, code: str, path: str, seed: int | None = None) -> StageOutput:
+        return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path)
+
+    async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
+        return await self._run("answer", self._answer_sampling, seed, instruction=instruction)

@@ -1,0 +1,213 @@
+"""The `polyforge` command line: one typer app, thin glue over the packages below it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from polyforge.checklists import ChecklistError
+from polyforge.config import CampaignConfig, ConfigError, load_config
+from polyforge.ingest import IngestError, IngestReport
+from polyforge.llm.embedded import EmbeddedModelMissing
+from polyforge.prompts import PromptError
+from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
+from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jsonl
+from polyforge.storage.report import language_summaries, latest_campaign, total_summary
+
+app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
+console = Console()
+if not console.is_terminal:
+    console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+# Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
+USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+class _LiveProgress:
+    """Rich progress for a campaign: one bar, counts by status in its description."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self._task = None
+        self._counts = {"accepted": 0, "flagged": 0, "rejected": 0, "failed": 0}
+
+    def on_ingested(self, report: IngestReport) -> None:
+        languages = ", ".join(f"{name} {stats.snippets}" for name, stats in sorted(report.languages.items()))
+        self._progress.console.print(f"ingested {len(report.snippets)} snippets: {languages}")
+        for problem in report.problems[:5]:
+            self._progress.console.print(f"[yellow]skipped[/] {problem}")
+
+    def on_scheduled(self, total: int) -> None:
+        self._task = self._progress.add_task(self._describe(), total=total)
+
+    def on_item_done(self, language: str, status: str) -> None:
+        self._counts[status] = self._counts.get(status, 0) + 1
+        self._progress.update(self._task, advance=1, description=self._describe())
+
+    def _describe(self) -> str:
+        c = self._counts
+        return (f"pairs [green]{c['accepted']} accepted[/] [yellow]{c['flagged']} flagged[/] "
+                f"[red]{c['rejected']} rejected[/] {c['failed']} failed")
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console)
+
+
+def run_campaign(config: CampaignConfig):
+    from polyforge.generation.runner import CampaignProgress, CampaignRunner
+
+    with _progress() as progress:
+        live = _LiveProgress(progress)
+        hooks = CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
+        return asyncio.run(CampaignRunner(config, hooks).run())
+
+
+def print_summary(database: str, campaign_id: int) -> None:
+    engine = open_engine(database, create=False)
+    with session_factory(engine)() as session:
+        rows = language_summaries(session, campaign_id)
+        total = total_summary(session, campaign_id)
+    engine.dispose()
+    table = Table(title=f"campaign {campaign_id}")
+    for column in ("language", "generated", "accepted", "flagged", "rejected", "failed", "mean score", "tokens",
+                   "seconds"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    for row in rows + ([total] if total else []):
+        mean = "-" if row.mean_score is None else f"{row.mean_score:.2f}"
+        table.add_row(row.language, str(row.generated), str(row.accepted), str(row.flagged), str(row.rejected),
+                      str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}", end_section=row is rows[-1])
+    console.print(table)
+
+
+def _load(config_path: Path, out: Path | None) -> CampaignConfig:
+    return load_config(config_path, {"output_dir": str(out)} if out else None)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Campaign YAML file (see examples/campaign.yaml).")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
+) -> None:
+    """Run (or resume) a generation campaign from a config file."""
+    try:
+        campaign = _load(config, out)
+        result = run_campaign(campaign)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    print_summary(result.database_url, result.campaign_id)
+    if result.stopped_by:
+        console.print(f"stopped early: {result.stopped_by}")
+    console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
+
+
+@app.command()
+def export(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "sft-jsonl",
+    status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
+    campaign: Annotated[Optional[int], typer.Option(help="Only this campaign id.")] = None,
+) -> None:
+    """Export pairs as training data (chat JSONL with provenance)."""
+    if format not in EXPORT_FORMATS:
+        _fail(f"unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    try:
+        url = existing_database_url(source)
+    except DatabaseNotFound as exc:
+        _fail(str(exc))
+    engine = open_engine(url, create=False)
+    with session_factory(engine)() as session:
+        count = write_jsonl(iter_sft_records(session, status, campaign), out)
+    console.print(f"wrote {count} pairs ({', '.join(status)}) to {out}")
+
+
+def train_from_database(url: str, out: Path, settings, seed: int = 0) -> None:
+    from polyforge.training.datasets import sft_examples
+    from polyforge.training.sft import SFTRunConfig, train_sft
+
+    engine = open_engine(url, create=False)
+    with session_factory(engine)() as session:
+        campaign = latest_campaign(session)
+        data = sft_examples(session, campaign.id if campaign else None)
+    engine.dispose()
+    console.print(data.note)
+    run_config = SFTRunConfig(
+        base_model=settings.base_model, output_dir=out, max_steps=settings.max_steps, batch_size=settings.batch_size,
+        max_length=settings.max_length, learning_rate=settings.learning_rate, seed=seed,
+    )
+    console.print(f"SFT: TRL SFTTrainer, {settings.max_steps} steps from {settings.base_model}")
+    result = train_sft(data.examples, run_config)
+    loss = "-" if result.final_loss is None else f"{result.final_loss:.3f}"
+    console.print(f"SFT: {result.steps} steps on {result.examples} examples, final loss {loss}")
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(result.model_dir)
+    console.print(f"model saved: {result.model_dir} (loads with AutoModelForCausalLM.from_pretrained)")
+
+
+@app.command()
+def train(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    out: Annotated[Path, typer.Option(help="Folder for the trained model.")] = Path("runs/sft"),
+    config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'training' section to use.")] = None,
+) -> None:
+    """Fine-tune (SFT) on a campaign's pairs and save a transformers model folder."""
+    from polyforge.config import TrainingConfig
+
+    try:
+        url = existing_database_url(source)
+        settings = load_config(config).training if config else TrainingConfig()
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    train_from_database(url, out, settings)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder for the demo campaign.")] = Path("runs/demo"),
+) -> None:
+    """Run the bundled sample campaign on the embedded model, export it, and train briefly on it."""
+    config_path = EXAMPLES_DIR / "campaign.yaml"
+    if not config_path.is_file():
+        _fail(f"the demo needs {config_path}, which ships with the source tree; run it from a clone")
+    try:
+        campaign = _load(config_path, out)
+        console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
+        result = run_campaign(campaign)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    print_summary(result.database_url, result.campaign_id)
+    export_path = out / "export" / "sft.jsonl"
+    engine = open_engine(result.database_url, create=False)
+    with session_factory(engine)() as session:
+        exported = write_jsonl(iter_sft_records(session, ["accepted"], result.campaign_id), export_path)
+    engine.dispose()
+    console.print(f"exported {exported} accepted pairs: {export_path}")
+    if campaign.training.enabled:
+        train_from_database(result.database_url, out / "sft", campaign.training, campaign.sampling.seed)
+    console.print(f"database: {out / 'polyforge.db'}")
+
+
+def main() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Campaign configuration: a YAML file validated by pydantic.
+
+The config is the interface of a campaign: every field is documented here, unknown keys are
+errors (a typo must not silently fall back to a default), and a bad file fails before any work
+with a message naming the key, what was found and what is expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A campaign config that cannot be used; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Strict):
+    """One place to take code from."""
+
+    path: Path = Field(description="A local folder to walk (relative paths are resolved against the config file).")
+
+
+class ModelConfig(_Strict):
+    """One LLM endpoint.
+
+    `embedded` runs SmolLM2-135M-Instruct in process through llama-cpp-python (no server needed);
+    `openai` talks to any OpenAI-compatible server: vLLM (`vllm serve ...`), SGLang, llama.cpp's
+    server or a hosted API.
+    """
+
+    backend: Literal["embedded", "openai"] = "embedded"
+    model: str | None = Field(
+        default=None,
+        description="Model name sent to the server (openai), or a GGUF file path (embedded; default: the bundled SmolLM2).",
+    )
+    base_url: str | None = Field(default=None, description="Server URL, e.g. http://127.0.0.1:8000/v1 (openai only).")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key (openai only).")
+    response_format: Literal["json_schema", "json_object"] = Field(
+        default="json_schema",
+        description=(
+            "How structured output is requested (openai only): 'json_schema' (the OpenAI form: vLLM, SGLang, "
+            "llama.cpp's llama-server, hosted APIs) or 'json_object' with a 'schema' (llama-cpp-python's server)."
+        ),
+    )
+    timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request is abandoned.")
+    context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
+    threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
+
+    @model_validator(mode="after")
+    def _openai_needs_endpoint(self) -> "ModelConfig":
+        if self.backend == "openai" and (not self.base_url or not self.model):
+            raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1) and 'model'")
+        return self
+
+
+class ModelsConfig(_Strict):
+    generator: ModelConfig = Field(default_factory=ModelConfig, description="Writes instructions and answers.")
+    judge: ModelConfig | None = Field(default=None, description="Scores pairs; defaults to the generator.")
+
+
+class StageSampling(_Strict):
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1)
+
+
+class SamplingConfig(_Strict):
+    """Sampling per stage: instructions want variety, the judge wants determinism."""
+
+    instruction: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160))
+    answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
+    judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
+    seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
+
+
+class BudgetConfig(_Strict):
+    max_pairs: int = Field(default=20, ge=1, description="Stop scheduling work items after this many pairs.")
+    max_tokens: int | None = Field(default=None, ge=1, description="Stop scheduling once this many tokens were spent.")
+    max_snippets_per_language: int | None = Field(
+        default=None, ge=1, description="Spread the pair budget across languages instead of draining the first one."
+    )
+
+
+class JudgeConfig(_Strict):
+    checklist: str = Field(
+        default="default", description="A checklist name in polyforge/checklists/ or a path to a checklist YAML file."
+    )
+    rationales: bool = Field(
+        default=False,
+        description="Ask for a one-sentence rationale per criterion (costs ~5x the tokens on small models).",
+    )
+    max_retries: int = Field(default=2, ge=0, description="Retries of malformed structured output before the pair is flagged.")
+
+
+class IngestConfig(_Strict):
+    max_snippet_tokens: int = Field(default=1024, ge=16, description="Longer functions are skipped.")
+    min_snippet_lines: int = Field(default=3, ge=1, description="Shorter functions are skipped.")
+
+
+class TrainingConfig(_Strict):
+    """The short SFT run at the end of a campaign (`polyforge demo` and `polyforge train`)."""
+
+    enabled: bool = True
+    base_model: str = Field(
+        default="embedded",
+        description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
+    )
+    max_steps: int = Field(default=4, ge=1)
+    batch_size: int = Field(default=2, ge=1)
+    max_length: int = Field(default=384, ge=32)
+    learning_rate: float = Field(default=2e-5, gt=0)
+
+
+class CampaignConfig(_Strict):
+    """A generation campaign: where code comes from, which models, how much, and what passes."""
+
+    name: str = Field(default="campaign", min_length=1)
+    output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    sources: list[SourceConfig] = Field(min_length=1)
+    languages: list[str] | None = Field(default=None, description="Only these languages (default: all found).")
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    budgets: BudgetConfig = Field(default_factory=BudgetConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+
+    @property
+    def judge_model(self) -> ModelConfig:
+        return self.models.judge or self.models.generator
+
+
+def format_validation_error(error: ValidationError, origin: str) -> str:
+    """One line per problem: the dotted key, what is wrong, and what was found."""
+    lines = [f"{origin}: invalid campaign config ({error.error_count()} problem(s))"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see polyforge/config.py for the fields)"
+        found = item.get("input")
+        shown = "" if item["type"] in ("missing", "extra_forbidden") or isinstance(found, dict) else f" (found {found!r})"
+        lines.append(f"  - {key}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConfig:
+    """Read and validate a campaign YAML file; relative source paths resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(raw).__name__}")
+    raw.update(overrides or {})
+    try:
+        config = CampaignConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from exc
+    for source in config.sources:
+        if not source.path.is_absolute():
+            source.path = (path.parent / source.path).resolve()
+    return config

