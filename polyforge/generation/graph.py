@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TypedDict
 
@@ -10,7 +9,7 @@ from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, Verdict
 from polyforge.agents.language_agent import EmptyOutput
-from polyforge.llm import LLMError
+from polyforge.llm import Completion, LLMError
 
 # Errors that end one work item and are recorded with it; anything else is a bug and propagates.
 ITEM_ERRORS = (LLMError, EmptyOutput)
@@ -77,8 +76,15 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent):
     return graph.compile()
 
 
-async def run_item(graph, item: WorkItem) -> tuple[WorkItemState, float]:
-    """The final state of one work item and its wall time in seconds."""
-    started = time.perf_counter()
-    state = await graph.ainvoke({"item": item})
-    return state, time.perf_counter() - started
+def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
+    """Every completion a work item spent, by stage (retries included)."""
+    instruction, answer, verdict = state.get("instruction"), state.get("answer"), state.get("verdict")
+    return {
+        "instruction": instruction.completions if instruction else [],
+        "answer": answer.completions if answer else [],
+        "judge": verdict.completions if verdict else [],
+    }
+
+
+async def run_item(graph, item: WorkItem) -> WorkItemState:
+    return await graph.ainvoke({"item": item})

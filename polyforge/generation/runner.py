@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.checklists import Checklist, load_checklist
 from polyforge.config import CampaignConfig
-from polyforge.generation.graph import WorkItem, WorkItemState, build_item_graph, run_item
+from polyforge.generation.graph import WorkItem, WorkItemState, build_item_graph, run_item, stage_completions
 from polyforge.ingest import IngestReport, ingest
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
@@ -81,34 +81,19 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     ]
 
 
-def _stage_tokens(state: WorkItemState) -> dict[str, dict[str, int]]:
-    stages = {"instruction": state.get("instruction"), "answer": state.get("answer")}
-    verdict = state.get("verdict")
-    tokens = {}
-    for stage, output in stages.items():
-        completions = output.completions if output else []
-        tokens[stage] = _sum_usage(completions)
-    tokens["judge"] = _sum_usage(verdict.completions if verdict else [])
-    return tokens
-
-
-def _sum_usage(completions: Iterable) -> dict[str, int]:
-    completions = list(completions)
-    return {
-        "prompt": sum(c.prompt_tokens for c in completions),
-        "completion": sum(c.completion_tokens for c in completions),
-        "calls": len(completions),
-    }
-
-
 def record_pair(
     session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
-    state: WorkItemState, seconds: float,
+    state: WorkItemState,
 ) -> Pair:
     """Store one finished work item (pair, scores, provenance) in its own transaction."""
     item = state["item"]
     instruction, answer, verdict = state.get("instruction"), state.get("answer"), state.get("verdict")
-    tokens = _stage_tokens(state)
+    spent = stage_completions(state)
+    tokens = {
+        stage: {"prompt": sum(c.prompt_tokens for c in cs), "completion": sum(c.completion_tokens for c in cs),
+                "calls": len(cs)}
+        for stage, cs in spent.items()
+    }
     templates = {out.template: out.template_hash for out in (instruction, answer) if out}
     if verdict is not None:
         templates["judge"] = verdict.template_hash
@@ -129,7 +114,7 @@ def record_pair(
         checklist_hash=judge.checklist.content_hash,
         tokens=tokens,
         total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
-        seconds=seconds,
+        seconds=sum(c.seconds for cs in spent.values() for c in cs),
     )
     if verdict is not None:
         weights = {c.id: c.weight for c in judge.checklist.criteria}
@@ -221,9 +206,9 @@ class CampaignRunner:
                 if config.budgets.max_tokens is not None and spent_tokens >= config.budgets.max_tokens:
                     result.stopped_by = f"token budget ({config.budgets.max_tokens}) reached"
                     return
-                state, seconds = await run_item(graph, item)
+                state = await run_item(graph, item)
                 with sessions() as session:
-                    pair = record_pair(session, config, campaign_id, generator, judge, state, seconds)
+                    pair = record_pair(session, config, campaign_id, generator, judge, state)
                 spent_tokens += pair.total_tokens
                 statuses[pair.status] += 1
                 result.new_pairs += 1

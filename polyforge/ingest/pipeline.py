@@ -112,7 +112,7 @@ def _cut_file(report, seen_hashes, root, relative, text, language: Language, max
     stats = report.languages[language.name]
     stats.files += 1
     try:
-        cuts = cut_snippets(text, language, max_tokens, min_lines)
+        cuts = cut_snippets(text, language, max_tokens, min_lines, stats.dropped)
     except ParseFailure as exc:
         stats.dropped["parse failure"] += 1
         report.problems.append(f"{root / relative}: {exc}")

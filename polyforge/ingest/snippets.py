@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,12 +53,16 @@ def _leading_comment_start(node) -> int:
     return start
 
 
-def cut_snippets(source: str, language: Language, max_tokens: int, min_lines: int) -> list[CutSnippet]:
+def cut_snippets(
+    source: str, language: Language, max_tokens: int, min_lines: int, dropped: Counter | None = None
+) -> list[CutSnippet]:
     """The outermost definitions that fit in `max_tokens`; a bigger one is split into its inner ones.
 
-    Raises ParseFailure when the file does not parse cleanly: such files are dropped, as the
-    Qwen2.5-Coder recipe does.
+    Definitions that are too short, or too long with nothing inside to split into, are counted in
+    `dropped` by reason. Raises ParseFailure when the file does not parse cleanly: such files are
+    dropped, as the Qwen2.5-Coder recipe does.
     """
+    dropped = dropped if dropped is not None else Counter()
     data = source.encode("utf-8")
     tree = _parser(language.grammar).parse(data)
     if tree.root_node.has_error:
@@ -65,18 +70,28 @@ def cut_snippets(source: str, language: Language, max_tokens: int, min_lines: in
     lines = source.splitlines()
     found: list[CutSnippet] = []
 
-    def visit(node) -> None:
+    def visit(node) -> int:
+        """Cut definitions below `node`; returns how many were kept."""
+        kept = 0
         for child in node.children:
-            if child.type in language.definitions:
-                first = _leading_comment_start(child)
-                last = child.end_point[0]
-                code = "\n".join(lines[first : last + 1])
-                tokens = count_tokens(code)
-                if tokens <= max_tokens:
-                    if last - first + 1 >= min_lines:
-                        found.append(CutSnippet(first + 1, last + 1, child.type, code, tokens))
-                    continue
-            visit(child)
+            if child.type not in language.definitions:
+                kept += visit(child)
+                continue
+            first = _leading_comment_start(child)
+            last = child.end_point[0]
+            code = "\n".join(lines[first : last + 1])
+            tokens = count_tokens(code)
+            if tokens > max_tokens:
+                inner = visit(child)
+                if not inner:
+                    dropped["too long"] += 1
+                kept += inner
+            elif last - first + 1 < min_lines:
+                dropped["too short"] += 1
+            else:
+                found.append(CutSnippet(first + 1, last + 1, child.type, code, tokens))
+                kept += 1
+        return kept
 
     visit(tree.root_node)
     return found

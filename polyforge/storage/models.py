@@ -75,7 +75,7 @@ class Pair(Base):
     checklist_hash: Mapped[str | None] = mapped_column(String(64))
     tokens: Mapped[dict] = mapped_column(doc="Stage -> {prompt, completion} tokens.")
     total_tokens: Mapped[int] = mapped_column(default=0)
-    seconds: Mapped[float] = mapped_column(default=0.0, doc="Wall time of the work item.")
+    seconds: Mapped[float] = mapped_column(default=0.0, doc="Model seconds spent on the item, all stages.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="pairs")

@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from polyforge.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "campaign.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_example_config_loads_and_resolves_sources_against_its_folder():
+    config = load_config(ROOT / "examples" / "campaign.yaml")
+    assert config.sources[0].path == (ROOT / "examples" / "sample_repo").resolve()
+    assert config.models.generator.backend == "embedded"
+    assert config.judge_model is config.models.generator
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\nbudgets: {max_pair: 3}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "budgets.max_pair" in message and "unknown key" in message
+
+
+def test_wrong_type_names_key_and_value(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\nconcurrency: many\n")
+    with pytest.raises(ConfigError, match=r"concurrency: .*integer.*found 'many'"):
+        load_config(path)
+
+
+def test_out_of_range_value(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\nsampling: {judge: {temperature: 5}}\n")
+    with pytest.raises(ConfigError, match=r"sampling\.judge\.temperature"):
+        load_config(path)
+
+
+def test_missing_sources(tmp_path):
+    with pytest.raises(ConfigError, match=r"sources: Field required"):
+        load_config(write(tmp_path, "name: x\n"))
+
+
+def test_openai_backend_needs_base_url_and_model(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\nmodels: {generator: {backend: openai, model: m}}\n")
+    with pytest.raises(ConfigError, match=r"models\.generator.*base_url"):
+        load_config(path)
+
+
+def test_not_a_mapping_and_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "sources: [\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_cli_reports_config_error_without_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from polyforge.cli import app
+
+    path = write(tmp_path, "sources: [{path: .}]\nconcurrency: 0\n")
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "concurrency" in result.output and "Traceback" not in result.output

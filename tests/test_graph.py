@@ -1,0 +1,64 @@
+"""The work-item graph's routing: every way an item can end."""
+
+import asyncio
+import json
+
+import pytest
+
+from doubles import ScriptedBackend, pipeline_script, uniform_scores
+from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.config import StageSampling
+from polyforge.generation.graph import WorkItem, build_item_graph, run_item
+
+ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3)
+
+
+def run_with(script, checklist):
+    backend = ScriptedBackend(script)
+    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), max_retries=1)
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge), ITEM))
+    return state, backend
+
+
+@pytest.mark.parametrize(("score", "route"), [(9, "accepted"), (5, "flagged"), (2, "rejected")])
+def test_judge_scores_route_the_pair(score, route, checklist, criteria):
+    state, backend = run_with(pipeline_script(lambda m: uniform_scores(score, criteria)), checklist)
+    assert state["status"] == route
+    assert state["verdict"].final_score == pytest.approx(score)
+    assert state["instruction"].text.startswith("Write a function")
+    assert len(backend.calls) == 3  # instruction, answer, judge: nothing more
+    assert (state["verdict"].flag_reason == "borderline final score") == (route == "flagged")
+
+
+def test_failed_answer_stops_the_item_before_the_judge(checklist, criteria):
+    state, backend = run_with(pipeline_script(lambda m: uniform_scores(9, criteria), fail_stage="answer"), checklist)
+    assert state["status"] == "failed"
+    assert state["error"] == "answer: simulated answer failure"
+    assert "verdict" not in state and len(backend.calls) == 2
+
+
+def test_failed_instruction_ends_at_once(checklist, criteria):
+    state, backend = run_with(pipeline_script(lambda m: "", fail_stage="instruction"), checklist)
+    assert state["status"] == "failed" and state["error"].startswith("instruction:")
+    assert len(backend.calls) == 1
+
+
+def test_empty_instruction_is_a_recorded_failure(checklist):
+    state, _ = run_with(lambda messages, schema: "   ", checklist)
+    assert state["status"] == "failed" and "empty reply" in state["error"]
+
+
+def test_malformed_judge_output_flags_the_pair(checklist):
+    state, backend = run_with(pipeline_script(lambda m: json.dumps({"qa_consistency": "great"})), checklist)
+    assert state["status"] == "flagged"
+    assert state["verdict"].flag_reason == "malformed judge output"
+    assert len(backend.calls) == 2 + 2  # one retry allowed
+
+
+def test_prompts_carry_the_snippet_and_language(checklist, criteria):
+    state, backend = run_with(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist)
+    instruction_prompt = backend.calls[0][0][1]["content"]
+    assert "return sum(xs)" in instruction_prompt and "Python" in instruction_prompt
+    judge_prompt = backend.calls[2][0][1]["content"]
+    assert all(c in judge_prompt for c in criteria)
