@@ -23,7 +23,7 @@ from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jso
 from polyforge.storage.report import language_summaries, latest_campaign, total_summary
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"

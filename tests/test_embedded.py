@@ -1,0 +1,44 @@
+"""The embedded backend on the real bundled model (SmolLM2-135M through llama-cpp-python)."""
+
+import asyncio
+
+import pytest
+
+from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.config import StageSampling
+from polyforge.llm import LLMError, SamplingParams
+from polyforge.llm.embedded import EmbeddedBackend
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return EmbeddedBackend(context_tokens=1024)
+
+
+def test_chat_is_deterministic_for_a_seed(backend):
+    messages = [{"role": "user", "content": "Name a sorting algorithm."}]
+    params = SamplingParams(temperature=0.8, max_tokens=12, seed=5)
+    first = asyncio.run(backend.chat(messages, params))
+    second = asyncio.run(backend.chat(messages, params))
+    assert first.text and first.text == second.text
+    assert first.completion_tokens <= 12 and first.prompt_tokens > 0
+
+
+def test_grammar_constrained_judge_gives_nine_valid_scores(backend, checklist, criteria):
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), max_retries=0)
+    verdict = asyncio.run(judge.judge("Python", "Add two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"))
+    assert verdict.error is None
+    assert list(verdict.scores) == criteria
+    assert verdict.completions[0].completion_tokens < 120
+
+
+def test_language_agent_writes_an_instruction(backend):
+    agent = LanguageAgent("C", backend, StageSampling(max_tokens=60), StageSampling())
+    output = asyncio.run(agent.write_instruction("int twice(int x) {\n  return 2 * x;\n}", "m.c", seed=1))
+    assert output.text and output.template == "instruction" and len(output.template_hash) == 16
+
+
+def test_prompt_longer_than_the_context_is_an_llm_error(backend):
+    long_prompt = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(LLMError, match="SmolLM2"):
+        asyncio.run(backend.chat(long_prompt, SamplingParams(max_tokens=4)))

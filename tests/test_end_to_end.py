@@ -1,0 +1,51 @@
+"""The whole path on the real embedded model, through the command line a user types."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def polyforge(*args, env):
+    result = subprocess.run([sys.executable, "-m", "polyforge.cli", *args], capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_run_export_train(tmp_path, sample_repo):
+    env = {**os.environ, "POLYFORGE_CACHE": str(tmp_path / "cache")}
+    config = tmp_path / "campaign.yaml"
+    config.write_text(
+        f"name: e2e\noutput_dir: {tmp_path / 'out'}\nsources: [{{path: {sample_repo}}}]\n"
+        "languages: [Python, C, Go, Shell]\nbudgets: {max_pairs: 4}\nconcurrency: 2\n"
+        "sampling: {seed: 1, answer: {max_tokens: 96}, judge: {max_tokens: 120, temperature: 0}}\n"
+        "training: {max_steps: 1, batch_size: 2, max_length: 128}\n"
+    )
+    output = polyforge("run", str(config), env=env)
+    assert "language" in output and "mean score" in output and "all" in output
+
+    db = sqlite3.connect(tmp_path / "out" / "polyforge.db")
+    pairs = db.execute("select id, language, status, final_score, model from pair").fetchall()
+    assert len(pairs) == 4 and {p[1] for p in pairs} == {"Python", "C", "Go", "Shell"}
+    for pair_id, _, status, score, model in pairs:
+        assert model == "SmolLM2-135M-Instruct"
+        if status != "failed" and score is not None:
+            assert db.execute("select count(*) from judge_score where pair_id = ?", (pair_id,)).fetchone()[0] == 9
+
+    export = tmp_path / "all.jsonl"
+    polyforge("export", str(tmp_path / "out"), "--out", str(export), "--status", "accepted", "--status", "flagged",
+              "--status", "rejected", env=env)
+    lines = [json.loads(line) for line in export.read_text().splitlines()]
+    assert len(lines) == sum(1 for p in pairs if p[2] != "failed")
+    assert all([m["role"] for m in line["messages"]] == ["user", "assistant"] for line in lines)
+
+    output = polyforge("train", str(tmp_path / "out"), "--out", str(tmp_path / "sft"), "--config", str(config),
+                       env=env)
+    assert "loads with AutoModelForCausalLM.from_pretrained" in output
+    assert (tmp_path / "sft" / "model" / "config.json").is_file()

@@ -1,0 +1,51 @@
+"""SFT on chat examples: a tiny random Llama with SmolLM2's tokenizer, then the saved folder reloads."""
+
+import pytest
+import torch
+
+from polyforge.training.sft import SFTRunConfig, train_sft
+
+EXAMPLES = [
+    {"messages": [{"role": "user", "content": f"Write a function that adds {i}."},
+                  {"role": "assistant", "content": f"```python\ndef add(x):\n    return x + {i}\n```"}]}
+    for i in range(6)
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from polyforge.llm.embedded import bundled_gguf_path
+
+    gguf = bundled_gguf_path()
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def tiny_llama(tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512)
+    return LlamaForCausalLM(config)
+
+
+def test_sft_trains_and_saves_a_loadable_model(tmp_path, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    model = tiny_llama(tokenizer)
+    before = model.model.layers[0].mlp.up_proj.weight.detach().clone()
+    result = train_sft(EXAMPLES, SFTRunConfig(output_dir=tmp_path, max_steps=3, batch_size=2, max_length=64,
+                                              learning_rate=1e-2), model=model, tokenizer=tokenizer)
+    assert result.steps == 3 and result.examples == 6
+    assert result.final_loss is not None and result.final_loss > 0
+    reloaded = AutoModelForCausalLM.from_pretrained(result.model_dir)
+    after = reloaded.model.layers[0].mlp.up_proj.weight
+    assert not torch.allclose(before, after)  # the steps changed the weights that were saved
+    assert (result.model_dir / "tokenizer.json").is_file()
+
+
+def test_no_examples_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no training examples"):
+        train_sft([], SFTRunConfig(output_dir=tmp_path))
