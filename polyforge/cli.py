@@ -57,6 +57,9 @@ class _LiveProgress:
     def on_item_done(self, language: str, status: str) -> None:
         self._counts[status] = self._counts.get(status, 0) + 1
         self._progress.update(self._task, advance=1, description=self._describe())
+        if not self._progress.console.is_terminal:  # logs get one line per item instead of a live bar
+            task = self._progress.tasks[self._task]
+            self._progress.console.print(f"[{task.completed:.0f}/{task.total:.0f}] {language}: {status}")
 
     def _describe(self) -> str:
         c = self._counts
