@@ -1,0 +1,1 @@
+"""Orchestration: the LangGraph graph for one work item, and the campaign runner."""
