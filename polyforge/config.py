@@ -124,6 +124,10 @@ class CampaignConfig(_Strict):
 
     name: str = Field(default="campaign", min_length=1)
     output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in output_dir).",
+    )
     sources: list[SourceConfig] = Field(min_length=1)
     languages: list[str] | None = Field(default=None, description="Only these languages (default: all found).")
     models: ModelsConfig = Field(default_factory=ModelsConfig)

@@ -146,7 +146,7 @@ class CampaignRunner:
 
     async def run(self) -> CampaignResult:
         config = self.config
-        url = database_url(config.output_dir)
+        url = config.database_url or database_url(config.output_dir)
         engine = open_engine(url)
         sessions: sessionmaker = session_factory(engine)
         report = ingest(
