@@ -20,7 +20,7 @@ from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jsonl
-from polyforge.storage.report import language_summaries, latest_campaign, total_summary
+from polyforge.storage.report import campaign_progress, language_summaries, latest_campaign, total_summary
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # never break a printed path across lines
@@ -117,6 +117,33 @@ def run(
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
+
+
+@app.command()
+def status(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = Path(
+        "runs/demo"),
+) -> None:
+    """List the campaigns in a database and how far each got."""
+    try:
+        url = existing_database_url(source)
+    except DatabaseNotFound as exc:
+        _fail(str(exc))
+    engine = open_engine(url, create=False)
+    with session_factory(engine)() as session:
+        rows = campaign_progress(session)
+    engine.dispose()
+    table = Table(title=f"campaigns in {source}")
+    for column in ("id", "name", "status", "snippets", "pairs", "accepted", "flagged", "rejected", "failed",
+                   "started", "finished"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
+        counts = [str(row.by_status.get(s, 0)) for s in ("accepted", "flagged", "rejected", "failed")]
+        finished = f"{row.finished_at:%Y-%m-%d %H:%M}" if row.finished_at else "-"
+        table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
+                      f"{row.created_at:%Y-%m-%d %H:%M}", finished)
+    console.print(table)
 
 
 @app.command()
