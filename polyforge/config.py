@@ -51,6 +51,11 @@ class ModelConfig(_Strict):
         ),
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request is abandoned.")
+    max_attempts: int = Field(default=6, ge=1, description="Tries per request on timeouts, 429, 5xx, drops (openai).")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff delay; it doubles, with jitter.")
+    max_concurrency: int = Field(
+        default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 

@@ -46,6 +46,17 @@ def db_url(request, tmp_path):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def llama_server_url(tmp_path_factory):
+    """A real OpenAI-compatible server (llama.cpp's) serving the bundled model, for the whole session."""
+    from servers import llama_server
+
+    from polyforge.llm.embedded import bundled_gguf_path
+
+    with llama_server(bundled_gguf_path(), tmp_path_factory.mktemp("llama") / "server.log") as url:
+        yield url
+
+
 @pytest.fixture
 def checklist():
     from polyforge.checklists import load_checklist
