@@ -84,6 +84,11 @@ class SamplingConfig(_Strict):
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
     judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
+    candidates: int = Field(
+        default=1, ge=1, le=16,
+        description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
+        "and each lower-scored one becomes a DPO preference pair.",
+    )
 
 
 class BudgetConfig(_Strict):

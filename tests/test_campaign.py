@@ -1,6 +1,7 @@
 """A whole campaign with scripted backends: storage, budgets, interleaving and resume."""
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -105,3 +106,27 @@ def test_export_writes_chat_messages_with_provenance(sample_repo, tmp_path, db_u
         assert line["source"]["path"] == "python/textutils.py" and line["source"]["start_line"] >= 1
         assert line["score"] == pytest.approx(9.0)
     assert not (tmp_path / "sft.jsonl.partial").exists()
+
+
+def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, criteria):
+    answers = itertools.cycle(["No idea.", "```python\ndef total(xs):\n    return sum(xs)\n```"])
+
+    def reply(messages, schema):
+        stage = stage_of(messages)
+        if stage == "answer":
+            return next(answers)
+        if stage == "judge":
+            return uniform_scores(8 if "```" in messages[1]["content"] else 3, criteria)
+        return "Sum a list of integers."
+
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}, concurrency=1,
+                    sampling={"candidates": 2}), ScriptedBackend(reply))
+    with open_session(db_url) as session:
+        pairs = session.scalars(select(Pair)).all()
+        assert len(pairs) == 4
+        for pair in pairs:
+            assert "```" in pair.answer and pair.status == "accepted"
+            assert pair.tokens["answer"]["calls"] == 2 and pair.tokens["judge"]["calls"] == 2
+            [preference] = pair.preferences
+            assert preference.rejected == "No idea." and preference.chosen == pair.answer
+            assert preference.prompt == pair.instruction and preference.reason == "judge score 8.00 vs 3.00"
