@@ -89,13 +89,25 @@ def print_summary(database: str, campaign_id: int) -> None:
         total = total_summary(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
-    for column in ("language", "generated", "accepted", "flagged", "rejected", "failed", "mean score", "tokens",
-                   "seconds"):
+    for column in ("language", "generated", "accepted", "flagged", "rejected", "duplicate", "failed", "mean score",
+                   "tokens", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for row in rows + ([total] if total else []):
         mean = "-" if row.mean_score is None else f"{row.mean_score:.2f}"
         table.add_row(row.language, str(row.generated), str(row.accepted), str(row.flagged), str(row.rejected),
-                      str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}", end_section=row is rows[-1])
+                      str(row.duplicate), str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}",
+                      end_section=row is rows[-1])
+    console.print(table)
+
+
+def print_memory(result) -> None:
+    if not result.memory:
+        return
+    table = Table(title="memory banks (this run)")
+    for column in ("agent", "entries", "index", "novelty rejections", "bank"):
+        table.add_column(column)
+    for language, memory in sorted(result.memory.items()):
+        table.add_row(language, str(memory.size), memory.index, str(result.duplicates.get(language, 0)), memory.origin)
     console.print(table)
 
 
@@ -115,6 +127,7 @@ def run(
     except USER_ERRORS as exc:
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
+    print_memory(result)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
@@ -227,6 +240,7 @@ def demo(
     except USER_ERRORS as exc:
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
+    print_memory(result)
     engine = open_engine(result.database_url, create=False)
     with session_factory(engine)() as session:
         sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))

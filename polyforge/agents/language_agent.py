@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from polyforge.config import StageSampling
 from polyforge.llm import ChatBackend, Completion, SamplingParams
+from polyforge.memory import MemoryBank
 from polyforge.prompts import render
 
 
@@ -28,11 +29,20 @@ def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
 class LanguageAgent:
     """One agent per language; each owns the prompts' language-specific wording."""
 
-    def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling):
+    def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling,
+                 memory: MemoryBank | None = None, few_shot: int = 0):
         self.language = language
         self.backend = backend
+        self.memory = memory
+        self.few_shot = few_shot
         self._instruction_sampling = instruction
         self._answer_sampling = answer
+
+    def examples_for(self, code: str) -> list[str]:
+        """Instructions of the seeds and accepted pairs nearest to `code`, as few-shot examples."""
+        if self.memory is None or not self.few_shot:
+            return []
+        return [n.entry.instruction for n in self.memory.nearest(code, self.few_shot, kinds=("seed", "accepted"))]
 
     async def _run(self, template: str, stage: StageSampling, seed: int | None, **variables) -> StageOutput:
         prompt = render(template, language=self.language, **variables)
@@ -43,7 +53,8 @@ class LanguageAgent:
         return StageOutput(text, template, prompt.template_hash, [completion])
 
     async def write_instruction(self, code: str, path: str, seed: int | None = None) -> StageOutput:
-        return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path)
+        return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path,
+                               examples=self.examples_for(code))
 
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
         return await self._run("answer", self._answer_sampling, seed, instruction=instruction)

@@ -26,8 +26,10 @@ from polyforge.generation.graph import (
     run_item,
     stage_completions,
 )
+from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
 from polyforge.llm import ChatBackend, create_backend
+from polyforge.memory import shared_embedder
 from polyforge.storage import (
     Campaign,
     JudgeScore,
@@ -51,12 +53,21 @@ class CampaignProgress:
 
 
 @dataclass
+class MemoryReport:
+    size: int  # entries in the bank after the run
+    index: str  # flat or ivf
+    origin: str  # new, loaded, or rebuilt (why)
+
+
+@dataclass
 class CampaignResult:
     campaign_id: int
     database_url: str
     new_pairs: int
-    statuses: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)  # this run's items by status
     stopped_by: str | None = None
+    memory: dict[str, MemoryReport] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # this run's novelty rejections per language
 
 
 def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
@@ -189,19 +200,27 @@ class CampaignRunner:
                 session, campaign, max(config.budgets.max_pairs - existing, 0),
                 config.budgets.max_snippets_per_language, config.sampling.seed,
             )
+        banks, origins = {}, {}
+        if config.memory.enabled and items:
+            with sessions() as session:
+                banks, origins = open_banks(session, config, {item["language"] for item in items}, shared_embedder())
         self.progress.on_scheduled(len(items))
         generator, judge_backend = self._create_backends()
         try:
-            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend)
+            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend, banks)
         except BaseException:
             with sessions() as session:
                 session.get(Campaign, campaign.id).status = "interrupted"
                 session.commit()
             raise
         finally:
+            with sessions() as session:
+                save_banks(session, config, banks)
             await generator.aclose()
             if judge_backend is not generator:
                 await judge_backend.aclose()
+        result.memory = {language: MemoryReport(len(bank), bank.index_kind, origins[language])
+                         for language, bank in banks.items()}
         with sessions() as session:
             stored = session.get(Campaign, campaign.id)
             stored.status = "finished"
@@ -211,15 +230,16 @@ class CampaignRunner:
         engine.dispose()
         return result
 
-    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend) -> CampaignResult:
+    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend, banks) -> CampaignResult:
         config = self.config
         agents = {
-            language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer)
+            language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer,
+                                    memory=banks.get(language), few_shot=config.memory.few_shot)
             for language in {item["language"] for item in items}
         }
         judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
                            config.judge.max_retries)
-        graph = build_item_graph(agents, judge, config.sampling.candidates)
+        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold)
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         statuses: dict[str, int] = defaultdict(int)
         spent_tokens = 0
@@ -236,6 +256,8 @@ class CampaignRunner:
                     pair = record_pair(session, config, campaign_id, generator, judge, state)
                 spent_tokens += pair.total_tokens
                 statuses[pair.status] += 1
+                if pair.status == "duplicate":
+                    result.duplicates[pair.language] = result.duplicates.get(pair.language, 0) + 1
                 result.new_pairs += 1
                 self.progress.on_item_done(item["language"], pair.status)
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Campaign, Pair, Snippet
 
-STATUSES = ("accepted", "flagged", "rejected", "failed")
+STATUSES = ("accepted", "flagged", "rejected", "duplicate", "failed")
 
 
 @dataclass
@@ -19,6 +19,7 @@ class LanguageSummary:
     accepted: int
     flagged: int
     rejected: int
+    duplicate: int  # dropped by the novelty check before an answer was written
     failed: int
     mean_score: float | None
     tokens: int
@@ -37,8 +38,9 @@ def _summarize(session: Session, campaign_id: int, per_language: bool) -> list[L
         query = query.group_by(Pair.language).order_by(Pair.language)
     return [
         LanguageSummary(language, generated, int(accepted or 0), int(flagged or 0), int(rejected or 0),
-                        int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
-        for language, generated, accepted, flagged, rejected, failed, mean, tokens, seconds in session.execute(query)
+                        int(duplicate or 0), int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
+        for language, generated, accepted, flagged, rejected, duplicate, failed, mean, tokens, seconds
+        in session.execute(query)
         if generated
     ]
 
