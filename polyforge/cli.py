@@ -100,6 +100,24 @@ def print_summary(database: str, campaign_id: int) -> None:
     console.print(table)
 
 
+def print_coverage(result) -> None:
+    """Topic rows x language columns: labelled pairs per cell, over every campaign in the database."""
+    coverage = result.coverage
+    if coverage is None or not coverage.counts:
+        return
+    languages = sorted({language for language, _, _ in coverage.counts})
+    table = Table(title="coverage: labelled pairs per topic and language (easy/medium/hard)")
+    table.add_column("topic")
+    for language in languages:
+        table.add_column(language, justify="right")
+    for topic in coverage.taxonomy.topics:
+        cells = ["/".join(str(coverage.counts[(language, topic, d)]) for d in coverage.taxonomy.difficulties)
+                 for language in languages]
+        table.add_row(topic, *cells)
+    table.add_row("cells filled", *[str(coverage.filled(language)) for language in languages], end_section=True)
+    console.print(table)
+
+
 def print_memory(result) -> None:
     if not result.memory:
         return
@@ -128,6 +146,7 @@ def run(
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
     print_memory(result)
+    print_coverage(result)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
@@ -241,6 +260,7 @@ def demo(
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
     print_memory(result)
+    print_coverage(result)
     engine = open_engine(result.database_url, create=False)
     with session_factory(engine)() as session:
         sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))

@@ -131,6 +131,14 @@ class MemoryConfig(_Strict):
     ivf_threshold: int = Field(default=50_000, ge=100, description="Bank size at which the flat index becomes IVF.")
 
 
+class CoverageConfig(_Strict):
+    """The coverage matrix: language x topic x difficulty."""
+
+    taxonomy: str = Field(default="taxonomy", description="'taxonomy' (bundled) or a YAML file of topics and difficulties.")
+    classify: bool = Field(default=True, description="Label every novel instruction with a topic and a difficulty.")
+    steer: bool = Field(default=True, description="Ask each instructor for its language's least covered cell.")
+
+
 class TrainingConfig(_Strict):
     """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
@@ -165,6 +173,7 @@ class CampaignConfig(_Strict):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
 

@@ -9,19 +9,21 @@ from typing import TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, Verdict
-from polyforge.agents.language_agent import EmptyOutput
+from polyforge.agents.language_agent import Classification, EmptyOutput
 from polyforge.llm import Completion, LLMError
+from polyforge.prompts import Taxonomy
 
 # Errors that end one work item and are recorded with it; anything else is a bug and propagates.
 ITEM_ERRORS = (LLMError, EmptyOutput)
 
 
-class WorkItem(TypedDict):
+class WorkItem(TypedDict, total=False):
     snippet_id: int
     language: str
     path: str
     code: str
     seed: int
+    target: tuple[str, str]  # (topic, difficulty) to steer the instruction toward, if steering
 
 
 class WorkItemState(TypedDict, total=False):
@@ -34,6 +36,7 @@ class WorkItemState(TypedDict, total=False):
     status: str  # accepted / rejected / flagged (from the verdict), duplicate, or failed
     error: str
     novelty: float  # highest similarity of the instruction to the agent's memory
+    classification: Classification  # the instruction's topic and difficulty
     memory_id: int  # the instruction's entry in the memory bank
 
 
@@ -47,7 +50,7 @@ def _best(verdicts: list[Verdict]) -> int:
 
 
 def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1,
-                     novelty_threshold: float = 0.9):
+                     novelty_threshold: float = 0.9, taxonomy: Taxonomy | None = None):
     """Compile the graph once per campaign; every work item runs through it concurrently.
 
     With `candidates` > 1 the answer is sampled that many times, the judge scores each, and the
@@ -60,7 +63,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
     async def write_instruction(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         try:
-            output = await agents[item["language"]].write_instruction(item["code"], item["path"], item["seed"])
+            output = await agents[item["language"]].write_instruction(item["code"], item["path"], item["seed"],
+                                                                      item.get("target"))
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"instruction: {exc}"}
         return {"instruction": output}
@@ -78,6 +82,16 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
         entry = memory.new_entry("generated", instruction)
         memory.add([entry])
         return {"novelty": similarity, "memory_id": entry.id}
+
+    async def classify(state: WorkItemState) -> WorkItemState:
+        if taxonomy is None:
+            return {}
+        item = state["item"]
+        try:
+            labels = await agents[item["language"]].classify(state["instruction"].text, taxonomy, item["seed"])
+        except ITEM_ERRORS as exc:
+            return {"status": "failed", "error": f"classify: {exc}"}
+        return {"classification": labels}
 
     def remember(state: WorkItemState) -> WorkItemState:
         memory = agents[state["item"]["language"]].memory
@@ -123,12 +137,14 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
     graph = StateGraph(WorkItemState)
     graph.add_node("write_instruction", write_instruction)
     graph.add_node("check_novelty", check_novelty)
+    graph.add_node("classify", classify)
     graph.add_node("write_answers", write_answers)
     graph.add_node("judge", judge_candidates)
     graph.add_node("remember", remember)
     graph.add_edge(START, "write_instruction")
     graph.add_conditional_edges("write_instruction", continue_unless_ended("check_novelty"), ["check_novelty", END])
-    graph.add_conditional_edges("check_novelty", continue_unless_ended("write_answers"), ["write_answers", END])
+    graph.add_conditional_edges("check_novelty", continue_unless_ended("classify"), ["classify", END])
+    graph.add_conditional_edges("classify", continue_unless_ended("write_answers"), ["write_answers", END])
     graph.add_conditional_edges("write_answers", continue_unless_ended("judge"), ["judge", END])
     graph.add_conditional_edges("judge", continue_unless_ended("remember"), ["remember", END])
     graph.add_edge("remember", END)
@@ -137,9 +153,10 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
 
 def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
     """Every completion a work item spent, by stage (retries included)."""
-    instruction = state.get("instruction")
+    instruction, classification = state.get("instruction"), state.get("classification")
     return {
         "instruction": instruction.completions if instruction else [],
+        "classify": classification.completions if classification else [],
         "answer": [c for candidate in state.get("candidates", []) for c in candidate.completions],
         "judge": [c for verdict in state.get("verdicts", []) for c in verdict.completions],
     }

@@ -26,10 +26,12 @@ from polyforge.generation.graph import (
     run_item,
     stage_completions,
 )
+from polyforge.generation.coverage import Coverage
 from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
+from polyforge.prompts import load_taxonomy
 from polyforge.storage import (
     Campaign,
     JudgeScore,
@@ -41,6 +43,7 @@ from polyforge.storage import (
     session_factory,
 )
 from polyforge.storage.models import utcnow
+from polyforge.storage.report import coverage_counts
 
 
 @dataclass
@@ -68,6 +71,7 @@ class CampaignResult:
     stopped_by: str | None = None
     memory: dict[str, MemoryReport] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)  # this run's novelty rejections per language
+    coverage: Coverage | None = None
 
 
 def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
@@ -130,8 +134,11 @@ def record_pair(
         for stage, cs in spent.items()
     }
     templates = {out.template: out.template_hash for out in (instruction, answer) if out}
+    if state.get("classification") is not None:
+        templates["classify"] = state["classification"].template_hash
     if verdict is not None:
         templates["judge"] = verdict.template_hash
+    labels = state.get("classification")
     pair = Pair(
         campaign_id=campaign_id,
         snippet_id=item["snippet_id"],
@@ -139,6 +146,8 @@ def record_pair(
         instruction=instruction.text if instruction else "",
         answer=answer.text if answer else "",
         status=state["status"],
+        topic=labels.topic if labels else None,
+        difficulty=labels.difficulty if labels else None,
         final_score=verdict.final_score if verdict else None,
         flag_reason=verdict.flag_reason if verdict else None,
         error=state.get("error") or (verdict.error if verdict else None),
@@ -239,8 +248,14 @@ class CampaignRunner:
         }
         judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
                            config.judge.max_retries)
-        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold)
+        taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
+        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy)
+        coverage = None
+        if taxonomy is not None:
+            with sessions() as session:
+                coverage = Coverage(taxonomy, coverage_counts(session))
+            result.coverage = coverage
         statuses: dict[str, int] = defaultdict(int)
         spent_tokens = 0
         queue = iter(items)
@@ -251,7 +266,13 @@ class CampaignRunner:
                 if config.budgets.max_tokens is not None and spent_tokens >= config.budgets.max_tokens:
                     result.stopped_by = f"token budget ({config.budgets.max_tokens}) reached"
                     return
+                if coverage is not None and config.coverage.steer:
+                    item = {**item, "target": coverage.reserve(item["language"])}
                 state = await run_item(graph, item)
+                labels = state.get("classification")
+                if coverage is not None and "target" in item:
+                    coverage.record(item["language"], item["target"], labels and labels.topic,
+                                    labels and labels.difficulty)
                 with sessions() as session:
                     pair = record_pair(session, config, campaign_id, generator, judge, state)
                 spent_tokens += pair.total_tokens

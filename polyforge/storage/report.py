@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, literal, select
@@ -85,6 +86,16 @@ def campaign_progress(session: Session) -> list[CampaignProgressRow]:
                                         sum(by_status.values()), budget, by_status, campaign.created_at,
                                         campaign.finished_at))
     return rows
+
+
+def coverage_counts(session: Session, campaign_id: int | None = None) -> Counter:
+    """Labelled, answered pairs per (language, topic, difficulty): the coverage matrix."""
+    query = (select(Pair.language, Pair.topic, Pair.difficulty, func.count())
+             .where(Pair.topic.is_not(None), Pair.status.in_(("accepted", "flagged", "rejected")))
+             .group_by(Pair.language, Pair.topic, Pair.difficulty))
+    if campaign_id is not None:
+        query = query.where(Pair.campaign_id == campaign_id)
+    return Counter({(language, topic, difficulty): count for language, topic, difficulty, count in session.execute(query)})
 
 
 def latest_campaign(session: Session) -> Campaign | None:
