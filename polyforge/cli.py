@@ -133,20 +133,26 @@ def _load(config_path: Path, out: Path | None) -> CampaignConfig:
     return load_config(config_path, {"output_dir": str(out)} if out else None)
 
 
-@app.command()
-def run(
-    config: Annotated[Path, typer.Argument(help="Campaign YAML file (see examples/campaign.yaml).")],
-    out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
-) -> None:
-    """Run (or resume) a generation campaign from a config file."""
+def _run_and_report(config_path: Path, out: Path | None):
+    """Load, run and summarize a campaign; a user error ends the command with its message."""
     try:
-        campaign = _load(config, out)
+        campaign = _load(config_path, out)
         result = run_campaign(campaign)
     except USER_ERRORS as exc:
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
     print_memory(result)
     print_coverage(result)
+    return campaign, result
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Campaign YAML file (see examples/campaign.yaml).")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
+) -> None:
+    """Run (or resume) a generation campaign from a config file."""
+    campaign, result = _run_and_report(config, out)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
@@ -252,15 +258,8 @@ def demo(
     config_path = EXAMPLES_DIR / "campaign.yaml"
     if not config_path.is_file():
         _fail(f"the demo needs {config_path}, which ships with the source tree; run it from a clone")
-    try:
-        campaign = _load(config_path, out)
-        console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
-        result = run_campaign(campaign)
-    except USER_ERRORS as exc:
-        _fail(str(exc))
-    print_summary(result.database_url, result.campaign_id)
-    print_memory(result)
-    print_coverage(result)
+    console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
+    campaign, result = _run_and_report(config_path, out)
     engine = open_engine(result.database_url, create=False)
     with session_factory(engine)() as session:
         sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))
