@@ -103,5 +103,6 @@ def test_export_writes_chat_messages_with_provenance(sample_repo, tmp_path, crit
         assert roles == ["user", "assistant"] and all(m["content"] for m in line["messages"])
         assert line["language"] == "Python" and line["status"] == "accepted"
         assert line["source"]["path"] == "python/textutils.py" and line["source"]["start_line"] >= 1
-        assert line["score"] == pytest.approx(9.0)
+        # eight criteria scored 9 by the judge; code_exists set to 10 by the parser (the python block parses)
+        assert line["score"] == pytest.approx((9 * 8 + 10) / 9, abs=1e-3)  # exported rounded to 3 places
     assert not (tmp_path / "sft.jsonl.partial").exists()

@@ -27,6 +27,7 @@ class WorkItemState(TypedDict, total=False):
     item: WorkItem
     instruction: StageOutput
     answer: StageOutput
+    execution_status: str  # the sandbox's status for the answer, once a sandbox stage runs it
     verdict: Verdict
     status: str  # accepted / rejected / flagged (from the verdict) or failed
     error: str
@@ -54,7 +55,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent):
     async def judge_pair(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         try:
-            verdict = await judge.judge(item["language"], state["instruction"].text, state["answer"].text, item["seed"])
+            verdict = await judge.judge(item["language"], state["instruction"].text, state["answer"].text, item["seed"],
+                                        state.get("execution_status"))
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"judge: {exc}"}
         return {"verdict": verdict, "status": verdict.route.value}
