@@ -70,3 +70,13 @@ def test_cli_reports_config_error_without_traceback(tmp_path):
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 2
     assert "concurrency" in result.output and "Traceback" not in result.output
+
+
+def test_judge_samples_at_temperature_zero_are_refused(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\njudge: {samples: 3}\nsampling: {judge: {temperature: 0}}\n")
+    with pytest.raises(ConfigError, match=r"judge.samples is 3 but sampling.judge.temperature is 0"):
+        load_config(path)
+    path = write(tmp_path, "sources: [{path: .}]\njudge: {samples: 3, max_spread: 1}\n"
+                           "sampling: {judge: {temperature: 0.7}}\nmodels: {second_judge: {backend: embedded}}\n")
+    config = load_config(path)
+    assert config.judge.samples == 3 and config.models.second_judge.backend == "embedded"
