@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -20,7 +21,14 @@ from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jsonl
-from polyforge.storage.report import language_summaries, latest_campaign, total_summary
+from polyforge.storage.report import (
+    CriterionDistribution,
+    criterion_distributions,
+    flag_reason_counts,
+    language_summaries,
+    latest_campaign,
+    total_summary,
+)
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # never break a printed path across lines
@@ -86,6 +94,8 @@ def print_summary(database: str, campaign_id: int) -> None:
     with session_factory(engine)() as session:
         rows = language_summaries(session, campaign_id)
         total = total_summary(session, campaign_id)
+        distributions = criterion_distributions(session, campaign_id)
+        reasons = flag_reason_counts(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
     for column in ("language", "generated", "accepted", "flagged", "rejected", "failed", "mean score", "tokens",
@@ -96,6 +106,30 @@ def print_summary(database: str, campaign_id: int) -> None:
         table.add_row(row.language, str(row.generated), str(row.accepted), str(row.flagged), str(row.rejected),
                       str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}", end_section=row is rows[-1])
     console.print(table)
+    if distributions:
+        console.print(criterion_table(distributions))
+    if reasons:
+        console.print("flag reasons: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items()))
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def criterion_table(distributions: list[CriterionDistribution]) -> Table:
+    """Per-criterion score distribution; the histogram has one bar per rounded score, low to high."""
+    low = min(min(d.histogram) for d in distributions)
+    high = max(max(d.histogram) for d in distributions)
+    table = Table(title="judge scores per criterion")
+    for column in ("criterion", "pairs", "mean", "std", "min", "max", "overridden", f"histogram {low}..{high}"):
+        table.add_column(column, justify="left" if column in ("criterion", f"histogram {low}..{high}") else "right")
+    for d in distributions:
+        tallest = max(d.histogram.values())
+        bars = "".join(
+            _BARS[math.ceil(d.histogram.get(score, 0) / tallest * (len(_BARS) - 1))] for score in range(low, high + 1)
+        )
+        table.add_row(d.criterion, str(d.count), f"{d.mean:.2f}", f"{d.std:.2f}", f"{d.min:g}", f"{d.max:g}",
+                      str(d.overridden), bars)
+    return table
 
 
 def _load(config_path: Path, out: Path | None) -> CampaignConfig:
