@@ -15,12 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from polyforge.checklists import ChecklistError
+from polyforge.checklists.calibration import CalibrationError, CalibrationReport, calibrate, read_verdicts
 from polyforge.config import CampaignConfig, ConfigError, load_config
 from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jsonl
+from polyforge.storage.judgments import judged_pairs
 from polyforge.storage.report import (
     CriterionDistribution,
     criterion_distributions,
@@ -31,13 +33,16 @@ from polyforge.storage.report import (
 )
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
+judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
+app.add_typer(judge_app, name="judge")
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
-USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing)
+USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing,
+               CalibrationError)
 
 
 def _fail(message: str) -> None:
@@ -239,6 +244,62 @@ def demo(
     if campaign.training.enabled:
         train_from_database(result.database_url, out / "sft", campaign.training, campaign.sampling.seed)
     console.print(f"database: {out / 'polyforge.db'}")
+
+
+@judge_app.command("calibrate")
+def judge_calibrate(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    verdicts: Annotated[Path, typer.Option(help="CSV with columns pair_id and verdict (accept or reject).")],
+    campaign: Annotated[Optional[int], typer.Option(help="Only pairs of this campaign id.")] = None,
+) -> None:
+    """Compare the judge's routing with annotator verdicts and fit suggested checklist weights."""
+    try:
+        url = existing_database_url(source)
+        labels = read_verdicts(verdicts)
+        engine = open_engine(url, create=False)
+        with session_factory(engine)() as session:
+            rows = judged_pairs(session, labels, campaign)
+        engine.dispose()
+        report = calibrate(rows, labels)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    unknown = len(labels) - len(rows)
+    if unknown:
+        console.print(f"[yellow]{unknown} verdict(s) name pairs not in the database; ignored[/]")
+    print_calibration(report)
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def print_calibration(report: CalibrationReport) -> None:
+    agreement = Table(title="judge vs annotators")
+    agreement.add_column("measure")
+    agreement.add_column("value", justify="right")
+    for measure, value in (
+        ("labelled pairs with a judge score", str(report.labelled)),
+        ("decided by the judge (accepted or rejected)", str(report.decided)),
+        ("flagged by the judge (annotators accepted)", f"{report.flagged} ({report.flagged_accepted})"),
+        ("accuracy of the judge's routing", _figure(report.accuracy)),
+        ("Cohen's kappa", _figure(report.kappa)),
+        ("Spearman rho, final score vs verdict", _figure(report.spearman)),
+        ("  p-value", _figure(report.spearman_p, 4)),
+    ):
+        agreement.add_row(measure, value)
+    console.print(agreement)
+    weights = Table(title="checklist weights: current and fitted (logistic regression)")
+    for column in ("criterion", "current", "coefficient", "suggested"):
+        weights.add_column(column, justify="left" if column == "criterion" else "right")
+    for row in report.weights:
+        weights.add_row(row.criterion, f"{row.current:g}", _figure(row.coefficient), _figure(row.suggested, 2))
+    console.print(weights)
+    if report.fit_accuracy is not None:
+        console.print(f"the fitted model reproduces {report.fit_accuracy:.0%} of the verdicts (in-sample); "
+                      "suggested weights rescale the positive coefficients to the current total weight; "
+                      "0 means the verdicts give the criterion no support (a checklist weight must stay above 0)")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def main() -> None:
