@@ -201,3 +201,13 @@ def test_rejected_score_without_doubts_is_rejected(checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: uniform_scores(1, criteria), checklist)
     verdict = run(agent, answer="No code.")
     assert verdict.route is Route.rejected and verdict.flag_reason is None
+
+
+def test_schema_scores_are_an_enum_of_the_scale(checklist):
+    from polyforge.agents.judge import judge_schema
+
+    # an enum, not min/max: llama.cpp's grammar from a JSON schema enforces enums but ignores integer bounds
+    properties = judge_schema(checklist, rationales=False).model_json_schema()["properties"]
+    assert properties["qa_consistency"]["enum"] == list(range(1, 11))
+    nested = judge_schema(checklist, rationales=True).model_json_schema()
+    assert nested["$defs"]["ScoredCriterion"]["properties"]["score"]["enum"] == list(range(1, 11))

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from polyforge.agents import JudgeAgent
-from polyforge.config import StageSampling
+from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import LLMError, SamplingParams
 from polyforge.llm.embedded import bundled_gguf_path
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
@@ -63,7 +63,7 @@ def test_chat_returns_text_and_usage(server_url):
 
 def test_structured_judge_output_through_the_server(server_url, checklist, criteria):
     backend = OpenAICompatibleBackend(server_url, "smollm2", response_format="json_object")
-    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), max_retries=2)
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), JudgeConfig(max_retries=2))
     verdict = asyncio.run(judge.judge("Python", "Return the sum of a list.", "```python\nsum(xs)\n```", seed=1))
     assert verdict.error is None, verdict.error
     assert set(verdict.scores) == set(criteria)

@@ -13,6 +13,7 @@ import asyncio
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -78,8 +79,10 @@ def judge_schema(checklist: Checklist, rationales: bool) -> type[BaseModel]:
     """A pydantic model with one required field per criterion, bounded by the checklist's scale.
 
     Its JSON schema constrains decoding; validating against it catches what a server let through.
+    Scores are an enum of the scale's integers rather than a bounded integer: llama.cpp's grammar
+    from a JSON schema ignores `minimum`/`maximum` (SmolLM2 then writes 100), but enforces an enum.
     """
-    score_type = (int, Field(ge=checklist.scale.min, le=checklist.scale.max))
+    score_type = (Literal[tuple(range(checklist.scale.min, checklist.scale.max + 1))], ...)
     if rationales:
         scored = create_model(
             "ScoredCriterion",
