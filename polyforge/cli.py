@@ -25,6 +25,7 @@ from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jso
 from polyforge.storage.judgments import judged_pairs
 from polyforge.storage.report import (
     CriterionDistribution,
+    campaign_progress,
     criterion_distributions,
     flag_reason_counts,
     language_summaries,
@@ -159,6 +160,33 @@ def run(
 
 
 @app.command()
+def status(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = Path(
+        "runs/demo"),
+) -> None:
+    """List the campaigns in a database and how far each got."""
+    try:
+        url = existing_database_url(source)
+    except DatabaseNotFound as exc:
+        _fail(str(exc))
+    engine = open_engine(url, create=False)
+    with session_factory(engine)() as session:
+        rows = campaign_progress(session)
+    engine.dispose()
+    table = Table(title=f"campaigns in {source}")
+    for column in ("id", "name", "status", "snippets", "pairs", "accepted", "flagged", "rejected", "failed",
+                   "started", "finished"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
+        counts = [str(row.by_status.get(s, 0)) for s in ("accepted", "flagged", "rejected", "failed")]
+        finished = f"{row.finished_at:%Y-%m-%d %H:%M}" if row.finished_at else "-"
+        table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
+                      f"{row.created_at:%Y-%m-%d %H:%M}", finished)
+    console.print(table)
+
+
+@app.command()
 def export(
     source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="File to write.")],
@@ -248,7 +276,8 @@ def demo(
 
 @judge_app.command("calibrate")
 def judge_calibrate(
-    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    # str, not Path: a Path would fold the '//' of a database URL
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     verdicts: Annotated[Path, typer.Option(help="CSV with columns pair_id and verdict (accept or reject).")],
     campaign: Annotated[Optional[int], typer.Option(help="Only pairs of this campaign id.")] = None,
 ) -> None:

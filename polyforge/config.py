@@ -51,6 +51,11 @@ class ModelConfig(_Strict):
         ),
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request is abandoned.")
+    max_attempts: int = Field(default=6, ge=1, description="Tries per request on timeouts, 429, 5xx, drops (openai).")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff delay; it doubles, with jitter.")
+    max_concurrency: int = Field(
+        default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
@@ -86,6 +91,11 @@ class SamplingConfig(_Strict):
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
     judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
+    candidates: int = Field(
+        default=1, ge=1, le=16,
+        description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
+        "and each lower-scored one becomes a DPO preference pair.",
+    )
 
 
 class BudgetConfig(_Strict):
@@ -153,6 +163,10 @@ class CampaignConfig(_Strict):
 
     name: str = Field(default="campaign", min_length=1)
     output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in output_dir).",
+    )
     sources: list[SourceConfig] = Field(min_length=1)
     languages: list[str] | None = Field(default=None, description="Only these languages (default: all found).")
     models: ModelsConfig = Field(default_factory=ModelsConfig)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from polyforge.checklists.calibration import CalibrationError, calibrate, read_verdicts
 from polyforge.cli import app
-from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
+from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
 from polyforge.storage.judgments import judged_pairs
 
 # pair id: (judge's route, final score, annotator verdict)
@@ -32,14 +32,15 @@ def criterion_scores(verdict: str, criteria) -> dict[str, float]:
 
 
 @pytest.fixture
-def labelled(tmp_path, checklist, criteria):
-    engine = open_engine(database_url(tmp_path))
+def labelled(tmp_path, db_url, checklist, criteria):
+    engine = open_engine(db_url)
     weights = {c.id: c.weight for c in checklist.criteria}
     with session_factory(engine)() as session:
         campaign = Campaign(name="c", config={})
-        snippet = Snippet(campaign=campaign, language="Python", path="a.py", source=".", start_line=1, end_line=2,
-                          kind="function_definition", code="pass", tokens=1, content_hash="h")
         for pair_id, (status, final, verdict) in PAIRS.items():
+            snippet = Snippet(campaign=campaign, language="Python", path="a.py", source=".", start_line=pair_id,
+                              end_line=pair_id, kind="function_definition", code="pass", tokens=1,
+                              content_hash=f"h{pair_id}")
             session.add(Pair(
                 id=pair_id, campaign=campaign, snippet=snippet, language="Python", instruction="i", answer="a",
                 status=status, final_score=final, model="m", sampling={}, templates={}, tokens={},
@@ -51,11 +52,11 @@ def labelled(tmp_path, checklist, criteria):
     engine.dispose()
     csv_path = tmp_path / "verdicts.csv"
     csv_path.write_text("pair_id,verdict\n" + "".join(f"{i},{v}\n" for i, (_, _, v) in PAIRS.items()))
-    return tmp_path, csv_path
+    return db_url, csv_path
 
 
-def load_rows(folder, verdicts):
-    engine = open_engine(database_url(folder), create=False)
+def load_rows(db_url, verdicts):
+    engine = open_engine(db_url, create=False)
     with session_factory(engine)() as session:
         rows = judged_pairs(session, verdicts)
     engine.dispose()
