@@ -145,17 +145,20 @@ class IngestConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    """The short SFT run at the end of a campaign (`polyforge demo` and `polyforge train`)."""
+    """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
     enabled: bool = True
     base_model: str = Field(
         default="embedded",
         description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
     )
-    max_steps: int = Field(default=4, ge=1)
+    max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps.")
     batch_size: int = Field(default=2, ge=1)
-    max_length: int = Field(default=384, ge=32)
-    learning_rate: float = Field(default=2e-5, gt=0)
+    max_length: int = Field(default=384, ge=32, description="Tokens per example.")
+    learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")
+    dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
+    dpo_beta: float = Field(default=0.1, gt=0)
+    dpo_learning_rate: float = Field(default=5e-7, gt=0)
 
 
 class CampaignConfig(_Strict):

@@ -11,7 +11,6 @@ from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.runner import CampaignRunner
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
-from polyforge.storage.export import iter_sft_records, write_jsonl
 
 
 def make_config(sample_repo, out, db_url, **overrides):
@@ -90,23 +89,6 @@ def test_token_budget_stops_scheduling(sample_repo, tmp_path, db_url, criteria):
     result = run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 20, "max_tokens": 1}, concurrency=1),
                  backend)
     assert result.new_pairs == 1 and "token budget" in result.stopped_by
-
-
-def test_export_writes_chat_messages_with_provenance(sample_repo, tmp_path, db_url, criteria):
-    run(make_config(sample_repo, tmp_path, db_url), ScriptedBackend(pipeline_script(scores_by_language(criteria))))
-    out = tmp_path / "sft.jsonl"
-    with open_session(db_url) as session:
-        count = write_jsonl(iter_sft_records(session, ["accepted"]), out)
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert count == len(lines) >= 1
-    for line in lines:
-        roles = [m["role"] for m in line["messages"]]
-        assert roles == ["user", "assistant"] and all(m["content"] for m in line["messages"])
-        assert line["language"] == "Python" and line["status"] == "accepted"
-        assert line["source"]["path"] == "python/textutils.py" and line["source"]["start_line"] >= 1
-        # eight criteria scored 9 by the judge; code_exists set to 10 by the parser (the python block parses)
-        assert line["score"] == pytest.approx((9 * 8 + 10) / 9, abs=1e-3)  # exported rounded to 3 places
-    assert not (tmp_path / "sft.jsonl.partial").exists()
 
 
 def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, criteria):
