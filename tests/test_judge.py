@@ -42,8 +42,9 @@ def run(agent, answer=PYTHON_ANSWER, language="Python", execution_status=None, s
 # --- parsing: "code exists" ---------------------------------------------------------------------------
 
 def test_fenced_blocks_are_found_with_any_info_string_and_fence():
-    text = "a\n```python\nx = 1\n```\nb\n~~~\ny = 2\n~~~\n````rust\nfn main() {}\n````\nnot ```inline``` code"
-    assert fenced_code_blocks(text) == ["x = 1\n", "y = 2\n", "fn main() {}\n"]
+    text = ("a\n```python\nx = 1\n```\nb\n~~~\ny = 2\n~~~\n````rust\nfn main() {}\n````\nnot ```inline``` code\n"
+            "- in a list:\n\n  ```go\n  x\n  ```\n```js\ncut by max_tokens")
+    assert fenced_code_blocks(text) == ["x = 1\n", "y = 2\n", "fn main() {}\n", "x\n", "cut by max_tokens"]
     assert fenced_code_blocks("no code here") == []
 
 

@@ -7,16 +7,15 @@ parses in its language?) or 'sandbox' (did the executed answer pass?). A rule th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from markdown_it import MarkdownIt
 from tree_sitter_language_pack import get_parser
 
 from polyforge.checklists import Checklist
 
-# A fenced block: three or more backticks or tildes, an optional info string, the body, the same fence.
-_FENCED_BLOCK = re.compile(r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.DOTALL | re.MULTILINE)
+_MARKDOWN = MarkdownIt("commonmark")
 
 # Sandbox statuses that are a verdict on the code. Anything else (e.g. an infrastructure error) is not.
 PASSED_STATUSES = frozenset({"passed"})
@@ -34,8 +33,9 @@ class Override:
 
 
 def fenced_code_blocks(text: str) -> list[str]:
-    """The bodies of the Markdown fenced code blocks in `text`, in order."""
-    return [match.group("body") for match in _FENCED_BLOCK.finditer(text)]
+    """The bodies of the Markdown fenced code blocks in `text`, in order (CommonMark: a fence left open,
+    as in a reply cut by max_tokens, runs to the end)."""
+    return [token.content for token in _MARKDOWN.parse(text) if token.type == "fence"]
 
 
 @lru_cache(maxsize=None)
