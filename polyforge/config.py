@@ -110,9 +110,12 @@ class JudgeConfig(_Strict):
     checklist: str = Field(
         default="default", description="A checklist name in polyforge/checklists/ or a path to a checklist YAML file."
     )
-    rationales: bool = Field(
-        default=False,
-        description="Ask for a one-sentence rationale per criterion (costs ~5x the tokens on small models).",
+    rationales: bool | None = Field(
+        default=None,
+        description=(
+            "Ask for a one-sentence rationale with each criterion's score. Unset: on when the judge is an "
+            "OpenAI-compatible server, off for the embedded model (there it costs ~5x the judge tokens)."
+        ),
     )
     max_retries: int = Field(default=2, ge=0, description="Retries of malformed structured output before the pair is flagged.")
     samples: int = Field(
@@ -179,6 +182,12 @@ class CampaignConfig(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+
+    @model_validator(mode="after")
+    def _judge_rationales_by_backend(self) -> "CampaignConfig":
+        if self.judge.rationales is None:
+            self.judge.rationales = self.judge_model.backend == "openai"
+        return self
 
     @model_validator(mode="after")
     def _judge_samples_can_differ(self) -> "CampaignConfig":

@@ -112,9 +112,10 @@ class JudgeAgent:
         self.second_backend = second_backend
         self.checklist = checklist
         self.settings = settings or JudgeConfig()
+        self.rationales = bool(self.settings.rationales)  # unset outside a campaign config: off
         self.grammars = dict(grammars or {})
         self._sampling = sampling
-        self._schema = judge_schema(checklist, self.settings.rationales)
+        self._schema = judge_schema(checklist, self.rationales)
 
     @property
     def backends(self) -> list[ChatBackend]:
@@ -135,7 +136,7 @@ class JudgeAgent:
         """
         prompt = render(
             "judge", language=language, instruction=instruction, answer=answer, checklist=self.checklist,
-            rationales=self.settings.rationales,
+            rationales=self.rationales,
         )
         runs = [
             self._sample(judge, backend, prompt.messages, None if seed is None else seed + index * self._seed_stride)
@@ -166,7 +167,7 @@ class JudgeAgent:
         except StructuredOutputError as exc:
             return JudgeSample(backend.name, judge, error=str(exc)), exc.usage
         values = parsed.model_dump()
-        if self.settings.rationales:
+        if self.rationales:
             scores = {key: value["score"] for key, value in values.items()}
             rationales = {key: value["rationale"] for key, value in values.items()}
         else:
