@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from polyforge.checklists import ChecklistError
+from polyforge.cli_sandbox import app as sandbox_app
 from polyforge.config import CampaignConfig, ConfigError, load_config
 from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
@@ -23,6 +24,7 @@ from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jso
 from polyforge.storage.report import language_summaries, latest_campaign, total_summary
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
