@@ -79,7 +79,8 @@ LANGUAGES: tuple[Language, ...] = (
         run=("python3", "-s", "main.py"),
         binaries=("python3",), version_command=("python3", "--version"), packages={"apt": ("python3",)},
         env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
-        failed_patterns=(r"^AssertionError",), runtime_patterns=(r"^Traceback \(most recent call last\)",),
+        failed_patterns=(r"^AssertionError",),
+        runtime_patterns=(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", r"^Traceback "),
         memory_patterns=(r"^MemoryError",), syntax_patterns=(r"^(SyntaxError|IndentationError|TabError): ",),
     ),
     Language(
