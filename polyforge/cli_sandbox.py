@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
@@ -71,3 +73,43 @@ def missing_packages(
     if manager not in ("apt", "npm"):
         _fail(f"unknown package manager {manager!r}; choose apt or npm")
     print(" ".join(missing(manager)))
+
+
+@app.command()
+def selftest(
+    mceval_dir: Annotated[Path, typer.Argument(help="McEval's data folder (one <Language>.jsonl per language).")],
+    language: Annotated[Optional[list[str]], typer.Option(help="Only these languages (repeat the option).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N tasks per language.")] = None,
+    workers: Annotated[int, typer.Option(help="Runs in parallel.")] = os.cpu_count() or 1,
+    broken: Annotated[bool, typer.Option(help="Also check that deliberately broken solutions fail.")] = True,
+    min_pass_rate: Annotated[float, typer.Option(help="Exit with code 1 below this reference pass rate.")] = 0.95,
+) -> None:
+    """Run McEval's reference solutions with their tests; print the pass rate per language."""
+    from polyforge.sandbox.mceval import McEvalError, failures, load_tasks, run_tasks
+
+    try:
+        tasks = load_tasks(mceval_dir, language, limit)
+    except McEvalError as exc:
+        _fail(str(exc))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        bar = progress.add_task("McEval tasks", total=len(tasks))
+        reports = run_tasks(Sandbox(), tasks, broken, workers, on_done=lambda _: progress.advance(bar))
+    table = Table(title=f"McEval through the sandbox ({mceval_dir})")
+    for column in ("language", "tasks", "reference passed", "pass rate", "broken failed", "seconds"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    for report in reports.values():
+        broken_cell = f"{report.broken_failed}/{report.broken_total}" if broken else "-"
+        table.add_row(report.language, str(report.total), str(report.passed), f"{report.passed / report.total:.1%}",
+                      broken_cell, f"{report.seconds:.1f}")
+    total = sum(r.total for r in reports.values())
+    passed = sum(r.passed for r in reports.values())
+    table.add_row("all", str(total), str(passed), f"{passed / total:.1%}",
+                  f"{sum(r.broken_failed for r in reports.values())}/{sum(r.broken_total for r in reports.values())}"
+                  if broken else "-", f"{sum(r.seconds for r in reports.values()):.1f}", end_section=True)
+    console.print(table)
+    for task_id, what, why in failures(reports):
+        console.print(f"{task_id}: {what}: {why}")
+    if passed / total < min_pass_rate:
+        console.print(f"[red]reference pass rate {passed / total:.1%} is below {min_pass_rate:.0%}[/]")
+        raise typer.Exit(1)

@@ -87,7 +87,7 @@ LANGUAGES: tuple[Language, ...] = (
         name="JavaScript", aliases=("javascript", "js", "node"), source="main.js",
         hello="console.log('ok')",
         run=("node", "main.js"), test_run=("node", "--require", "./.strict_assert.js", "main.js"),
-        support_files=NODE_SUPPORT, binaries=("node",), version_command=("node", "--version"),
+        support_files=NODE_SUPPORT, binaries=("node",), version_command=("node", "--version"), min_memory_mb=1024,
         packages={"apt": ("nodejs", "npm")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY, syntax_patterns=JS_SYNTAX,
     ),
@@ -98,7 +98,7 @@ LANGUAGES: tuple[Language, ...] = (
                  "--typeRoots", "/opt/toolchain/typescript/@types",
                  "--skipLibCheck", "--strict", "false", "--noEmitOnError", "--outDir", ".", "main.ts"),
         run=("node", "main.js"), test_run=("node", "--require", "./.strict_assert.js", "main.js"),
-        support_files=NODE_SUPPORT, binaries=("node", "tsc"), version_command=("tsc", "--version"),
+        support_files=NODE_SUPPORT, binaries=("node", "tsc"), version_command=("tsc", "--version"), min_memory_mb=1024,
         home_query=("npm", "root", "--global"), requires_paths=("@types/node",),  # npm's global folder
         packages={"npm": ("typescript", "@types/node")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
