@@ -51,6 +51,11 @@ class ModelConfig(_Strict):
         ),
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request is abandoned.")
+    max_attempts: int = Field(default=6, ge=1, description="Tries per request on timeouts, 429, 5xx, drops (openai).")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff delay; it doubles, with jitter.")
+    max_concurrency: int = Field(
+        default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
@@ -79,6 +84,11 @@ class SamplingConfig(_Strict):
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
     judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
+    candidates: int = Field(
+        default=1, ge=1, le=16,
+        description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
+        "and each lower-scored one becomes a DPO preference pair.",
+    )
 
 
 class BudgetConfig(_Strict):
@@ -105,18 +115,45 @@ class IngestConfig(_Strict):
     min_snippet_lines: int = Field(default=3, ge=1, description="Shorter functions are skipped.")
 
 
+class MemoryConfig(_Strict):
+    """Each language agent's memory bank: few-shot examples and a novelty check (FAISS)."""
+
+    enabled: bool = True
+    folder: Path | None = Field(
+        default=None, description="Where banks are saved (default: OUTPUT_DIR/memory); share it across campaigns."
+    )
+    seeds: str = Field(default="starter", description="Few-shot seeds: 'starter' (bundled) or a JSONL/Parquet/HF path.")
+    few_shot: int = Field(default=2, ge=0, description="Examples (seeds and accepted pairs) shown to the instructor.")
+    novelty_threshold: float = Field(
+        default=0.9, gt=0, le=1.0,
+        description="An instruction this similar (cosine) to one already in the bank is rejected before answering.",
+    )
+    ivf_threshold: int = Field(default=50_000, ge=100, description="Bank size at which the flat index becomes IVF.")
+
+
+class CoverageConfig(_Strict):
+    """The coverage matrix: language x topic x difficulty."""
+
+    taxonomy: str = Field(default="taxonomy", description="'taxonomy' (bundled) or a YAML file of topics and difficulties.")
+    classify: bool = Field(default=True, description="Label every novel instruction with a topic and a difficulty.")
+    steer: bool = Field(default=True, description="Ask each instructor for its language's least covered cell.")
+
+
 class TrainingConfig(_Strict):
-    """The short SFT run at the end of a campaign (`polyforge demo` and `polyforge train`)."""
+    """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
     enabled: bool = True
     base_model: str = Field(
         default="embedded",
         description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
     )
-    max_steps: int = Field(default=4, ge=1)
+    max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps.")
     batch_size: int = Field(default=2, ge=1)
-    max_length: int = Field(default=384, ge=32)
-    learning_rate: float = Field(default=2e-5, gt=0)
+    max_length: int = Field(default=384, ge=32, description="Tokens per example.")
+    learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")
+    dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
+    dpo_beta: float = Field(default=0.1, gt=0)
+    dpo_learning_rate: float = Field(default=5e-7, gt=0)
 
 
 class CampaignConfig(_Strict):
@@ -124,6 +161,10 @@ class CampaignConfig(_Strict):
 
     name: str = Field(default="campaign", min_length=1)
     output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in output_dir).",
+    )
     sources: list[SourceConfig] = Field(min_length=1)
     languages: list[str] | None = Field(default=None, description="Only these languages (default: all found).")
     models: ModelsConfig = Field(default_factory=ModelsConfig)
@@ -131,6 +172,8 @@ class CampaignConfig(_Strict):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
 
