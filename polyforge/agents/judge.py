@@ -56,10 +56,12 @@ class JudgeAgent:
         self._sampling = sampling
         self._schema = judge_schema(checklist, rationales)
 
-    async def judge(self, language: str, instruction: str, answer: str, seed: int | None = None) -> Verdict:
+    async def judge(self, language: str, instruction: str, answer: str, seed: int | None = None,
+                    execution: str | None = None) -> Verdict:
+        """`execution`: what the sandbox said about the answer's code under generated tests, if it ran."""
         prompt = render(
             "judge", language=language, instruction=instruction, answer=answer, checklist=self.checklist,
-            rationales=self.rationales,
+            rationales=self.rationales, execution=execution,
         )
         try:
             parsed, completions = await chat_structured(
