@@ -35,6 +35,9 @@ def test_run_export_train(tmp_path, sample_repo):
     assert len(pairs) == 4 and {p[1] for p in pairs} == {"Python", "C", "Go", "Shell"}
     for pair_id, _, status, score, model in pairs:
         assert model == "SmolLM2-135M-Instruct"
+        verdict = db.execute("select execution_status from pair where id = ?", (pair_id,)).fetchone()[0]
+        chosen = db.execute("select status from execution where pair_id = ? and chosen", (pair_id,)).fetchall()
+        assert chosen == ([(verdict,)] if verdict else [])  # the sandbox verdict of the answer, when it ran
         if score is not None:
             assert db.execute("select count(*) from judge_score where pair_id = ?", (pair_id,)).fetchone()[0] == 9
 

@@ -29,7 +29,7 @@ def test_doctor_finds_at_least_twelve_usable_languages(sandbox):
 
 
 @pytest.mark.parametrize("name", [lang.name for lang in LANGUAGES])
-def test_every_language_passes_and_fails_a_test(sandbox, name):
+def test_every_language_runs_its_hello_world(sandbox, name):
     lang = language(name)
     passing = sandbox.run(name, {"x": lang.hello})
     assert passing.status is Status.PASSED, passing
@@ -135,3 +135,21 @@ def test_cli_run_rejects_an_unknown_language(tmp_path):
     program.write_text("DISPLAY 'HI'.")
     result = CliRunner().invoke(app, ["sandbox", "run", "--language", "cobol", str(program)])
     assert result.exit_code == 2 and "unknown language 'cobol'" in result.output
+
+
+def test_doctor_names_what_is_missing_and_how_to_install_it(sandbox):
+    from dataclasses import replace
+
+    from polyforge.sandbox.doctor import check_language
+
+    broken = replace(language("Lua"), binaries=("lua-not-installed",))
+    check = check_language(sandbox, broken)
+    assert not check.usable
+    assert "lua-not-installed" in check.problem and "apt-get install lua5.4" in check.problem
+
+
+def test_cli_doctor_lists_every_language():
+    result = CliRunner().invoke(app, ["sandbox", "doctor"])
+    assert result.exit_code == 0, result.output
+    assert all(lang.name in result.output for lang in LANGUAGES)
+    assert f"of {len(LANGUAGES)} languages usable" in result.output
