@@ -50,7 +50,6 @@ def run_code(
     memory_mb: Annotated[int, typer.Option(help="Memory limit in MB.")] = Limits.memory_mb,
 ) -> None:
     """Run code in the sandbox and print the result as one JSON object."""
-    contents = {}
     for path in [*files, *([test] if test else [])]:
         if not path.is_file():
             _fail(f"{path}: no such file")

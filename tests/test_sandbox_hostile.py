@@ -53,7 +53,8 @@ def test_fork_bomb_does_not_starve_a_concurrent_run(sandbox):
     thread = threading.Thread(target=sandbox.run, args=("Python", {"x": bomb}))
     thread.start()
     time.sleep(1.0)  # the bomb is at its process limit now
-    neighbour = sandbox.run("Python", {"x": "import subprocess\nprint(subprocess.check_output(['echo', 'ok']).decode())"})
+    spawner = "import subprocess\nprint(subprocess.check_output(['echo', 'ok']).decode())"
+    neighbour = sandbox.run("Python", {"x": spawner})
     thread.join()
     assert neighbour.status is Status.PASSED and neighbour.stdout.strip() == "ok", neighbour
 

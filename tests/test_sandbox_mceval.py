@@ -37,7 +37,8 @@ def test_every_supported_language_is_in_the_sample(reports):
 @pytest.mark.parametrize("language", sorted(MCEVAL_LANGUAGES.values()))
 def test_reference_solutions_pass(reports, language):
     report = reports[language]
-    failed = {r.task_id: (r.reference.status.value, r.reference.reason) for r in report.results if not r.reference_passed}
+    failed = {r.task_id: (r.reference.status.value, r.reference.reason)
+              for r in report.results if not r.reference_passed}
     assert report.passed == report.total == SAMPLE, failed
 
 

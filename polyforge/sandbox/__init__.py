@@ -17,7 +17,8 @@ __all__ = ["BadRunInput", "Execution", "LANGUAGES", "Language", "Limits", "Sandb
 _default: Sandbox | None = None
 
 
-def run(language_name: str, files: Mapping[str, str], limits: Limits | None = None, test: str | None = None) -> Execution:
+def run(language_name: str, files: Mapping[str, str], limits: Limits | None = None,
+        test: str | None = None) -> Execution:
     """Run `files` (the first is the main program) in `language_name`, with `test` wired in if given."""
     global _default
     if _default is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -12,17 +13,9 @@ from pathlib import Path, PurePosixPath
 
 from polyforge.sandbox.classify import classify
 from polyforge.sandbox.execution import Execution, Limits, Status
-from polyforge.sandbox.isolation import (SANDBOX_PATH, TOOLCHAIN_ROOT, SandboxUnavailable, execute, prepare_workdir,
-                                         sandbox_argv)
+from polyforge.sandbox.isolation import (SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, execute,
+                                         prepare_workdir, sandbox_argv)
 from polyforge.sandbox.languages import Language, language
-
-# A program that exercises what tests need, compiled once so later runs start from a warm cache.
-GO_WARMUP = {
-    "main.go": "package main\n\nfunc main() {}\n",
-    "main_test.go": 'package main\n\nimport (\n\t"testing"\n\t"github.com/stretchr/testify/assert"\n)\n\n'
-                    'func TestWarm(t *testing.T) { assert.Equal(t, 1, 1) }\n',
-}
-
 
 class BadRunInput(ValueError):
     """Files that cannot make a run (bad names); the message says which and why."""
@@ -50,7 +43,8 @@ class Toolchains:
                 command = list(lang.version_command)
                 if command:  # the toolchain the sandbox sees, not whatever comes first on our PATH
                     command[0] = shutil.which(command[0], path=self.host_path(lang)) or command[0]
-                self._versions[lang.name] = (_host_output(command, merge_stderr=True) or "unknown") if command else "unknown"
+                found = _host_output(command, merge_stderr=True) if command else None
+                self._versions[lang.name] = found or "unknown"
             return self._versions[lang.name]
 
     def binds(self, lang: Language) -> dict[str, str]:
@@ -89,7 +83,9 @@ class Sandbox:
     def __init__(self, limits: Limits | None = None, cache_root: Path | None = None):
         self.limits = limits or Limits()
         self.toolchains = Toolchains()
-        self._cache_root = cache_root or Path(tempfile.gettempdir()) / "polyforge-sandbox-cache"
+        # Per user, never a shared temp folder: another account must not plant a compiler cache.
+        self._cache_root = cache_root or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+            "polyforge" / "sandbox"
         self._warm_lock = threading.Lock()
 
     def run(self, language_name: str, files: Mapping[str, str], limits: Limits | None = None,
@@ -134,7 +130,6 @@ class Sandbox:
                 self._seed_cache(lang, workdir / lang.cache_dir)
             sources = sorted(name for name in layout if name.endswith(lang.extension) and not name.startswith("."))
             seconds = 0.0
-            stdout = stderr = ""
             if compile_cmd:
                 raw = self._step(lang, workdir, _expand(compile_cmd, sources), limits.for_compile())
                 seconds += raw.seconds
@@ -146,7 +141,7 @@ class Sandbox:
             status, reason = classify(lang, raw, limits, compiling=False, testing=testing)
             return _execution(lang, status, reason, raw, seconds)
 
-    def _step(self, lang: Language, workdir: Path, command: list[str], limits: Limits):
+    def _step(self, lang: Language, workdir: Path, command: list[str], limits: Limits) -> RawResult:
         env = {"PATH": self.toolchains.path(lang), **lang.env}
         argv, uid = sandbox_argv(command, workdir, limits, env, self.toolchains.binds(lang))
         prepare_workdir(workdir, uid)
@@ -165,12 +160,12 @@ class Sandbox:
         with self._warm_lock:
             if (folder / ".complete").exists():
                 return folder
-            if lang.name != "Go":
+            if not lang.cache_warmup:
                 return None
             # Warm it with our own trusted program, in the sandbox, then keep the cache it left.
             with tempfile.TemporaryDirectory(prefix="polyforge-warm-") as tmp:
                 workdir = Path(tmp)
-                for name, content in GO_WARMUP.items():
+                for name, content in lang.cache_warmup.items():
                     (workdir / name).write_text(content, encoding="utf-8")
                 limits = Limits(cpu_seconds=300, wall_seconds=300, memory_mb=4096, processes=512)
                 raw = self._step(lang, workdir, list(lang.test_run), limits)
@@ -178,6 +173,7 @@ class Sandbox:
                     return None
                 if folder.exists():
                     shutil.rmtree(folder)
+                folder.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copytree(workdir / lang.cache_dir, folder)
             (folder / ".complete").touch()
             return folder
@@ -190,7 +186,7 @@ def _expand(command: tuple[str, ...], sources: list[str]) -> list[str]:
     return out
 
 
-def _execution(lang: Language, status: Status, reason: str, raw, seconds: float) -> Execution:
+def _execution(lang: Language, status: Status, reason: str, raw: RawResult, seconds: float) -> Execution:
     return Execution(status=status, exit_code=raw.exit_code, stdout=raw.stdout.decode("utf-8", "replace"),
                      stderr=raw.stderr.decode("utf-8", "replace"), seconds=round(seconds, 4), language=lang.name,
                      reason=reason, truncated=raw.output_overflow)
