@@ -7,9 +7,11 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=O
 STAMP := $(VENV)/.installed
 OUT ?= runs/demo
 
-.PHONY: install demo test clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-install: $(STAMP)
+.PHONY: install toolchains demo test clean
+
+install: $(STAMP) toolchains
 
 $(STAMP): pyproject.toml Makefile
 	# PostgreSQL server binaries, for the storage tests (Debian/Ubuntu; skipped where absent or not root).
@@ -23,11 +25,20 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The sandbox's toolchains (language table: polyforge/sandbox/languages.py); installs only what is missing.
+toolchains: $(STAMP)
+	@apt="$$($(BIN)/polyforge sandbox missing-packages apt)" || exit 1; if [ -n "$$apt" ]; then \
+		echo "installing toolchains (apt): $$apt"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			--no-install-recommends $$apt > /dev/null; fi
+	@npm="$$($(BIN)/polyforge sandbox missing-packages npm)" || exit 1; if [ -n "$$npm" ]; then \
+		echo "installing toolchains (npm): $$npm"; $(SUDO) npm install --global --silent $$npm; fi
+
+demo: $(STAMP) toolchains
 	$(BIN)/polyforge demo --out $(OUT)
 
 # The storage tests run against SQLite and a throwaway local PostgreSQL server started here.
-test: $(STAMP)
+test: $(STAMP) toolchains
 	@url=$$(scripts/test-postgres.sh start); \
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 POLYFORGE_TEST_DATABASE_URL=$$url $(BIN)/pytest $(PYTEST_ARGS); \
 	status=$$?; scripts/test-postgres.sh stop; exit $$status

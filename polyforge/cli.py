@@ -16,6 +16,7 @@ from rich.table import Table
 
 from polyforge.checklists import ChecklistError
 from polyforge.checklists.calibration import CalibrationError, CalibrationReport, calibrate, read_verdicts
+from polyforge.cli_sandbox import app as sandbox_app
 from polyforge.config import CampaignConfig, ConfigError, load_config
 from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
@@ -37,6 +38,7 @@ from polyforge.storage.report import (
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
+app.add_typer(sandbox_app, name="sandbox")
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole

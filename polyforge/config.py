@@ -90,6 +90,7 @@ class SamplingConfig(_Strict):
     instruction: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160))
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
     judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
+    tester: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.2, max_tokens=256))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
     candidates: int = Field(
         default=1, ge=1, le=16,
@@ -171,6 +172,19 @@ class CoverageConfig(_Strict):
     steer: bool = Field(default=True, description="Ask each instructor for its language's least covered cell.")
 
 
+class ExecutionConfig(_Strict):
+    """Generated unit tests run in the sandbox: the verdict is stored with the pair, shown to the judge,
+    and a passing candidate beats a failing one (also in DPO preferences)."""
+
+    enabled: bool = Field(default=True, description="Write tests for each answer and run the candidates in the sandbox.")
+    cpu_seconds: int = Field(default=10, ge=1)
+    wall_seconds: float = Field(default=20.0, gt=0)
+    memory_mb: int = Field(default=512, ge=16)
+    workers: int | None = Field(default=None, ge=1, description="Sandbox runs in parallel (default: one per core).")
+    repeats: int = Field(default=1, ge=1, le=10, description="Runs per candidate; more than 1 detects flaky results.")
+    cache: bool = Field(default=True, description="Reuse results of identical runs (OUTPUT_DIR/sandbox-cache.db).")
+
+
 class TrainingConfig(_Strict):
     """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
@@ -205,6 +219,7 @@ class CampaignConfig(_Strict):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")

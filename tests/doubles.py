@@ -35,6 +35,8 @@ def stage_of(messages: list[Message]) -> str:
         return "instruction"
     if "label" in system:
         return "classify"
+    if "tester" in system:
+        return "tester"
     return "answer"
 
 
@@ -58,6 +60,8 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
             return "Sum with the built-in.\n```python\ndef total(xs):\n    return sum(xs)\n```"
         if stage == "classify":
             return CLASSIFICATION
+        if stage == "tester":
+            return "```python\nassert total([1, 2, 3]) == 6\nassert total([]) == 0\n```"
         return judge_reply(messages)
 
     return reply

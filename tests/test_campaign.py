@@ -16,7 +16,7 @@ from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, 
 def make_config(sample_repo, out, db_url, **overrides):
     raw = {"name": "t", "output_dir": str(out), "database_url": db_url, "sources": [{"path": str(sample_repo)}],
            "budgets": {"max_pairs": 8}, "concurrency": 3,
-           "memory": {"enabled": False}, **overrides}
+           "memory": {"enabled": False}, "execution": {"enabled": False}, **overrides}
     return CampaignConfig.model_validate(raw)
 
 

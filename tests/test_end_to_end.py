@@ -25,6 +25,8 @@ def test_run_export_train(tmp_path, sample_repo):
         f"name: e2e\noutput_dir: {tmp_path / 'out'}\nsources: [{{path: {sample_repo}}}]\n"
         "languages: [Python, C, Go, Shell]\nbudgets: {max_pairs: 4}\nconcurrency: 2\n"
         "sampling: {seed: 1, candidates: 2, answer: {max_tokens: 96}, judge: {max_tokens: 120, temperature: 0}}\n"
+        # max_length above the longest prompt (instructions stop at 160 tokens): TRL's DPO drops
+        # preferences whose prompt alone fills max_length.
         "training: {max_steps: 1, batch_size: 2, max_length: 512, dpo_steps: 1}\n"
     )
     output = polyforge("run", str(config), env=env)
@@ -35,6 +37,9 @@ def test_run_export_train(tmp_path, sample_repo):
     assert len(pairs) == 4 and {p[1] for p in pairs} == {"Python", "C", "Go", "Shell"}
     for pair_id, _, status, score, model in pairs:
         assert model == "SmolLM2-135M-Instruct"
+        verdict = db.execute("select execution_status from pair where id = ?", (pair_id,)).fetchone()[0]
+        chosen = db.execute("select status from execution where pair_id = ? and chosen", (pair_id,)).fetchall()
+        assert chosen == ([(verdict,)] if verdict else [])  # the sandbox verdict of the answer, when it ran
         if score is not None:
             assert db.execute("select count(*) from judge_score where pair_id = ?", (pair_id,)).fetchone()[0] == 9
 

@@ -35,7 +35,7 @@ def campaign_db(sample_repo, tmp_path, db_url, criteria):
     config = CampaignConfig.model_validate({
         "name": "export", "output_dir": str(tmp_path), "database_url": db_url,
         "sources": [{"path": str(sample_repo)}], "languages": list(SCORES), "budgets": {"max_pairs": 12},
-        "concurrency": 1, "sampling": {"candidates": 2}, "memory": {"enabled": False},
+        "concurrency": 1, "sampling": {"candidates": 2}, "memory": {"enabled": False}, "execution": {"enabled": False},
     })
     backend = ScriptedBackend(reply)
     asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())

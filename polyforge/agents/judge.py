@@ -127,16 +127,17 @@ class JudgeAgent:
 
     async def judge(
         self, language: str, instruction: str, answer: str, seed: int | None = None,
-        execution_status: str | None = None,
+        execution_status: str | None = None, execution_note: str | None = None,
     ) -> Verdict:
         """Score and route one pair.
 
         `execution_status` is the sandbox's status for the answer when it was executed ('passed',
         'failed', 'compile_error', 'runtime_error', 'timeout', 'memory_limit'); None when it was not.
+        It overrides the correctness score. `execution_note` says the same to the judge in words.
         """
         prompt = render(
             "judge", language=language, instruction=instruction, answer=answer, checklist=self.checklist,
-            rationales=self.rationales,
+            rationales=self.rationales, execution=execution_note,
         )
         runs = [
             self._sample(judge, backend, prompt.messages, None if seed is None else seed + index * self._seed_stride)

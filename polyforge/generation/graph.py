@@ -8,10 +8,12 @@ from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, Verdict
+from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
 from polyforge.agents.language_agent import Classification, EmptyOutput
 from polyforge.llm import Completion, LLMError
 from polyforge.prompts import Taxonomy
+from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
+from polyforge.sandbox.pool import ExecutionPool, Job
 
 # Errors that end one work item and are recorded with it; anything else is a bug and propagates.
 ITEM_ERRORS = (LLMError, EmptyOutput)
@@ -30,7 +32,8 @@ class WorkItemState(TypedDict, total=False):
     item: WorkItem
     instruction: StageOutput
     candidates: list[StageOutput]  # every answer sampled (rejection sampling)
-    execution_statuses: list[str | None]  # the sandbox's status per candidate, once a sandbox stage runs them
+    tests: StageOutput  # unit tests the tester wrote for this item's answers
+    executions: list[Execution | None]  # one per candidate: its code run with the tests (None: no code to run)
     verdicts: list[Verdict]  # one per candidate, same order
     answer: StageOutput  # the chosen candidate
     verdict: Verdict  # its verdict
@@ -44,14 +47,28 @@ class WorkItemState(TypedDict, total=False):
 CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
 
 
-def _best(verdicts: list[Verdict]) -> int:
-    """The candidate with the highest final score; unscored ones rank last, ties keep the earlier."""
-    scores = [v.final_score if v.final_score is not None else float("-inf") for v in verdicts]
-    return scores.index(max(scores))
+def _passed(execution: Execution | None) -> bool:
+    return execution is not None and execution.status is Status.PASSED
+
+
+def _best(verdicts: list[Verdict], executions: list[Execution | None] | None = None) -> int:
+    """The candidate that passed its tests with the highest final score (then the best of the rest);
+    unscored ones rank last, ties keep the earlier."""
+    passed = [_passed(e) for e in executions] if executions else [False] * len(verdicts)
+    keys = [(ok, v.final_score if v.final_score is not None else float("-inf")) for ok, v in zip(passed, verdicts)]
+    return keys.index(max(keys))
+
+
+def execution_note(execution: Execution | None) -> str | None:
+    """What the judge is told about a candidate's run."""
+    if execution is None:
+        return None
+    return execution.status.value + (f" ({execution.reason})" if execution.reason else "")
 
 
 def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1,
-                     novelty_threshold: float = 0.9, taxonomy: Taxonomy | None = None):
+                     novelty_threshold: float = 0.9, taxonomy: Taxonomy | None = None,
+                     tester: TesterAgent | None = None, executor: ExecutionPool | None = None):
     """Compile the graph once per campaign; every work item runs through it concurrently.
 
     With `candidates` > 1 the answer is sampled that many times, the judge scores each, and the
@@ -116,17 +133,46 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
             return {"status": "failed", "error": f"answer: {results[0]}"}
         return {"candidates": written}
 
+    async def execute(state: WorkItemState) -> WorkItemState:
+        """The tester writes tests from the first candidate's code; the sandbox runs every candidate.
+
+        A language the sandbox lacks, or answers without a code block, leave the item unexecuted;
+        a tester failure is recorded and the item goes on to the judge.
+        """
+        item = state["item"]
+        if tester is None or executor is None:
+            return {}
+        try:
+            runnable = sandbox_language(item["language"]).name
+        except UnknownLanguage:
+            return {}
+        codes = [code_block(candidate.text) for candidate in state["candidates"]]
+        first = next((code for code in codes if code), None)
+        if first is None:
+            return {"executions": [None] * len(codes)}
+        try:
+            tests = await tester.write_tests(item["language"], state["instruction"].text, first, item["seed"])
+        except ITEM_ERRORS as exc:
+            return {"error": f"tester: {exc}"}
+
+        async def run(code: str | None) -> Execution | None:
+            return await executor.arun(Job(runnable, {"main": code}, test=tests.text)) if code else None
+
+        return {"tests": tests, "executions": list(await asyncio.gather(*(run(code) for code in codes)))}
+
     async def judge_candidates(state: WorkItemState) -> WorkItemState:
         item = state["item"]
+        executions = state.get("executions") or [None] * len(state["candidates"])
         try:
-            executed = state.get("execution_statuses") or [None] * len(state["candidates"])
             verdicts = await asyncio.gather(
-                *(judge.judge(item["language"], state["instruction"].text, candidate.text, item["seed"], status)
-                  for candidate, status in zip(state["candidates"], executed))
+                *(judge.judge(item["language"], state["instruction"].text, candidate.text, item["seed"],
+                              execution_status=execution.status.value if execution else None,
+                              execution_note=execution_note(execution))
+                  for candidate, execution in zip(state["candidates"], executions))
             )
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"judge: {exc}"}
-        best = _best(verdicts)
+        best = _best(verdicts, executions)
         return {"verdicts": verdicts, "answer": state["candidates"][best], "verdict": verdicts[best],
                 "status": verdicts[best].route.value}
 
@@ -141,13 +187,15 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
     graph.add_node("check_novelty", check_novelty)
     graph.add_node("classify", classify)
     graph.add_node("write_answers", write_answers)
+    graph.add_node("execute", execute)
     graph.add_node("judge", judge_candidates)
     graph.add_node("remember", remember)
     graph.add_edge(START, "write_instruction")
     graph.add_conditional_edges("write_instruction", continue_unless_ended("check_novelty"), ["check_novelty", END])
     graph.add_conditional_edges("check_novelty", continue_unless_ended("classify"), ["classify", END])
     graph.add_conditional_edges("classify", continue_unless_ended("write_answers"), ["write_answers", END])
-    graph.add_conditional_edges("write_answers", continue_unless_ended("judge"), ["judge", END])
+    graph.add_conditional_edges("write_answers", continue_unless_ended("execute"), ["execute", END])
+    graph.add_edge("execute", "judge")
     graph.add_conditional_edges("judge", continue_unless_ended("remember"), ["remember", END])
     graph.add_edge("remember", END)
     return graph.compile()
@@ -160,19 +208,24 @@ def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
         "instruction": instruction.completions if instruction else [],
         "classify": classification.completions if classification else [],
         "answer": [c for candidate in state.get("candidates", []) for c in candidate.completions],
+        "tester": state["tests"].completions if state.get("tests") else [],
         "judge": [c for verdict in state.get("verdicts", []) for c in verdict.completions],
     }
 
 
 def preferences(state: WorkItemState) -> list[tuple[StageOutput, Verdict]]:
-    """The candidates the chosen answer beat on final score: (rejected candidate, its verdict)."""
+    """The candidates the chosen answer beat, on final score or by passing the tests they failed:
+    (rejected candidate, its verdict)."""
     chosen = state.get("verdict")
     if chosen is None or chosen.final_score is None:
         return []
+    executions = state.get("executions") or [None] * len(state["candidates"])
+    chosen_passed = _passed(next(e for v, e in zip(state["verdicts"], executions) if v is chosen))
     return [
         (candidate, verdict)
-        for candidate, verdict in zip(state["candidates"], state["verdicts"])
-        if verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score)
+        for candidate, verdict, execution in zip(state["candidates"], state["verdicts"], executions)
+        if verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
+                                      or (chosen_passed and not _passed(execution)))
     ]
 
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from polyforge.agents import JudgeAgent, LanguageAgent, Verdict
+from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent, Verdict
 from polyforge.checklists import Checklist, load_checklist
 from polyforge.config import CampaignConfig
 from polyforge.generation.graph import (
@@ -34,8 +34,11 @@ from polyforge.ingest.languages import LANGUAGES
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
 from polyforge.prompts import load_taxonomy
+from polyforge.sandbox import Limits, Sandbox
+from polyforge.sandbox.pool import ExecutionPool, ResultCache
 from polyforge.storage import (
     Campaign,
+    ExecutionRecord,
     JudgeScore,
     Pair,
     Preference,
@@ -122,6 +125,25 @@ def _preference(pair: Pair, chosen: Verdict, rejected_text: str, rejected: Verdi
     )
 
 
+OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
+
+
+def _execution_records(state: WorkItemState) -> list[ExecutionRecord]:
+    """The sandbox runs of every candidate, the chosen one marked."""
+    tests, answer = state.get("tests"), state.get("answer")
+    records = []
+    for index, (candidate, execution) in enumerate(zip(state.get("candidates", []), state.get("executions") or [])):
+        if execution is None or tests is None:
+            continue
+        records.append(ExecutionRecord(
+            candidate=index, chosen=candidate is answer, language=execution.language, status=execution.status.value,
+            reason=execution.reason, exit_code=execution.exit_code, stdout=execution.stdout[-OUTPUT_KEPT:],
+            stderr=execution.stderr[-OUTPUT_KEPT:], seconds=execution.seconds, flaky=execution.flaky,
+            tests=tests.text,
+        ))
+    return records
+
+
 def record_pair(
     session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
     state: WorkItemState,
@@ -135,7 +157,7 @@ def record_pair(
                 "calls": len(cs)}
         for stage, cs in spent.items()
     }
-    templates = {out.template: out.template_hash for out in (instruction, answer) if out}
+    templates = {out.template: out.template_hash for out in (instruction, answer, state.get("tests")) if out}
     if state.get("classification") is not None:
         templates["classify"] = state["classification"].template_hash
     if verdict is not None:
@@ -165,6 +187,8 @@ def record_pair(
         seconds=sum(c.seconds for cs in spent.values() for c in cs),
     )
     pair.preferences = [_preference(pair, verdict, candidate.text, other) for candidate, other in preferences(state)]
+    pair.executions = _execution_records(state)
+    pair.execution_status = next((record.status for record in pair.executions if record.chosen), None)
     if verdict is not None:
         weights = {c.id: c.weight for c in judge.checklist.criteria}
         pair.scores = [
@@ -271,7 +295,9 @@ class CampaignRunner:
                            grammars={language.name: language.grammar for language in LANGUAGES})
         taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
-        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy)
+        tester, executor = self._tester_and_executor(generator)
+        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy,
+                                 tester, executor)
         coverage = None
         if taxonomy is not None:
             with sessions() as session:
@@ -303,6 +329,20 @@ class CampaignRunner:
                 result.new_pairs += 1
                 self.progress.on_item_done(item["language"], pair.status)
 
-        await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(len(items), 1)))))
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(len(items), 1)))))
+        finally:
+            if executor is not None:
+                executor.close()
         result.statuses = dict(statuses)
         return result
+
+    def _tester_and_executor(self, generator: ChatBackend) -> tuple[TesterAgent | None, ExecutionPool | None]:
+        settings = self.config.execution
+        if not settings.enabled:
+            return None, None
+        limits = Limits(cpu_seconds=settings.cpu_seconds, wall_seconds=settings.wall_seconds,
+                        memory_mb=settings.memory_mb)
+        cache = ResultCache(self.config.output_dir / "sandbox-cache.db") if settings.cache else None
+        pool = ExecutionPool(Sandbox(limits), settings.workers, cache, settings.repeats)
+        return TesterAgent(generator, self.config.sampling.tester), pool

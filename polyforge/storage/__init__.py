@@ -1,12 +1,13 @@
 """Storage: SQLAlchemy models, database setup and exports."""
 
 from polyforge.storage.db import DatabaseNotFound, database_url, existing_database_url, open_engine, session_factory
-from polyforge.storage.models import Base, Campaign, JudgeScore, Pair, Preference, Snippet
+from polyforge.storage.models import Base, Campaign, ExecutionRecord, JudgeScore, Pair, Preference, Snippet
 
 __all__ = [
     "Base",
     "Campaign",
     "DatabaseNotFound",
+    "ExecutionRecord",
     "JudgeScore",
     "Pair",
     "Preference",

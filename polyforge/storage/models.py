@@ -79,6 +79,8 @@ class Pair(Base):
         Text, doc="Why the pair is in the review queue: every reason, '; '-joined."
     )
     error: Mapped[str | None] = mapped_column(Text, doc="What failed, for status 'failed' or a judge failure.")
+    execution_status: Mapped[str | None] = mapped_column(
+        String(20), doc="The sandbox verdict of the answer under generated tests (passed, failed, ...); None: not run.")
     model: Mapped[str] = mapped_column(String(200), doc="The model that wrote the instruction and answer.")
     judge_model: Mapped[str | None] = mapped_column(String(200))
     sampling: Mapped[dict] = mapped_column(doc="Sampling parameters per stage.")
@@ -96,6 +98,7 @@ class Pair(Base):
     snippet: Mapped[Snippet] = relationship(back_populates="pairs")
     scores: Mapped[list[JudgeScore]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     preferences: Mapped[list[Preference]] = relationship(back_populates="pair", cascade="all, delete-orphan")
+    executions: Mapped[list[ExecutionRecord]] = relationship(back_populates="pair", cascade="all, delete-orphan")
 
 
 class JudgeScore(Base):
@@ -133,3 +136,25 @@ class Preference(Base):
     reason: Mapped[str] = mapped_column(Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'.")
 
     pair: Mapped[Pair] = relationship(back_populates="preferences")
+
+
+class ExecutionRecord(Base):
+    """One candidate answer run in the sandbox with the tests the tester agent wrote for its pair."""
+
+    __tablename__ = "execution"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    candidate: Mapped[int] = mapped_column(doc="Index of the candidate answer among those sampled.")
+    chosen: Mapped[bool] = mapped_column(doc="Whether this candidate became the pair's answer.")
+    language: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), doc="passed, failed, compile_error, runtime_error, timeout, ...")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    exit_code: Mapped[int | None]
+    stdout: Mapped[str] = mapped_column(Text, doc="Cut to its last 4000 characters.")
+    stderr: Mapped[str] = mapped_column(Text, doc="Cut to its last 4000 characters.")
+    seconds: Mapped[float]
+    flaky: Mapped[bool] = mapped_column(default=False)
+    tests: Mapped[str] = mapped_column(Text, doc="The generated test code it ran with.")
+
+    pair: Mapped[Pair] = relationship(back_populates="executions")

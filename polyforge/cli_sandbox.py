@@ -1,0 +1,114 @@
+"""`polyforge sandbox ...`: check toolchains, run code, and check the sandbox against McEval."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
+
+app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@app.command()
+def doctor() -> None:
+    """List the languages usable on this machine, and why the others are not."""
+    from polyforge.sandbox.doctor import doctor as check_all
+
+    with console.status("running a hello world per language in the sandbox..."):
+        checks = check_all()
+    table = Table(title="sandbox languages")
+    for column in ("language", "usable", "toolchain", "seconds", "problem"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", check.version,
+                      f"{check.seconds:.2f}", check.problem)
+    console.print(table)
+    console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable")
+
+
+@app.command("run")
+def run_code(
+    files: Annotated[list[Path], typer.Argument(help="Program files; the first is the main program.")],
+    language: Annotated[str, typer.Option("--language", "-l", help="Language name, e.g. python, rust, c++.")],
+    test: Annotated[Optional[Path], typer.Option(help="Test code to wire in (see the language table).")] = None,
+    cpu_seconds: Annotated[int, typer.Option(help="CPU-seconds limit.")] = Limits.cpu_seconds,
+    wall_seconds: Annotated[float, typer.Option(help="Wall-clock limit in seconds.")] = Limits.wall_seconds,
+    memory_mb: Annotated[int, typer.Option(help="Memory limit in MB.")] = Limits.memory_mb,
+) -> None:
+    """Run code in the sandbox and print the result as one JSON object."""
+    for path in [*files, *([test] if test else [])]:
+        if not path.is_file():
+            _fail(f"{path}: no such file")
+    try:
+        contents = {path.name: path.read_text(encoding="utf-8") for path in files}
+        limits = Limits(cpu_seconds=cpu_seconds, wall_seconds=wall_seconds, memory_mb=memory_mb)
+        execution = Sandbox(limits).run(language, contents, test=test.read_text(encoding="utf-8") if test else None)
+    except (UnknownLanguage, BadRunInput, UnicodeDecodeError) as exc:
+        _fail(str(exc))
+    print(json.dumps(execution.to_dict(), ensure_ascii=False))
+
+
+@app.command("missing-packages")
+def missing_packages(
+    manager: Annotated[str, typer.Argument(help="apt or npm")],
+) -> None:
+    """Print the packages that would bring this machine's missing toolchains (for the Makefile)."""
+    from polyforge.sandbox.doctor import missing_packages as missing
+
+    if manager not in ("apt", "npm"):
+        _fail(f"unknown package manager {manager!r}; choose apt or npm")
+    print(" ".join(missing(manager)))
+
+
+@app.command()
+def selftest(
+    mceval_dir: Annotated[Path, typer.Argument(help="McEval's data folder (one <Language>.jsonl per language).")],
+    language: Annotated[Optional[list[str]], typer.Option(help="Only these languages (repeat the option).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N tasks per language.")] = None,
+    workers: Annotated[int, typer.Option(help="Runs in parallel.")] = os.cpu_count() or 1,
+    broken: Annotated[bool, typer.Option(help="Also check that deliberately broken solutions fail.")] = True,
+    min_pass_rate: Annotated[float, typer.Option(help="Exit with code 1 below this reference pass rate.")] = 0.95,
+) -> None:
+    """Run McEval's reference solutions with their tests; print the pass rate per language."""
+    from polyforge.sandbox.mceval import McEvalError, failures, load_tasks, run_tasks
+
+    try:
+        tasks = load_tasks(mceval_dir, language, limit)
+    except McEvalError as exc:
+        _fail(str(exc))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        bar = progress.add_task("McEval tasks", total=len(tasks))
+        reports = run_tasks(Sandbox(), tasks, broken, workers, on_done=lambda _: progress.advance(bar))
+    table = Table(title=f"McEval through the sandbox ({mceval_dir})")
+    for column in ("language", "tasks", "reference passed", "pass rate", "broken failed", "seconds"):
+        table.add_column(column, justify="left" if column == "language" else "right")
+    for report in reports.values():
+        broken_cell = f"{report.broken_failed}/{report.broken_total}" if broken else "-"
+        table.add_row(report.language, str(report.total), str(report.passed), f"{report.passed / report.total:.1%}",
+                      broken_cell, f"{report.seconds:.1f}")
+    total = sum(r.total for r in reports.values())
+    passed = sum(r.passed for r in reports.values())
+    table.add_row("all", str(total), str(passed), f"{passed / total:.1%}",
+                  f"{sum(r.broken_failed for r in reports.values())}/{sum(r.broken_total for r in reports.values())}"
+                  if broken else "-", f"{sum(r.seconds for r in reports.values()):.1f}", end_section=True)
+    console.print(table)
+    for task_id, what, why in failures(reports):
+        console.print(f"{task_id}: {what}: {why}")
+    if passed / total < min_pass_rate:
+        console.print(f"[red]reference pass rate {passed / total:.1%} is below {min_pass_rate:.0%}[/]")
+        raise typer.Exit(1)

@@ -1,0 +1,208 @@
+"""One command in a bubblewrap sandbox: namespaces, a read-only system, rlimits, a wall clock.
+
+Isolation, by layer:
+- bubblewrap: new mount, PID, network, IPC and UTS namespaces; the host's /usr (and a few /etc
+  entries toolchains read) bound read-only; a fresh /proc, /dev and /tmp; the run's work folder
+  bound writable at /work; an empty environment. /root, /home, the host's /tmp and every other
+  path do not exist inside. The sandbox's PID 1 is bubblewrap's init: when the program exits or is
+  killed, the kernel kills every process left in the namespace, so nothing outlives a run.
+- a user id of its own per run: as root, bubblewrap keeps only the capabilities to switch user and
+  `setpriv` drops to a fresh unprivileged uid before the program starts (root is exempt from the
+  process limit, and distinct uids keep runs from sharing it); as another user, bubblewrap runs
+  unprivileged in a new user namespace, which counts processes per namespace.
+- rlimits set by `prlimit` inside the sandbox (hard limits, so they cannot be raised): CPU seconds,
+  data segment (memory actually allocated, where an address-space limit would break the JVM, V8
+  and Go, which reserve large ranges), processes, file size, open files.
+- the parent keeps a wall clock and an output cap; past either it kills the sandbox.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyforge.sandbox.execution import Limits
+
+WORKDIR = "/work"
+TOOLCHAIN_ROOT = "/opt/toolchain"
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+# /etc entries toolchains read (alternatives symlinks, the JVM's and PHP's config, the loader cache).
+ETC_ENTRIES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "java-17-openjdk", "php", "perl",
+               "localtime", "ssl/openssl.cnf")
+# Fresh uids for runs when the sandbox runs as root: far above any real account.
+UID_BASE, UID_SPAN = 1_600_000, 400_000
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces here."""
+
+
+@dataclass
+class RawResult:
+    """What one sandboxed command did, before classification."""
+
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    timed_out: bool = False
+    output_overflow: bool = False
+
+    @property
+    def sandbox_failure(self) -> str | None:
+        """The sandbox's own tools report their failures on stderr under their name."""
+        for tool in (b"bwrap: ", b"setpriv: ", b"prlimit: "):
+            if self.exit_code not in (0, None) and self.stderr.startswith(tool):
+                return self.stderr.decode("utf-8", "replace").splitlines()[0]
+        return None
+
+    @property
+    def signal(self) -> int | None:
+        """bubblewrap reports a program killed by signal N as exit code 128 + N."""
+        if self.exit_code is not None and 128 < self.exit_code <= 128 + signal.SIGRTMAX:
+            return self.exit_code - 128
+        return None
+
+
+_uids = itertools.count(os.getpid() * 97 % UID_SPAN)
+_uid_lock = threading.Lock()
+
+
+def _next_uid() -> int:
+    with _uid_lock:
+        return UID_BASE + next(_uids) % UID_SPAN
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _rlimits(limits: Limits) -> list[str]:
+    mb = 1024 * 1024
+    # CPU: SIGXCPU at the limit (soft), SIGKILL a second later (hard) should the program catch it.
+    return ["prlimit", f"--cpu={limits.cpu_seconds}:{limits.cpu_seconds + 1}", f"--data={limits.memory_mb * mb}",
+            f"--nproc={limits.processes}", f"--fsize={limits.file_size_mb * mb}", f"--nofile={limits.open_files}",
+            "--core=0", "--"]
+
+
+def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[str, str],
+                 binds: dict[str, str]) -> tuple[list[str], int | None]:
+    """The full argv that runs `command` in the sandbox, and the uid the program runs as (None: ours).
+
+    `binds` maps host folders to sandbox paths, bound read-only.
+    """
+    bwrap = bwrap_path()
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed; install the Debian package 'bubblewrap'")
+    as_root = os.geteuid() == 0
+    argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if as_root:
+        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    else:
+        argv += ["--unshare-user"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib32", "lib64", "sbin"):
+        target = Path("/") / name
+        if target.is_symlink():
+            argv += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            argv += ["--ro-bind", str(target), str(target)]
+    # Folders bubblewrap creates for mount points are private to root unless given modes.
+    made: set[str] = set()
+
+    def parents(inside: str) -> list[str]:
+        args = []
+        for parent in reversed(Path(inside).parents[:-1]):
+            if str(parent) not in made and not str(parent).startswith("/usr"):
+                made.add(str(parent))
+                args += ["--perms", "0755", "--dir", str(parent)]
+        return args
+
+    for entry in ETC_ENTRIES:
+        if os.path.exists(f"/etc/{entry}"):
+            argv += parents(f"/etc/{entry}") + ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    for host, inside in binds.items():
+        argv += parents(inside) + ["--ro-bind", host, inside]
+    argv += ["--bind", str(workdir), WORKDIR, "--chdir", WORKDIR, "--clearenv"]
+    for key, value in {"HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", **env}.items():
+        argv += ["--setenv", key, value]
+    uid = None
+    if as_root:
+        uid = _next_uid()
+        argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--"]
+    return argv + _rlimits(limits) + command, uid
+
+
+def prepare_workdir(workdir: Path, uid: int | None) -> None:
+    """Hand the work folder to the run's uid (others may only traverse it, as bubblewrap must)."""
+    if uid is None:
+        return
+    for path in [workdir, *workdir.rglob("*")]:
+        os.lchown(path, uid, uid)
+    workdir.chmod(0o711)
+
+
+def execute(argv: list[str], limits: Limits) -> RawResult:
+    """Run argv, cap its output, enforce the wall clock, and kill the whole sandbox when it ends."""
+    start = time.monotonic()
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+    except OSError as exc:
+        raise SandboxUnavailable(f"could not start bubblewrap: {exc}") from exc
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    total = 0
+    timed_out = overflow = False
+    deadline = start + limits.wall_seconds
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ, "stdout")
+        selector.register(process.stderr, selectors.EVENT_READ, "stderr")
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for key, _ in selector.select(timeout=min(remaining, 0.5)):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    selector.unregister(key.fileobj)
+                    continue
+                room = limits.output_bytes - total
+                chunks[key.data].append(data[:max(room, 0)])
+                total += len(data)
+                if total > limits.output_bytes:
+                    overflow = True
+            if overflow:
+                break
+    if timed_out or overflow:
+        _kill(process)
+    try:
+        exit_code = process.wait(timeout=max(deadline - time.monotonic(), 0) + 5)
+    except subprocess.TimeoutExpired:  # pipes closed but the sandbox lingers past its clock
+        timed_out = True
+        _kill(process)
+        exit_code = process.wait()
+    process.stdout.close()
+    process.stderr.close()
+    return RawResult(exit_code=None if (timed_out or overflow) else exit_code, stdout=b"".join(chunks["stdout"]),
+                     stderr=b"".join(chunks["stderr"]), seconds=time.monotonic() - start, timed_out=timed_out,
+                     output_overflow=overflow)
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """SIGKILL bubblewrap's process group; --die-with-parent then takes down its PID namespace."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,219 @@
+"""The language table: one row per language the sandbox runs.
+
+A row says which file the program goes in, how it is compiled and run, how a test is wired in,
+how its failures read (to classify a run), and which Debian or npm package brings its toolchain.
+Commands are argument lists run inside the sandbox, in the work folder; `{sources}` expands to
+every file of the run with the row's extension.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Node's console.assert only prints; tests written for it (McEval's, many generated ones) expect a
+# failed assertion to fail the run, so test runs load this first.
+NODE_STRICT_ASSERT = """\
+const { AssertionError } = require('assert');
+console.assert = (value, ...message) => {
+  if (!value) throw new AssertionError({ message: message.length ? message.join(' ') : 'console.assert failed' });
+};
+"""
+NODE_SUPPORT = {".strict_assert.js": NODE_STRICT_ASSERT}
+
+# Compiles what tests need (testing, testify) once, so runs start from a warm build cache.
+GO_WARMUP = {
+    "main.go": "package main\n\nfunc main() {}\n",
+    "main_test.go": 'package main\n\nimport (\n\t"testing"\n\t"github.com/stretchr/testify/assert"\n)\n\n'
+                    'func TestWarm(t *testing.T) { assert.Equal(t, 1, 1) }\n',
+}
+
+JS_FAILED = (r"^AssertionError",)
+JS_RUNTIME = (r"^\w*Error\b", r"^Uncaught ")
+JS_MEMORY = (r"heap out of memory", r"Fatal process out of memory", r"invalid size error", r"Allocation failed")
+JS_SYNTAX = (r"^SyntaxError: ",)
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str
+    aliases: tuple[str, ...]
+    source: str                                   # file name of the main program
+    run: tuple[str, ...]
+    hello: str                                    # prints "ok": the doctor's proof that the toolchain works
+    compile: tuple[str, ...] | None = None
+    # Test wiring. "append": the test code is appended to the main program (it calls the program's
+    # functions, as McEval's tests and most generated tests do). "separate": the test is its own
+    # file, `test_source`, next to the program (Go's *_test.go).
+    test_wiring: Literal["append", "separate"] = "append"
+    test_source: str | None = None                # where the program (append) or the test (separate) goes
+    test_compile: tuple[str, ...] | None = None   # defaults to `compile`; () for none
+    test_run: tuple[str, ...] | None = None       # defaults to `run`
+    support_files: dict[str, str] = field(default_factory=dict)  # written next to the program in test runs
+    binaries: tuple[str, ...] = ()                # must be on the sandbox PATH
+    requires_paths: tuple[str, ...] = ()          # must exist (test libraries); relative: in the toolchain home
+    version_command: tuple[str, ...] = ()
+    packages: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"apt": (...), "npm": (...)}
+    env: dict[str, str] = field(default_factory=dict)
+    # Toolchains that live outside /usr (rustup): a host command printing a folder that is bound
+    # read-only at /opt/toolchain/<name>, whose bin/ goes first on PATH.
+    home_query: tuple[str, ...] | None = None
+    min_memory_mb: int = 0                        # floor for runtimes that reserve a lot (JVM, Go)
+    min_processes: int = 0                        # floor for runtimes with many threads
+    # Regular expressions (multiline) over stderr + stdout, to classify a non-zero exit.
+    failed_patterns: tuple[str, ...] = ()         # a test assertion failed
+    runtime_patterns: tuple[str, ...] = ()        # an uncaught error that is not an assertion
+    memory_patterns: tuple[str, ...] = ()         # ran out of memory
+    syntax_patterns: tuple[str, ...] = ()         # interpreters: the parser rejected the code
+    cache_dir: str | None = None                  # a compiler cache the sandbox warms once (Go) ...
+    cache_warmup: dict[str, str] = field(default_factory=dict)  # ... by running this trusted program's tests
+
+    @property
+    def extension(self) -> str:
+        return "." + self.source.rsplit(".", 1)[1]
+
+    def commands(self, testing: bool) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+        """(compile, run) for a plain run or a test run."""
+        if not testing:
+            return self.compile, self.run
+        compile_cmd = self.compile if self.test_compile is None else (self.test_compile or None)
+        return compile_cmd, (self.test_run or self.run)
+
+
+LANGUAGES: tuple[Language, ...] = (
+    Language(
+        name="Python", aliases=("python", "py", "python3"), source="main.py",
+        hello="print('ok')",
+        run=("python3", "-s", "main.py"),
+        binaries=("python3",), version_command=("python3", "--version"), packages={"apt": ("python3",)},
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"},
+        failed_patterns=(r"^AssertionError",),
+        runtime_patterns=(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", r"^Traceback "),
+        memory_patterns=(r"^MemoryError",), syntax_patterns=(r"^(SyntaxError|IndentationError|TabError): ",),
+    ),
+    Language(
+        name="JavaScript", aliases=("javascript", "js", "node"), source="main.js",
+        hello="console.log('ok')",
+        run=("node", "main.js"), test_run=("node", "--require", "./.strict_assert.js", "main.js"),
+        support_files=NODE_SUPPORT, binaries=("node",), version_command=("node", "--version"), min_memory_mb=1024,
+        packages={"apt": ("nodejs", "npm")},
+        failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY, syntax_patterns=JS_SYNTAX,
+    ),
+    Language(
+        name="TypeScript", aliases=("typescript", "ts"), source="main.ts",
+        hello="const word: string = 'ok'; console.log(word)",
+        compile=("tsc", "--target", "es2020", "--module", "commonjs", "--lib", "es2020,dom", "--types", "node",
+                 "--typeRoots", "/opt/toolchain/typescript/@types",
+                 "--skipLibCheck", "--strict", "false", "--noEmitOnError", "--outDir", ".", "main.ts"),
+        run=("node", "main.js"), test_run=("node", "--require", "./.strict_assert.js", "main.js"),
+        support_files=NODE_SUPPORT, binaries=("node", "tsc"), version_command=("tsc", "--version"), min_memory_mb=1024,
+        home_query=("npm", "root", "--global"), requires_paths=("@types/node",),  # npm's global folder
+        packages={"npm": ("typescript", "@types/node")},
+        failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
+    ),
+    Language(
+        name="C", aliases=("c",), source="main.c",
+        hello='#include <stdio.h>\nint main(void) { puts("ok"); return 0; }\n',
+        compile=("gcc", "-std=gnu11", "-O1", "-o", "main", "{sources}", "-lm"), run=("./main",),
+        binaries=("gcc",), version_command=("gcc", "--version"), packages={"apt": ("gcc", "libc6-dev")},
+        failed_patterns=(r"Assertion .* failed",),
+    ),
+    Language(
+        name="C++", aliases=("c++", "cpp", "cxx"), source="main.cpp",
+        hello='#include <iostream>\nint main() { std::cout << "ok" << std::endl; }\n',
+        compile=("g++", "-std=gnu++17", "-O1", "-o", "main", "{sources}"), run=("./main",),
+        binaries=("g++",), version_command=("g++", "--version"), packages={"apt": ("g++",)},
+        failed_patterns=(r"Assertion .* failed",), memory_patterns=(r"std::bad_alloc",),
+        runtime_patterns=(r"terminate called",),
+    ),
+    Language(
+        name="Java", aliases=("java",), source="Main.java",
+        hello='class Main { public static void main(String[] a) { System.out.println("ok"); } }\n',
+        # The source-file launcher compiles and runs in one JVM: no class name to guess.
+        run=("java", "-ea", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss8m", "Main.java"),
+        binaries=("java",), version_command=("java", "-version"), packages={"apt": ("openjdk-17-jdk-headless",)},
+        min_memory_mb=1024, min_processes=128,
+        failed_patterns=(r"java\.lang\.AssertionError",),
+        memory_patterns=(r"java\.lang\.OutOfMemoryError", r"insufficient memory for the Java Runtime"),
+        syntax_patterns=(r"^error: compilation failed",), runtime_patterns=(r"^Exception in thread",),
+    ),
+    Language(
+        name="Rust", aliases=("rust", "rs"), source="main.rs",
+        hello='fn main() { println!("ok"); }\n',
+        compile=("rustc", "--edition", "2021", "-O", "-o", "main", "main.rs"), run=("./main",),
+        test_compile=("rustc", "--edition", "2021", "--test", "-o", "main", "main.rs"),
+        test_run=("./main", "--test-threads", "1"),
+        binaries=("rustc",), version_command=("rustc", "--version"), packages={"apt": ("rustc",)},
+        home_query=("rustc", "--print", "sysroot"), min_memory_mb=1024, min_processes=128,
+        failed_patterns=(r"assertion .*failed", r"^test result: FAILED"),
+        memory_patterns=(r"memory allocation of \d+ bytes failed",), runtime_patterns=(r"panicked at",),
+    ),
+    Language(
+        name="Go", aliases=("go", "golang"), source="main.go",
+        hello='package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n',
+        compile=("go", "build", "-o", "main", "."), run=("./main",),
+        test_wiring="separate", test_source="main_test.go", test_compile=(),
+        test_run=("go", "test", "-count=1", "-vet=off", "."),
+        binaries=("go",), requires_paths=("/usr/share/gocode/src/github.com/stretchr/testify",),
+        version_command=("go", "version"),
+        packages={"apt": ("golang-go", "golang-github-stretchr-testify-dev")},
+        env={"GOPATH": "/usr/share/gocode", "GO111MODULE": "off", "GOCACHE": "/work/.cache/go-build",
+             "GOFLAGS": "-p=2", "CGO_ENABLED": "0"},
+        cache_dir=".cache/go-build", cache_warmup=GO_WARMUP, min_memory_mb=2048, min_processes=256,
+        failed_patterns=(r"^--- FAIL", r"Error Trace:"), memory_patterns=(r"out of memory",),
+        syntax_patterns=(r"\[build failed\]", r"\[setup failed\]"), runtime_patterns=(r"^panic: ",),
+    ),
+    Language(
+        name="Shell", aliases=("shell", "bash", "sh"), source="main.sh",
+        hello="echo ok", run=("bash", "main.sh"),
+        binaries=("bash", "bc", "awk"), version_command=("bash", "--version"),
+        packages={"apt": ("bash", "bc", "gawk")},
+        syntax_patterns=(r"syntax error near unexpected token", r"syntax error: unexpected end of file"),
+    ),
+    Language(
+        name="Perl", aliases=("perl", "pl"), source="main.pl",
+        hello='print "ok\\n";', run=("perl", "main.pl"),
+        binaries=("perl",), version_command=("perl", "-e", "print $^V"), packages={"apt": ("perl",)},
+        memory_patterns=(r"^Out of memory",),
+        syntax_patterns=(r"aborted due to compilation errors", r"^syntax error at"),
+    ),
+    Language(
+        name="Ruby", aliases=("ruby", "rb"), source="main.rb",
+        hello="puts 'ok'", run=("ruby", "main.rb"),
+        binaries=("ruby",), version_command=("ruby", "--version"), packages={"apt": ("ruby",)},
+        failed_patterns=(r"AssertionError", r"Minitest::Assertion", r"Test failed"),
+        memory_patterns=(r"NoMemoryError", r"failed to allocate memory"),
+        syntax_patterns=(r"syntax error", r"\(SyntaxError\)"), runtime_patterns=(r"\(\w+(Error|Exception)\)$",),
+    ),
+    Language(
+        name="PHP", aliases=("php",), source="main.php",
+        hello='<?php echo "ok\\n";',
+        run=("php", "-d", "zend.assertions=1", "-d", "assert.exception=1", "-d", "display_errors=stderr",
+             "-d", "memory_limit=-1", "main.php"),
+        binaries=("php",), version_command=("php", "--version"), packages={"apt": ("php-cli",)},
+        failed_patterns=(r"AssertionError", r"assert\("), memory_patterns=(r"Allowed memory size", r"Out of memory"),
+        syntax_patterns=(r"Parse error: ",), runtime_patterns=(r"Fatal error: ",),
+    ),
+    Language(
+        name="Lua", aliases=("lua",), source="main.lua",
+        hello="print('ok')", run=("lua5.4", "main.lua"),
+        binaries=("lua5.4",), version_command=("lua5.4", "-v"), packages={"apt": ("lua5.4",)},
+        failed_patterns=(r"assertion failed!",), memory_patterns=(r"not enough memory",),
+        syntax_patterns=(r"main\.lua:\d+: .*(near|expected)",), runtime_patterns=(r"stack traceback",),
+    ),
+)
+
+_BY_NAME = {alias: lang for lang in LANGUAGES for alias in (lang.name.lower(), *lang.aliases)}
+
+
+class UnknownLanguage(ValueError):
+    pass
+
+
+def language(name: str) -> Language:
+    """The table row for a language name or alias (case-insensitive)."""
+    try:
+        return _BY_NAME[name.strip().lower()]
+    except KeyError:
+        known = ", ".join(lang.name for lang in LANGUAGES)
+        raise UnknownLanguage(f"unknown language {name!r}; the sandbox knows: {known}") from None

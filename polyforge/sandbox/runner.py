@@ -1,0 +1,192 @@
+"""Run a program (and optionally its tests) in the sandbox: write files, compile, run, classify."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from polyforge.sandbox.classify import classify
+from polyforge.sandbox.execution import Execution, Limits, Status
+from polyforge.sandbox.isolation import (SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, execute,
+                                         prepare_workdir, sandbox_argv)
+from polyforge.sandbox.languages import Language, language
+
+class BadRunInput(ValueError):
+    """Files that cannot make a run (bad names); the message says which and why."""
+
+
+class Toolchains:
+    """Per-language facts found on this machine once: the toolchain folder and version."""
+
+    def __init__(self) -> None:
+        self._homes: dict[str, str | None] = {}
+        self._versions: dict[str, str] = {}
+        self._lock = threading.RLock()
+
+    def home(self, lang: Language) -> str | None:
+        if lang.home_query is None:
+            return None
+        with self._lock:
+            if lang.name not in self._homes:
+                self._homes[lang.name] = _host_output(lang.home_query)
+            return self._homes[lang.name]
+
+    def version(self, lang: Language) -> str:
+        with self._lock:
+            if lang.name not in self._versions:
+                command = list(lang.version_command)
+                if command:  # the toolchain the sandbox sees, not whatever comes first on our PATH
+                    command[0] = shutil.which(command[0], path=self.host_path(lang)) or command[0]
+                found = _host_output(command, merge_stderr=True) if command else None
+                self._versions[lang.name] = found or "unknown"
+            return self._versions[lang.name]
+
+    def binds(self, lang: Language) -> dict[str, str]:
+        home = self.home(lang)
+        return {home: f"{TOOLCHAIN_ROOT}/{lang.name.lower()}"} if home else {}
+
+    def host_path(self, lang: Language) -> str:
+        """The sandbox's PATH as host folders: where its binaries are found from outside."""
+        home = self.home(lang)
+        return f"{home}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
+
+    def path(self, lang: Language) -> str:
+        home = self.home(lang)
+        return f"{TOOLCHAIN_ROOT}/{lang.name.lower()}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
+
+
+def _host_output(command: list[str] | tuple[str, ...], merge_stderr: bool = False) -> str | None:
+    try:
+        done = subprocess.run(list(command), capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout + (done.stderr if merge_stderr else "")).strip()
+    return text if done.returncode == 0 and text else None
+
+
+def _checked_name(name: str) -> str:
+    path = PurePosixPath(name)
+    if path.is_absolute() or len(path.parts) != 1 or name.startswith("."):
+        raise BadRunInput(f"file name {name!r} must be a plain name without folders, not starting with '.'")
+    return name
+
+
+class Sandbox:
+    """Runs code in isolation; safe to share between threads."""
+
+    def __init__(self, limits: Limits | None = None, cache_root: Path | None = None):
+        self.limits = limits or Limits()
+        self.toolchains = Toolchains()
+        # Per user, never a shared temp folder: another account must not plant a compiler cache.
+        self._cache_root = cache_root or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+            "polyforge" / "sandbox"
+        self._warm_lock = threading.Lock()
+
+    def run(self, language_name: str, files: Mapping[str, str], limits: Limits | None = None,
+            test: str | None = None) -> Execution:
+        """Run a program; with `test`, run it with that test code wired in (see the language table).
+
+        `files` maps file names to contents; the first is the main program and is stored under the
+        language's main file name, the others (modules, headers) keep their names.
+        """
+        lang = language(language_name)
+        if not files:
+            raise BadRunInput("a run needs at least one file")
+        limits = (limits or self.limits).at_least(lang.min_memory_mb, lang.min_processes)
+        workspace = self._layout(lang, files, test)
+        try:
+            return self._run_in(lang, workspace, limits, testing=test is not None)
+        except SandboxUnavailable as exc:
+            return Execution(Status.SANDBOX_ERROR, None, "", str(exc), 0.0, language=lang.name, reason=str(exc))
+
+    def _layout(self, lang: Language, files: Mapping[str, str], test: str | None) -> dict[str, str]:
+        names = list(files)
+        main = files[names[0]]
+        layout = {_checked_name(name): files[name] for name in names[1:]}
+        if test is None:
+            layout[lang.source] = main
+        elif lang.test_wiring == "append":
+            layout[lang.test_source or lang.source] = main.rstrip("\n") + "\n\n" + test
+            layout.update(lang.support_files)
+        else:
+            layout[lang.source] = main
+            layout[lang.test_source] = test
+            layout.update(lang.support_files)
+        return layout
+
+    def _run_in(self, lang: Language, layout: dict[str, str], limits: Limits, testing: bool) -> Execution:
+        compile_cmd, run_cmd = lang.commands(testing)
+        with tempfile.TemporaryDirectory(prefix="polyforge-run-") as tmp:
+            workdir = Path(tmp)
+            for name, content in layout.items():
+                (workdir / name).write_text(content, encoding="utf-8")
+            if lang.cache_dir:
+                self._seed_cache(lang, workdir / lang.cache_dir)
+            sources = sorted(name for name in layout if name.endswith(lang.extension) and not name.startswith("."))
+            seconds = 0.0
+            if compile_cmd:
+                raw = self._step(lang, workdir, _expand(compile_cmd, sources), limits.for_compile())
+                seconds += raw.seconds
+                status, reason = classify(lang, raw, limits.for_compile(), compiling=True, testing=testing)
+                if status is not Status.PASSED:
+                    return _execution(lang, status, reason, raw, seconds)
+            raw = self._step(lang, workdir, _expand(run_cmd, sources), limits)
+            seconds += raw.seconds
+            status, reason = classify(lang, raw, limits, compiling=False, testing=testing)
+            return _execution(lang, status, reason, raw, seconds)
+
+    def _step(self, lang: Language, workdir: Path, command: list[str], limits: Limits) -> RawResult:
+        env = {"PATH": self.toolchains.path(lang), **lang.env}
+        argv, uid = sandbox_argv(command, workdir, limits, env, self.toolchains.binds(lang))
+        prepare_workdir(workdir, uid)
+        return execute(argv, limits)
+
+    def _seed_cache(self, lang: Language, target: Path) -> None:
+        """Copy the language's warm compiler cache into the run (each run gets its own copy)."""
+        warm = self._warm_cache(lang)
+        if warm is not None:
+            shutil.copytree(warm, target, dirs_exist_ok=True)
+
+    def _warm_cache(self, lang: Language) -> Path | None:
+        version = self.toolchains.version(lang)
+        digest = hashlib.sha256(version.encode()).hexdigest()[:12]
+        folder = self._cache_root / f"{lang.name.lower()}-{digest}"
+        with self._warm_lock:
+            if (folder / ".complete").exists():
+                return folder
+            if not lang.cache_warmup:
+                return None
+            # Warm it with our own trusted program, in the sandbox, then keep the cache it left.
+            with tempfile.TemporaryDirectory(prefix="polyforge-warm-") as tmp:
+                workdir = Path(tmp)
+                for name, content in lang.cache_warmup.items():
+                    (workdir / name).write_text(content, encoding="utf-8")
+                limits = Limits(cpu_seconds=300, wall_seconds=300, memory_mb=4096, processes=512)
+                raw = self._step(lang, workdir, list(lang.test_run), limits)
+                if raw.exit_code != 0:
+                    return None
+                if folder.exists():
+                    shutil.rmtree(folder)
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(workdir / lang.cache_dir, folder)
+            (folder / ".complete").touch()
+            return folder
+
+
+def _expand(command: tuple[str, ...], sources: list[str]) -> list[str]:
+    out: list[str] = []
+    for part in command:
+        out.extend(sources if part == "{sources}" else [part])
+    return out
+
+
+def _execution(lang: Language, status: Status, reason: str, raw: RawResult, seconds: float) -> Execution:
+    return Execution(status=status, exit_code=raw.exit_code, stdout=raw.stdout.decode("utf-8", "replace"),
+                     stderr=raw.stderr.decode("utf-8", "replace"), seconds=round(seconds, 4), language=lang.name,
+                     reason=reason, truncated=raw.output_overflow)

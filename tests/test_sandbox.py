@@ -1,0 +1,155 @@
+"""The sandbox runs real toolchains in bubblewrap and classifies each run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from polyforge.cli import app
+from polyforge.sandbox import LANGUAGES, BadRunInput, Limits, Sandbox, Status, UnknownLanguage, language
+from polyforge.sandbox import isolation
+from polyforge.sandbox.doctor import doctor
+from sandbox_support import requires_sandbox
+
+pytestmark = requires_sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    return Sandbox(Limits(wall_seconds=30))
+
+
+def test_doctor_finds_at_least_twelve_usable_languages(sandbox):
+    checks = doctor(sandbox)
+    usable = [check.language for check in checks if check.usable]
+    problems = {check.language: check.problem for check in checks if not check.usable}
+    assert len(usable) >= 12, f"usable: {usable}; problems: {problems}"
+
+
+@pytest.mark.parametrize("name", [lang.name for lang in LANGUAGES])
+def test_every_language_runs_its_hello_world(sandbox, name):
+    lang = language(name)
+    passing = sandbox.run(name, {"x": lang.hello})
+    assert passing.status is Status.PASSED, passing
+    assert passing.stdout.strip() == "ok"
+
+
+# (language, program, test) where the test's assertion fails: the run must be `failed`, not a crash.
+FAILING_TESTS = [
+    ("Python", "def add(a, b):\n    return a - b\n", "assert add(2, 2) == 4\n"),
+    ("JavaScript", "function add(a, b) { return a - b; }", "console.assert(add(2, 2) === 4);"),
+    ("TypeScript", "function add(a: number, b: number): number { return a - b; }", "console.assert(add(2, 2) === 4);"),
+    ("C", "#include <assert.h>\nint add(int a, int b) { return a - b; }", "int main(void) { assert(add(2, 2) == 4); }"),
+    ("C++", "#include <cassert>\nint add(int a, int b) { return a - b; }", "int main() { assert(add(2, 2) == 4); }"),
+    ("Java", "class Main {\n static int add(int a, int b) { return a - b; }",
+     " public static void main(String[] x) { assert add(2, 2) == 4; }\n}"),
+    ("Rust", "fn add(a: i32, b: i32) -> i32 { a - b }\nfn main() {}",
+     "#[cfg(test)]\nmod tests {\n use super::*;\n #[test]\n fn adds() { assert_eq!(add(2, 2), 4); }\n}"),
+    ("Go", "package main\n\nfunc add(a, b int) int { return a - b }\n\nfunc main() {}\n",
+     'package main\n\nimport (\n\t"testing"\n\t"github.com/stretchr/testify/assert"\n)\n\n'
+     "func TestAdd(t *testing.T) { assert.Equal(t, 4, add(2, 2)) }\n"),
+    ("Shell", "add() { echo $(( $1 - $2 )); }", '[[ $(add 2 2) == 4 ]] || { echo "add failed"; exit 1; }'),
+    ("Perl", "sub add { my ($a, $b) = @_; return $a - $b; }", 'die "Test failed!" unless add(2, 2) == 4;'),
+    ("Ruby", "def add(a, b)\n  a - b\nend", "raise 'Test failed' unless add(2, 2) == 4"),
+    ("PHP", "<?php\nfunction add($a, $b) { return $a - $b; }", "assert(add(2, 2) === 4);"),
+    ("Lua", "function add(a, b) return a - b end", "assert(add(2, 2) == 4)"),
+]
+
+
+@pytest.mark.parametrize("name,program,test", FAILING_TESTS, ids=[case[0] for case in FAILING_TESTS])
+def test_a_failing_assertion_is_failed_and_the_fixed_program_passes(sandbox, name, program, test):
+    broken = sandbox.run(name, {"x": program}, test=test)
+    assert broken.status is Status.FAILED, broken
+    fixed = sandbox.run(name, {"x": program.replace("a - b", "a + b").replace("$1 - $2", "$1 + $2")
+                               .replace("$a - $b", "$a + $b")}, test=test)
+    assert fixed.status is Status.PASSED, fixed
+
+
+@pytest.mark.parametrize("name,program,expected", [
+    ("Python", "def f(:\n    pass\n", Status.COMPILE_ERROR),
+    ("C", "int main(void) { return missing; }\n", Status.COMPILE_ERROR),
+    ("Rust", "fn main() { let x: i32 = \"no\"; }\n", Status.COMPILE_ERROR),
+    ("Java", "class Main { public static void main(String[] a) { int x = \"no\"; } }\n", Status.COMPILE_ERROR),
+    ("Python", "raise ValueError('boom')\n", Status.RUNTIME_ERROR),
+    ("C", "int main(void) { volatile int *p = 0; return *p; }\n", Status.RUNTIME_ERROR),
+    ("JavaScript", "null.boom();\n", Status.RUNTIME_ERROR),
+    ("Python", "x = bytearray(4 * 1024 ** 3)\n", Status.MEMORY_LIMIT),
+    ("Java", "class Main { public static void main(String[] a) { long[][] k = new long[100000][]; "
+             "for (int i = 0; i < k.length; i++) k[i] = new long[1000000]; } }\n", Status.MEMORY_LIMIT),
+])
+def test_classification(sandbox, name, program, expected):
+    execution = sandbox.run(name, {"x": program})
+    assert execution.status is expected, execution
+    assert execution.reason
+
+
+def test_timeouts_by_wall_clock_and_by_cpu_seconds(sandbox):
+    slept = sandbox.run("Python", {"x": "import time\ntime.sleep(60)\n"}, Limits(wall_seconds=1))
+    assert slept.status is Status.TIMEOUT and "wall clock" in slept.reason
+    spun = sandbox.run("C", {"x": "int main(void) { for (;;) {} }\n"}, Limits(cpu_seconds=1, wall_seconds=20))
+    assert spun.status is Status.TIMEOUT and "CPU" in spun.reason
+    assert spun.seconds < 15
+
+
+def test_execution_carries_exit_code_and_both_streams(sandbox):
+    execution = sandbox.run("Python", {"x": "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)\n"})
+    assert (execution.status, execution.exit_code) == (Status.RUNTIME_ERROR, 3)
+    assert (execution.stdout, execution.stderr) == ("out\n", "err\n")
+    assert execution.seconds > 0
+
+
+def test_extra_files_are_importable_modules(sandbox):
+    execution = sandbox.run("Python", {"main.py": "from helper import twice\nprint(twice(21))\n",
+                                       "helper.py": "def twice(x):\n    return 2 * x\n"})
+    assert execution.stdout.strip() == "42", execution
+
+
+def test_bad_input_is_refused_with_a_reason(sandbox):
+    with pytest.raises(UnknownLanguage, match="the sandbox knows"):
+        sandbox.run("Brainfuck", {"x": "+"})
+    with pytest.raises(BadRunInput, match="without folders"):
+        sandbox.run("Python", {"main.py": "", "../escape.py": ""})
+
+
+def test_missing_bubblewrap_is_a_sandbox_error(sandbox, monkeypatch):
+    monkeypatch.setattr(isolation, "bwrap_path", lambda: None)
+    execution = sandbox.run("Python", {"x": "print(1)"})
+    assert execution.status is Status.SANDBOX_ERROR and "bubblewrap" in execution.reason
+
+
+def test_cli_run_prints_one_json_object(tmp_path):
+    program = tmp_path / "add.py"
+    program.write_text("def add(a, b):\n    return a + b\n")
+    test = tmp_path / "test_add.py"
+    test.write_text("assert add(2, 3) == 5\nprint('tests passed')\n")
+    result = CliRunner().invoke(app, ["sandbox", "run", "--language", "python", str(program), "--test", str(test)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["status"] == "passed" and record["stdout"] == "tests passed\n"
+
+
+def test_cli_run_rejects_an_unknown_language(tmp_path):
+    program = tmp_path / "x.cob"
+    program.write_text("DISPLAY 'HI'.")
+    result = CliRunner().invoke(app, ["sandbox", "run", "--language", "cobol", str(program)])
+    assert result.exit_code == 2 and "unknown language 'cobol'" in result.output
+
+
+def test_doctor_names_what_is_missing_and_how_to_install_it(sandbox):
+    from dataclasses import replace
+
+    from polyforge.sandbox.doctor import check_language
+
+    broken = replace(language("Lua"), binaries=("lua-not-installed",))
+    check = check_language(sandbox, broken)
+    assert not check.usable
+    assert "lua-not-installed" in check.problem and "apt-get install lua5.4" in check.problem
+
+
+def test_cli_doctor_lists_every_language():
+    result = CliRunner().invoke(app, ["sandbox", "doctor"])
+    assert result.exit_code == 0, result.output
+    assert all(lang.name in result.output for lang in LANGUAGES)
+    assert f"of {len(LANGUAGES)} languages usable" in result.output

@@ -1,0 +1,80 @@
+"""McEval's reference solutions pass in the sandbox and broken ones fail (a sample per language;
+`polyforge sandbox selftest` runs all of them, figures in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polyforge.cli import app
+from polyforge.sandbox import Sandbox, Status
+from polyforge.sandbox.mceval import MCEVAL_LANGUAGES, assemble, load_tasks, mutate, run_tasks
+from sandbox_support import requires_sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+MCEVAL = Path(os.environ.get("POLYFORGE_MCEVAL_DIR", ROOT.parent / "shared" / "data" / "mceval"))
+SAMPLE = 3  # tasks per language: every language's assembly is exercised, CI stays short
+
+pytestmark = [
+    requires_sandbox,
+    pytest.mark.skipif(not MCEVAL.is_dir(), reason=f"McEval data not found at {MCEVAL} (set POLYFORGE_MCEVAL_DIR)"),
+]
+
+
+@pytest.fixture(scope="module")
+def reports():
+    tasks = load_tasks(MCEVAL, limit=SAMPLE)
+    return run_tasks(Sandbox(), tasks, broken=True, workers=os.cpu_count() or 1)
+
+
+def test_every_supported_language_is_in_the_sample(reports):
+    assert set(reports) == set(MCEVAL_LANGUAGES.values())
+
+
+@pytest.mark.parametrize("language", sorted(MCEVAL_LANGUAGES.values()))
+def test_reference_solutions_pass(reports, language):
+    report = reports[language]
+    failed = {r.task_id: (r.reference.status.value, r.reference.reason)
+              for r in report.results if not r.reference_passed}
+    assert report.passed == report.total == SAMPLE, failed
+
+
+@pytest.mark.parametrize("language", sorted(MCEVAL_LANGUAGES.values()))
+def test_broken_solutions_fail(reports, language):
+    survivors = [r.task_id for r in reports[language].results if r.broken_failed is False]
+    assert survivors == []
+
+
+def test_mutation_changes_the_solution_but_not_the_prompt():
+    task = load_tasks(MCEVAL, ["Python"], limit=1)[0]
+    broken = mutate(task)
+    assert broken is not None and broken.startswith(task.prompt) and broken != task.program
+
+
+def test_go_programs_become_a_test_file_of_package_main():
+    task = load_tasks(MCEVAL, ["Go"], limit=1)[0]
+    files, test = assemble(task)
+    assert files == {"main.go": "package main\n"} and test.startswith("package main")
+
+
+def test_uncalled_php_test_functions_are_called():
+    task = next(t for t in load_tasks(MCEVAL, ["PHP"]) if t.task_id == "PHP/32")
+    _, test = assemble(task)
+    assert test.rstrip().endswith("main();\n?>".rstrip()) or "\nmain();" in test
+    broken_files, broken_test = assemble(task, mutate(task))
+    assert Sandbox().run("PHP", broken_files, test=broken_test).status is not Status.PASSED
+
+
+def test_selftest_command_prints_the_pass_rate_per_language():
+    result = CliRunner().invoke(app, ["sandbox", "selftest", str(MCEVAL), "--language", "lua", "--language", "ruby",
+                                      "--limit", "2", "--no-broken"])
+    assert result.exit_code == 0, result.output
+    assert "Lua" in result.output and "Ruby" in result.output and "100.0%" in result.output
+
+
+def test_selftest_refuses_a_folder_without_mceval(tmp_path):
+    result = CliRunner().invoke(app, ["sandbox", "selftest", str(tmp_path)])
+    assert result.exit_code == 2 and "no McEval files" in result.output
