@@ -31,6 +31,7 @@ def test_run_export_train(tmp_path, sample_repo):
     )
     output = polyforge("run", str(config), env=env)
     assert "language" in output and "mean score" in output and "all" in output
+    assert "judge scores per criterion" in output and "code_exists" in output
 
     db = sqlite3.connect(tmp_path / "out" / "polyforge.db")
     pairs = db.execute("select id, language, status, final_score, model from pair").fetchall()
