@@ -202,8 +202,7 @@ def run(
 
 @app.command()
 def status(
-    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = Path(
-        "runs/demo"),
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = "runs/demo",
 ) -> None:
     """List the campaigns in a database and how far each got."""
     try:
@@ -242,7 +241,7 @@ def _parse_mixture(entries: list[str]) -> dict[str, float]:
 
 @app.command()
 def export(
-    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="File to write (a folder for the *-hf formats).")],
     format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "sft-jsonl",
     status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
@@ -276,7 +275,7 @@ def train_from_database(url: str, out: Path, settings, seed: int = 0) -> None:
 
 @app.command()
 def train(
-    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="Folder for the trained models (sft/model, dpo/model).")] = Path(
         "runs/train"),
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'training' section to use.")] = None,

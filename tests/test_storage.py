@@ -85,3 +85,23 @@ def test_reading_commands_need_an_existing_database(tmp_path):
     with pytest.raises(DatabaseNotFound, match="no Polyforge database"):
         existing_database_url(tmp_path / "nothing")
     assert existing_database_url("postgresql://u@localhost/db") == "postgresql://u@localhost/db"
+
+
+def test_reading_commands_accept_a_database_url(db_url, tmp_path):
+    """`status` and `export` take a URL as well as a folder (a URL must not be mangled as a path)."""
+    from typer.testing import CliRunner
+
+    from polyforge.cli import app
+
+    engine = open_engine(db_url)
+    with session_factory(engine)() as session:
+        campaign = Campaign(name="by-url", config={"budgets": {"max_pairs": 3}})
+        session.add(make_pair(campaign, make_snippet(campaign)))
+        session.commit()
+    engine.dispose()
+    status = CliRunner().invoke(app, ["status", db_url])
+    assert status.exit_code == 0, status.output
+    assert "by-url" in status.output and "1/3" in status.output
+    exported = CliRunner().invoke(app, ["export", db_url, "--out", str(tmp_path / "x.jsonl")])
+    assert exported.exit_code == 0, exported.output
+    assert "wrote 1 rows" in exported.output
