@@ -177,3 +177,20 @@ def test_steering_spreads_items_over_the_coverage_matrix(sample_repo, tmp_path, 
                                       ("Python", "concurrency", "hard"): 1}
     with open_session(db_url) as session:
         assert sorted(session.scalars(select(Pair.topic))) == ["algorithms", "concurrency", "strings and text"]
+
+
+def test_template_and_checklist_versions_are_stored_once(sample_repo, tmp_path, db_url, criteria, checklist):
+    from polyforge.storage import ChecklistVersion, PromptVersion
+
+    backend = ScriptedBackend(pipeline_script(scores_by_language(criteria)))
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 2}), backend)
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}), backend)
+    with open_session(db_url) as session:
+        prompts = {v.name: v for v in session.scalars(select(PromptVersion))}
+        [stored_checklist] = session.scalars(select(ChecklistVersion)).all()
+        for pair in session.scalars(select(Pair)):
+            for name, content_hash in pair.templates.items():
+                assert prompts[name].content_hash == content_hash  # every cited hash resolves to its text
+        assert "{% block user %}" in prompts["instruction"].content
+        assert stored_checklist.content_hash == checklist.content_hash
+        assert "qa_consistency" in stored_checklist.content

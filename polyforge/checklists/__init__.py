@@ -61,6 +61,7 @@ class Checklist(BaseModel):
     thresholds: Thresholds
     criteria: list[Criterion] = Field(min_length=1)
     content_hash: str = Field(default="", description="Set on load: sha256 of the file, first 16 hex digits.")
+    source_text: str = Field(default="", exclude=True, description="Set on load: the file as written, for provenance.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Checklist":
@@ -105,4 +106,5 @@ def load_checklist(name_or_path: str | Path) -> Checklist:
     except (yaml.YAMLError, ValidationError) as exc:
         raise ChecklistError(f"{path}: invalid checklist: {exc}") from exc
     checklist.content_hash = hashlib.sha256(raw_bytes).hexdigest()[:16]
+    checklist.source_text = raw_bytes.decode("utf-8")
     return checklist

@@ -33,15 +33,17 @@ from polyforge.ingest import IngestReport, ingest
 from polyforge.ingest.languages import LANGUAGES
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
-from polyforge.prompts import load_taxonomy
+from polyforge.prompts import load_taxonomy, template_versions
 from polyforge.sandbox import Limits, Sandbox
 from polyforge.sandbox.pool import ExecutionPool, ResultCache
 from polyforge.storage import (
     Campaign,
+    ChecklistVersion,
     ExecutionRecord,
     JudgeScore,
     Pair,
     Preference,
+    PromptVersion,
     Snippet,
     database_url,
     open_engine,
@@ -89,6 +91,18 @@ def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
     campaign.finished_at = None
     session.commit()
     return campaign
+
+
+def record_versions(session: Session, checklist: Checklist) -> None:
+    """Store the text behind every template and checklist hash a pair may cite, once per version."""
+    known = set(session.execute(select(PromptVersion.name, PromptVersion.content_hash)).tuples())
+    for name, (content_hash, content) in template_versions().items():
+        if (name, content_hash) not in known:
+            session.add(PromptVersion(name=name, content_hash=content_hash, content=content))
+    if session.scalar(select(ChecklistVersion.id).where(ChecklistVersion.content_hash == checklist.content_hash)) is None:
+        session.add(ChecklistVersion(name=checklist.name, content_hash=checklist.content_hash,
+                                     content=checklist.source_text))
+    session.commit()
 
 
 def store_snippets(session: Session, campaign: Campaign, report: IngestReport) -> None:
@@ -247,6 +261,7 @@ class CampaignRunner:
         self.progress.on_ingested(report)
         with sessions() as session:
             campaign = open_campaign(session, config)
+            record_versions(session, self.checklist)
             store_snippets(session, campaign, report)
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
             items = pending_work(

@@ -45,6 +45,12 @@ def template_hash(name: str, directory: Path = PROMPT_DIR) -> str:
     return hashlib.sha256((directory / f"{name}.j2").read_bytes()).hexdigest()[:16]
 
 
+def template_versions(directory: Path = PROMPT_DIR) -> dict[str, tuple[str, str]]:
+    """Every template's name -> (content hash, content): what a campaign records as prompt versions."""
+    return {path.stem: (template_hash(path.stem, directory), path.read_text(encoding="utf-8"))
+            for path in sorted(directory.glob("*.j2"))}
+
+
 def render(name: str, directory: Path = PROMPT_DIR, **variables) -> RenderedPrompt:
     """Render template `name` (without `.j2`) into system and user messages."""
     environment = _environment(str(directory))

@@ -1,16 +1,30 @@
 """Storage: SQLAlchemy models, database setup and exports."""
 
 from polyforge.storage.db import DatabaseNotFound, database_url, existing_database_url, open_engine, session_factory
-from polyforge.storage.models import Base, Campaign, ExecutionRecord, JudgeScore, Pair, Preference, Snippet
+from polyforge.storage.models import (
+    Base,
+    Campaign,
+    ChecklistVersion,
+    ExecutionRecord,
+    JudgeScore,
+    Pair,
+    Preference,
+    PromptVersion,
+    Review,
+    Snippet,
+)
 
 __all__ = [
     "Base",
     "Campaign",
+    "ChecklistVersion",
     "DatabaseNotFound",
     "ExecutionRecord",
     "JudgeScore",
     "Pair",
     "Preference",
+    "PromptVersion",
+    "Review",
     "Snippet",
     "database_url",
     "existing_database_url",

@@ -158,3 +158,41 @@ class ExecutionRecord(Base):
     tests: Mapped[str] = mapped_column(Text, doc="The generated test code it ran with.")
 
     pair: Mapped[Pair] = relationship(back_populates="executions")
+
+
+class PromptVersion(Base):
+    """A prompt template's content under its hash: the text behind `Pair.templates`."""
+
+    __tablename__ = "prompt_version"
+    __table_args__ = (UniqueConstraint("name", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChecklistVersion(Base):
+    """A checklist file's content under its hash: the text behind `Pair.checklist_hash`."""
+
+    __tablename__ = "checklist_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    """An annotator's verdict on a pair (what the review queue collects, and calibration reads)."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    annotator: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(20), doc="accept or reject.")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
