@@ -24,7 +24,7 @@ from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, ExportError, ExportFilter
 from polyforge.storage.export import export as export_rows
-from polyforge.storage.judgments import judged_pairs
+from polyforge.storage.judgments import judged_pairs, review_verdicts
 from polyforge.storage.report import (
     CriterionDistribution,
     campaign_progress,
@@ -318,15 +318,18 @@ def demo(
 def judge_calibrate(
     # str, not Path: a Path would fold the '//' of a database URL
     source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
-    verdicts: Annotated[Path, typer.Option(help="CSV with columns pair_id and verdict (accept or reject).")],
+    verdicts: Annotated[Optional[Path], typer.Option(
+        help="CSV with columns pair_id and verdict (accept or reject); default: the database's review table.")] = None,
     campaign: Annotated[Optional[int], typer.Option(help="Only pairs of this campaign id.")] = None,
 ) -> None:
     """Compare the judge's routing with annotator verdicts and fit suggested checklist weights."""
     try:
         url = existing_database_url(source)
-        labels = read_verdicts(verdicts)
         engine = open_engine(url, create=False)
         with session_factory(engine)() as session:
+            labels = read_verdicts(verdicts) if verdicts else review_verdicts(session)
+            if not labels:
+                raise CalibrationError("no annotator verdicts: the review table is empty; pass --verdicts CSV")
             rows = judged_pairs(session, labels, campaign)
         engine.dispose()
         report = calibrate(rows, labels)

@@ -128,3 +128,20 @@ def test_cli_reports_a_bad_file_without_traceback(labelled, tmp_path):
     folder, _ = labelled
     result = CliRunner().invoke(app, ["judge", "calibrate", str(folder), "--verdicts", str(tmp_path / "none.csv")])
     assert result.exit_code == 2 and "verdicts file not found" in result.output and "Traceback" not in result.output
+
+
+def test_cli_reads_verdicts_from_the_review_table(labelled):
+    from polyforge.storage import Review
+
+    db_url, _ = labelled
+    result = CliRunner().invoke(app, ["judge", "calibrate", db_url])
+    assert result.exit_code == 2 and "review table is empty" in result.output
+    engine = open_engine(db_url, create=False)
+    with session_factory(engine)() as session:
+        session.add(Review(pair_id=1, annotator="ann", verdict="reject"))  # overruled by the later review
+        session.add_all([Review(pair_id=i, annotator="ann", verdict=v) for i, (_, _, v) in PAIRS.items()])
+        session.commit()
+    engine.dispose()
+    result = CliRunner().invoke(app, ["judge", "calibrate", db_url])
+    assert result.exit_code == 0, result.output
+    assert "0.333" in result.output and "0.667" in result.output  # the same figures as from the CSV

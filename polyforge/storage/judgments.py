@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from polyforge.storage.models import Pair
+from polyforge.storage.models import Pair, Review
 
 
 @dataclass
@@ -34,3 +34,11 @@ def judged_pairs(session: Session, pair_ids: Iterable[int], campaign_id: int | N
         )
         for pair in session.scalars(query)
     ]
+
+
+def review_verdicts(session: Session) -> dict[int, bool]:
+    """Annotators' verdicts from the review table: pair id -> accepted (the latest review wins)."""
+    verdicts: dict[int, bool] = {}
+    for pair_id, verdict in session.execute(select(Review.pair_id, Review.verdict).order_by(Review.id)):
+        verdicts[pair_id] = verdict == "accept"
+    return verdicts
