@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from polyforge.checklists import Checklist, load_checklist
 from polyforge.config import CampaignConfig
 from polyforge.generation.graph import WorkItem, WorkItemState, build_item_graph, run_item, stage_completions
 from polyforge.ingest import IngestReport, ingest
+from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
 from polyforge.storage.models import utcnow
@@ -53,15 +55,6 @@ def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
     campaign.finished_at = None
     session.commit()
     return campaign
-
-
-def store_snippets(session: Session, campaign: Campaign, report: IngestReport) -> None:
-    known = set(session.scalars(select(Snippet.content_hash).where(Snippet.campaign_id == campaign.id)))
-    for record in report.snippets:
-        if record.content_hash in known:
-            continue
-        session.add(Snippet(campaign_id=campaign.id, **record.__dict__))
-    session.commit()
 
 
 def pending_work(session: Session, campaign: Campaign, limit: int, per_language: int | None, seed: int) -> list[WorkItem]:
@@ -149,16 +142,13 @@ class CampaignRunner:
         url = database_url(config.output_dir)
         engine = open_engine(url)
         sessions: sessionmaker = session_factory(engine)
-        report = ingest(
-            [source.path for source in config.sources],
-            max_snippet_tokens=config.ingest.max_snippet_tokens,
-            min_snippet_lines=config.ingest.min_snippet_lines,
-            languages=config.languages,
-        )
+        started = time.perf_counter()
+        report = ingest([source.location for source in config.sources], config.ingest, config.languages)
         self.progress.on_ingested(report)
         with sessions() as session:
             campaign = open_campaign(session, config)
-            store_snippets(session, campaign, report)
+            store_snippets(session, campaign.id, report.snippets)
+            store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
             items = pending_work(
                 session, campaign, max(config.budgets.max_pairs - existing, 0),

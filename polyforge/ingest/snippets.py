@@ -1,4 +1,5 @@
-"""Cut function- and class-level snippets out of source files with tree-sitter."""
+"""Cut function- and class-level snippets out of source files: tree-sitter where the language has a
+grammar, blank-line-separated blocks (kind "block") where it has none."""
 
 from __future__ import annotations
 
@@ -53,6 +54,31 @@ def _leading_comment_start(node) -> int:
     return start
 
 
+def cut_blocks(source: str, max_tokens: int, min_lines: int, dropped: Counter) -> list[CutSnippet]:
+    """Blank-line-separated blocks, for languages without a grammar; a block keeps its comments."""
+    found: list[CutSnippet] = []
+    block: list[str] = []
+    start = 0
+    for number, line in enumerate([*source.splitlines(), ""]):
+        if line.strip():
+            if not block:
+                start = number
+            block.append(line)
+            continue
+        if not block:
+            continue
+        code = "\n".join(block)
+        tokens = count_tokens(code)
+        if tokens > max_tokens:
+            dropped["too long"] += 1
+        elif len(block) < min_lines:
+            dropped["too short"] += 1
+        else:
+            found.append(CutSnippet(start + 1, start + len(block), "block", code, tokens))
+        block = []
+    return found
+
+
 def cut_snippets(
     source: str, language: Language, max_tokens: int, min_lines: int, dropped: Counter | None = None
 ) -> list[CutSnippet]:
@@ -63,6 +89,8 @@ def cut_snippets(
     dropped, as the Qwen2.5-Coder recipe does.
     """
     dropped = dropped if dropped is not None else Counter()
+    if not language.has_grammar:
+        return cut_blocks(source, max_tokens, min_lines, dropped)
     data = source.encode("utf-8")
     tree = _parser(language.grammar).parse(data)
     if tree.root_node.has_error:
@@ -79,6 +107,9 @@ def cut_snippets(
                 continue
             first = _leading_comment_start(child)
             last = child.end_point[0]
+            completion = language.joined.get(child.type)
+            if completion and child.next_sibling is not None and child.next_sibling.type == completion:
+                last = child.next_sibling.end_point[0]
             code = "\n".join(lines[first : last + 1])
             tokens = count_tokens(code)
             if tokens > max_tokens:
