@@ -59,6 +59,9 @@ def _detect(name: str, content: bytes) -> tuple[str | None, str]:
     shared = f"{PurePath(name).suffix} is shared by {', '.join(by_extension)}"
     by_heuristics = _candidates(enry_lib.GetLanguagesByContent, name, content, by_extension)
     if len(by_heuristics) == 1:
+        refined = language_table().refine(PurePath(name).suffix, by_heuristics[0], content.decode("utf-8", "replace"))
+        if refined:
+            return refined, f"refinement of {by_heuristics[0]} ({shared})"
         return by_heuristics[0], f"content heuristics ({shared})"
     ranked = enry.get_languages(name, content)
     unlikely = language_table().unlikely
@@ -78,3 +81,8 @@ def identify_content(path: str, content: bytes) -> Identification:
     if not table.is_code(detected, kind):
         return Identification(path, detected, None, f"{detected} ({kind}) by {reason}: not code")
     return Identification(path, detected, table.get(detected), reason)
+
+
+def languages_for_extension(path: str) -> list[str]:
+    """Every language Linguist knows for the extension of `path` (more than one: ambiguous)."""
+    return _candidates(enry_lib.GetLanguagesByExtension, PurePath(path).name, b"", None)

@@ -6,6 +6,7 @@ Language names are GitHub Linguist's, the names go-enry reports.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -29,12 +30,21 @@ class Language:
 
 
 @dataclass(frozen=True)
+class Refinement:
+    extension: str
+    source: str
+    target: str
+    pattern: re.Pattern
+
+
+@dataclass(frozen=True)
 class LanguageTable:
     languages: dict[str, Language]
     code_types: frozenset[str]
     also_code: frozenset[str]
     not_code: frozenset[str]
     unlikely: frozenset[str]
+    refinements: tuple[Refinement, ...]
     by_alias: dict[str, Language]
 
     def get(self, name: str) -> Language:
@@ -44,6 +54,13 @@ class LanguageTable:
     def lookup(self, name: str) -> Language | None:
         """A language by its name or an alias, case-insensitively (for configs and the CLI)."""
         return self.by_alias.get(name.lower())
+
+    def refine(self, extension: str, detected: str, text: str) -> str | None:
+        """A narrower language than `detected` when a refinement rule matches, else None."""
+        for rule in self.refinements:
+            if rule.extension == extension and rule.source == detected and rule.pattern.search(text):
+                return rule.target
+        return None
 
     def is_code(self, name: str, linguist_type: str) -> bool:
         if name in self.not_code:
@@ -74,6 +91,10 @@ def language_table(path: Path = TABLE_PATH) -> LanguageTable:
         also_code=frozenset(raw["also_code"]),
         not_code=frozenset(raw["not_code"]),
         unlikely=frozenset(raw["unlikely"]),
+        refinements=tuple(
+            Refinement(rule["extension"], rule["from"], rule["to"], re.compile(rule["pattern"]))
+            for rule in raw.get("refine", ())
+        ),
         by_alias=by_alias,
     )
 
