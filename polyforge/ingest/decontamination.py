@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-WORD = re.compile(r"\w+")
+import numpy as np
+
+from polyforge.ingest.shingles import WORD, ngram_hashes, word_hashes
 
 
 class BenchmarkError(ValueError):
@@ -43,21 +44,23 @@ def _records(path: Path) -> Iterator[dict]:
         raise BenchmarkError(f"{path}: cannot read the benchmark file ({exc.strerror or exc})") from exc
 
 
-def _ngrams(text: str, n: int) -> Iterator[int]:
-    words = [word.lower() for word in WORD.findall(text)]
-    for i in range(len(words) - n + 1):
-        yield hash(tuple(words[i : i + n]))
-
-
 class BenchmarkNgrams:
     def __init__(self, n: int = 10):
         self.n = n
-        self.owner: dict[int, str] = {}  # n-gram hash -> benchmark name
+        self.names: list[str] = []
+        self._hashes = np.empty(0, dtype=np.uint64)  # sorted n-gram hashes of all benchmarks
+        self._owners = np.empty(0, dtype=np.int32)  # index into `names`, aligned with `_hashes`
 
     def add(self, name: str, texts: Iterable[str]) -> None:
-        for text in texts:
-            for gram in _ngrams(text, self.n):
-                self.owner.setdefault(gram, name)
+        grams = [ngram_hashes(word_hashes(text), self.n) for text in texts if len(WORD.findall(text)) >= self.n]
+        if not grams:
+            return
+        self.names.append(name)
+        new = np.unique(np.concatenate(grams))
+        hashes = np.concatenate([self._hashes, new])
+        owners = np.concatenate([self._owners, np.full(len(new), len(self.names) - 1, dtype=np.int32)])
+        order = np.argsort(hashes, kind="stable")
+        self._hashes, self._owners = hashes[order], owners[order]
 
     def add_jsonl(self, path: Path, name: str | None = None) -> None:
         if not path.is_file():
@@ -65,15 +68,17 @@ class BenchmarkNgrams:
         name = name or path.name.split(".")[0]
         self.add(name, (value for record in _records(path) for value in record.values() if isinstance(value, str)))
 
-    def overlap(self, code: str) -> str | None:
-        """The benchmark that shares an n-gram with `code`, or None."""
-        for gram in _ngrams(code, self.n):
-            if gram in self.owner:
-                return self.owner[gram]
-        return None
+    def overlap(self, words: np.ndarray) -> str | None:
+        """The benchmark that shares an n-gram with code whose `word_hashes` are `words`, or None."""
+        if len(words) < self.n or len(self._hashes) == 0:
+            return None
+        grams = ngram_hashes(words, self.n)
+        positions = np.searchsorted(self._hashes, grams).clip(max=len(self._hashes) - 1)
+        hits = np.flatnonzero(self._hashes[positions] == grams)
+        return self.names[self._owners[positions[hits[0]]]] if len(hits) else None
 
     def __len__(self) -> int:
-        return len(self.owner)
+        return len(self._hashes)
 
 
 def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path]) -> BenchmarkNgrams:

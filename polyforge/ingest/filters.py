@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
-import xxhash
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from polyforge.ingest.decontamination import BenchmarkNgrams
+from polyforge.ingest.shingles import ngram_hashes, to_32_bits, word_hashes
 
-WORD = re.compile(r"\w+")
 # A line that is only a comment in the common comment syntaxes.
 COMMENT_LINE = re.compile(r"^\s*(#|//|--|;|%|/\*|\*|\"\"\"|'''|<!--|\(\*|\{-|rem\b|')", re.IGNORECASE)
 GENERATED_MARKERS = re.compile(
@@ -25,7 +26,7 @@ GENERATED_MARKERS = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Candidate:
     """A snippet on its way through the filters."""
 
@@ -33,6 +34,11 @@ class Candidate:
     code: str
     tokens: int
     content_hash: str
+
+    @cached_property
+    def words(self) -> np.ndarray:
+        """Hashes of the lower-cased words, computed once for every filter that needs them."""
+        return word_hashes(self.code)
 
 
 class SnippetFilter(Protocol):
@@ -75,10 +81,6 @@ class ExactDedup:
         return None
 
 
-def _hash32(data: bytes) -> int:
-    return xxhash.xxh32_intdigest(data)
-
-
 class NearDedup:
     """Drops a snippet whose word-shingle Jaccard similarity to a kept one reaches the threshold."""
 
@@ -90,20 +92,17 @@ class NearDedup:
         self.shingle_words = shingle_words
         self.count = 0
         # Permutations are drawn once and shared: building them per MinHash costs more than hashing.
-        self._template = MinHash(num_perm=num_perm, hashfunc=_hash32, scheme="affine32")
+        self._template = MinHash(num_perm=num_perm, scheme="affine32")
 
-    def _minhash(self, code: str) -> MinHash:
-        words = WORD.findall(code)
-        width = self.shingle_words
-        shingles = {" ".join(words[i : i + width]).encode() for i in range(max(1, len(words) - width + 1))}
-        minhash = MinHash(
-            num_perm=self.num_perm, hashfunc=_hash32, permutations=self._template.permutations, scheme="affine32"
-        )
-        minhash.update_batch(list(shingles))
+    def minhash(self, words: np.ndarray) -> MinHash:
+        # Shingles arrive already hashed (numpy, see shingles.py), so MinHash's hash function is int().
+        minhash = MinHash(num_perm=self.num_perm, hashfunc=int, permutations=self._template.permutations,
+                          scheme="affine32")
+        minhash.update_batch(np.unique(to_32_bits(ngram_hashes(words, self.shingle_words))).tolist())
         return minhash
 
     def reason_to_drop(self, snippet: Candidate) -> str | None:
-        minhash = self._minhash(snippet.code)
+        minhash = self.minhash(snippet.words)
         if self.lsh.query(minhash):
             return "near duplicate"
         self.lsh.insert(str(self.count), minhash, check_duplication=False)
@@ -118,7 +117,7 @@ class Decontaminate:
         self.benchmarks = benchmarks
 
     def reason_to_drop(self, snippet: Candidate) -> str | None:
-        hit = self.benchmarks.overlap(snippet.code)
+        hit = self.benchmarks.overlap(snippet.words)
         return f"benchmark overlap ({hit})" if hit else None
 
 

@@ -9,6 +9,9 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tree_sitter import Query, QueryCursor
+from tree_sitter_language_pack import get_language, get_parser
+
 from polyforge.ingest.languages import Language
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -39,9 +42,20 @@ class ParseFailure(ValueError):
 
 @lru_cache(maxsize=None)
 def _parser(grammar: str):
-    from tree_sitter_language_pack import get_parser
-
     return get_parser(grammar)
+
+
+@lru_cache(maxsize=None)
+def _definitions_query(language: Language) -> QueryCursor:
+    pattern = " ".join(f"({node_type}) @definition" for node_type in sorted(language.definitions))
+    return QueryCursor(Query(get_language(language.grammar), f"[{pattern}]"))
+
+
+def _definitions(root, language: Language) -> list:
+    """Every definition node below `root`, found by a tree-sitter query (in C, not a Python walk),
+    in document order with an outer definition before the ones inside it."""
+    nodes = _definitions_query(language).captures(root).get("definition", [])
+    return sorted(nodes, key=lambda node: (node.start_byte, -node.end_byte))
 
 
 def _leading_comment_start(node) -> int:
@@ -91,38 +105,43 @@ def cut_snippets(
     dropped = dropped if dropped is not None else Counter()
     if not language.has_grammar:
         return cut_blocks(source, max_tokens, min_lines, dropped)
-    data = source.encode("utf-8")
-    tree = _parser(language.grammar).parse(data)
+    tree = _parser(language.grammar).parse(source.encode("utf-8"))
     if tree.root_node.has_error:
         raise ParseFailure(f"{language.name} parser reported syntax errors")
-    lines = source.splitlines()
+    lines = source.split("\n")  # tree-sitter rows end at \n only (str.splitlines also splits at \f, ...)
     found: list[CutSnippet] = []
+    # Definitions in document order, outer before inner. `skip_until` passes over the inside of a
+    # definition already cut (or too short to hold anything); `too_long` holds the definitions
+    # being split, with how many inner ones were kept from each.
+    skip_until = -1
+    too_long: list[list] = []  # [end_byte, kept]
 
-    def visit(node) -> int:
-        """Cut definitions below `node`; returns how many were kept."""
-        kept = 0
-        for child in node.children:
-            if child.type not in language.definitions:
-                kept += visit(child)
-                continue
-            first = _leading_comment_start(child)
-            last = child.end_point[0]
-            completion = language.joined.get(child.type)
-            if completion and child.next_sibling is not None and child.next_sibling.type == completion:
-                last = child.next_sibling.end_point[0]
-            code = "\n".join(lines[first : last + 1])
-            tokens = count_tokens(code)
-            if tokens > max_tokens:
-                inner = visit(child)
-                if not inner:
-                    dropped["too long"] += 1
-                kept += inner
-            elif last - first + 1 < min_lines:
-                dropped["too short"] += 1
-            else:
-                found.append(CutSnippet(first + 1, last + 1, child.type, code, tokens))
-                kept += 1
-        return kept
+    def close_too_long(before: int) -> None:
+        while too_long and too_long[-1][0] <= before:
+            end, kept = too_long.pop()
+            if not kept:
+                dropped["too long"] += 1
 
-    visit(tree.root_node)
+    for node in _definitions(tree.root_node, language):
+        if node.start_byte < skip_until:
+            continue
+        close_too_long(node.start_byte)
+        first = _leading_comment_start(node)
+        last = node.end_point[0]
+        completion = language.joined.get(node.type)
+        if completion and node.next_sibling is not None and node.next_sibling.type == completion:
+            last = node.next_sibling.end_point[0]
+        code = "\n".join(lines[first : last + 1])
+        tokens = count_tokens(code)
+        if tokens > max_tokens:
+            too_long.append([node.end_byte, 0])
+            continue
+        skip_until = node.end_byte
+        if last - first + 1 < min_lines:
+            dropped["too short"] += 1
+            continue
+        found.append(CutSnippet(first + 1, last + 1, node.type, code, tokens))
+        for entry in too_long:
+            entry[1] += 1
+    close_too_long(len(source.encode("utf-8")) + 1)
     return found
