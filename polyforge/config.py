@@ -134,6 +134,9 @@ class IngestConfig(_Strict):
         description="SPDX ids (e.g. [MIT, Apache-2.0]); a repository under any other license, or none found, is skipped.",
     )
     clone_dir: Path | None = Field(default=None, description="Where git URLs are cloned (default: the system temp folder).")
+    workers: int = Field(
+        default=0, ge=0, description="Processes that read, identify and cut files (0: one per CPU core; 1: no pool)."
+    )
     # Filters
     near_duplicate_threshold: float = Field(
         default=0.7, gt=0, le=1, description="MinHash Jaccard similarity at which a snippet is a near duplicate (1 turns it off)."

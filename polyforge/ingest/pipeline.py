@@ -7,30 +7,18 @@ the size of the sources); `ingest` collects them for callers that want a list.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyforge.config import IngestConfig
-from polyforge.ingest.decontamination import BenchmarkError, load_benchmarks
-from polyforge.ingest.filters import (
-    Candidate,
-    Decontaminate,
-    Downsample,
-    ExactDedup,
-    NearDedup,
-    QualityFilter,
-    SnippetFilter,
-)
-from polyforge.ingest.identify import identify_content
+from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
 from polyforge.ingest.languages import language_by_name, language_table
-from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
-from polyforge.ingest.sources import Source, SourceError, SourceFile, WalkLimits, open_source, walk
-
-
-class IngestError(ValueError):
-    """Input that ingestion cannot use; the message says what and where."""
+from polyforge.ingest.sources import Source, SourceError, open_source, walk
+from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, IngestError, process_in_worker, start_worker
 
 
 @dataclass(frozen=True)
@@ -101,93 +89,89 @@ def _selected_languages(names: Sequence[str] | None) -> set[str] | None:
     return {language_by_name(name).name for name in names}
 
 
-def build_filters(config: IngestConfig) -> list[SnippetFilter]:
-    """The snippet filters in pipeline order, as the config sets them."""
-    filters: list[SnippetFilter] = [QualityFilter(config.min_snippet_tokens, config.min_code_chars), ExactDedup()]
-    if config.decontaminate_humaneval or config.decontamination_sets:
-        try:
-            benchmarks = load_benchmarks(
-                config.decontamination_ngram, config.decontaminate_humaneval, config.decontamination_sets
-            )
-        except BenchmarkError as exc:
-            raise IngestError(f"ingest.decontamination_sets: {exc}") from exc
-        filters.append(Decontaminate(benchmarks))
-    if config.downsample:
-        filters.append(Downsample(config.downsample))
-    if config.near_duplicate_threshold < 1.0:
-        filters.append(NearDedup(config.near_duplicate_threshold, config.minhash_permutations))
-    return filters
-
-
 class _Stage:
-    """One ingest run's state: the filters (with their indexes) and the report being filled."""
+    """One ingest run: the worker pool, the index filters and the report being filled."""
 
     def __init__(self, config: IngestConfig, report: IngestReport, wanted: set[str] | None):
         self.config = config
         self.report = report
         self.wanted = wanted
-        self.filters = build_filters(config)
-        self.limits = WalkLimits(
-            max_file_bytes=config.max_file_bytes,
-            minified_line_chars=config.minified_line_chars,
-            respect_gitignore=config.respect_gitignore,
-            skip_vendored=config.skip_vendored,
-            skip_generated=config.skip_generated,
-        )
+        self.processor = FileProcessor(config, wanted)  # also runs the files itself when there is one worker
+        self.index_filters: list[SnippetFilter] = [ExactDedup()]
+        if config.near_duplicate_threshold < 1.0:
+            self.index_filters.append(NearDedup(config.near_duplicate_threshold, config.minhash_permutations))
+        workers = config.workers or os.cpu_count() or 1
+        # forkserver: workers start from a clean process, never from a copy of a threaded one.
+        self.pool = (multiprocessing.get_context("forkserver").Pool(workers, start_worker, (config, wanted))
+                     if workers > 1 else None)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
 
     def source(self, source: Source, summary: SourceSummary, on_file: Callable[[int], None]) -> Iterator[SnippetRecord]:
         allowlist = self.config.license_allowlist
         if allowlist is not None and source.license not in allowlist:
-            summary.error = f"license {source.license or 'unknown'} is not in ingest.license_allowlist {allowlist}"
-            self.report.problems.append(f"{source.location}: skipped, {summary.error}")
+            summary.error = (f"{source.location}: skipped, license {source.license or 'unknown'} is not in "
+                             f"ingest.license_allowlist {allowlist}")
+            self.report.problems.append(summary.error)
             return
-        for file in walk(source, self.limits):
-            summary.files = source.files
-            self.report.bytes_read += len(file.raw)
-            yield from self.file(source, file)
-            on_file(len(file.raw))
-        summary.files = source.files
+        tasks = ((str(source.root), relative) for relative in walk(source, self.processor.limits))
+        if self.pool is None:
+            results = (self.processor.process(*task) for task in tasks)
+        else:
+            results = self.pool.imap(process_in_worker, tasks, chunksize=8)
+        for result in results:
+            yield from self._take(source.location, summary, result)
+            on_file(result.size)
 
-    def file(self, source: Source, file: SourceFile) -> Iterator[SnippetRecord]:
-        steps = self.report.steps
-        identified = identify_content(file.path, file.raw)
-        steps["identify"].seen += 1
-        language = identified.language
-        if language is None:
-            source.skipped["not code"] += 1
-            steps["identify"].dropped["not code"] += 1
+    def _take(self, location: str, summary: SourceSummary, result: FileResult) -> Iterator[SnippetRecord]:
+        report, steps = self.report, self.report.steps
+        report.bytes_read += result.size
+        if result.size == 0:  # not read: the reason is a walk-time skip
+            summary.skipped[result.skipped] += 1
             return
-        if self.wanted is not None and language.name not in self.wanted:
-            source.skipped["language not selected"] += 1
-            steps["identify"].dropped["language not selected"] += 1
+        summary.files += 1
+        identify = steps["identify"]
+        identify.seen += 1
+        if result.language is None:
+            identify.dropped[result.skipped] += 1
+            summary.skipped[result.skipped] += 1
             return
-        steps["identify"].kept += 1
-        stats = self.report.languages[language.name]
+        identify.kept += 1
+        stats = report.languages[result.language]
         stats.files += 1
+        stats.dropped.update(result.cut_dropped)
         cutting = steps["cut snippets"]
         cutting.seen += 1
-        try:
-            cuts = cut_snippets(file.text, language, self.config.max_snippet_tokens, self.config.min_snippet_lines,
-                                stats.dropped)
-        except ParseFailure:
+        if result.parse_failed:
             stats.dropped["parse failure"] += 1
             cutting.dropped["parse failure"] += 1
             return
         cutting.kept += 1
-        for cut in cuts:
-            candidate = Candidate(language.name, cut.code, cut.tokens, normalized_hash(cut.code))
-            reason = self._filter(candidate)
+        for cut in result.snippets:
+            reason = self._filter(result.language, cut)
             if reason is not None:
                 stats.dropped[reason] += 1
                 continue
             stats.snippets += 1
             stats.tokens += cut.tokens
-            yield SnippetRecord(language.name, source.location, file.path, cut.start_line, cut.end_line, cut.kind,
-                                cut.code, cut.tokens, candidate.content_hash)
+            yield SnippetRecord(result.language, location, result.path, cut.start_line, cut.end_line, cut.kind,
+                                cut.code, cut.tokens, cut.content_hash)
 
-    def _filter(self, candidate: Candidate) -> str | None:
-        for snippet_filter in self.filters:
-            step = self.report.steps[snippet_filter.name]
+    def _filter(self, language: str, cut: CutResult) -> str | None:
+        steps = self.report.steps
+        for snippet_filter in self.processor.filters:  # already applied in the worker: count them here
+            step = steps[snippet_filter.name]
+            step.seen += 1
+            if cut.dropped_by is not None and cut.dropped_by[0] == snippet_filter.name:
+                step.dropped[cut.dropped_by[1]] += 1
+                return cut.dropped_by[1]
+            step.kept += 1
+        candidate = Candidate(language, cut.code, cut.tokens, cut.content_hash, words=None, signature=cut.signature)
+        for snippet_filter in self.index_filters:
+            step = steps[snippet_filter.name]
             step.seen += 1
             reason = snippet_filter.reason_to_drop(candidate)
             if reason is not None:
@@ -209,16 +193,19 @@ def stream_snippets(
     config = config or IngestConfig()
     report = report if report is not None else IngestReport()
     stage = _Stage(config, report, _selected_languages(languages))
-    for location in sources:
-        summary = SourceSummary(str(location))
-        report.sources.append(summary)
-        try:
-            with open_source(location, config.clone_dir) as source:
-                summary.commit, summary.license, summary.skipped = source.commit, source.license, source.skipped
-                yield from stage.source(source, summary, on_file)
-        except SourceError as exc:
-            summary.error = str(exc)
-            report.problems.append(str(exc))
+    try:
+        for location in sources:
+            summary = SourceSummary(str(location))
+            report.sources.append(summary)
+            try:
+                with open_source(location, config.clone_dir) as source:
+                    summary.commit, summary.license, summary.skipped = source.commit, source.license, source.skipped
+                    yield from stage.source(source, summary, on_file)
+            except SourceError as exc:
+                summary.error = str(exc)
+                report.problems.append(str(exc))
+    finally:
+        stage.close()
 
 
 def ingest(

@@ -6,39 +6,53 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import xxhash
 
 WORD = re.compile(r"\w+")
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd: the rolling combination stays a bijection per position
-_word_hashes: dict[str, int] = {}  # words repeat a great deal in code: hash each one once
-_CACHE_LIMIT = 2_000_000
+# Words are hashed on at most WORD_CHARS characters (a longer one on its first and last halves):
+# numpy then hashes all words of a snippet in a few vectorized operations instead of a Python call
+# per word. Long words that agree on both ends collide, which only nudges a similarity estimate.
+WORD_CHARS = 16
+_LANES = WORD_CHARS * 4 // 8  # numpy stores "U" strings as UTF-32: 4 bytes a character, 8 a lane
+_LANE_MULTIPLIERS = np.array(
+    [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
+     0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x94D049BB133111EB, 0xBF58476D1CE4E5B9][:_LANES],
+    dtype=np.uint64,
+)
+_MULTIPLIER = np.array(0x9E3779B97F4A7C15, dtype=np.uint64)
+_MIX = np.array(0xFF51AFD7ED558CCD, dtype=np.uint64)
+_SHIFT = np.array(33, dtype=np.uint64)
+
+
+def _finalize(hashes: np.ndarray) -> np.ndarray:
+    """Spread every input bit over the whole word (MurmurHash3's 64-bit finalizer, one round)."""
+    hashes ^= hashes >> _SHIFT
+    hashes *= _MIX
+    hashes ^= hashes >> _SHIFT
+    return hashes
 
 
 def word_hashes(text: str) -> np.ndarray:
     """64-bit hashes of the lower-cased words of `text`, in order."""
-    cache = _word_hashes
-    if len(cache) > _CACHE_LIMIT:
-        cache.clear()
-    hashes = []
-    for word in WORD.findall(text.lower()):
-        value = cache.get(word)
-        if value is None:
-            value = cache[word] = xxhash.xxh64_intdigest(word.encode())
-        hashes.append(value)
-    return np.array(hashes, dtype=np.uint64)
+    words = WORD.findall(text.lower())
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    half = WORD_CHARS // 2
+    words = [word if len(word) <= WORD_CHARS else word[:half] + word[-half:] for word in words]
+    lanes = np.array(words, dtype=f"U{WORD_CHARS}").view(np.uint64).reshape(len(words), _LANES)
+    # uint64 array arithmetic wraps around silently (only scalar overflow warns): the wrap is the hash.
+    return _finalize((lanes * _LANE_MULTIPLIERS).sum(axis=1, dtype=np.uint64))
 
 
 def ngram_hashes(words: np.ndarray, n: int) -> np.ndarray:
     """One 64-bit hash per run of `n` consecutive words (a single one when there are fewer)."""
     if len(words) == 0:
         return words
-    if len(words) < n:
-        n = len(words)
+    n = min(n, len(words))
     count = len(words) - n + 1
-    with np.errstate(over="ignore"):  # wrapping arithmetic is the hash
-        combined = words[:count].copy()
-        for offset in range(1, n):
-            combined = combined * _MULTIPLIER + words[offset : offset + count]
+    combined = words[:count].copy()
+    for offset in range(1, n):
+        combined *= _MULTIPLIER
+        combined += words[offset : offset + count]
     return combined
 
 

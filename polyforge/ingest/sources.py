@@ -48,7 +48,6 @@ class Source:
     root: Path  # where its files are on disk
     commit: str | None = None
     license: str | None = None
-    files: int = 0
     skipped: Counter = field(default_factory=Counter)
 
 
@@ -134,9 +133,10 @@ def _is_minified(text: str, limit: int) -> bool:
     return len(text) / lines > limit
 
 
-def walk(source: Source, limits: WalkLimits) -> Iterator[SourceFile]:
-    """The files of a source worth identifying, in a stable order; every skip is counted in
-    `source.skipped` by reason. Symlinks are never followed, so a symlink loop cannot trap the walk."""
+def walk(source: Source, limits: WalkLimits) -> Iterator[str]:
+    """The relative paths of a source's files, in a stable order, less ignored folders and files;
+    every skip is counted in `source.skipped` by reason. Symlinks are never followed, so a symlink
+    loop cannot trap the walk."""
     root = source.root
     stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(root, [])]
     while stack:
@@ -173,42 +173,31 @@ def walk(source: Source, limits: WalkLimits) -> Iterator[SourceFile]:
             if specs and _ignored(specs, path, is_dir=False):
                 source.skipped["ignored by .gitignore"] += 1
                 continue
-            found = _read(source, entry, relative, limits)
-            if found is not None:
-                source.files += 1
-                yield found
+            yield relative
         stack.extend(reversed(subdirs))
 
 
-def _read(source: Source, entry: os.DirEntry, relative: str, limits: WalkLimits) -> SourceFile | None:
-    skipped = source.skipped
+def read_file(root: Path, relative: str, limits: WalkLimits) -> SourceFile | str:
+    """The file's text, or the reason it is skipped (vendored, too large, binary, not UTF-8, ...)."""
     if limits.skip_vendored and enry.is_vendor(relative):
-        skipped["vendored"] += 1
-        return None
+        return "vendored"
+    path = root / relative
     try:
-        size = entry.stat(follow_symlinks=False).st_size
-        if size > limits.max_file_bytes:
-            skipped["too large"] += 1
-            return None
-        raw = Path(entry.path).read_bytes()
+        if path.stat(follow_symlinks=False).st_size > limits.max_file_bytes:
+            return "too large"
+        raw = path.read_bytes()
     except OSError as exc:
-        skipped[f"unreadable ({exc.strerror})"] += 1
-        return None
+        return f"unreadable ({exc.strerror})"
     if not raw.strip():
-        skipped["empty"] += 1
-        return None
+        return "empty"
     if enry.is_binary(raw[:8000]):
-        skipped["binary"] += 1
-        return None
+        return "binary"
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        skipped["not UTF-8"] += 1
-        return None
+        return "not UTF-8"
     if limits.skip_generated and enry.is_generated(relative, raw[:8000]):
-        skipped["generated"] += 1
-        return None
+        return "generated"
     if _is_minified(text, limits.minified_line_chars):
-        skipped["minified"] += 1
-        return None
+        return "minified"
     return SourceFile(relative, text, raw)
