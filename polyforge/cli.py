@@ -250,9 +250,10 @@ def identify(
 
 def print_ingest_report(report: IngestReport) -> None:
     reasons = report.drop_reasons()
-    table = Table(title="ingest: per language")
-    for column in ("language", "files", "snippets", "tokens", *(f"dropped: {r}" for r in reasons)):
-        table.add_column(column, justify="left" if column == "language" else "right")
+    table = Table(title="ingest: per language (the columns after tokens count dropped snippets by reason)")
+    table.add_column("language", no_wrap=True)
+    for column in ("files", "snippets", "tokens", *reasons):
+        table.add_column(column, justify="right")
     rows = sorted(report.languages.items(), key=lambda item: (-item[1].snippets, item[0]))
     for name, stats in rows:
         table.add_row(name, str(stats.files), str(stats.snippets), str(stats.tokens),

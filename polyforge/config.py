@@ -119,7 +119,7 @@ class IngestConfig(_Strict):
     min_snippet_lines: int = Field(default=3, ge=1, description="Shorter definitions are dropped ('too short').")
     min_snippet_tokens: int = Field(default=16, ge=0, description="Snippets with fewer tokens are dropped ('too short').")
     min_code_chars: int = Field(
-        default=40, ge=0, description="Snippets with less code than this outside comments are dropped ('no code')."
+        default=20, ge=0, description="Snippets with fewer non-blank characters outside comments are dropped ('no code')."
     )
     # Files
     max_file_bytes: int = Field(default=1_000_000, ge=1, description="Larger files are skipped ('too large').")

@@ -46,7 +46,7 @@ def _parser(grammar: str):
 
 
 @lru_cache(maxsize=None)
-def _definitions_query(language: Language) -> QueryCursor:
+def definitions_query(language: Language) -> QueryCursor:
     pattern = " ".join(f"({node_type}) @definition" for node_type in sorted(language.definitions))
     return QueryCursor(Query(get_language(language.grammar), f"[{pattern}]"))
 
@@ -54,7 +54,7 @@ def _definitions_query(language: Language) -> QueryCursor:
 def _definitions(root, language: Language) -> list:
     """Every definition node below `root`, found by a tree-sitter query (in C, not a Python walk),
     in document order with an outer definition before the ones inside it."""
-    nodes = _definitions_query(language).captures(root).get("definition", [])
+    nodes = definitions_query(language).captures(root).get("definition", [])
     return sorted(nodes, key=lambda node: (node.start_byte, -node.end_byte))
 
 
@@ -127,16 +127,17 @@ def cut_snippets(
             continue
         close_too_long(node.start_byte)
         first = _leading_comment_start(node)
-        last = node.end_point[0]
+        end = node
         completion = language.joined.get(node.type)
         if completion and node.next_sibling is not None and node.next_sibling.type == completion:
-            last = node.next_sibling.end_point[0]
+            end = node.next_sibling
+        last = end.end_point[0]
         code = "\n".join(lines[first : last + 1])
         tokens = count_tokens(code)
         if tokens > max_tokens:
-            too_long.append([node.end_byte, 0])
+            too_long.append([end.end_byte, 0])
             continue
-        skip_until = node.end_byte
+        skip_until = end.end_byte
         if last - first + 1 < min_lines:
             dropped["too short"] += 1
             continue

@@ -196,8 +196,8 @@ def read_file(root: Path, relative: str, limits: WalkLimits) -> SourceFile | str
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "not UTF-8"
-    if limits.skip_generated and enry.is_generated(relative, raw[:8000]):
-        return "generated"
     if _is_minified(text, limits.minified_line_chars):
         return "minified"
+    if limits.skip_generated and enry.is_generated(relative, raw[:8000]):
+        return "generated"
     return SourceFile(relative, text, raw)
