@@ -12,6 +12,9 @@ OUT ?= runs/demo
 install: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
+	# PostgreSQL server binaries, for the storage tests (Debian/Ubuntu; skipped where absent or not root).
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get install -y -qq postgresql >/dev/null; } || echo "PostgreSQL not installed: its tests will skip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	# The CPU build of torch first, so nothing pulls a multi-GB CUDA build.
@@ -23,8 +26,11 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/polyforge demo --out $(OUT)
 
+# The storage tests run against SQLite and a throwaway local PostgreSQL server started here.
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
+	@url=$$(scripts/test-postgres.sh start); \
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 POLYFORGE_TEST_DATABASE_URL=$$url $(BIN)/pytest $(PYTEST_ARGS); \
+	status=$$?; scripts/test-postgres.sh stop; exit $$status
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -19,8 +19,9 @@ from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
-from polyforge.storage.export import EXPORT_FORMATS, iter_sft_records, write_jsonl
-from polyforge.storage.report import language_summaries, latest_campaign, total_summary
+from polyforge.storage.export import EXPORT_FORMATS, ExportError, ExportFilter
+from polyforge.storage.export import export as export_rows
+from polyforge.storage.report import campaign_progress, language_summaries, latest_campaign, total_summary
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 console = Console(soft_wrap=True)  # never break a printed path across lines
@@ -47,10 +48,7 @@ class _LiveProgress:
         self._counts = {"accepted": 0, "flagged": 0, "rejected": 0, "failed": 0}
 
     def on_ingested(self, report: IngestReport) -> None:
-        languages = ", ".join(f"{name} {stats.snippets}" for name, stats in sorted(report.languages.items()))
-        self._progress.console.print(f"ingested {len(report.snippets)} snippets: {languages}")
-        for problem in report.problems[:5]:
-            self._progress.console.print(f"[yellow]skipped[/] {problem}")
+        print_ingest_report(report)
 
     def on_scheduled(self, total: int) -> None:
         self._task = self._progress.add_task(self._describe(), total=total)
@@ -121,57 +119,87 @@ def run(
 
 
 @app.command()
-def export(
-    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
-    out: Annotated[Path, typer.Option(help="File to write.")],
-    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "sft-jsonl",
-    status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
-    campaign: Annotated[Optional[int], typer.Option(help="Only this campaign id.")] = None,
+def status(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = Path(
+        "runs/demo"),
 ) -> None:
-    """Export pairs as training data (chat JSONL with provenance)."""
-    if format not in EXPORT_FORMATS:
-        _fail(f"unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    """List the campaigns in a database and how far each got."""
     try:
         url = existing_database_url(source)
     except DatabaseNotFound as exc:
         _fail(str(exc))
     engine = open_engine(url, create=False)
     with session_factory(engine)() as session:
-        count = write_jsonl(iter_sft_records(session, status, campaign), out)
-    console.print(f"wrote {count} pairs ({', '.join(status)}) to {out}")
+        rows = campaign_progress(session)
+    engine.dispose()
+    table = Table(title=f"campaigns in {source}")
+    for column in ("id", "name", "status", "snippets", "pairs", "accepted", "flagged", "rejected", "failed",
+                   "started", "finished"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
+        counts = [str(row.by_status.get(s, 0)) for s in ("accepted", "flagged", "rejected", "failed")]
+        finished = f"{row.finished_at:%Y-%m-%d %H:%M}" if row.finished_at else "-"
+        table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
+                      f"{row.created_at:%Y-%m-%d %H:%M}", finished)
+    console.print(table)
+
+
+def _parse_mixture(entries: list[str]) -> dict[str, float]:
+    mixture = {}
+    for entry in entries:
+        key, sep, share = entry.rpartition("=")
+        try:
+            mixture[key] = float(share)
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            _fail(f"--mix {entry!r}: expected KEY=SHARE, e.g. --mix Python=0.6 --mix Rust=0.4")
+    return mixture
+
+
+@app.command()
+def export(
+    source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    out: Annotated[Path, typer.Option(help="File to write (a folder for the *-hf formats).")],
+    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "sft-jsonl",
+    status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
+    min_score: Annotated[Optional[float], typer.Option(help="Only pairs with at least this final score.")] = None,
+    language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
+    campaign: Annotated[Optional[int], typer.Option(help="Only this campaign id.")] = None,
+    mix: Annotated[list[str], typer.Option(help="KEY=SHARE of the export, e.g. --mix Python=0.6 --mix Go=0.4.")] = [],
+    mix_by: Annotated[str, typer.Option(help="What --mix keys name: language or source.")] = "language",
+) -> None:
+    """Export pairs as SFT or DPO data (JSONL, Parquet or an HF datasets folder), with a dataset card."""
+    spec = ExportFilter(tuple(status), min_score, tuple(language), campaign, _parse_mixture(mix), mix_by)
+    try:
+        url = existing_database_url(source)
+        engine = open_engine(url, create=False)
+        with session_factory(engine)() as session:
+            result = export_rows(session, out, format, spec)
+    except (DatabaseNotFound, ExportError) as exc:
+        _fail(str(exc))
+    console.print(f"wrote {result.rows} rows ({format}) to {result.data_path}; dataset card: {result.card_path}")
 
 
 def train_from_database(url: str, out: Path, settings, seed: int = 0) -> None:
-    from polyforge.training.datasets import sft_examples
-    from polyforge.training.sft import SFTRunConfig, train_sft
-
-    engine = open_engine(url, create=False)
-    with session_factory(engine)() as session:
-        campaign = latest_campaign(session)
-        data = sft_examples(session, campaign.id if campaign else None)
-    engine.dispose()
-    console.print(data.note)
-    run_config = SFTRunConfig(
-        base_model=settings.base_model, output_dir=out, max_steps=settings.max_steps, batch_size=settings.batch_size,
-        max_length=settings.max_length, learning_rate=settings.learning_rate, seed=seed,
-    )
-    console.print(f"SFT: TRL SFTTrainer, {settings.max_steps} steps from {settings.base_model}")
-    result = train_sft(data.examples, run_config)
-    loss = "-" if result.final_loss is None else f"{result.final_loss:.3f}"
-    console.print(f"SFT: {result.steps} steps on {result.examples} examples, final loss {loss}")
     from transformers import AutoModelForCausalLM
 
-    AutoModelForCausalLM.from_pretrained(result.model_dir)
-    console.print(f"model saved: {result.model_dir} (loads with AutoModelForCausalLM.from_pretrained)")
+    from polyforge.training.pipeline import train_campaign
+
+    outcome = train_campaign(url, out, settings, seed, say=console.print)
+    AutoModelForCausalLM.from_pretrained(outcome.final_model)
+    console.print(f"final model: {outcome.final_model} (loads with AutoModelForCausalLM.from_pretrained)")
 
 
 @app.command()
 def train(
     source: Annotated[Path, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
-    out: Annotated[Path, typer.Option(help="Folder for the trained model.")] = Path("runs/sft"),
+    out: Annotated[Path, typer.Option(help="Folder for the trained models (sft/model, dpo/model).")] = Path(
+        "runs/train"),
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'training' section to use.")] = None,
 ) -> None:
-    """Fine-tune (SFT) on a campaign's pairs and save a transformers model folder."""
+    """Fine-tune on a campaign: SFT on its pairs, then DPO on its preferences; saves transformers model folders."""
     from polyforge.config import TrainingConfig
 
     try:
@@ -197,14 +225,16 @@ def demo(
     except USER_ERRORS as exc:
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
-    export_path = out / "export" / "sft.jsonl"
     engine = open_engine(result.database_url, create=False)
     with session_factory(engine)() as session:
-        exported = write_jsonl(iter_sft_records(session, ["accepted"], result.campaign_id), export_path)
+        sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))
+        dpo = export_rows(session, out / "export" / "dpo.jsonl", "dpo-jsonl",
+                          ExportFilter(("accepted", "flagged", "rejected"), campaign_id=result.campaign_id))
     engine.dispose()
-    console.print(f"exported {exported} accepted pairs: {export_path}")
+    console.print(f"exported {sft.rows} accepted pairs: {sft.data_path}")
+    console.print(f"exported {dpo.rows} preference pairs (chosen vs rejected candidates): {dpo.data_path}")
     if campaign.training.enabled:
-        train_from_database(result.database_url, out / "sft", campaign.training, campaign.sampling.seed)
+        train_from_database(result.database_url, out, campaign.training, campaign.sampling.seed)
     console.print(f"database: {out / 'polyforge.db'}")
 
 

@@ -62,6 +62,11 @@ class ModelConfig(_Strict):
         ),
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Seconds before one request is abandoned.")
+    max_attempts: int = Field(default=6, ge=1, description="Tries per request on timeouts, 429, 5xx, drops (openai).")
+    retry_initial_s: float = Field(default=0.5, gt=0, description="First backoff delay; it doubles, with jitter.")
+    max_concurrency: int = Field(
+        default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
@@ -90,6 +95,11 @@ class SamplingConfig(_Strict):
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
     judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
+    candidates: int = Field(
+        default=1, ge=1, le=16,
+        description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
+        "and each lower-scored one becomes a DPO preference pair.",
+    )
 
 
 class BudgetConfig(_Strict):
@@ -162,17 +172,20 @@ class IngestConfig(_Strict):
 
 
 class TrainingConfig(_Strict):
-    """The short SFT run at the end of a campaign (`polyforge demo` and `polyforge train`)."""
+    """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
     enabled: bool = True
     base_model: str = Field(
         default="embedded",
         description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
     )
-    max_steps: int = Field(default=4, ge=1)
+    max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps.")
     batch_size: int = Field(default=2, ge=1)
-    max_length: int = Field(default=384, ge=32)
-    learning_rate: float = Field(default=2e-5, gt=0)
+    max_length: int = Field(default=384, ge=32, description="Tokens per example.")
+    learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")
+    dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
+    dpo_beta: float = Field(default=0.1, gt=0)
+    dpo_learning_rate: float = Field(default=5e-7, gt=0)
 
 
 class CampaignConfig(_Strict):
@@ -180,6 +193,10 @@ class CampaignConfig(_Strict):
 
     name: str = Field(default="campaign", min_length=1)
     output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in output_dir).",
+    )
     sources: list[SourceConfig] = Field(min_length=1)
     languages: list[str] | None = Field(default=None, description="Only these languages (default: all found).")
     models: ModelsConfig = Field(default_factory=ModelsConfig)

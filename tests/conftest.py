@@ -18,6 +18,45 @@ def sample_repo() -> Path:
     return ROOT / "examples" / "sample_repo"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, and a new database on the test PostgreSQL server."""
+    from uuid import uuid4
+
+    from sqlalchemy import create_engine, make_url, text
+
+    from polyforge.storage import database_url
+
+    if request.param == "sqlite":
+        yield database_url(tmp_path / "db")
+        return
+    server = os.environ.get("POLYFORGE_TEST_DATABASE_URL")
+    if not server:
+        reason = "PostgreSQL tests need POLYFORGE_TEST_DATABASE_URL (`make test` starts a server with scripts/test-postgres.sh)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"polyforge_test_{uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def llama_server_url(tmp_path_factory):
+    """A real OpenAI-compatible server (llama.cpp's) serving the bundled model, for the whole session."""
+    from servers import llama_server
+
+    from polyforge.llm.embedded import bundled_gguf_path
+
+    with llama_server(bundled_gguf_path(), tmp_path_factory.mktemp("llama") / "server.log") as url:
+        yield url
+
+
 @pytest.fixture
 def checklist():
     from polyforge.checklists import load_checklist

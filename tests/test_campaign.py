@@ -1,6 +1,7 @@
 """A whole campaign with scripted backends: storage, budgets, interleaving and resume."""
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -9,12 +10,11 @@ from sqlalchemy import func, select
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.runner import CampaignRunner
-from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
-from polyforge.storage.export import iter_sft_records, write_jsonl
+from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
 
 
-def make_config(sample_repo, out, **overrides):
-    raw = {"name": "t", "output_dir": str(out), "sources": [{"path": str(sample_repo)}],
+def make_config(sample_repo, out, db_url, **overrides):
+    raw = {"name": "t", "output_dir": str(out), "database_url": db_url, "sources": [{"path": str(sample_repo)}],
            "budgets": {"max_pairs": 8}, "concurrency": 3, **overrides}
     return CampaignConfig.model_validate(raw)
 
@@ -32,15 +32,15 @@ def run(config, backend):
     return asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
 
 
-def open_session(out):
-    return session_factory(open_engine(database_url(out)))()
+def open_session(db_url):
+    return session_factory(open_engine(db_url))()
 
 
-def test_campaign_stores_pairs_scores_and_provenance(sample_repo, tmp_path, criteria, checklist):
+def test_campaign_stores_pairs_scores_and_provenance(sample_repo, tmp_path, db_url, criteria, checklist):
     backend = ScriptedBackend(pipeline_script(scores_by_language(criteria)))
-    result = run(make_config(sample_repo, tmp_path), backend)
+    result = run(make_config(sample_repo, tmp_path, db_url), backend)
     assert result.new_pairs == 8
-    with open_session(tmp_path) as session:
+    with open_session(db_url) as session:
         pairs = session.scalars(select(Pair)).all()
         assert len(pairs) == 8
         # interleaved across languages: a budget of 8 reaches all seven
@@ -56,52 +56,60 @@ def test_campaign_stores_pairs_scores_and_provenance(sample_repo, tmp_path, crit
         assert session.scalar(select(func.count()).select_from(JudgeScore)) == 72
 
 
-def test_second_run_resumes_without_redoing_items(sample_repo, tmp_path, criteria):
+def test_second_run_resumes_without_redoing_items(sample_repo, tmp_path, db_url, criteria):
     backend = ScriptedBackend(pipeline_script(scores_by_language(criteria)))
-    run(make_config(sample_repo, tmp_path, budgets={"max_pairs": 5}), backend)
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 5}), backend)
     calls_first = len(backend.calls)
-    result = run(make_config(sample_repo, tmp_path, budgets={"max_pairs": 12}), backend)
+    result = run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 12}), backend)
     assert result.new_pairs == 7
     assert len(backend.calls) - calls_first == 7 * 3
-    with open_session(tmp_path) as session:
+    with open_session(db_url) as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
         assert session.scalar(select(func.count()).select_from(Snippet)) == 20  # Java's Matrix fits in one class snippet
         snippet_ids = session.scalars(select(Pair.snippet_id)).all()
         assert len(snippet_ids) == len(set(snippet_ids)) == 12
 
 
-def test_failures_are_recorded_per_item_and_the_campaign_finishes(sample_repo, tmp_path, criteria):
+def test_failures_are_recorded_per_item_and_the_campaign_finishes(sample_repo, tmp_path, db_url, criteria):
     def reply(messages, schema):
         if stage_of(messages) == "answer" and "Go" in messages[0]["content"]:
             from polyforge.llm import LLMError
             raise LLMError("HTTP 503 from the server")
         return pipeline_script(scores_by_language(criteria))(messages, schema)
 
-    run(make_config(sample_repo, tmp_path, languages=["Go", "C"], budgets={"max_pairs": 6}), ScriptedBackend(reply))
-    with open_session(tmp_path) as session:
+    run(make_config(sample_repo, tmp_path, db_url, languages=["Go", "C"], budgets={"max_pairs": 6}), ScriptedBackend(reply))
+    with open_session(db_url) as session:
         failed = session.scalars(select(Pair).where(Pair.status == "failed")).all()
         assert len(failed) == 3 and {p.language for p in failed} == {"Go"}
         assert all(p.error == "answer: HTTP 503 from the server" and p.scores == [] for p in failed)
 
 
-def test_token_budget_stops_scheduling(sample_repo, tmp_path, criteria):
+def test_token_budget_stops_scheduling(sample_repo, tmp_path, db_url, criteria):
     backend = ScriptedBackend(pipeline_script(scores_by_language(criteria)))
-    result = run(make_config(sample_repo, tmp_path, budgets={"max_pairs": 20, "max_tokens": 1}, concurrency=1),
+    result = run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 20, "max_tokens": 1}, concurrency=1),
                  backend)
     assert result.new_pairs == 1 and "token budget" in result.stopped_by
 
 
-def test_export_writes_chat_messages_with_provenance(sample_repo, tmp_path, criteria):
-    run(make_config(sample_repo, tmp_path), ScriptedBackend(pipeline_script(scores_by_language(criteria))))
-    out = tmp_path / "sft.jsonl"
-    with open_session(tmp_path) as session:
-        count = write_jsonl(iter_sft_records(session, ["accepted"]), out)
-    lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert count == len(lines) >= 1
-    for line in lines:
-        roles = [m["role"] for m in line["messages"]]
-        assert roles == ["user", "assistant"] and all(m["content"] for m in line["messages"])
-        assert line["language"] == "Python" and line["status"] == "accepted"
-        assert line["source"]["path"] == "python/textutils.py" and line["source"]["start_line"] >= 1
-        assert line["score"] == pytest.approx(9.0)
-    assert not (tmp_path / "sft.jsonl.partial").exists()
+def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, criteria):
+    answers = itertools.cycle(["No idea.", "```python\ndef total(xs):\n    return sum(xs)\n```"])
+
+    def reply(messages, schema):
+        stage = stage_of(messages)
+        if stage == "answer":
+            return next(answers)
+        if stage == "judge":
+            return uniform_scores(8 if "```" in messages[1]["content"] else 3, criteria)
+        return "Sum a list of integers."
+
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}, concurrency=1,
+                    sampling={"candidates": 2}), ScriptedBackend(reply))
+    with open_session(db_url) as session:
+        pairs = session.scalars(select(Pair)).all()
+        assert len(pairs) == 4
+        for pair in pairs:
+            assert "```" in pair.answer and pair.status == "accepted"
+            assert pair.tokens["answer"]["calls"] == 2 and pair.tokens["judge"]["calls"] == 2
+            [preference] = pair.preferences
+            assert preference.rejected == "No idea." and preference.chosen == pair.answer
+            assert preference.prompt == pair.instruction and preference.reason == "judge score 8.00 vs 3.00"

@@ -24,8 +24,8 @@ def test_run_export_train(tmp_path, sample_repo):
     config.write_text(
         f"name: e2e\noutput_dir: {tmp_path / 'out'}\nsources: [{{path: {sample_repo}}}]\n"
         "languages: [Python, C, Go, Shell]\nbudgets: {max_pairs: 4}\nconcurrency: 2\n"
-        "sampling: {seed: 1, answer: {max_tokens: 96}, judge: {max_tokens: 120, temperature: 0}}\n"
-        "training: {max_steps: 1, batch_size: 2, max_length: 128}\n"
+        "sampling: {seed: 1, candidates: 2, answer: {max_tokens: 96}, judge: {max_tokens: 120, temperature: 0}}\n"
+        "training: {max_steps: 1, batch_size: 2, max_length: 128, dpo_steps: 1}\n"
     )
     output = polyforge("run", str(config), env=env)
     assert "language" in output and "mean score" in output and "all" in output
@@ -45,7 +45,13 @@ def test_run_export_train(tmp_path, sample_repo):
     assert len(lines) == sum(1 for p in pairs if p[2] != "failed")
     assert all([m["role"] for m in line["messages"]] == ["user", "assistant"] for line in lines)
 
-    output = polyforge("train", str(tmp_path / "out"), "--out", str(tmp_path / "sft"), "--config", str(config),
+    preferences = db.execute("select count(*) from preference").fetchone()[0]
+    output = polyforge("train", str(tmp_path / "out"), "--out", str(tmp_path / "train"), "--config", str(config),
                        env=env)
     assert "loads with AutoModelForCausalLM.from_pretrained" in output
-    assert (tmp_path / "sft" / "model" / "config.json").is_file()
+    assert (tmp_path / "train" / "sft" / "model" / "config.json").is_file()
+    if preferences:
+        assert f"DPO: 1 steps on {preferences} preference pairs" in output
+        assert (tmp_path / "train" / "dpo" / "model" / "config.json").is_file()
+    else:
+        assert "DPO: skipped, no preference pairs" in output

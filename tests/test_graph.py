@@ -5,10 +5,11 @@ import json
 
 import pytest
 
-from doubles import ScriptedBackend, pipeline_script, uniform_scores
+from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import StageSampling
-from polyforge.generation.graph import WorkItem, build_item_graph, run_item
+from polyforge.generation.graph import WorkItem, build_item_graph, preferences, run_item, stage_completions
+from polyforge.llm import LLMError
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3)
 
@@ -62,3 +63,48 @@ def test_prompts_carry_the_snippet_and_language(checklist, criteria):
     assert "return sum(xs)" in instruction_prompt and "Python" in instruction_prompt
     judge_prompt = backend.calls[2][0][1]["content"]
     assert all(c in judge_prompt for c in criteria)
+
+
+def test_rejection_sampling_keeps_the_best_candidate(checklist, criteria):
+    """Three candidates scored 4, 8 and 6: the 8 is chosen, the other two are what it beat."""
+    answers = iter(["answer A", "answer B", "answer C"])
+    scores = {"answer A": 4, "answer B": 8, "answer C": 6}
+
+    def reply(messages, schema):
+        stage = stage_of(messages)
+        if stage == "instruction":
+            return "Sum a list."
+        if stage == "answer":
+            return next(answers)
+        answer = next(a for a in scores if a in messages[1]["content"])
+        return uniform_scores(scores[answer], criteria)
+
+    backend = ScriptedBackend(reply)
+    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0))
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, candidates=3), ITEM))
+    assert state["answer"].text == "answer B" and state["verdict"].final_score == pytest.approx(8)
+    assert state["status"] == "accepted"
+    beaten = {candidate.text: verdict.final_score for candidate, verdict in preferences(state)}
+    assert beaten == {"answer A": pytest.approx(4), "answer C": pytest.approx(6)}
+    assert len(stage_completions(state)["answer"]) == 3 and len(stage_completions(state)["judge"]) == 3
+
+
+def test_one_failed_candidate_does_not_fail_the_item(checklist, criteria):
+    calls = {"answer": 0}
+
+    def reply(messages, schema):
+        stage = stage_of(messages)
+        if stage == "answer":
+            calls["answer"] += 1
+            if calls["answer"] == 1:
+                raise LLMError("timeout")
+            return "```python\nprint(1)\n```"
+        return pipeline_script(lambda m: uniform_scores(7, criteria))(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, JudgeAgent(backend, checklist, StageSampling()),
+                                                  candidates=2), ITEM))
+    assert state["status"] == "accepted" and len(state["candidates"]) == 1
+    assert preferences(state) == []

@@ -1,5 +1,7 @@
 """SFT on chat examples: a tiny random Llama with SmolLM2's tokenizer, then the saved folder reloads."""
 
+import json
+
 import pytest
 import torch
 
@@ -49,3 +51,34 @@ def test_sft_trains_and_saves_a_loadable_model(tmp_path, tokenizer):
 def test_no_examples_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no training examples"):
         train_sft([], SFTRunConfig(output_dir=tmp_path))
+
+
+DPO_EXAMPLES = [
+    {"prompt": [{"role": "user", "content": f"Add {i} to x."}],
+     "chosen": [{"role": "assistant", "content": f"```python\ndef add(x):\n    return x + {i}\n```"}],
+     "rejected": [{"role": "assistant", "content": "I cannot help."}]}
+    for i in range(4)
+]
+
+
+def test_dpo_trains_on_exported_preferences_and_saves(tmp_path, tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from polyforge.training.dpo import DPORunConfig, train_dpo
+
+    jsonl = tmp_path / "dpo.jsonl"
+    jsonl.write_text("\n".join(json.dumps(example) for example in DPO_EXAMPLES))
+    from datasets import load_dataset
+
+    rows = list(load_dataset("json", data_files=str(jsonl), split="train"))  # as a user would load the export
+    result = train_dpo(rows, DPORunConfig(output_dir=tmp_path, max_steps=2, batch_size=2, max_length=64,
+                                          learning_rate=1e-3), model=tiny_llama(tokenizer), tokenizer=tokenizer)
+    assert result.steps == 2 and result.final_loss is not None
+    assert AutoModelForCausalLM.from_pretrained(result.model_dir).config.num_hidden_layers == 2
+
+
+def test_dpo_without_preferences_says_what_to_do(tmp_path):
+    from polyforge.training.dpo import DPORunConfig, train_dpo
+
+    with pytest.raises(ValueError, match="sampling.candidates"):
+        train_dpo([], DPORunConfig(output_dir=tmp_path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import TypedDict
 
@@ -26,14 +27,29 @@ class WorkItem(TypedDict):
 class WorkItemState(TypedDict, total=False):
     item: WorkItem
     instruction: StageOutput
-    answer: StageOutput
-    verdict: Verdict
+    candidates: list[StageOutput]  # every answer sampled (rejection sampling)
+    verdicts: list[Verdict]  # one per candidate, same order
+    answer: StageOutput  # the chosen candidate
+    verdict: Verdict  # its verdict
     status: str  # accepted / rejected / flagged (from the verdict) or failed
     error: str
 
 
-def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent):
-    """Compile the graph once per campaign; every work item runs through it concurrently."""
+CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
+
+
+def _best(verdicts: list[Verdict]) -> int:
+    """The candidate with the highest final score; unscored ones rank last, ties keep the earlier."""
+    scores = [v.final_score if v.final_score is not None else float("-inf") for v in verdicts]
+    return scores.index(max(scores))
+
+
+def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1):
+    """Compile the graph once per campaign; every work item runs through it concurrently.
+
+    With `candidates` > 1 the answer is sampled that many times, the judge scores each, and the
+    best one becomes the pair's answer; the others remain in the state as DPO material.
+    """
 
     async def write_instruction(state: WorkItemState) -> WorkItemState:
         item = state["item"]
@@ -43,21 +59,34 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent):
             return {"status": "failed", "error": f"instruction: {exc}"}
         return {"instruction": output}
 
-    async def write_answer(state: WorkItemState) -> WorkItemState:
+    async def write_answers(state: WorkItemState) -> WorkItemState:
         item = state["item"]
-        try:
-            output = await agents[item["language"]].write_answer(state["instruction"].text, item["seed"])
-        except ITEM_ERRORS as exc:
-            return {"status": "failed", "error": f"answer: {exc}"}
-        return {"answer": output}
+        agent = agents[item["language"]]
+        results = await asyncio.gather(
+            *(agent.write_answer(state["instruction"].text, item["seed"] + i * CANDIDATE_SEED_STRIDE)
+              for i in range(candidates)),
+            return_exceptions=True,
+        )
+        unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, ITEM_ERRORS)]
+        if unexpected:
+            raise unexpected[0]
+        written = [r for r in results if isinstance(r, StageOutput)]
+        if not written:  # one good candidate is enough to go on
+            return {"status": "failed", "error": f"answer: {results[0]}"}
+        return {"candidates": written}
 
-    async def judge_pair(state: WorkItemState) -> WorkItemState:
+    async def judge_candidates(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         try:
-            verdict = await judge.judge(item["language"], state["instruction"].text, state["answer"].text, item["seed"])
+            verdicts = await asyncio.gather(
+                *(judge.judge(item["language"], state["instruction"].text, candidate.text, item["seed"])
+                  for candidate in state["candidates"])
+            )
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"judge: {exc}"}
-        return {"verdict": verdict, "status": verdict.route.value}
+        best = _best(verdicts)
+        return {"verdicts": verdicts, "answer": state["candidates"][best], "verdict": verdicts[best],
+                "status": verdicts[best].route.value}
 
     def continue_unless_failed(next_node: str):
         def decide(state: WorkItemState) -> str:
@@ -67,23 +96,35 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent):
 
     graph = StateGraph(WorkItemState)
     graph.add_node("write_instruction", write_instruction)
-    graph.add_node("write_answer", write_answer)
-    graph.add_node("judge", judge_pair)
+    graph.add_node("write_answers", write_answers)
+    graph.add_node("judge", judge_candidates)
     graph.add_edge(START, "write_instruction")
-    graph.add_conditional_edges("write_instruction", continue_unless_failed("write_answer"), ["write_answer", END])
-    graph.add_conditional_edges("write_answer", continue_unless_failed("judge"), ["judge", END])
+    graph.add_conditional_edges("write_instruction", continue_unless_failed("write_answers"), ["write_answers", END])
+    graph.add_conditional_edges("write_answers", continue_unless_failed("judge"), ["judge", END])
     graph.add_edge("judge", END)
     return graph.compile()
 
 
 def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
     """Every completion a work item spent, by stage (retries included)."""
-    instruction, answer, verdict = state.get("instruction"), state.get("answer"), state.get("verdict")
+    instruction = state.get("instruction")
     return {
         "instruction": instruction.completions if instruction else [],
-        "answer": answer.completions if answer else [],
-        "judge": verdict.completions if verdict else [],
+        "answer": [c for candidate in state.get("candidates", []) for c in candidate.completions],
+        "judge": [c for verdict in state.get("verdicts", []) for c in verdict.completions],
     }
+
+
+def preferences(state: WorkItemState) -> list[tuple[StageOutput, Verdict]]:
+    """The candidates the chosen answer beat on final score: (rejected candidate, its verdict)."""
+    chosen = state.get("verdict")
+    if chosen is None or chosen.final_score is None:
+        return []
+    return [
+        (candidate, verdict)
+        for candidate, verdict in zip(state["candidates"], state["verdicts"])
+        if verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score)
+    ]
 
 
 async def run_item(graph, item: WorkItem) -> WorkItemState:

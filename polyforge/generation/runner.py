@@ -16,14 +16,30 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.agents import JudgeAgent, LanguageAgent, Verdict
 from polyforge.checklists import Checklist, load_checklist
 from polyforge.config import CampaignConfig
-from polyforge.generation.graph import WorkItem, WorkItemState, build_item_graph, run_item, stage_completions
+from polyforge.generation.graph import (
+    WorkItem,
+    WorkItemState,
+    build_item_graph,
+    preferences,
+    run_item,
+    stage_completions,
+)
 from polyforge.ingest import IngestReport, ingest
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
-from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, database_url, open_engine, session_factory
+from polyforge.storage import (
+    Campaign,
+    JudgeScore,
+    Pair,
+    Preference,
+    Snippet,
+    database_url,
+    open_engine,
+    session_factory,
+)
 from polyforge.storage.models import utcnow
 
 
@@ -74,6 +90,14 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     ]
 
 
+def _preference(pair: Pair, chosen: Verdict, rejected_text: str, rejected: Verdict) -> Preference:
+    rejected_score = "unscored" if rejected.final_score is None else f"{rejected.final_score:.2f}"
+    return Preference(
+        prompt=pair.instruction, chosen=pair.answer, rejected=rejected_text, chosen_score=chosen.final_score,
+        rejected_score=rejected.final_score, reason=f"judge score {chosen.final_score:.2f} vs {rejected_score}",
+    )
+
+
 def record_pair(
     session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
     state: WorkItemState,
@@ -109,6 +133,7 @@ def record_pair(
         total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
         seconds=sum(c.seconds for cs in spent.values() for c in cs),
     )
+    pair.preferences = [_preference(pair, verdict, candidate.text, other) for candidate, other in preferences(state)]
     if verdict is not None:
         weights = {c.id: c.weight for c in judge.checklist.criteria}
         pair.scores = [
@@ -139,7 +164,7 @@ class CampaignRunner:
 
     async def run(self) -> CampaignResult:
         config = self.config
-        url = database_url(config.output_dir)
+        url = config.database_url or database_url(config.output_dir)
         engine = open_engine(url)
         sessions: sessionmaker = session_factory(engine)
         started = time.perf_counter()
@@ -184,7 +209,7 @@ class CampaignRunner:
         }
         judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
                            config.judge.max_retries)
-        graph = build_item_graph(agents, judge)
+        graph = build_item_graph(agents, judge, config.sampling.candidates)
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         statuses: dict[str, int] = defaultdict(int)
         spent_tokens = 0

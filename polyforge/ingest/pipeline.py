@@ -7,6 +7,7 @@ the size of the sources); `ingest` collects them for callers that want a list.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections import Counter, defaultdict
@@ -89,6 +90,10 @@ def _selected_languages(names: Sequence[str] | None) -> set[str] | None:
     return {language_by_name(name).name for name in names}
 
 
+# Files processed in the main process before a worker pool is worth starting.
+IN_PROCESS_FILES = 200
+
+
 class _Stage:
     """One ingest run: the worker pool, the index filters and the report being filled."""
 
@@ -100,10 +105,8 @@ class _Stage:
         self.index_filters: list[SnippetFilter] = [ExactDedup()]
         if config.near_duplicate_threshold < 1.0:
             self.index_filters.append(NearDedup(config.near_duplicate_threshold, config.minhash_permutations))
-        workers = config.workers or os.cpu_count() or 1
-        # forkserver: workers start from a clean process, never from a copy of a threaded one.
-        self.pool = (multiprocessing.get_context("forkserver").Pool(workers, start_worker, (config, wanted))
-                     if workers > 1 else None)
+        self.workers = config.workers or os.cpu_count() or 1
+        self.pool = None  # started once a source has more than IN_PROCESS_FILES files
 
     def close(self) -> None:
         if self.pool is not None:
@@ -118,13 +121,25 @@ class _Stage:
             self.report.problems.append(summary.error)
             return
         tasks = ((str(source.root), relative) for relative in walk(source, self.processor.limits))
-        if self.pool is None:
-            results = (self.processor.process(*task) for task in tasks)
-        else:
-            results = self.pool.imap(process_in_worker, tasks, chunksize=8)
-        for result in results:
+        for result in self._results(tasks):
             yield from self._take(source.location, summary, result)
             on_file(result.size)
+        summary.skipped.update(source.skipped)  # walk-time skips, counted apart: the walk may run in a thread
+
+    def _results(self, tasks: Iterator[tuple[str, str]]) -> Iterator[FileResult]:
+        """Small sources are processed here; past IN_PROCESS_FILES files a worker pool takes over."""
+        if self.pool is None:
+            for task in itertools.islice(tasks, IN_PROCESS_FILES):
+                yield self.processor.process(*task)
+            if self.workers > 1:
+                # forkserver: workers start from a clean process, never from a copy of a threaded one.
+                self.pool = multiprocessing.get_context("forkserver").Pool(
+                    self.workers, start_worker, (self.config, self.wanted)
+                )
+        if self.pool is None:
+            yield from (self.processor.process(*task) for task in tasks)
+        else:
+            yield from self.pool.imap(process_in_worker, tasks, chunksize=8)
 
     def _take(self, location: str, summary: SourceSummary, result: FileResult) -> Iterator[SnippetRecord]:
         report, steps = self.report, self.report.steps
@@ -199,7 +214,7 @@ def stream_snippets(
             report.sources.append(summary)
             try:
                 with open_source(location, config.clone_dir) as source:
-                    summary.commit, summary.license, summary.skipped = source.commit, source.license, source.skipped
+                    summary.commit, summary.license = source.commit, source.license
                     yield from stage.source(source, summary, on_file)
             except SourceError as exc:
                 summary.error = str(exc)

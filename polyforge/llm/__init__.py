@@ -38,6 +38,9 @@ def create_backend(config: ModelConfig) -> ChatBackend:
             api_key=os.environ.get(config.api_key_env),
             response_format=config.response_format,
             timeout_s=config.timeout_s,
+            max_attempts=config.max_attempts,
+            max_concurrency=config.max_concurrency,
+            retry_initial_s=config.retry_initial_s,
         )
     from polyforge.llm.embedded import EmbeddedBackend
 

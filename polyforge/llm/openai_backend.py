@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import time
 
-from openai import APIError, AsyncOpenAI
+from openai import (
+    APIConnectionError,
+    APIError,
+    AsyncOpenAI,
+    InternalServerError,
+    RateLimitError,
+)
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
+from polyforge.llm.concurrency import AdaptiveLimiter
+
+
+class MalformedResponse(ValueError):
+    """The server answered 200 with a body that is not a chat completion."""
+
+
+# Faults worth another try: the server was busy, broke, hung, dropped us, or sent garbage.
+TRANSIENT_ERRORS = (RateLimitError, InternalServerError, APIConnectionError, json.JSONDecodeError, MalformedResponse)
+PRESSURE_ERRORS = (RateLimitError, InternalServerError)
 
 
 class OpenAICompatibleBackend(ChatBackend):
-    """Chat completions through `openai.AsyncOpenAI`.
+    """Chat completions through `openai.AsyncOpenAI`, with retries and adaptive concurrency.
 
     JSON schemas go out as `response_format` (the OpenAI `json_schema` form, or llama-cpp-python's
-    `json_object` + `schema` form), which the servers turn into constrained decoding. Transient faults (timeouts, 429, 5xx,
-    dropped connections) are retried with exponential backoff by the client itself.
+    `json_object` + `schema` form), which the servers turn into constrained decoding. Timeouts,
+    429 and 5xx answers, dropped connections and unparseable bodies are retried with exponential
+    backoff and jitter (tenacity); 429 and 5xx also shrink the window of requests in flight.
     """
 
     def __init__(
@@ -24,42 +43,54 @@ class OpenAICompatibleBackend(ChatBackend):
         api_key: str | None = None,
         response_format: str = "json_schema",
         timeout_s: float = 120.0,
-        max_retries: int = 4,
+        max_attempts: int = 6,
+        max_concurrency: int = 16,
+        retry_initial_s: float = 0.5,
     ):
         self.name = model
         self.base_url = base_url
         self.response_format = response_format
+        self.max_attempts = max_attempts
+        self.retry_initial_s = retry_initial_s
+        self.limiter = AdaptiveLimiter(max_concurrency)
         self._client = AsyncOpenAI(
             base_url=base_url,
             # Local servers accept any key; the client insists on one being set.
             api_key=api_key or "not-needed",
             timeout=timeout_s,
-            max_retries=max_retries,
+            max_retries=0,  # retries are ours, so that each 429 can shrink the window
         )
 
-    async def chat(self, messages: list[Message], params: SamplingParams, json_schema: dict | None = None) -> Completion:
-        extra: dict = {}
+    def _request(self, messages: list[Message], params: SamplingParams, json_schema: dict | None) -> dict:
+        request: dict = {
+            "model": self.name,
+            "messages": messages,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
         if json_schema is not None and self.response_format == "json_object":
-            extra["response_format"] = {"type": "json_object", "schema": json_schema}
+            request["response_format"] = {"type": "json_object", "schema": json_schema}
         elif json_schema is not None:
-            extra["response_format"] = {
+            request["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": json_schema.get("title", "output"), "schema": json_schema},
             }
         if params.seed is not None:
-            extra["seed"] = params.seed
+            request["seed"] = params.seed
+        return request
+
+    async def _attempt(self, request: dict) -> Completion:
         started = time.perf_counter()
-        try:
-            response = await self._client.chat.completions.create(
-                model=self.name,
-                messages=messages,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                max_tokens=params.max_tokens,
-                **extra,
-            )
-        except APIError as exc:
-            raise LLMError(f"{self.base_url} ({self.name}): {exc}") from exc
+        async with self.limiter:
+            try:
+                response = await self._client.chat.completions.create(**request)
+            except PRESSURE_ERRORS:
+                self.limiter.pressure()
+                raise
+        if not getattr(response, "choices", None) or response.choices[0].message is None:
+            raise MalformedResponse(f"no choices in the response: {str(response)[:200]}")
+        self.limiter.relief()
         choice = response.choices[0]
         usage = response.usage
         return Completion(
@@ -70,6 +101,20 @@ class OpenAICompatibleBackend(ChatBackend):
             seconds=time.perf_counter() - started,
             finish_reason=choice.finish_reason,
         )
+
+    async def chat(self, messages: list[Message], params: SamplingParams, json_schema: dict | None = None) -> Completion:
+        request = self._request(messages, params, json_schema)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT_ERRORS),
+            wait=wait_exponential_jitter(multiplier=self.retry_initial_s, max=30, jitter=self.retry_initial_s),
+            stop=stop_after_attempt(self.max_attempts),
+            reraise=True,
+        )
+        try:
+            return await retrying(self._attempt, request)
+        except (APIError, *TRANSIENT_ERRORS) as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            raise LLMError(f"{self.base_url} ({self.name}), {attempts} attempt(s): {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         await self._client.close()

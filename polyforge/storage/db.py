@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
-from polyforge.storage.models import Base
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 DB_FILENAME = "polyforge.db"
 
@@ -48,14 +50,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def alembic_config(url: str) -> Config:
+    """Alembic settings for our migrations folder; no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema (creates it when empty). Safe to call every time."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
 def open_engine(url: str, create: bool = True) -> Engine:
+    """An engine on `url`; with `create`, the schema is created or migrated to the newest version."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
-        Base.metadata.create_all(engine)
+        upgrade_schema(engine)
     return engine
 
 

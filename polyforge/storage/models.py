@@ -56,7 +56,11 @@ class Pair(Base):
     """An instruction-answer pair with its verdict and full provenance."""
 
     __tablename__ = "pair"
-    __table_args__ = (Index("ix_pair_campaign_status", "campaign_id", "status"),)
+    __table_args__ = (
+        Index("ix_pair_campaign_status", "campaign_id", "status"),
+        # One pair per snippet and language in a campaign: a resumed or retried item can never count twice.
+        UniqueConstraint("campaign_id", "snippet_id", "language", name="uq_pair_item"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
@@ -81,6 +85,7 @@ class Pair(Base):
     campaign: Mapped[Campaign] = relationship(back_populates="pairs")
     snippet: Mapped[Snippet] = relationship(back_populates="pairs")
     scores: Mapped[list[JudgeScore]] = relationship(back_populates="pair", cascade="all, delete-orphan")
+    preferences: Mapped[list[Preference]] = relationship(back_populates="pair", cascade="all, delete-orphan")
 
 
 class JudgeScore(Base):
@@ -97,6 +102,23 @@ class JudgeScore(Base):
     rationale: Mapped[str | None] = mapped_column(Text)
 
     pair: Mapped[Pair] = relationship(back_populates="scores")
+
+
+class Preference(Base):
+    """A DPO example: for one prompt, an answer preferred over another, and why."""
+
+    __tablename__ = "preference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    chosen: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[str] = mapped_column(Text)
+    chosen_score: Mapped[float | None]
+    rejected_score: Mapped[float | None]
+    reason: Mapped[str] = mapped_column(Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'.")
+
+    pair: Mapped[Pair] = relationship(back_populates="preferences")
 
 
 class IngestRun(Base):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import Campaign, Pair
+from polyforge.storage.models import Campaign, Pair, Snippet
 
 STATUSES = ("accepted", "flagged", "rejected", "failed")
 
@@ -52,6 +52,37 @@ def total_summary(session: Session, campaign_id: int) -> LanguageSummary | None:
     """The same figures over the whole campaign (mean score over scored pairs, not over languages)."""
     rows = _summarize(session, campaign_id, per_language=False)
     return rows[0] if rows else None
+
+
+@dataclass
+class CampaignProgressRow:
+    id: int
+    name: str
+    status: str
+    snippets: int
+    pairs: int
+    budget: int | None
+    by_status: dict[str, int]
+    created_at: object
+    finished_at: object
+
+
+def campaign_progress(session: Session) -> list[CampaignProgressRow]:
+    """Every campaign in the database with how far it got."""
+    snippets = dict(session.execute(select(Snippet.campaign_id, func.count()).group_by(Snippet.campaign_id)).all())
+    counts: dict[int, dict[str, int]] = {}
+    for campaign_id, status, count in session.execute(
+        select(Pair.campaign_id, Pair.status, func.count()).group_by(Pair.campaign_id, Pair.status)
+    ):
+        counts.setdefault(campaign_id, {})[status] = count
+    rows = []
+    for campaign in session.scalars(select(Campaign).order_by(Campaign.id)):
+        by_status = counts.get(campaign.id, {})
+        budget = (campaign.config.get("budgets") or {}).get("max_pairs")
+        rows.append(CampaignProgressRow(campaign.id, campaign.name, campaign.status, snippets.get(campaign.id, 0),
+                                        sum(by_status.values()), budget, by_status, campaign.created_at,
+                                        campaign.finished_at))
+    return rows
 
 
 def latest_campaign(session: Session) -> Campaign | None:

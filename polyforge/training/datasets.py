@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from polyforge.storage.export import iter_sft_records
+from polyforge.storage.export import ExportFilter, iter_dpo_records, iter_sft_records
 
 ALL_ANSWERED = ("accepted", "flagged", "rejected")
 
@@ -23,13 +23,18 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
 
     The fallback keeps a smoke run on a tiny model possible, and the note says it happened.
     """
-    accepted = list(iter_sft_records(session, ("accepted",), campaign_id))
+    accepted = list(iter_sft_records(session, ExportFilter(("accepted",), campaign_id=campaign_id)))
     if len(accepted) >= min_accepted:
         return SFTExamples(accepted, ("accepted",), f"training on {len(accepted)} accepted pairs")
-    everything = list(iter_sft_records(session, ALL_ANSWERED, campaign_id))
+    everything = list(iter_sft_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))
     return SFTExamples(
         everything,
         ALL_ANSWERED,
         f"only {len(accepted)} pair(s) accepted (< {min_accepted}): training on all {len(everything)} "
         "generated pairs instead, accepted or not",
     )
+
+
+def dpo_examples(session: Session, campaign_id: int | None = None) -> list[dict]:
+    """Every stored preference (chosen candidate vs one it beat) of the campaign's answered pairs."""
+    return list(iter_dpo_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))

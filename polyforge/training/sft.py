@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, use_cpu
+
 
 @dataclass
 class SFTRunConfig:
@@ -19,15 +21,7 @@ class SFTRunConfig:
     seed: int = field(default=0, metadata={"help": "Seed for data order and initialisation."})
 
 
-@dataclass
-class SFTRunResult:
-    model_dir: Path
-    examples: int
-    steps: int
-    final_loss: float | None
-
-
-def train_sft(examples: list[dict], config: SFTRunConfig, model=None, tokenizer=None) -> SFTRunResult:
+def train_sft(examples: list[dict], config: SFTRunConfig, model=None, tokenizer=None) -> TrainingRunResult:
     """Train on `examples` (each with a `messages` list) and save a model that `from_pretrained` loads.
 
     `model` and `tokenizer` may be passed in (tests use a tiny random model); by default they are
@@ -36,17 +30,9 @@ def train_sft(examples: list[dict], config: SFTRunConfig, model=None, tokenizer=
     if not examples:
         raise ValueError("no training examples: the campaign produced no pairs with answers")
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from polyforge.training.base_model import resolve_base_model
-
-    if model is None or tokenizer is None:
-        source = resolve_base_model(config.base_model)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    model, tokenizer = load_model_and_tokenizer(config.base_model, model, tokenizer)
     dataset = Dataset.from_list([{"messages": example["messages"]} for example in examples])
     args = SFTConfig(
         output_dir=str(config.output_dir / "checkpoints"),
@@ -58,19 +44,7 @@ def train_sft(examples: list[dict], config: SFTRunConfig, model=None, tokenizer=
         save_strategy="no",
         report_to="none",
         seed=config.seed,
-        use_cpu=not _cuda_available(),
-        disable_tqdm=False,
+        use_cpu=use_cpu(),
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    output = trainer.train()
-    model_dir = config.output_dir / "model"
-    trainer.save_model(str(model_dir))
-    tokenizer.save_pretrained(str(model_dir))
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    return SFTRunResult(model_dir, len(examples), output.global_step, losses[-1] if losses else None)
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+    return train_and_save(trainer, tokenizer, config.output_dir, len(examples))

@@ -1,0 +1,61 @@
+"""Train on a campaign: SFT on its pairs, then DPO on its preferences, starting from the SFT model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyforge.config import TrainingConfig
+from polyforge.storage import open_engine, session_factory
+from polyforge.storage.report import latest_campaign
+from polyforge.training.common import TrainingRunResult
+from polyforge.training.datasets import dpo_examples, sft_examples
+
+
+@dataclass
+class TrainingOutcome:
+    sft: TrainingRunResult
+    dpo: TrainingRunResult | None
+    final_model: Path
+
+
+def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed: int = 0,
+                   say: Callable[[str], None] = print) -> TrainingOutcome:
+    """SFT (`out/sft/model`), then DPO when preferences exist (`out/dpo/model`); `say` reports each step."""
+    from polyforge.training.dpo import DPORunConfig, train_dpo
+    from polyforge.training.sft import SFTRunConfig, train_sft
+
+    engine = open_engine(database_url, create=False)
+    with session_factory(engine)() as session:
+        campaign = latest_campaign(session)
+        campaign_id = campaign.id if campaign else None
+        sft_data = sft_examples(session, campaign_id)
+        preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
+    engine.dispose()
+
+    say(sft_data.note)
+    say(f"SFT: TRL SFTTrainer, {settings.max_steps} steps from {settings.base_model}")
+    sft = train_sft(sft_data.examples, SFTRunConfig(
+        base_model=settings.base_model, output_dir=out / "sft", max_steps=settings.max_steps,
+        batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.learning_rate,
+        seed=seed,
+    ))
+    say(f"SFT: {sft.steps} steps on {sft.examples} examples, final loss {_loss(sft)}")
+    if not settings.dpo_steps:
+        return TrainingOutcome(sft, None, sft.model_dir)
+    if not preferences:
+        say("DPO: skipped, no preference pairs (set sampling.candidates above 1 to collect them)")
+        return TrainingOutcome(sft, None, sft.model_dir)
+    say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} preference pairs")
+    dpo = train_dpo(preferences, DPORunConfig(
+        base_model=str(sft.model_dir), output_dir=out / "dpo", max_steps=settings.dpo_steps,
+        batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.dpo_learning_rate,
+        beta=settings.dpo_beta, seed=seed,
+    ))
+    say(f"DPO: {dpo.steps} steps on {dpo.examples} preference pairs, final loss {_loss(dpo)}")
+    return TrainingOutcome(sft, dpo, dpo.model_dir)
+
+
+def _loss(result: TrainingRunResult) -> str:
+    return "-" if result.final_loss is None else f"{result.final_loss:.3f}"

@@ -1,0 +1,77 @@
+"""A campaign through a fault-injecting proxy in front of a real server completes and accounts for every item."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from fault_proxy import FaultProxy
+from polyforge.config import CampaignConfig
+from polyforge.generation.runner import CampaignRunner
+from polyforge.llm.concurrency import AdaptiveLimiter
+from polyforge.llm.openai_backend import OpenAICompatibleBackend
+from polyforge.storage import Pair, open_engine, session_factory
+
+pytestmark = pytest.mark.slow
+RATES = {"429": 0.15, "503": 0.1, "drop": 0.08, "garbage": 0.08, "hang": 0.04}
+
+
+def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_path, db_url):
+    proxy = FaultProxy(llama_server_url.removesuffix("/v1"), RATES, seed=4, hang_s=6)
+    base = proxy.start()
+    try:
+        backend = OpenAICompatibleBackend(f"{base}/v1", "smollm2", response_format="json_object", timeout_s=4,
+                                          max_attempts=6, max_concurrency=3, retry_initial_s=0.05)
+        config = CampaignConfig.model_validate({
+            "name": "faults", "output_dir": str(tmp_path), "database_url": db_url,
+            "sources": [{"path": str(sample_repo)}], "languages": ["Python", "C", "Go"],
+            "budgets": {"max_pairs": 6}, "concurrency": 3,
+            "sampling": {"seed": 2, "instruction": {"max_tokens": 32}, "answer": {"max_tokens": 40},
+                         "judge": {"max_tokens": 120, "temperature": 0}},
+        })
+        result = asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
+    finally:
+        proxy.stop()
+
+    assert result.new_pairs == 6
+    assert all(proxy.injected[fault] >= 1 for fault in RATES), proxy.injected
+    assert backend.limiter.pressure_events >= 1 and backend.limiter.lowest < 3  # it backed off
+    engine = open_engine(db_url, create=False)
+    with session_factory(engine)() as session:
+        pairs = session.scalars(select(Pair)).all()
+        assert len(pairs) == 6 and len({p.snippet_id for p in pairs}) == 6
+        for pair in pairs:
+            assert pair.status in {"accepted", "flagged", "rejected", "failed"}
+            if pair.status == "failed":
+                assert "attempt(s)" in pair.error  # why it failed is recorded with the item
+            else:
+                assert pair.instruction and pair.answer
+    engine.dispose()
+
+
+def test_limiter_halves_on_pressure_and_regrows():
+    limiter = AdaptiveLimiter(8)
+    limiter.pressure()
+    limiter.pressure()
+    assert limiter.limit == 2 and limiter.lowest == 2
+    for _ in range(40):
+        limiter.relief()
+    assert limiter.limit == 8
+
+
+def test_limiter_caps_requests_in_flight():
+    limiter = AdaptiveLimiter(4)
+    limiter.pressure()  # window 2
+    peak = 0
+
+    async def request():
+        nonlocal peak
+        async with limiter:
+            peak = max(peak, limiter.in_flight)
+            await asyncio.sleep(0.01)
+
+    async def main():
+        await asyncio.gather(*(request() for _ in range(10)))
+
+    asyncio.run(main())
+    assert peak == 2 and limiter.in_flight == 0
