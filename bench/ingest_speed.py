@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,9 +29,25 @@ DEFAULT_CORPUS = ["/usr/lib/go/src", "/usr/lib/python3.11", "/usr/include", "/us
                   "/usr/lib/ruby/3.1.0", "/usr/lib/node_modules"]
 
 
-def cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+class ProcessSampler:
+    """CPU time and peak memory of this process and its descendants (the forkserver and the workers
+    it starts). Workers end with the stage, so they are sampled while it runs."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[int, float] = {}
+        self.peak_mb: dict[int, float] = {}
+
+    def sample(self) -> None:
+        me = psutil.Process()
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                self.cpu[process.pid] = sum(process.cpu_times()[:2])
+                status = Path(f"/proc/{process.pid}/status").read_text()
+            except (psutil.Error, OSError):
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_mb[process.pid] = int(line.split()[1]) / 1024
 
 
 def main() -> None:
@@ -42,17 +59,30 @@ def main() -> None:
     folders = args.folders or [folder for folder in DEFAULT_CORPUS if Path(folder).is_dir()]
     report = IngestReport()
     load = os.getloadavg()[0]
-    started, cpu_start = time.perf_counter(), cpu_seconds()
+    sampler = ProcessSampler()
+    sampler.sample()
+    cpu_start = sum(sampler.cpu.values())
+    files = 0
+
+    def on_file(size: int) -> None:
+        nonlocal files
+        files += 1
+        if files % 100 == 0:
+            sampler.sample()
+
+    started = time.perf_counter()
     snippets = 0
-    for _ in stream_snippets(folders, IngestConfig(workers=args.workers), report=report):
+    stream = stream_snippets(folders, IngestConfig(workers=args.workers), report=report, on_file=on_file)
+    for _ in stream:
         snippets += 1
         if args.max_mb and report.bytes_read > args.max_mb * 1e6:
             break
-    wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_start
+    sampler.sample()
+    stream.close()
+    wall, cpu = time.perf_counter() - started, sum(sampler.cpu.values()) - cpu_start
+    peaks = sorted(sampler.peak_mb.values(), reverse=True)
     mb = report.bytes_read / 1e6
     languages = Counter({name: stats.snippets for name, stats in report.languages.items()})
-    peak_main = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"corpus: {', '.join(folders)}")
     print(f"workers {args.workers}, cores {os.cpu_count()}, load average at start {load:.1f}")
     print(f"read {mb:.1f} MB in {sum(s.files for s in report.sources)} files; {snippets} snippets kept; "
@@ -60,7 +90,7 @@ def main() -> None:
     print(f"wall {wall:.1f} s -> {mb / wall:.2f} MB/s")
     print(f"CPU {cpu:.1f} s (all processes) -> {mb / cpu:.2f} MB per CPU-second, "
           f"{2 * mb / cpu:.2f} MB/s on 2 dedicated cores")
-    print(f"peak RSS: main {peak_main:.0f} MB, largest worker {peak_child:.0f} MB")
+    print(f"peak RSS per process (MB, largest first): {', '.join(f'{peak:.0f}' for peak in peaks)}")
 
 
 if __name__ == "__main__":
