@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import MinHash, MinHashLSH
 
 from polyforge.ingest.decontamination import BenchmarkNgrams
 from polyforge.ingest.shingles import ngram_hashes, to_32_bits, word_hashes
@@ -101,10 +101,12 @@ class ExactDedup:
     name = "exact dedup"
 
     def __init__(self) -> None:
-        self.seen: set[bytes] = set()
+        self.seen: set[int] = set()
 
     def reason_to_drop(self, snippet: Candidate) -> str | None:
-        key = bytes.fromhex(snippet.content_hash)[:16]  # 128 bits: collisions are negligible, memory halves
+        # 64 bits of the SHA-256: a collision among a billion snippets has odds of about 3%; a small int
+        # takes a third of the memory of the hex digest.
+        key = int(snippet.content_hash[:16], 16)
         if key in self.seen:
             return "exact duplicate"
         self.seen.add(key)
@@ -132,18 +134,25 @@ class MinHasher:
 
 
 class NearDedup:
-    """Drops a snippet whose word-shingle Jaccard similarity to a kept one reaches the threshold."""
+    """Drops a snippet whose word-shingle Jaccard similarity to a kept one reaches the threshold.
+
+    Locality-sensitive hashing over the MinHash signature: datasketch's MinHashLSH chooses the bands
+    (b bands of r rows that minimize false positives and negatives at the threshold), and a snippet
+    is a near duplicate when any band matches a kept snippet's. Only "was anything similar kept?" is
+    asked, never "which one?", so the index is one set of band hashes: about 0.7 KB a snippet where
+    MinHashLSH's own buckets of keys take 5 KB, which keeps a 1 GB repository's index in memory.
+    """
 
     name = "near dedup"
 
     def __init__(self, threshold: float, num_perm: int):
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self.count = 0
+        self.bands = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
+        self.seen: set[int] = set()
 
     def reason_to_drop(self, snippet: Candidate) -> str | None:
-        minhash = LeanMinHash(seed=MINHASH_SEED, hashvalues=snippet.signature, scheme="affine32")
-        if self.lsh.query(minhash):
+        signature = snippet.signature
+        keys = [hash((band, signature[start:end].tobytes())) for band, (start, end) in enumerate(self.bands)]
+        if any(key in self.seen for key in keys):
             return "near duplicate"
-        self.lsh.insert(self.count, minhash, check_duplication=False)
-        self.count += 1
+        self.seen.update(keys)
         return None

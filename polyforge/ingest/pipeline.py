@@ -7,6 +7,7 @@ the size of the sources); `ingest` collects them for callers that want a list.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import multiprocessing
 import os
@@ -19,7 +20,14 @@ from polyforge.config import IngestConfig
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
 from polyforge.ingest.languages import language_by_name, language_table
 from polyforge.ingest.sources import Source, SourceError, open_source, walk
-from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, IngestError, process_in_worker, start_worker
+from polyforge.ingest.worker import (
+    CutResult,
+    FileProcessor,
+    FileResult,
+    IngestError,
+    process_batch_in_worker,
+    start_worker,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ def _selected_languages(names: Sequence[str] | None) -> set[str] | None:
 
 # Files processed in the main process before a worker pool is worth starting.
 IN_PROCESS_FILES = 200
+BATCH_FILES = 8  # files a worker takes at a time
+BATCHES_IN_FLIGHT = 4  # per worker: enough to keep workers busy, few enough to bound memory
 
 
 class _Stage:
@@ -138,8 +148,18 @@ class _Stage:
                 )
         if self.pool is None:
             yield from (self.processor.process(*task) for task in tasks)
-        else:
-            yield from self.pool.imap(process_in_worker, tasks, chunksize=8)
+            return
+        # A bounded window of batches in flight, in order: Pool.imap would queue every finished
+        # result in memory whenever the workers run ahead of this process.
+        pending: collections.deque = collections.deque()
+        while True:
+            batch = list(itertools.islice(tasks, BATCH_FILES))
+            if batch:
+                pending.append(self.pool.apply_async(process_batch_in_worker, (batch,)))
+            if pending and (len(pending) >= BATCHES_IN_FLIGHT * self.workers or not batch):
+                yield from pending.popleft().get()
+            elif not batch:
+                return
 
     def _take(self, location: str, summary: SourceSummary, result: FileResult) -> Iterator[SnippetRecord]:
         report, steps = self.report, self.report.steps

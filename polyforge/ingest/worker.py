@@ -115,5 +115,5 @@ def start_worker(config: IngestConfig, wanted: set[str] | None) -> None:
     _processor = FileProcessor(config, wanted)
 
 
-def process_in_worker(task: tuple[str, str]) -> FileResult:
-    return _processor.process(*task)
+def process_batch_in_worker(tasks: list[tuple[str, str]]) -> list[FileResult]:
+    return [_processor.process(*task) for task in tasks]
