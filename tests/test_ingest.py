@@ -164,3 +164,20 @@ def test_ingest_command_prints_and_stores_the_per_language_table(messy_repo, tmp
     assert rows["Python"].files > 20 and rows["Python"].tokens == sum(s.tokens for s in stored if s.language == "Python")
     for row in rows.values():
         assert f"│ {row.language}" in result.output
+
+
+def test_an_unexpected_failure_on_one_file_is_reported_and_the_rest_go_on(sample_repo, monkeypatch):
+    from polyforge.ingest import worker
+
+    real_cut = worker.cut_snippets
+
+    def cut_or_fail(text, language, *args):
+        if language.name == "Go":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_cut(text, language, *args)
+
+    monkeypatch.setattr(worker, "cut_snippets", cut_or_fail)
+    report = ingest([sample_repo], ONE_PROCESS)
+    assert report.skipped_files["failed"] == 1 and "Go" not in report.languages
+    assert report.problems == [f"{sample_repo}: go/mathx.go: RecursionError: maximum recursion depth exceeded"]
+    assert len({s.language for s in report.snippets}) == 6

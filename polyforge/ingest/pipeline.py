@@ -7,11 +7,10 @@ the size of the sources); `ingest` collects them for callers that want a list.
 
 from __future__ import annotations
 
-import collections
 import itertools
 import multiprocessing
 import os
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +150,7 @@ class _Stage:
             return
         # A bounded window of batches in flight, in order: Pool.imap would queue every finished
         # result in memory whenever the workers run ahead of this process.
-        pending: collections.deque = collections.deque()
+        pending: deque = deque()
         while True:
             batch = list(itertools.islice(tasks, BATCH_FILES))
             if batch:
@@ -164,7 +163,9 @@ class _Stage:
     def _take(self, location: str, summary: SourceSummary, result: FileResult) -> Iterator[SnippetRecord]:
         report, steps = self.report, self.report.steps
         report.bytes_read += result.size
-        if result.size == 0:  # not read: the reason is a walk-time skip
+        if result.error:
+            report.problems.append(f"{location}: {result.path}: {result.error}")
+        if result.size == 0:  # not read: the reason is a read-time skip
             summary.skipped[result.skipped] += 1
             return
         summary.files += 1

@@ -42,6 +42,7 @@ class FileResult:
     parse_failed: bool = False
     cut_dropped: Counter = field(default_factory=Counter)  # too short / too long, counted while cutting
     snippets: list[CutResult] = field(default_factory=list)
+    error: str | None = None  # an unexpected failure on this file, reported; the other files go on
 
 
 def per_snippet_filters(config: IngestConfig) -> list[SnippetFilter]:
@@ -75,6 +76,12 @@ class FileProcessor:
         )
 
     def process(self, root: str, relative: str) -> FileResult:
+        try:
+            return self._process(root, relative)
+        except Exception as exc:  # noqa: BLE001 - one odd file must not stop a repository's ingest
+            return FileResult(relative, skipped="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _process(self, root: str, relative: str) -> FileResult:
         file = read_file(Path(root), relative, self.limits)
         if isinstance(file, str):
             return FileResult(relative, skipped=file)
