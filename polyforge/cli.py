@@ -87,18 +87,61 @@ def print_summary(database: str, campaign_id: int) -> None:
         total = total_summary(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
-    for column in ("language", "generated", "accepted", "flagged", "rejected", "failed", "mean score", "tokens",
-                   "seconds"):
+    for column in ("language", "generated", "accepted", "flagged", "rejected", "duplicate", "failed", "mean score",
+                   "tokens", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for row in rows + ([total] if total else []):
         mean = "-" if row.mean_score is None else f"{row.mean_score:.2f}"
         table.add_row(row.language, str(row.generated), str(row.accepted), str(row.flagged), str(row.rejected),
-                      str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}", end_section=row is rows[-1])
+                      str(row.duplicate), str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}",
+                      end_section=row is rows[-1])
+    console.print(table)
+
+
+def print_coverage(result) -> None:
+    """Topic rows x language columns: labelled pairs per cell, over every campaign in the database."""
+    coverage = result.coverage
+    if coverage is None or not coverage.counts:
+        return
+    languages = sorted({language for language, _, _ in coverage.counts})
+    table = Table(title="coverage: labelled pairs per topic and language (easy/medium/hard)")
+    table.add_column("topic")
+    for language in languages:
+        table.add_column(language, justify="right")
+    for topic in coverage.taxonomy.topics:
+        cells = ["/".join(str(coverage.counts[(language, topic, d)]) for d in coverage.taxonomy.difficulties)
+                 for language in languages]
+        table.add_row(topic, *cells)
+    table.add_row("cells filled", *[str(coverage.filled(language)) for language in languages], end_section=True)
+    console.print(table)
+
+
+def print_memory(result) -> None:
+    if not result.memory:
+        return
+    table = Table(title="memory banks (this run)")
+    for column in ("agent", "entries", "index", "novelty rejections", "bank"):
+        table.add_column(column)
+    for language, memory in sorted(result.memory.items()):
+        table.add_row(language, str(memory.size), memory.index, str(result.duplicates.get(language, 0)), memory.origin)
     console.print(table)
 
 
 def _load(config_path: Path, out: Path | None) -> CampaignConfig:
     return load_config(config_path, {"output_dir": str(out)} if out else None)
+
+
+def _run_and_report(config_path: Path, out: Path | None):
+    """Load, run and summarize a campaign; a user error ends the command with its message."""
+    try:
+        campaign = _load(config_path, out)
+        result = run_campaign(campaign)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    print_summary(result.database_url, result.campaign_id)
+    print_memory(result)
+    print_coverage(result)
+    return campaign, result
 
 
 @app.command()
@@ -107,12 +150,7 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
 ) -> None:
     """Run (or resume) a generation campaign from a config file."""
-    try:
-        campaign = _load(config, out)
-        result = run_campaign(campaign)
-    except USER_ERRORS as exc:
-        _fail(str(exc))
-    print_summary(result.database_url, result.campaign_id)
+    campaign, result = _run_and_report(config, out)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
@@ -218,13 +256,8 @@ def demo(
     config_path = EXAMPLES_DIR / "campaign.yaml"
     if not config_path.is_file():
         _fail(f"the demo needs {config_path}, which ships with the source tree; run it from a clone")
-    try:
-        campaign = _load(config_path, out)
-        console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
-        result = run_campaign(campaign)
-    except USER_ERRORS as exc:
-        _fail(str(exc))
-    print_summary(result.database_url, result.campaign_id)
+    console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
+    campaign, result = _run_and_report(config_path, out)
     engine = open_engine(result.database_url, create=False)
     with session_factory(engine)() as session:
         sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))

@@ -171,6 +171,30 @@ class IngestConfig(_Strict):
         return self
 
 
+class MemoryConfig(_Strict):
+    """Each language agent's memory bank: few-shot examples and a novelty check (FAISS)."""
+
+    enabled: bool = True
+    folder: Path | None = Field(
+        default=None, description="Where banks are saved (default: OUTPUT_DIR/memory); share it across campaigns."
+    )
+    seeds: str = Field(default="starter", description="Few-shot seeds: 'starter' (bundled) or a JSONL/Parquet/HF path.")
+    few_shot: int = Field(default=2, ge=0, description="Examples (seeds and accepted pairs) shown to the instructor.")
+    novelty_threshold: float = Field(
+        default=0.9, gt=0, le=1.0,
+        description="An instruction this similar (cosine) to one already in the bank is rejected before answering.",
+    )
+    ivf_threshold: int = Field(default=50_000, ge=100, description="Bank size at which the flat index becomes IVF.")
+
+
+class CoverageConfig(_Strict):
+    """The coverage matrix: language x topic x difficulty."""
+
+    taxonomy: str = Field(default="taxonomy", description="'taxonomy' (bundled) or a YAML file of topics and difficulties.")
+    classify: bool = Field(default=True, description="Label every novel instruction with a topic and a difficulty.")
+    steer: bool = Field(default=True, description="Ask each instructor for its language's least covered cell.")
+
+
 class TrainingConfig(_Strict):
     """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
@@ -204,6 +228,8 @@ class CampaignConfig(_Strict):
     budgets: BudgetConfig = Field(default_factory=BudgetConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
 

@@ -33,7 +33,12 @@ def stage_of(messages: list[Message]) -> str:
         return "judge"
     if "teacher" in system:
         return "instruction"
+    if "label" in system:
+        return "classify"
     return "answer"
+
+
+CLASSIFICATION = json.dumps({"topic": "algorithms", "difficulty": "easy"})
 
 
 def uniform_scores(value: int, criteria: list[str]) -> str:
@@ -51,6 +56,8 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
             return "Write a function that returns the sum of a list of integers."
         if stage == "answer":
             return "Sum with the built-in.\n```python\ndef total(xs):\n    return sum(xs)\n```"
+        if stage == "classify":
+            return CLASSIFICATION
         return judge_reply(messages)
 
     return reply

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
+from doubles import CLASSIFICATION, ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.runner import CampaignRunner
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
@@ -15,7 +15,8 @@ from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, 
 
 def make_config(sample_repo, out, db_url, **overrides):
     raw = {"name": "t", "output_dir": str(out), "database_url": db_url, "sources": [{"path": str(sample_repo)}],
-           "budgets": {"max_pairs": 8}, "concurrency": 3, **overrides}
+           "budgets": {"max_pairs": 8}, "concurrency": 3,
+           "memory": {"enabled": False}, **overrides}
     return CampaignConfig.model_validate(raw)
 
 
@@ -48,7 +49,8 @@ def test_campaign_stores_pairs_scores_and_provenance(sample_repo, tmp_path, db_u
         for pair in pairs:
             assert len(pair.scores) == 9
             assert pair.model == "scripted-double" and pair.checklist_hash == checklist.content_hash
-            assert set(pair.templates) == {"instruction", "answer", "judge"}
+            assert set(pair.templates) == {"instruction", "classify", "answer", "judge"}
+            assert (pair.topic, pair.difficulty) == ("algorithms", "easy")
             assert pair.tokens["judge"]["calls"] == 1 and pair.total_tokens > 0
             expected = {"Python": "accepted", "Rust": "rejected"}.get(pair.language, "flagged")
             assert pair.status == expected
@@ -62,7 +64,7 @@ def test_second_run_resumes_without_redoing_items(sample_repo, tmp_path, db_url,
     calls_first = len(backend.calls)
     result = run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 12}), backend)
     assert result.new_pairs == 7
-    assert len(backend.calls) - calls_first == 7 * 3
+    assert len(backend.calls) - calls_first == 7 * 4  # instruction, classify, answer, judge
     with open_session(db_url) as session:
         assert session.scalar(select(func.count()).select_from(Campaign)) == 1
         assert session.scalar(select(func.count()).select_from(Snippet)) == 20  # Java's Matrix fits in one class snippet
@@ -100,7 +102,7 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
             return next(answers)
         if stage == "judge":
             return uniform_scores(8 if "```" in messages[1]["content"] else 3, criteria)
-        return "Sum a list of integers."
+        return CLASSIFICATION if stage == "classify" else "Sum a list of integers."
 
     run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}, concurrency=1,
                     sampling={"candidates": 2}), ScriptedBackend(reply))
@@ -113,3 +115,26 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
             [preference] = pair.preferences
             assert preference.rejected == "No idea." and preference.chosen == pair.answer
             assert preference.prompt == pair.instruction and preference.reason == "judge score 8.00 vs 3.00"
+
+
+def test_steering_spreads_items_over_the_coverage_matrix(sample_repo, tmp_path, db_url, criteria):
+    """The instructor is asked for the least covered cell; the classifier's labels fill the matrix."""
+    labels = itertools.cycle([("algorithms", "easy"), ("strings and text", "medium"), ("concurrency", "hard")])
+
+    def reply(messages, schema):
+        if stage_of(messages) == "classify":
+            topic, difficulty = next(labels)
+            return json.dumps({"topic": topic, "difficulty": difficulty})
+        return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    result = run(make_config(sample_repo, tmp_path, db_url, languages=["Python"], budgets={"max_pairs": 3},
+                             concurrency=1), backend)
+    instruction_prompts = [m[1]["content"] for m, _ in backend.calls if stage_of(m) == "instruction"]
+    # empty matrix: first the first cell; then cells already labelled are avoided
+    assert "make it a easy task about algorithms" in instruction_prompts[0]
+    assert "about algorithms" not in instruction_prompts[1]
+    assert result.coverage.counts == {("Python", "algorithms", "easy"): 1, ("Python", "strings and text", "medium"): 1,
+                                      ("Python", "concurrency", "hard"): 1}
+    with open_session(db_url) as session:
+        assert sorted(session.scalars(select(Pair.topic))) == ["algorithms", "concurrency", "strings and text"]

@@ -35,14 +35,14 @@ def test_run_export_train(tmp_path, sample_repo):
     assert len(pairs) == 4 and {p[1] for p in pairs} == {"Python", "C", "Go", "Shell"}
     for pair_id, _, status, score, model in pairs:
         assert model == "SmolLM2-135M-Instruct"
-        if status != "failed" and score is not None:
+        if score is not None:
             assert db.execute("select count(*) from judge_score where pair_id = ?", (pair_id,)).fetchone()[0] == 9
 
     export = tmp_path / "all.jsonl"
     polyforge("export", str(tmp_path / "out"), "--out", str(export), "--status", "accepted", "--status", "flagged",
               "--status", "rejected", env=env)
     lines = [json.loads(line) for line in export.read_text().splitlines()]
-    assert len(lines) == sum(1 for p in pairs if p[2] != "failed")
+    assert len(lines) == sum(1 for p in pairs if p[2] not in ("failed", "duplicate"))
     assert all([m["role"] for m in line["messages"]] == ["user", "assistant"] for line in lines)
 
     preferences = db.execute("select count(*) from preference").fetchone()[0]

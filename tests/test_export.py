@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from doubles import ScriptedBackend, stage_of, uniform_scores
+from doubles import CLASSIFICATION, ScriptedBackend, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.runner import CampaignRunner
 from polyforge.storage import open_engine, session_factory
@@ -26,6 +26,8 @@ def campaign_db(sample_repo, tmp_path, db_url, criteria):
             return "Solve the task."
         if stage == "answer":
             return next(answers)
+        if stage == "classify":
+            return CLASSIFICATION
         language = next(lang for lang in SCORES if lang in messages[0]["content"])
         good = "```" in messages[1]["content"]
         return uniform_scores(SCORES[language] if good else 1, criteria)
@@ -33,7 +35,7 @@ def campaign_db(sample_repo, tmp_path, db_url, criteria):
     config = CampaignConfig.model_validate({
         "name": "export", "output_dir": str(tmp_path), "database_url": db_url,
         "sources": [{"path": str(sample_repo)}], "languages": list(SCORES), "budgets": {"max_pairs": 12},
-        "concurrency": 1, "sampling": {"candidates": 2},
+        "concurrency": 1, "sampling": {"candidates": 2}, "memory": {"enabled": False},
     })
     backend = ScriptedBackend(reply)
     asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
@@ -55,7 +57,7 @@ def test_sft_jsonl_has_messages_provenance_and_a_card(campaign_db, tmp_path):
         assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
         assert row["status"] == "accepted" and row["language"] in {"Python", "Go"}
         assert row["source"]["path"] and row["source"]["start_line"] <= row["source"]["end_line"]
-        assert set(row["templates"]) == {"instruction", "answer", "judge"}
+        assert set(row["templates"]) == {"instruction", "classify", "answer", "judge"}
     card = result.card_path.read_text()
     assert result.card_path.name == "sft.README.md"
     assert "rows: 6" in card and "| Python | 3 |" in card and "| mean | 8.000 |" in card

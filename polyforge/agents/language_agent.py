@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import create_model
 
 from polyforge.config import StageSampling
-from polyforge.llm import ChatBackend, Completion, SamplingParams
-from polyforge.prompts import render
+from polyforge.llm import ChatBackend, Completion, SamplingParams, StructuredOutputError, chat_structured
+from polyforge.memory import MemoryBank
+from polyforge.prompts import Taxonomy, render
 
 
 class EmptyOutput(ValueError):
@@ -21,6 +25,14 @@ class StageOutput:
     completions: list[Completion] = field(default_factory=list)
 
 
+@dataclass
+class Classification:
+    topic: str | None
+    difficulty: str | None
+    template_hash: str
+    completions: list[Completion] = field(default_factory=list)
+
+
 def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
     return SamplingParams(stage.temperature, stage.top_p, stage.max_tokens, seed)
 
@@ -28,11 +40,20 @@ def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
 class LanguageAgent:
     """One agent per language; each owns the prompts' language-specific wording."""
 
-    def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling):
+    def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling,
+                 memory: MemoryBank | None = None, few_shot: int = 0):
         self.language = language
         self.backend = backend
+        self.memory = memory
+        self.few_shot = few_shot
         self._instruction_sampling = instruction
         self._answer_sampling = answer
+
+    def examples_for(self, code: str) -> list[str]:
+        """Instructions of the seeds and accepted pairs nearest to `code`, as few-shot examples."""
+        if self.memory is None or not self.few_shot:
+            return []
+        return [n.entry.instruction for n in self.memory.nearest(code, self.few_shot, kinds=("seed", "accepted"))]
 
     async def _run(self, template: str, stage: StageSampling, seed: int | None, **variables) -> StageOutput:
         prompt = render(template, language=self.language, **variables)
@@ -42,8 +63,26 @@ class LanguageAgent:
             raise EmptyOutput(f"{template}: the model returned an empty reply (finish: {completion.finish_reason})")
         return StageOutput(text, template, prompt.template_hash, [completion])
 
-    async def write_instruction(self, code: str, path: str, seed: int | None = None) -> StageOutput:
-        return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path)
+    async def write_instruction(self, code: str, path: str, seed: int | None = None,
+                                target: tuple[str, str] | None = None) -> StageOutput:
+        """A task the code answers; `target` (topic, difficulty) steers it toward an under-covered cell."""
+        return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path,
+                               examples=self.examples_for(code), target=target)
 
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
         return await self._run("answer", self._answer_sampling, seed, instruction=instruction)
+
+    async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
+        """The instruction's topic and difficulty, constrained to the taxonomy; None for both if it fails."""
+        prompt = render("classify", language=self.language, instruction=instruction, taxonomy=taxonomy)
+        schema = create_model(
+            "TopicAndDifficulty",
+            topic=(Literal[tuple(taxonomy.topics)], ...),
+            difficulty=(Literal[tuple(taxonomy.difficulties)], ...),
+        )
+        params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=40, seed=seed)
+        try:
+            parsed, completions = await chat_structured(self.backend, prompt.messages, schema, params, max_retries=1)
+        except StructuredOutputError as exc:
+            return Classification(None, None, prompt.template_hash, exc.usage)
+        return Classification(parsed.topic, parsed.difficulty, prompt.template_hash, completions)

@@ -9,19 +9,21 @@ from typing import TypedDict
 from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, Verdict
-from polyforge.agents.language_agent import EmptyOutput
+from polyforge.agents.language_agent import Classification, EmptyOutput
 from polyforge.llm import Completion, LLMError
+from polyforge.prompts import Taxonomy
 
 # Errors that end one work item and are recorded with it; anything else is a bug and propagates.
 ITEM_ERRORS = (LLMError, EmptyOutput)
 
 
-class WorkItem(TypedDict):
+class WorkItem(TypedDict, total=False):
     snippet_id: int
     language: str
     path: str
     code: str
     seed: int
+    target: tuple[str, str]  # (topic, difficulty) to steer the instruction toward, if steering
 
 
 class WorkItemState(TypedDict, total=False):
@@ -31,8 +33,11 @@ class WorkItemState(TypedDict, total=False):
     verdicts: list[Verdict]  # one per candidate, same order
     answer: StageOutput  # the chosen candidate
     verdict: Verdict  # its verdict
-    status: str  # accepted / rejected / flagged (from the verdict) or failed
+    status: str  # accepted / rejected / flagged (from the verdict), duplicate, or failed
     error: str
+    novelty: float  # highest similarity of the instruction to the agent's memory
+    classification: Classification  # the instruction's topic and difficulty
+    memory_id: int  # the instruction's entry in the memory bank
 
 
 CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
@@ -44,20 +49,55 @@ def _best(verdicts: list[Verdict]) -> int:
     return scores.index(max(scores))
 
 
-def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1):
+def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1,
+                     novelty_threshold: float = 0.9, taxonomy: Taxonomy | None = None):
     """Compile the graph once per campaign; every work item runs through it concurrently.
 
     With `candidates` > 1 the answer is sampled that many times, the judge scores each, and the
-    best one becomes the pair's answer; the others remain in the state as DPO material.
+    best one becomes the pair's answer; the others remain in the state as DPO material. When the
+    agent has a memory bank, an instruction too similar to one it holds is dropped before any
+    answer is written (status `duplicate`), and a novel one is remembered at once, so that two
+    items in flight cannot both pass with the same task.
     """
 
     async def write_instruction(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         try:
-            output = await agents[item["language"]].write_instruction(item["code"], item["path"], item["seed"])
+            output = await agents[item["language"]].write_instruction(item["code"], item["path"], item["seed"],
+                                                                      item.get("target"))
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"instruction: {exc}"}
         return {"instruction": output}
+
+    def check_novelty(state: WorkItemState) -> WorkItemState:
+        memory = agents[state["item"]["language"]].memory
+        if memory is None:
+            return {}
+        instruction = state["instruction"].text
+        similarity = memory.novelty(instruction)
+        if similarity >= novelty_threshold:
+            return {"status": "duplicate", "novelty": similarity,
+                    "error": f"novelty: {similarity:.3f} similar to an instruction in memory "
+                             f"(threshold {novelty_threshold})"}
+        entry = memory.new_entry("generated", instruction)
+        memory.add([entry])
+        return {"novelty": similarity, "memory_id": entry.id}
+
+    async def classify(state: WorkItemState) -> WorkItemState:
+        if taxonomy is None:
+            return {}
+        item = state["item"]
+        try:
+            labels = await agents[item["language"]].classify(state["instruction"].text, taxonomy, item["seed"])
+        except ITEM_ERRORS as exc:
+            return {"status": "failed", "error": f"classify: {exc}"}
+        return {"classification": labels}
+
+    def remember(state: WorkItemState) -> WorkItemState:
+        memory = agents[state["item"]["language"]].memory
+        if memory is not None and "memory_id" in state and state.get("status") == "accepted":
+            memory.mark(state["memory_id"], "accepted", state["answer"].text)
+        return {}
 
     async def write_answers(state: WorkItemState) -> WorkItemState:
         item = state["item"]
@@ -88,28 +128,35 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
         return {"verdicts": verdicts, "answer": state["candidates"][best], "verdict": verdicts[best],
                 "status": verdicts[best].route.value}
 
-    def continue_unless_failed(next_node: str):
+    def continue_unless_ended(next_node: str):
         def decide(state: WorkItemState) -> str:
-            return END if state.get("status") == "failed" else next_node
+            return END if state.get("status") in ("failed", "duplicate") else next_node
 
         return decide
 
     graph = StateGraph(WorkItemState)
     graph.add_node("write_instruction", write_instruction)
+    graph.add_node("check_novelty", check_novelty)
+    graph.add_node("classify", classify)
     graph.add_node("write_answers", write_answers)
     graph.add_node("judge", judge_candidates)
+    graph.add_node("remember", remember)
     graph.add_edge(START, "write_instruction")
-    graph.add_conditional_edges("write_instruction", continue_unless_failed("write_answers"), ["write_answers", END])
-    graph.add_conditional_edges("write_answers", continue_unless_failed("judge"), ["judge", END])
-    graph.add_edge("judge", END)
+    graph.add_conditional_edges("write_instruction", continue_unless_ended("check_novelty"), ["check_novelty", END])
+    graph.add_conditional_edges("check_novelty", continue_unless_ended("classify"), ["classify", END])
+    graph.add_conditional_edges("classify", continue_unless_ended("write_answers"), ["write_answers", END])
+    graph.add_conditional_edges("write_answers", continue_unless_ended("judge"), ["judge", END])
+    graph.add_conditional_edges("judge", continue_unless_ended("remember"), ["remember", END])
+    graph.add_edge("remember", END)
     return graph.compile()
 
 
 def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
     """Every completion a work item spent, by stage (retries included)."""
-    instruction = state.get("instruction")
+    instruction, classification = state.get("instruction"), state.get("classification")
     return {
         "instruction": instruction.completions if instruction else [],
+        "classify": classification.completions if classification else [],
         "answer": [c for candidate in state.get("candidates", []) for c in candidate.completions],
         "judge": [c for verdict in state.get("verdicts", []) for c in verdict.completions],
     }

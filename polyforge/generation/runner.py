@@ -27,9 +27,13 @@ from polyforge.generation.graph import (
     run_item,
     stage_completions,
 )
+from polyforge.generation.coverage import Coverage
+from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
+from polyforge.memory import shared_embedder
+from polyforge.prompts import load_taxonomy
 from polyforge.storage import (
     Campaign,
     JudgeScore,
@@ -41,6 +45,7 @@ from polyforge.storage import (
     session_factory,
 )
 from polyforge.storage.models import utcnow
+from polyforge.storage.report import coverage_counts
 
 
 @dataclass
@@ -53,12 +58,22 @@ class CampaignProgress:
 
 
 @dataclass
+class MemoryReport:
+    size: int  # entries in the bank after the run
+    index: str  # flat or ivf
+    origin: str  # new, loaded, or rebuilt (why)
+
+
+@dataclass
 class CampaignResult:
     campaign_id: int
     database_url: str
     new_pairs: int
-    statuses: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)  # this run's items by status
     stopped_by: str | None = None
+    memory: dict[str, MemoryReport] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # this run's novelty rejections per language
+    coverage: Coverage | None = None
 
 
 def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
@@ -112,8 +127,11 @@ def record_pair(
         for stage, cs in spent.items()
     }
     templates = {out.template: out.template_hash for out in (instruction, answer) if out}
+    if state.get("classification") is not None:
+        templates["classify"] = state["classification"].template_hash
     if verdict is not None:
         templates["judge"] = verdict.template_hash
+    labels = state.get("classification")
     pair = Pair(
         campaign_id=campaign_id,
         snippet_id=item["snippet_id"],
@@ -121,6 +139,8 @@ def record_pair(
         instruction=instruction.text if instruction else "",
         answer=answer.text if answer else "",
         status=state["status"],
+        topic=labels.topic if labels else None,
+        difficulty=labels.difficulty if labels else None,
         final_score=verdict.final_score if verdict else None,
         flag_reason=verdict.flag_reason if verdict else None,
         error=state.get("error") or (verdict.error if verdict else None),
@@ -179,19 +199,27 @@ class CampaignRunner:
                 session, campaign, max(config.budgets.max_pairs - existing, 0),
                 config.budgets.max_snippets_per_language, config.sampling.seed,
             )
+        banks, origins = {}, {}
+        if config.memory.enabled and items:
+            with sessions() as session:
+                banks, origins = open_banks(session, config, {item["language"] for item in items}, shared_embedder())
         self.progress.on_scheduled(len(items))
         generator, judge_backend = self._create_backends()
         try:
-            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend)
+            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend, banks)
         except BaseException:
             with sessions() as session:
                 session.get(Campaign, campaign.id).status = "interrupted"
                 session.commit()
             raise
         finally:
+            with sessions() as session:
+                save_banks(session, config, banks)
             await generator.aclose()
             if judge_backend is not generator:
                 await judge_backend.aclose()
+        result.memory = {language: MemoryReport(len(bank), bank.index_kind, origins[language])
+                         for language, bank in banks.items()}
         with sessions() as session:
             stored = session.get(Campaign, campaign.id)
             stored.status = "finished"
@@ -201,16 +229,23 @@ class CampaignRunner:
         engine.dispose()
         return result
 
-    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend) -> CampaignResult:
+    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend, banks) -> CampaignResult:
         config = self.config
         agents = {
-            language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer)
+            language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer,
+                                    memory=banks.get(language), few_shot=config.memory.few_shot)
             for language in {item["language"] for item in items}
         }
         judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
                            config.judge.max_retries)
-        graph = build_item_graph(agents, judge, config.sampling.candidates)
+        taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
+        graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy)
+        coverage = None
+        if taxonomy is not None:
+            with sessions() as session:
+                coverage = Coverage(taxonomy, coverage_counts(session))
+            result.coverage = coverage
         statuses: dict[str, int] = defaultdict(int)
         spent_tokens = 0
         queue = iter(items)
@@ -221,11 +256,19 @@ class CampaignRunner:
                 if config.budgets.max_tokens is not None and spent_tokens >= config.budgets.max_tokens:
                     result.stopped_by = f"token budget ({config.budgets.max_tokens}) reached"
                     return
+                if coverage is not None and config.coverage.steer:
+                    item = {**item, "target": coverage.reserve(item["language"])}
                 state = await run_item(graph, item)
+                labels = state.get("classification")
+                if coverage is not None and "target" in item:
+                    coverage.record(item["language"], item["target"], labels and labels.topic,
+                                    labels and labels.difficulty)
                 with sessions() as session:
                     pair = record_pair(session, config, campaign_id, generator, judge, state)
                 spent_tokens += pair.total_tokens
                 statuses[pair.status] += 1
+                if pair.status == "duplicate":
+                    result.duplicates[pair.language] = result.duplicates.get(pair.language, 0) + 1
                 result.new_pairs += 1
                 self.progress.on_item_done(item["language"], pair.status)
 

@@ -1,7 +1,8 @@
 """Prompt templates are Jinja2 files in this folder, edited as data by prompt engineers.
 
 Each template defines a `system` and a `user` block; rendering gives chat messages plus the
-template's content hash, which is stored with every pair it produced.
+template's content hash, which is stored with every pair it produced. The coverage taxonomy
+(`taxonomy.yaml`) lives here too: it is prompt data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROMPT_DIR = Path(__file__).parent
 
@@ -61,3 +64,25 @@ def render(name: str, directory: Path = PROMPT_DIR, **variables) -> RenderedProm
             raise PromptError(f"{name}.j2: {exc}") from exc
         messages.append({"role": role, "content": content})
     return RenderedPrompt(name=name, messages=messages, template_hash=template_hash(name, directory))
+
+
+class Taxonomy(BaseModel):
+    """The coverage matrix's axes besides language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topics: list[str] = Field(min_length=1)
+    difficulties: list[str] = Field(min_length=1)
+
+
+def load_taxonomy(name_or_path: str | Path = "taxonomy") -> Taxonomy:
+    """The bundled taxonomy by name, or a YAML file with `topics` and `difficulties` lists."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROMPT_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise PromptError(f"taxonomy {name_or_path!r} not found (bundled: taxonomy; or a YAML path)")
+    try:
+        return Taxonomy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise PromptError(f"{path}: invalid taxonomy: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 import shutil
 import statistics
 import tempfile
@@ -123,6 +124,8 @@ def _provenance(pair: Pair, snippet: Snippet) -> dict:
         "language": pair.language,
         "status": pair.status,
         "score": None if pair.final_score is None else round(pair.final_score, 3),
+        "topic": pair.topic,
+        "difficulty": pair.difficulty,
         "model": pair.model,
         "pair_id": pair.id,
         "campaign_id": pair.campaign_id,
@@ -167,6 +170,8 @@ _PROVENANCE = [
     ("language", pa.string()),
     ("status", pa.string()),
     ("score", pa.float64()),
+    ("topic", pa.string()),
+    ("difficulty", pa.string()),
     ("model", pa.string()),
     ("pair_id", pa.int64()),
     ("campaign_id", pa.int64()),
@@ -249,7 +254,7 @@ class RecordStats:
         self.statuses: Counter = Counter()
         self.campaigns: set[int] = set()
         self.checklists: set[str] = set()
-        self.scores: list[float] = []
+        self.scores = array("d")  # 8 bytes a row: the only thing that grows with the export
 
     def __iter__(self) -> Iterator[dict]:
         for record in self._records:
@@ -259,7 +264,7 @@ class RecordStats:
             if record["checklist_hash"]:
                 self.checklists.add(record["checklist_hash"])
             if record["score"] is not None:
-                self.scores.append(record["score"])  # one float per row: 8 MB per million
+                self.scores.append(record["score"])
             yield record
 
 

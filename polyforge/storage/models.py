@@ -68,7 +68,9 @@ class Pair(Base):
     language: Mapped[str] = mapped_column(String(40))
     instruction: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), doc="accepted, rejected, flagged or failed.")
+    status: Mapped[str] = mapped_column(String(20), doc="accepted, rejected, flagged, duplicate or failed.")
+    topic: Mapped[str | None] = mapped_column(String(80), doc="Coverage topic the classifier gave the instruction.")
+    difficulty: Mapped[str | None] = mapped_column(String(20))
     final_score: Mapped[float | None]
     flag_reason: Mapped[str | None] = mapped_column(Text, doc="Why the pair is in the review queue.")
     error: Mapped[str | None] = mapped_column(Text, doc="What failed, for status 'failed' or a judge failure.")

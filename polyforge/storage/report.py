@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, literal, select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Campaign, Pair, Snippet
 
-STATUSES = ("accepted", "flagged", "rejected", "failed")
+STATUSES = ("accepted", "flagged", "rejected", "duplicate", "failed")
 
 
 @dataclass
@@ -19,6 +20,7 @@ class LanguageSummary:
     accepted: int
     flagged: int
     rejected: int
+    duplicate: int  # dropped by the novelty check before an answer was written
     failed: int
     mean_score: float | None
     tokens: int
@@ -37,8 +39,9 @@ def _summarize(session: Session, campaign_id: int, per_language: bool) -> list[L
         query = query.group_by(Pair.language).order_by(Pair.language)
     return [
         LanguageSummary(language, generated, int(accepted or 0), int(flagged or 0), int(rejected or 0),
-                        int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
-        for language, generated, accepted, flagged, rejected, failed, mean, tokens, seconds in session.execute(query)
+                        int(duplicate or 0), int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
+        for language, generated, accepted, flagged, rejected, duplicate, failed, mean, tokens, seconds
+        in session.execute(query)
         if generated
     ]
 
@@ -83,6 +86,16 @@ def campaign_progress(session: Session) -> list[CampaignProgressRow]:
                                         sum(by_status.values()), budget, by_status, campaign.created_at,
                                         campaign.finished_at))
     return rows
+
+
+def coverage_counts(session: Session, campaign_id: int | None = None) -> Counter:
+    """Labelled, answered pairs per (language, topic, difficulty): the coverage matrix."""
+    query = (select(Pair.language, Pair.topic, Pair.difficulty, func.count())
+             .where(Pair.topic.is_not(None), Pair.status.in_(("accepted", "flagged", "rejected")))
+             .group_by(Pair.language, Pair.topic, Pair.difficulty))
+    if campaign_id is not None:
+        query = query.where(Pair.campaign_id == campaign_id)
+    return Counter({(language, topic, difficulty): count for language, topic, difficulty, count in session.execute(query)})
 
 
 def latest_campaign(session: Session) -> Campaign | None:

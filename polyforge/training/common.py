@@ -35,6 +35,23 @@ def use_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
+def trainer_arguments(output_dir: Path, max_steps: int, batch_size: int, learning_rate: float, max_length: int,
+                      seed: int) -> dict:
+    """The TRL config fields every trainer here sets the same way: log each step, save only at the end."""
+    return {
+        "output_dir": str(output_dir / "checkpoints"),
+        "max_steps": max_steps,
+        "per_device_train_batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "max_length": max_length,
+        "seed": seed,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "use_cpu": use_cpu(),
+    }
+
+
 def train_and_save(trainer, tokenizer, output_dir: Path, examples: int) -> TrainingRunResult:
     """Run `trainer`, save model and tokenizer to `output_dir/model`, report steps and the last loss."""
     output = trainer.train()

@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, use_cpu
+from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, trainer_arguments
 
 
 @dataclass
@@ -37,17 +37,9 @@ def train_dpo(examples: list[dict], config: DPORunConfig, model=None, tokenizer=
     model, tokenizer = load_model_and_tokenizer(config.base_model, model, tokenizer)
     dataset = Dataset.from_list([{column: example[column] for column in DPO_COLUMNS} for example in examples])
     args = DPOConfig(
-        output_dir=str(config.output_dir / "checkpoints"),
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        max_length=config.max_length,
+        **trainer_arguments(config.output_dir, config.max_steps, config.batch_size, config.learning_rate,
+                            config.max_length, config.seed),
         beta=config.beta,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        use_cpu=use_cpu(),
     )
     # The reference is a frozen copy of the starting policy; TRL would otherwise reload it by name,
     # which fails for a model built in memory.

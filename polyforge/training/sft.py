@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, use_cpu
+from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, trainer_arguments
 
 
 @dataclass
@@ -34,17 +34,7 @@ def train_sft(examples: list[dict], config: SFTRunConfig, model=None, tokenizer=
 
     model, tokenizer = load_model_and_tokenizer(config.base_model, model, tokenizer)
     dataset = Dataset.from_list([{"messages": example["messages"]} for example in examples])
-    args = SFTConfig(
-        output_dir=str(config.output_dir / "checkpoints"),
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        max_length=config.max_length,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        seed=config.seed,
-        use_cpu=use_cpu(),
-    )
+    args = SFTConfig(**trainer_arguments(config.output_dir, config.max_steps, config.batch_size,
+                                         config.learning_rate, config.max_length, config.seed))
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
     return train_and_save(trainer, tokenizer, config.output_dir, len(examples))

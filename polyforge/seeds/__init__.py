@@ -1,0 +1,69 @@
+"""Few-shot seeds in the McEval-Instruct format (`language`, `instruction`, `source`, `output`).
+
+A small starter set written for Polyforge ships here (`starter.jsonl`: three examples for each of
+eleven common languages); a campaign can name any JSONL or Parquet file, or an HF datasets folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SEED_DIR = Path(__file__).parent
+
+
+class SeedError(ValueError):
+    pass
+
+
+class Seed(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    language: str
+    instruction: str
+    source: str = ""
+    output: str
+
+
+def _rows(path: Path) -> list[dict]:
+    if path.is_dir():
+        from datasets import load_from_disk
+
+        return list(load_from_disk(str(path)))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise SeedError(f"{path}:{number}: not valid JSON: {exc}") from exc
+    return rows
+
+
+def load_seeds(name_or_path: str | Path = "starter") -> list[Seed]:
+    """Seeds from a bundled set by name (`starter`), a JSONL or Parquet file, or an HF datasets folder."""
+    path = Path(name_or_path)
+    if not path.exists() and (SEED_DIR / f"{name_or_path}.jsonl").is_file():
+        path = SEED_DIR / f"{name_or_path}.jsonl"
+    if not path.exists():
+        raise SeedError(f"seed set {name_or_path!r} not found (bundled: starter; or a .jsonl/.parquet/HF folder path)")
+    seeds = []
+    for number, row in enumerate(_rows(path), start=1):
+        try:
+            seeds.append(Seed.model_validate(row))
+        except ValidationError as exc:
+            raise SeedError(f"{path}: record {number}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    return seeds
+
+
+def seeds_by_language(seeds: list[Seed]) -> dict[str, list[Seed]]:
+    grouped: dict[str, list[Seed]] = {}
+    for seed in seeds:
+        grouped.setdefault(seed.language, []).append(seed)
+    return grouped
