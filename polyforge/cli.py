@@ -329,7 +329,8 @@ def print_ingest_report(report: IngestReport) -> None:
         if source.error:
             console.print(f"[yellow]source not read:[/] {source.error}")
             continue
-        skipped = ", ".join(f"{reason} {n}" for reason, n in sorted(source.skipped.items())) or "none"
+        skipped = ", ".join(f"{reason} {n} (e.g. {source.skipped.examples[reason]})"
+                            for reason, n in sorted(source.skipped.items())) or "none"
         console.print(f"source {source.location}: commit {source.commit or '-'}, license {source.license or 'unknown'}, "
                       f"{source.files} files read; skipped: {skipped}")
 

@@ -153,12 +153,15 @@ def test_ingest_command_prints_and_stores_the_per_language_table(messy_repo, tmp
     assert result.exit_code == 0, result.output
     assert "ingest: per language" in result.output and "exact duplicate" in result.output
     assert "license MIT" in result.output and "missing: no such folder" in result.output
+    assert "too large 1 (e.g. huge.py)" in result.output and "not UTF-8 1 (e.g. c/latin1.c)" in result.output
+    assert "symlink 1 (e.g. loop/back)" in result.output
     engine = open_engine(f"sqlite:///{db}", create=False)
     with session_factory(engine)() as session:
         run = session.scalar(select(IngestRun))
         rows = {row.language: row for row in session.scalars(select(IngestLanguageStat))}
         stored = session.scalars(select(Snippet)).all()
     assert run.sources[0]["license"] == "MIT" and run.sources[1]["error"]
+    assert run.sources[0]["skip_examples"]["binary"] == "image.png"
     assert run.steps["exact dedup"]["dropped"]["exact duplicate"] == rows["Python"].dropped["exact duplicate"]
     assert sum(row.snippets for row in rows.values()) == len(stored) > 100
     assert rows["Python"].files > 20 and rows["Python"].tokens == sum(s.tokens for s in stored if s.language == "Python")

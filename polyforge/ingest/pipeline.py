@@ -18,7 +18,7 @@ from pathlib import Path
 from polyforge.config import IngestConfig
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
 from polyforge.ingest.languages import language_by_name, language_table
-from polyforge.ingest.sources import Source, SourceError, open_source, walk
+from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
 from polyforge.ingest.worker import (
     CutResult,
     FileProcessor,
@@ -63,7 +63,7 @@ class SourceSummary:
     commit: str | None = None
     license: str | None = None
     files: int = 0
-    skipped: Counter = field(default_factory=Counter)
+    skipped: SkipLog = field(default_factory=SkipLog)
     error: str | None = None
 
 
@@ -133,7 +133,7 @@ class _Stage:
         for result in self._results(tasks):
             yield from self._take(source.location, summary, result)
             on_file(result.size)
-        summary.skipped.update(source.skipped)  # walk-time skips, counted apart: the walk may run in a thread
+        summary.skipped.merge(source.skipped)  # walk-time skips, counted apart: the walk may run in a thread
 
     def _results(self, tasks: Iterator[tuple[str, str]]) -> Iterator[FileResult]:
         """Small sources are processed here; past IN_PROCESS_FILES files a worker pool takes over."""
@@ -166,14 +166,14 @@ class _Stage:
         if result.error:
             report.problems.append(f"{location}: {result.path}: {result.error}")
         if result.size == 0:  # not read: the reason is a read-time skip
-            summary.skipped[result.skipped] += 1
+            summary.skipped.note(result.skipped, result.path)
             return
         summary.files += 1
         identify = steps["identify"]
         identify.seen += 1
         if result.language is None:
             identify.dropped[result.skipped] += 1
-            summary.skipped[result.skipped] += 1
+            summary.skipped.note(result.skipped, result.path)
             return
         identify.kept += 1
         stats = report.languages[result.language]

@@ -42,13 +42,30 @@ class WalkLimits:
     skip_generated: bool = True
 
 
+class SkipLog(Counter):
+    """Skipped files counted by reason, with the first path skipped for each reason as an example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.examples: dict[str, str] = {}
+
+    def note(self, reason: str, path: str) -> None:
+        self[reason] += 1
+        self.examples.setdefault(reason, path)
+
+    def merge(self, other: SkipLog) -> None:
+        self.update(other)
+        for reason, path in other.examples.items():
+            self.examples.setdefault(reason, path)
+
+
 @dataclass
 class Source:
     location: str  # the URL or folder as given
     root: Path  # where its files are on disk
     commit: str | None = None
     license: str | None = None
-    skipped: Counter = field(default_factory=Counter)
+    skipped: SkipLog = field(default_factory=SkipLog)
 
 
 @dataclass(frozen=True)
@@ -148,30 +165,30 @@ def walk(source: Source, limits: WalkLimits) -> Iterator[str]:
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except OSError as exc:
-            source.skipped[f"unreadable folder ({exc.strerror})"] += 1
+            source.skipped.note(f"unreadable folder ({exc.strerror})", directory.relative_to(root).as_posix())
             continue
         subdirs = []
         for entry in entries:
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
             if entry.is_symlink():
-                source.skipped["symlink"] += 1
+                source.skipped.note("symlink", relative)
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name in SKIPPED_DIRS:
                     continue
                 if specs and _ignored(specs, path, is_dir=True):
-                    source.skipped["ignored by .gitignore"] += 1
+                    source.skipped.note("ignored by .gitignore", relative + "/")
                 elif limits.skip_vendored and enry.is_vendor(relative + "/"):
-                    source.skipped["vendored"] += 1
+                    source.skipped.note("vendored", relative + "/")
                 else:
                     subdirs.append((path, specs))
                 continue
             if not entry.is_file(follow_symlinks=False):
-                source.skipped["not a regular file"] += 1
+                source.skipped.note("not a regular file", relative)
                 continue
             if specs and _ignored(specs, path, is_dir=False):
-                source.skipped["ignored by .gitignore"] += 1
+                source.skipped.note("ignored by .gitignore", relative)
                 continue
             yield relative
         stack.extend(reversed(subdirs))
