@@ -67,3 +67,9 @@ def test_dart_functions_keep_their_body_and_comments():
     dropped = Counter()
     cuts = cut_snippets(source, language_by_name("Dart"), 1024, 3, dropped)
     assert [(c.start_line, c.end_line, c.kind) for c in cuts] == [(1, 5, "function_signature"), (7, 9, "class_definition")]
+
+
+def test_haskell_signatures_join_their_equations_with_the_haddock_above():
+    source = "module M where\n\n-- | Sum of squares.\nsumSquares :: [Int] -> Int\nsumSquares xs = sum [x * x | x <- xs]\n"
+    cuts = cut_snippets(source, language_by_name("Haskell"), 1024, 3, Counter())
+    assert [(c.start_line, c.end_line, c.kind) for c in cuts] == [(3, 5, "signature")]

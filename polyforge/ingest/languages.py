@@ -22,6 +22,7 @@ class Language:
     grammar: str | None = None
     definitions: frozenset[str] = frozenset()
     joined: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    doc_comments: frozenset[str] = frozenset()  # comment node types whose name lacks "comment"
     aliases: tuple[str, ...] = ()
 
     @property
@@ -80,6 +81,7 @@ def language_table(path: Path = TABLE_PATH) -> LanguageTable:
             grammar=row.get("grammar"),
             definitions=frozenset(row.get("definitions", ())),
             joined=dict(row.get("joined", {})),
+            doc_comments=frozenset(row.get("doc_comments", ())),
             aliases=tuple(row.get("aliases", ())),
         )
         languages[name] = language

@@ -58,11 +58,19 @@ def _definitions(root, language: Language) -> list:
     return sorted(nodes, key=lambda node: (node.start_byte, -node.end_byte))
 
 
-def _leading_comment_start(node) -> int:
-    """The first row of the comment block directly above `node` (doc comments belong to it)."""
+def _is_comment(node, language: Language) -> bool:
+    return "comment" in node.type or node.type in language.doc_comments
+
+
+def _leading_comment_start(node, language: Language) -> int:
+    """The first row of the comment block directly above `node` (doc comments belong to it). The
+    first definition of a group (Haskell's declarations) looks above the group."""
     start = node.start_point[0]
     sibling = node.prev_sibling
-    while sibling is not None and "comment" in sibling.type and sibling.end_point[0] >= start - 1:
+    while sibling is None and node.parent is not None and node.parent.start_point[0] == start:
+        node = node.parent
+        sibling = node.prev_sibling
+    while sibling is not None and _is_comment(sibling, language) and sibling.end_point[0] >= start - 1:
         start = sibling.start_point[0]
         sibling = sibling.prev_sibling
     return start
@@ -126,7 +134,7 @@ def cut_snippets(
         if node.start_byte < skip_until:
             continue
         close_too_long(node.start_byte)
-        first = _leading_comment_start(node)
+        first = _leading_comment_start(node, language)
         end = node
         completion = language.joined.get(node.type)
         if completion and node.next_sibling is not None and node.next_sibling.type == completion:
