@@ -35,7 +35,7 @@ class Candidate:
     code: str
     tokens: int
     content_hash: str
-    words: np.ndarray = field(repr=False)  # hashes of the lower-cased words (shingles.word_hashes)
+    words: np.ndarray | None = field(repr=False)  # lower-cased word hashes (shingles.word_hashes)
     signature: np.ndarray | None = field(default=None, repr=False)  # MinHash values, set by MinHasher
 
     @classmethod

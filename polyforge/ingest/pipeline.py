@@ -19,14 +19,8 @@ from polyforge.config import IngestConfig
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
 from polyforge.ingest.languages import language_by_name, language_table
 from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
-from polyforge.ingest.worker import (
-    CutResult,
-    FileProcessor,
-    FileResult,
-    IngestError,
-    process_batch_in_worker,
-    start_worker,
-)
+from polyforge.ingest.errors import IngestError
+from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, process_batch_in_worker, start_worker
 
 
 @dataclass(frozen=True)

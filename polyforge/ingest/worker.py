@@ -11,14 +11,11 @@ import numpy as np
 
 from polyforge.config import IngestConfig
 from polyforge.ingest.decontamination import BenchmarkError, load_benchmarks
+from polyforge.ingest.errors import IngestError
 from polyforge.ingest.filters import Candidate, Decontaminate, Downsample, MinHasher, QualityFilter, SnippetFilter
 from polyforge.ingest.identify import identify_content
 from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
 from polyforge.ingest.sources import SourceFile, WalkLimits, read_file
-
-
-class IngestError(ValueError):
-    """Input that ingestion cannot use; the message says what and where."""
 
 
 @dataclass
