@@ -4,6 +4,7 @@ grammar, blank-line-separated blocks (kind "block") where it has none."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -117,6 +118,9 @@ def cut_snippets(
     if tree.root_node.has_error:
         raise ParseFailure(f"{language.name} parser reported syntax errors")
     lines = source.split("\n")  # tree-sitter rows end at \n only (str.splitlines also splits at \f, ...)
+    # No token spans a line break, so a definition's tokens are a difference of per-line prefix sums:
+    # the file is tokenized once, not once per nested definition.
+    tokens_before = [0, *itertools.accumulate(len(_TOKEN.findall(line)) for line in lines)]
     found: list[CutSnippet] = []
     # Definitions in document order, outer before inner. `skip_until` passes over the inside of a
     # definition already cut (or too short to hold anything); `too_long` holds the definitions
@@ -141,7 +145,7 @@ def cut_snippets(
             end = node.next_sibling
         last = end.end_point[0]
         code = "\n".join(lines[first : last + 1])
-        tokens = count_tokens(code)
+        tokens = tokens_before[last + 1] - tokens_before[first]
         if tokens > max_tokens:
             too_long.append([end.end_byte, 0])
             continue
