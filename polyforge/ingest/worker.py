@@ -14,6 +14,7 @@ from polyforge.ingest.decontamination import BenchmarkError, load_benchmarks
 from polyforge.ingest.errors import IngestError
 from polyforge.ingest.filters import Candidate, Decontaminate, Downsample, MinHasher, QualityFilter, SnippetFilter
 from polyforge.ingest.identify import identify_content
+from polyforge.ingest.languages import Language
 from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
 from polyforge.ingest.sources import SourceFile, WalkLimits, read_file
 
@@ -93,7 +94,7 @@ class FileProcessor:
             self._cut(file, language, result)
         return result
 
-    def _cut(self, file: SourceFile, language, result: FileResult) -> None:
+    def _cut(self, file: SourceFile, language: Language, result: FileResult) -> None:
         config = self.config
         try:
             cuts = cut_snippets(file.text, language, config.max_snippet_tokens, config.min_snippet_lines,
@@ -106,7 +107,8 @@ class FileProcessor:
             dropped_by = next(((f.name, reason) for f in self.filters if (reason := f.reason_to_drop(candidate))), None)
             if dropped_by is None and self.minhasher is not None:
                 self.minhasher.sign(candidate)
-            result.snippets.append(CutResult(cut.start_line, cut.end_line, cut.kind, cut.code, cut.tokens,
+            code = cut.code if dropped_by is None else ""  # a dropped snippet travels back as its reason only
+            result.snippets.append(CutResult(cut.start_line, cut.end_line, cut.kind, code, cut.tokens,
                                              candidate.content_hash, dropped_by, candidate.signature))
 
 
