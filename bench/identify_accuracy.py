@@ -26,21 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from polyforge.ingest.identify import identify_content, languages_for_extension  # noqa: E402
 
-# McEval file name -> (extension, Linguist's name for the language)
-MCEVAL = {
-    "AWK": (".awk", "Awk"), "C": (".c", "C"), "CPP": (".cpp", "C++"), "CSharp": (".cs", "C#"),
-    "CoffeeScript": (".coffee", "CoffeeScript"), "Common_Lisp": (".lisp", "Common Lisp"), "Dart": (".dart", "Dart"),
-    "Elixir": (".ex", "Elixir"), "Emacs_Lisp": (".el", "Emacs Lisp"), "Erlang": (".erl", "Erlang"),
-    "FSharp": (".fs", "F#"), "Fortran": (".f90", "Fortran Free Form"), "Go": (".go", "Go"),
-    "Groovy": (".groovy", "Groovy"), "HTML": (".html", "HTML"), "Haskell": (".hs", "Haskell"),
-    "JSON": (".json", "JSON"), "Java": (".java", "Java"), "JavaScript": (".js", "JavaScript"),
-    "Julia": (".jl", "Julia"), "Kotlin": (".kt", "Kotlin"), "Lua": (".lua", "Lua"), "Markdown": (".md", "Markdown"),
-    "PHP": (".php", "PHP"), "Pascal": (".pas", "Pascal"), "Perl": (".pl", "Perl"), "PowerShell": (".ps1", "PowerShell"),
-    "Python": (".py", "Python"), "R": (".R", "R"), "Racket": (".rkt", "Racket"), "Ruby": (".rb", "Ruby"),
-    "Rust": (".rs", "Rust"), "Scala": (".scala", "Scala"), "Scheme": (".scm", "Scheme"), "Shell": (".sh", "Shell"),
-    "Swift": (".swift", "Swift"), "Tcl": (".tcl", "Tcl"), "TypeScript": (".ts", "TypeScript"),
-    "VimScript": (".vim", "Vim Script"), "Visual_Basic": (".vb", "Visual Basic .NET"),
-}
+MCEVAL_LANGUAGES = ROOT / "tests/data/mceval_languages.yaml"
 
 
 def mceval_dir() -> Path | None:
@@ -51,7 +37,8 @@ def mceval_dir() -> Path | None:
 
 
 def mceval_cases(folder: Path):
-    for stem, (extension, language) in MCEVAL.items():
+    for stem, row in yaml.safe_load(MCEVAL_LANGUAGES.read_text()).items():
+        extension, language = row["extension"], row["language"]
         for number, line in enumerate((folder / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()):
             record = json.loads(line)
             code = record["prompt"] + record.get("canonical_solution", "")
@@ -97,7 +84,8 @@ def main() -> None:
             print(f"{bar} {kind} {bar} {key[1]} {bar} {good} {bar} {count} {bar} {100 * good / count:.1f}% {bar}")
         good, count = (sum(totals[key][i] for key in keys) for i in (0, 1))
         if count:
-            print(f"{bar} **{kind}, all** {bar} {bar} {good} {bar} {count} {bar} {100 * good / count:.1f}% {bar}")
+            label = f"**{kind}, all**" if args.markdown else f"{kind}, all"
+            print(f"{bar} {label} {bar} {bar} {good} {bar} {count} {bar} {100 * good / count:.1f}% {bar}")
     print()
     print(f"{bar} corpus {bar} language {bar} correct {bar} files {bar} accuracy {bar}")
     if args.markdown:

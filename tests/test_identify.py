@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from polyforge.ingest.languages import language_by_name, language_table
 from polyforge.ingest.snippets import definitions_query
 
 CASES = Path(__file__).parent / "data" / "identify"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_grammar_and_definition_in_the_language_table_exists():
@@ -61,3 +63,28 @@ def test_identify_command_prints_one_json_object_per_file(tmp_path):
     assert by_name["missing.py"] == {"path": str(tmp_path / "missing.py"), "language": None,
                                      "reason": "no such file or folder"}
     assert result.exit_code == 1  # a missing path is an error, after every other file is printed
+
+
+def mceval_dir() -> Path | None:
+    for candidate in (os.environ.get("POLYFORGE_MCEVAL_DIR"), ROOT.parent / "shared" / "data" / "mceval",
+                      "/work/shared/data/mceval"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.mark.skipif(mceval_dir() is None, reason="McEval not found at ../shared/data/mceval (or $POLYFORGE_MCEVAL_DIR)")
+def test_mceval_accuracy_meets_the_targets():
+    """97% on unambiguous extensions, 90% on shared ones, over McEval's 40 languages."""
+    correct = {True: 0, False: 0}
+    total = {True: 0, False: 0}
+    for stem, row in yaml.safe_load((Path(__file__).parent / "data" / "mceval_languages.yaml").read_text()).items():
+        for number, line in enumerate((mceval_dir() / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()):
+            record = json.loads(line)
+            name = f"task{number}{row['extension']}"
+            ambiguous = len(languages_for_extension(name)) > 1
+            code = (record["prompt"] + record.get("canonical_solution", "")).encode()
+            correct[ambiguous] += identify_content(name, code).detected == row["language"]
+            total[ambiguous] += 1
+    assert total[False] > 1000 and total[True] > 500
+    assert correct[False] / total[False] >= 0.97 and correct[True] / total[True] >= 0.90
