@@ -127,7 +127,7 @@ class _Stage:
         for result in self._results(tasks):
             yield from self._take(source.location, summary, result)
             on_file(result.size)
-        summary.skipped.merge(source.skipped)  # walk-time skips, counted apart: the walk may run in a thread
+        summary.skipped.merge(source.skipped)  # the walk counts its own skips; merged once it is done
 
     def _results(self, tasks: Iterator[tuple[str, str]]) -> Iterator[FileResult]:
         """Small sources are processed here; past IN_PROCESS_FILES files a worker pool takes over."""
