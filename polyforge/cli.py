@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from polyforge.checklists import ChecklistError
+from polyforge.checklists.calibration import CalibrationError, CalibrationReport, calibrate, read_verdicts
 from polyforge.config import CampaignConfig, ConfigError, load_config
 from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
@@ -21,9 +23,20 @@ from polyforge.prompts import PromptError
 from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, ExportError, ExportFilter
 from polyforge.storage.export import export as export_rows
-from polyforge.storage.report import campaign_progress, language_summaries, latest_campaign, total_summary
+from polyforge.storage.judgments import judged_pairs
+from polyforge.storage.report import (
+    CriterionDistribution,
+    campaign_progress,
+    criterion_distributions,
+    flag_reason_counts,
+    language_summaries,
+    latest_campaign,
+    total_summary,
+)
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
+judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
+app.add_typer(judge_app, name="judge")
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
@@ -31,7 +44,8 @@ IDENTIFY_READ_BYTES = 65_536  # identification needs the head of a file, never a
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
-USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing)
+USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing,
+               CalibrationError)
 
 
 def _fail(message: str) -> None:
@@ -85,6 +99,8 @@ def print_summary(database: str, campaign_id: int) -> None:
     with session_factory(engine)() as session:
         rows = language_summaries(session, campaign_id)
         total = total_summary(session, campaign_id)
+        distributions = criterion_distributions(session, campaign_id)
+        reasons = flag_reason_counts(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
     for column in ("language", "generated", "accepted", "flagged", "rejected", "duplicate", "failed", "mean score",
@@ -96,6 +112,10 @@ def print_summary(database: str, campaign_id: int) -> None:
                       str(row.duplicate), str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}",
                       end_section=row is rows[-1])
     console.print(table)
+    if distributions:
+        console.print(criterion_table(distributions))
+    if reasons:
+        console.print("flag reasons: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items()))
 
 
 def print_coverage(result) -> None:
@@ -125,6 +145,26 @@ def print_memory(result) -> None:
     for language, memory in sorted(result.memory.items()):
         table.add_row(language, str(memory.size), memory.index, str(result.duplicates.get(language, 0)), memory.origin)
     console.print(table)
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def criterion_table(distributions: list[CriterionDistribution]) -> Table:
+    """Per-criterion score distribution; the histogram has one bar per rounded score, low to high."""
+    low = min(min(d.histogram) for d in distributions)
+    high = max(max(d.histogram) for d in distributions)
+    table = Table(title="judge scores per criterion")
+    for column in ("criterion", "pairs", "mean", "std", "min", "max", "overridden", f"histogram {low}..{high}"):
+        table.add_column(column, justify="left" if column in ("criterion", f"histogram {low}..{high}") else "right")
+    for d in distributions:
+        tallest = max(d.histogram.values())
+        bars = "".join(
+            _BARS[math.ceil(d.histogram.get(score, 0) / tallest * (len(_BARS) - 1))] for score in range(low, high + 1)
+        )
+        table.add_row(d.criterion, str(d.count), f"{d.mean:.2f}", f"{d.std:.2f}", f"{d.min:g}", f"{d.max:g}",
+                      str(d.overridden), bars)
+    return table
 
 
 def _load(config_path: Path, out: Path | None) -> CampaignConfig:
@@ -366,6 +406,63 @@ def ingest(
     console.print(f"stored ingest run {run_id}: {sum(s.snippets for s in report.languages.values())} snippets in {db}")
     if report.problems and all(source.error for source in report.sources):
         raise typer.Exit(1)
+
+
+@judge_app.command("calibrate")
+def judge_calibrate(
+    # str, not Path: a Path would fold the '//' of a database URL
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
+    verdicts: Annotated[Path, typer.Option(help="CSV with columns pair_id and verdict (accept or reject).")],
+    campaign: Annotated[Optional[int], typer.Option(help="Only pairs of this campaign id.")] = None,
+) -> None:
+    """Compare the judge's routing with annotator verdicts and fit suggested checklist weights."""
+    try:
+        url = existing_database_url(source)
+        labels = read_verdicts(verdicts)
+        engine = open_engine(url, create=False)
+        with session_factory(engine)() as session:
+            rows = judged_pairs(session, labels, campaign)
+        engine.dispose()
+        report = calibrate(rows, labels)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    unknown = len(labels) - len(rows)
+    if unknown:
+        console.print(f"[yellow]{unknown} verdict(s) name pairs not in the database; ignored[/]")
+    print_calibration(report)
+
+
+def _figure(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def print_calibration(report: CalibrationReport) -> None:
+    agreement = Table(title="judge vs annotators")
+    agreement.add_column("measure")
+    agreement.add_column("value", justify="right")
+    for measure, value in (
+        ("labelled pairs with a judge score", str(report.labelled)),
+        ("decided by the judge (accepted or rejected)", str(report.decided)),
+        ("flagged by the judge (annotators accepted)", f"{report.flagged} ({report.flagged_accepted})"),
+        ("accuracy of the judge's routing", _figure(report.accuracy)),
+        ("Cohen's kappa", _figure(report.kappa)),
+        ("Spearman rho, final score vs verdict", _figure(report.spearman)),
+        ("  p-value", _figure(report.spearman_p, 4)),
+    ):
+        agreement.add_row(measure, value)
+    console.print(agreement)
+    weights = Table(title="checklist weights: current and fitted (logistic regression)")
+    for column in ("criterion", "current", "coefficient", "suggested"):
+        weights.add_column(column, justify="left" if column == "criterion" else "right")
+    for row in report.weights:
+        weights.add_row(row.criterion, f"{row.current:g}", _figure(row.coefficient), _figure(row.suggested, 2))
+    console.print(weights)
+    if report.fit_accuracy is not None:
+        console.print(f"the fitted model reproduces {report.fit_accuracy:.0%} of the verdicts (in-sample); "
+                      "suggested weights rescale the positive coefficients to the current total weight; "
+                      "0 means the verdicts give the criterion no support (a checklist weight must stay above 0)")
+    for note in report.notes:
+        console.print(f"[yellow]note:[/] {note}")
 
 
 def main() -> None:

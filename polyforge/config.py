@@ -80,6 +80,13 @@ class ModelConfig(_Strict):
 class ModelsConfig(_Strict):
     generator: ModelConfig = Field(default_factory=ModelConfig, description="Writes instructions and answers.")
     judge: ModelConfig | None = Field(default=None, description="Scores pairs; defaults to the generator.")
+    second_judge: ModelConfig | None = Field(
+        default=None,
+        description=(
+            "An optional second judge (ensemble): it scores every pair too, its samples join the mean, "
+            "and a gap between the two judges flags the pair (judge.max_judge_gap)."
+        ),
+    )
 
 
 class StageSampling(_Strict):
@@ -114,11 +121,36 @@ class JudgeConfig(_Strict):
     checklist: str = Field(
         default="default", description="A checklist name in polyforge/checklists/ or a path to a checklist YAML file."
     )
-    rationales: bool = Field(
-        default=False,
-        description="Ask for a one-sentence rationale per criterion (costs ~5x the tokens on small models).",
+    rationales: bool | None = Field(
+        default=None,
+        description=(
+            "Ask for a one-sentence rationale with each criterion's score. Unset: on when the judge is an "
+            "OpenAI-compatible server, off for the embedded model (there it costs ~5x the judge tokens)."
+        ),
     )
     max_retries: int = Field(default=2, ge=0, description="Retries of malformed structured output before the pair is flagged.")
+    samples: int = Field(
+        default=1, ge=1,
+        description=(
+            "Judge samples per pair (k) from each judge model; scores are their mean. Each sample is a full "
+            "judge call, so k multiplies the judge's cost; k > 1 needs sampling.judge.temperature > 0."
+        ),
+    )
+    max_spread: float = Field(
+        default=1.5, ge=0,
+        description="Flag the pair when the standard deviation of one judge's sample final scores exceeds this.",
+    )
+    max_judge_gap: float = Field(
+        default=2.0, ge=0,
+        description="Flag the pair when the two judges' mean final scores differ by more than this (second_judge).",
+    )
+    max_sandbox_gap: float = Field(
+        default=5.0, ge=0,
+        description=(
+            "Flag the pair when the judge's score on a 'sandbox' criterion differs from the sandbox's verdict "
+            "(passed: the scale's top, any failure: its bottom) by more than this."
+        ),
+    )
 
 
 class IngestConfig(_Strict):
@@ -232,6 +264,21 @@ class CampaignConfig(_Strict):
     coverage: CoverageConfig = Field(default_factory=CoverageConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+
+    @model_validator(mode="after")
+    def _judge_rationales_by_backend(self) -> "CampaignConfig":
+        if self.judge.rationales is None:
+            self.judge.rationales = self.judge_model.backend == "openai"
+        return self
+
+    @model_validator(mode="after")
+    def _judge_samples_can_differ(self) -> "CampaignConfig":
+        if self.judge.samples > 1 and self.sampling.judge.temperature == 0:
+            raise ValueError(
+                f"judge.samples is {self.judge.samples} but sampling.judge.temperature is 0: the samples would be "
+                "identical; set sampling.judge.temperature above 0 (e.g. 0.7) or judge.samples to 1"
+            )
+        return self
 
     @property
     def judge_model(self) -> ModelConfig:

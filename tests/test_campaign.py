@@ -114,7 +114,46 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
             assert pair.tokens["answer"]["calls"] == 2 and pair.tokens["judge"]["calls"] == 2
             [preference] = pair.preferences
             assert preference.rejected == "No idea." and preference.chosen == pair.answer
-            assert preference.prompt == pair.instruction and preference.reason == "judge score 8.00 vs 3.00"
+            # code_exists is the parser's: the Python block parses only in Python pairs; "No idea." has no code
+            chosen = (8 * 8 + (10 if pair.language == "Python" else 1)) / 9
+            assert preference.prompt == pair.instruction
+            assert preference.reason == f"judge score {chosen:.2f} vs {(3 * 8 + 1) / 9:.2f}"
+
+
+def test_ensemble_samples_and_overrides_are_stored_and_summarized(sample_repo, tmp_path, db_url, criteria):
+    from polyforge.cli import console, print_summary
+    from polyforge.storage.report import criterion_distributions, flag_reason_counts
+
+    generator = ScriptedBackend(pipeline_script(lambda m: "unused"))
+    first = ScriptedBackend(lambda m, s: uniform_scores(9, criteria), name="judge-a")
+    second = ScriptedBackend(lambda m, s: uniform_scores(4, criteria), name="judge-b")
+    config = make_config(sample_repo, tmp_path, db_url, languages=["Python", "Rust"], budgets={"max_pairs": 4},
+                         judge={"samples": 2, "max_judge_gap": 2}, sampling={"judge": {"temperature": 0.7}})
+    result = asyncio.run(CampaignRunner(config, backends=(generator, first, second)).run())
+    assert len(first.calls) == len(second.calls) == 4 * 2
+    with open_session(db_url) as session:
+        pairs = session.scalars(select(Pair)).all()
+        for pair in pairs:
+            assert pair.judge_model == "judge-a + judge-b" and pair.tokens["judge"]["calls"] == 4
+            assert [s["judge"] for s in pair.judge_samples] == [0, 0, 1, 1]
+            assert pair.status == "flagged" and "disagreement between judges" in pair.flag_reason
+            scores = {score.criterion: score for score in pair.scores}
+            assert scores["qa_consistency"].score == pytest.approx(6.5)
+            assert scores["qa_consistency"].spread == pytest.approx(2.5) and scores["qa_consistency"].decided_by == "judge"
+            # the answer's fenced block is Python: it parses for Python pairs and not for Rust ones
+            assert scores["code_exists"].decided_by == "parser"
+            assert scores["code_exists"].score == (10 if pair.language == "Python" else 1)
+        distributions = {d.criterion: d for d in criterion_distributions(session, result.campaign_id)}
+        assert list(distributions) == criteria
+        assert distributions["code_exists"].overridden == 4 and distributions["code_exists"].std == pytest.approx(4.5)
+        assert distributions["code_exists"].histogram == {1: 2, 10: 2}
+        assert distributions["qa_relevance"].mean == pytest.approx(6.5) and distributions["qa_relevance"].count == 4
+        assert flag_reason_counts(session, result.campaign_id)["disagreement between judges"] == 4
+    with console.capture() as captured:
+        print_summary(result.database_url, result.campaign_id)
+    output = captured.get()
+    assert "judge scores per criterion" in output and "histogram 1..10" in output
+    assert "code_exists" in output and "disagreement between judges 4" in output
 
 
 def test_steering_spreads_items_over_the_coverage_matrix(sample_repo, tmp_path, db_url, criteria):

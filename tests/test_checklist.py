@@ -39,3 +39,14 @@ def test_custom_checklist_file_and_its_errors(tmp_path):
         load_checklist(bad)
     with pytest.raises(ChecklistError, match="not found.*default"):
         load_checklist("no-such-checklist")
+
+
+def test_overrides_are_named_in_the_yaml_and_checked(checklist, tmp_path):
+    assert {c.id: c.override for c in checklist.criteria if c.override} == {
+        "code_exists": "parser", "code_correctness": "sandbox",
+    }
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nthresholds: {accept: 5, reject: 2}\ncriteria:\n"
+                   "  - {id: works, title: Works, check: It works., weight: 1, override: compiler}\n")
+    with pytest.raises(ChecklistError, match=r"criteria.0.override\n  Input should be 'parser' or 'sandbox'"):
+        load_checklist(bad)

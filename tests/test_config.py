@@ -81,3 +81,21 @@ def test_sources_take_a_folder_or_a_git_url_and_ingest_settings_are_checked(tmp_
         load_config(write(tmp_path, "sources: [{path: .}]\ningest: {downsample: {Lua: 1.5}}\n"))
     with pytest.raises(ConfigError, match=r"ingest.near_duplicate_threshold"):
         load_config(write(tmp_path, "sources: [{path: .}]\ningest: {near_duplicate_threshold: 0}\n"))
+
+
+def test_judge_samples_at_temperature_zero_are_refused(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\njudge: {samples: 3}\nsampling: {judge: {temperature: 0}}\n")
+    with pytest.raises(ConfigError, match=r"judge.samples is 3 but sampling.judge.temperature is 0"):
+        load_config(path)
+    path = write(tmp_path, "sources: [{path: .}]\njudge: {samples: 3, max_spread: 1}\n"
+                           "sampling: {judge: {temperature: 0.7}}\nmodels: {second_judge: {backend: embedded}}\n")
+    config = load_config(path)
+    assert config.judge.samples == 3 and config.models.second_judge.backend == "embedded"
+
+
+def test_rationales_default_on_for_servers_and_off_for_the_embedded_model(tmp_path):
+    assert load_config(write(tmp_path, "sources: [{path: .}]\n")).judge.rationales is False
+    server = "models: {judge: {backend: openai, base_url: 'http://127.0.0.1:8000/v1', model: m}}\n"
+    assert load_config(write(tmp_path, "sources: [{path: .}]\n" + server)).judge.rationales is True
+    explicit = "sources: [{path: .}]\njudge: {rationales: false}\n" + server
+    assert load_config(write(tmp_path, explicit)).judge.rationales is False

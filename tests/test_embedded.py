@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from polyforge.agents import JudgeAgent, LanguageAgent
-from polyforge.config import StageSampling
+from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import LLMError, SamplingParams
 from polyforge.llm.embedded import EmbeddedBackend
 
@@ -25,11 +25,25 @@ def test_chat_is_deterministic_for_a_seed(backend):
 
 
 def test_grammar_constrained_judge_gives_nine_valid_scores(backend, checklist, criteria):
-    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), max_retries=0)
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), JudgeConfig(max_retries=0))
     verdict = asyncio.run(judge.judge("Python", "Add two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"))
     assert verdict.error is None
     assert list(verdict.scores) == criteria
     assert verdict.completions[0].completion_tokens < 120
+
+
+def test_k_judge_samples_on_the_real_model(backend, checklist, criteria):
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0.8, max_tokens=120),
+                       JudgeConfig(samples=2, max_retries=1), grammars={"Python": "python"})
+    verdict = asyncio.run(judge.judge("Python", "Add two numbers.", "```python\ndef add(a, b):\n    return a + b\n```",
+                                      seed=11, execution_status="passed"))
+    valid = [s for s in verdict.samples if s.error is None]
+    assert len(verdict.samples) == 2 and valid, verdict.error
+    assert verdict.scores["code_exists"] == 10 and verdict.scores["code_correctness"] == 10
+    assert verdict.overrides == {"code_exists": "parser", "code_correctness": "sandbox"}
+    mean = sum(s.scores["qa_relevance"] for s in valid) / len(valid)
+    assert verdict.scores["qa_relevance"] == pytest.approx(mean)
+    assert verdict.final_score == pytest.approx(checklist.final_score(verdict.scores))
 
 
 def test_language_agent_writes_an_instruction(backend):

@@ -25,7 +25,7 @@ def test_run_export_train(tmp_path, sample_repo):
         f"name: e2e\noutput_dir: {tmp_path / 'out'}\nsources: [{{path: {sample_repo}}}]\n"
         "languages: [Python, C, Go, Shell]\nbudgets: {max_pairs: 4}\nconcurrency: 2\n"
         "sampling: {seed: 1, candidates: 2, answer: {max_tokens: 96}, judge: {max_tokens: 120, temperature: 0}}\n"
-        "training: {max_steps: 1, batch_size: 2, max_length: 128, dpo_steps: 1}\n"
+        "training: {max_steps: 1, batch_size: 2, max_length: 512, dpo_steps: 1}\n"
     )
     output = polyforge("run", str(config), env=env)
     assert "ingest: per language" in output  # the first stage prints its table

@@ -60,7 +60,9 @@ def test_sft_jsonl_has_messages_provenance_and_a_card(campaign_db, tmp_path):
         assert set(row["templates"]) == {"instruction", "classify", "answer", "judge"}
     card = result.card_path.read_text()
     assert result.card_path.name == "sft.README.md"
-    assert "rows: 6" in card and "| Python | 3 |" in card and "| mean | 8.000 |" in card
+    # judge scores 9 (Python) and 7 (Go) on eight criteria; the parser sets code_exists to 10 (the block parses)
+    mean = ((9 * 8 + 10) / 9 + (7 * 8 + 10) / 9) / 2
+    assert "rows: 6" in card and "| Python | 3 |" in card and f"| mean | {mean:.3f} |" in card
     assert not list(tmp_path.glob("x/*.partial"))
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
-from polyforge.config import StageSampling
+from polyforge.config import JudgeConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, preferences, run_item, stage_completions
 from polyforge.llm import LLMError
 
@@ -17,7 +17,7 @@ ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs
 def run_with(script, checklist):
     backend = ScriptedBackend(script)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
-    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), max_retries=1)
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), JudgeConfig(max_retries=1))
     state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge), ITEM))
     return state, backend
 

@@ -7,7 +7,7 @@ import pytest
 from servers import free_port
 
 from polyforge.agents import JudgeAgent
-from polyforge.config import StageSampling
+from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import LLMError, SamplingParams
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
 
@@ -23,7 +23,7 @@ def test_chat_returns_text_and_usage(llama_server_url):
 
 def test_structured_judge_output_through_the_server(llama_server_url, checklist, criteria):
     backend = OpenAICompatibleBackend(llama_server_url, "smollm2", response_format="json_object")
-    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), max_retries=2)
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), JudgeConfig(max_retries=2))
     verdict = asyncio.run(judge.judge("Python", "Return the sum of a list.", "```python\nsum(xs)\n```", seed=1))
     assert verdict.error is None, verdict.error
     assert set(verdict.scores) == set(criteria)

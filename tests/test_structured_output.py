@@ -6,7 +6,7 @@ import pytest
 from doubles import ScriptedBackend
 from polyforge.agents import JudgeAgent
 from polyforge.checklists import Route
-from polyforge.config import StageSampling
+from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import SamplingParams, StructuredOutputError, chat_structured
 from pydantic import BaseModel, Field
 
@@ -43,7 +43,7 @@ def test_always_malformed_raises_with_attempts_and_usage():
 
 def test_judge_flags_pair_when_output_stays_malformed(checklist):
     backend = ScriptedBackend(lambda m, s: '{"qa_consistency": 5}')  # eight criteria missing, every time
-    judge = JudgeAgent(backend, checklist, StageSampling(), max_retries=2)
+    judge = JudgeAgent(backend, checklist, StageSampling(), JudgeConfig(max_retries=2))
     verdict = asyncio.run(judge.judge("Python", "task", "answer"))
     assert verdict.route is Route.flagged
     assert verdict.flag_reason == "malformed judge output"
@@ -54,7 +54,8 @@ def test_judge_flags_pair_when_output_stays_malformed(checklist):
 
 def test_judge_with_rationales_reads_scores_and_rationales(checklist, criteria):
     body = {c: {"score": 8, "rationale": f"{c} looks fine."} for c in criteria}
-    judge = JudgeAgent(ScriptedBackend(lambda m, s: json.dumps(body)), checklist, StageSampling(), rationales=True)
+    judge = JudgeAgent(ScriptedBackend(lambda m, s: json.dumps(body)), checklist, StageSampling(),
+                       JudgeConfig(rationales=True))
     verdict = asyncio.run(judge.judge("Go", "task", "answer"))
     assert verdict.route is Route.accepted
     assert verdict.final_score == pytest.approx(8.0)

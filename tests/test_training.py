@@ -82,3 +82,14 @@ def test_dpo_without_preferences_says_what_to_do(tmp_path):
 
     with pytest.raises(ValueError, match="sampling.candidates"):
         train_dpo([], DPORunConfig(output_dir=tmp_path))
+
+
+def test_examples_all_too_long_is_a_clear_error(tmp_path, tokenizer):
+    from polyforge.training.common import NoTrainableExamples
+    from polyforge.training.dpo import DPORunConfig, train_dpo
+
+    long_prompt = [{"role": "user", "content": "word " * 400}]
+    examples = [{**example, "prompt": long_prompt} for example in DPO_EXAMPLES]
+    with pytest.raises(NoTrainableExamples, match="raise training.max_length"):
+        train_dpo(examples, DPORunConfig(output_dir=tmp_path, max_steps=1, max_length=32),
+                  model=tiny_llama(tokenizer), tokenizer=tokenizer)

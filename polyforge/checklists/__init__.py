@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -29,6 +30,13 @@ class Criterion(BaseModel):
     title: str
     check: str = Field(description="What the judge must check, shown to it verbatim.")
     weight: float = Field(gt=0)
+    override: Literal["parser", "sandbox"] | None = Field(
+        default=None,
+        description=(
+            "A known fact that replaces the judge's score: 'parser' (the answer's fenced code parses with "
+            "tree-sitter) or 'sandbox' (the sandbox's verdict, when the pair was executed)."
+        ),
+    )
 
 
 class Scale(BaseModel):

@@ -30,6 +30,7 @@ class WorkItemState(TypedDict, total=False):
     item: WorkItem
     instruction: StageOutput
     candidates: list[StageOutput]  # every answer sampled (rejection sampling)
+    execution_statuses: list[str | None]  # the sandbox's status per candidate, once a sandbox stage runs them
     verdicts: list[Verdict]  # one per candidate, same order
     answer: StageOutput  # the chosen candidate
     verdict: Verdict  # its verdict
@@ -118,9 +119,10 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
     async def judge_candidates(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         try:
+            executed = state.get("execution_statuses") or [None] * len(state["candidates"])
             verdicts = await asyncio.gather(
-                *(judge.judge(item["language"], state["instruction"].text, candidate.text, item["seed"])
-                  for candidate in state["candidates"])
+                *(judge.judge(item["language"], state["instruction"].text, candidate.text, item["seed"], status)
+                  for candidate, status in zip(state["candidates"], executed))
             )
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"judge: {exc}"}

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +31,7 @@ from polyforge.generation.graph import (
 from polyforge.generation.coverage import Coverage
 from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
+from polyforge.ingest.languages import grammar_names
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
@@ -142,13 +144,15 @@ def record_pair(
         topic=labels.topic if labels else None,
         difficulty=labels.difficulty if labels else None,
         final_score=verdict.final_score if verdict else None,
+        score_spread=verdict.score_spread if verdict else None,
         flag_reason=verdict.flag_reason if verdict else None,
         error=state.get("error") or (verdict.error if verdict else None),
         model=generator.name,
-        judge_model=judge.backend.name,
+        judge_model=judge.model_names,
         sampling={**config.sampling.model_dump(mode="json"), "item_seed": item["seed"]},
         templates=templates,
         checklist_hash=judge.checklist.content_hash,
+        judge_samples=[sample.as_record() for sample in verdict.samples] if verdict else None,
         tokens=tokens,
         total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
         seconds=sum(c.seconds for cs in spent.values() for c in cs),
@@ -157,7 +161,8 @@ def record_pair(
     if verdict is not None:
         weights = {c.id: c.weight for c in judge.checklist.criteria}
         pair.scores = [
-            JudgeScore(criterion=key, score=value, weight=weights[key], rationale=verdict.rationales.get(key))
+            JudgeScore(criterion=key, score=value, weight=weights[key], rationale=verdict.rationales.get(key),
+                       spread=verdict.spreads.get(key), decided_by=verdict.overrides.get(key, "judge"))
             for key, value in verdict.scores.items()
         ]
     session.add(pair)
@@ -165,22 +170,37 @@ def record_pair(
     return pair
 
 
+class Backends(NamedTuple):
+    generator: ChatBackend
+    judge: ChatBackend
+    second_judge: ChatBackend | None = None
+
+    def distinct(self) -> list[ChatBackend]:
+        """Each backend once, for closing."""
+        unique: list[ChatBackend] = []
+        for backend in self:
+            if backend is not None and all(backend is not seen for seen in unique):
+                unique.append(backend)
+        return unique
+
+
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, progress: CampaignProgress | None = None,
-                 backends: tuple[ChatBackend, ChatBackend] | None = None):
-        """`backends` (generator, judge) replaces the configured ones; tests pass doubles here."""
+                 backends: tuple[ChatBackend, ...] | None = None):
+        """`backends` (generator, judge[, second judge]) replaces the configured ones; tests pass doubles here."""
         self.config = config
         self.progress = progress or CampaignProgress()
         self._backends = backends
         self.checklist: Checklist = load_checklist(config.judge.checklist)
 
-    def _create_backends(self) -> tuple[ChatBackend, ChatBackend]:
+    def _create_backends(self) -> Backends:
         if self._backends is not None:
-            return self._backends
-        generator = create_backend(self.config.models.generator)
-        if self.config.models.judge is None or self.config.models.judge == self.config.models.generator:
-            return generator, generator
-        return generator, create_backend(self.config.models.judge)
+            return Backends(*self._backends)
+        models = self.config.models
+        generator = create_backend(models.generator)
+        judge = generator if models.judge in (None, models.generator) else create_backend(models.judge)
+        second = create_backend(models.second_judge) if models.second_judge else None
+        return Backends(generator, judge, second)
 
     async def run(self) -> CampaignResult:
         config = self.config
@@ -204,9 +224,9 @@ class CampaignRunner:
             with sessions() as session:
                 banks, origins = open_banks(session, config, {item["language"] for item in items}, shared_embedder())
         self.progress.on_scheduled(len(items))
-        generator, judge_backend = self._create_backends()
+        backends = self._create_backends()
         try:
-            result = await self._run_items(sessions, campaign.id, items, generator, judge_backend, banks)
+            result = await self._run_items(sessions, campaign.id, items, backends, banks)
         except BaseException:
             with sessions() as session:
                 session.get(Campaign, campaign.id).status = "interrupted"
@@ -215,9 +235,8 @@ class CampaignRunner:
         finally:
             with sessions() as session:
                 save_banks(session, config, banks)
-            await generator.aclose()
-            if judge_backend is not generator:
-                await judge_backend.aclose()
+            for backend in backends.distinct():
+                await backend.aclose()
         result.memory = {language: MemoryReport(len(bank), bank.index_kind, origins[language])
                          for language, bank in banks.items()}
         with sessions() as session:
@@ -229,15 +248,17 @@ class CampaignRunner:
         engine.dispose()
         return result
 
-    async def _run_items(self, sessions, campaign_id, items, generator, judge_backend, banks) -> CampaignResult:
+    async def _run_items(self, sessions, campaign_id, items, backends: Backends, banks) -> CampaignResult:
         config = self.config
+        generator = backends.generator
         agents = {
             language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer,
                                     memory=banks.get(language), few_shot=config.memory.few_shot)
             for language in {item["language"] for item in items}
         }
-        judge = JudgeAgent(judge_backend, self.checklist, config.sampling.judge, config.judge.rationales,
-                           config.judge.max_retries)
+        judge = JudgeAgent(backends.judge, self.checklist, config.sampling.judge, config.judge,
+                           second_backend=backends.second_judge,
+                           grammars=grammar_names())
         taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy)

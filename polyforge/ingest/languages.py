@@ -103,3 +103,8 @@ def language_table(path: Path = TABLE_PATH) -> LanguageTable:
 
 def language_by_name(name: str) -> Language | None:
     return language_table().lookup(name)
+
+
+def grammar_names() -> dict[str, str]:
+    """Language name -> its tree-sitter grammar, for every language that has one."""
+    return {language.name: language.grammar for language in language_table().languages.values() if language.grammar}

@@ -72,13 +72,21 @@ class Pair(Base):
     topic: Mapped[str | None] = mapped_column(String(80), doc="Coverage topic the classifier gave the instruction.")
     difficulty: Mapped[str | None] = mapped_column(String(20))
     final_score: Mapped[float | None]
-    flag_reason: Mapped[str | None] = mapped_column(Text, doc="Why the pair is in the review queue.")
+    score_spread: Mapped[float | None] = mapped_column(
+        default=None, doc="Standard deviation of one judge's sample final scores (the larger judge's, in an ensemble)."
+    )
+    flag_reason: Mapped[str | None] = mapped_column(
+        Text, doc="Why the pair is in the review queue: every reason, '; '-joined."
+    )
     error: Mapped[str | None] = mapped_column(Text, doc="What failed, for status 'failed' or a judge failure.")
     model: Mapped[str] = mapped_column(String(200), doc="The model that wrote the instruction and answer.")
     judge_model: Mapped[str | None] = mapped_column(String(200))
     sampling: Mapped[dict] = mapped_column(doc="Sampling parameters per stage.")
     templates: Mapped[dict] = mapped_column(doc="Prompt template name -> content hash.")
     checklist_hash: Mapped[str | None] = mapped_column(String(64))
+    judge_samples: Mapped[list | None] = mapped_column(
+        JSON, default=None, doc="Every judge sample: model, judge index, scores, final score, error."
+    )
     tokens: Mapped[dict] = mapped_column(doc="Stage -> {prompt, completion} tokens.")
     total_tokens: Mapped[int] = mapped_column(default=0)
     seconds: Mapped[float] = mapped_column(default=0.0, doc="Model seconds spent on the item, all stages.")
@@ -99,9 +107,13 @@ class JudgeScore(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
     criterion: Mapped[str] = mapped_column(String(64))
-    score: Mapped[float]
+    score: Mapped[float] = mapped_column(doc="Mean over the judge samples, or the rule's score when overridden.")
     weight: Mapped[float]
     rationale: Mapped[str | None] = mapped_column(Text)
+    spread: Mapped[float | None] = mapped_column(default=None, doc="Standard deviation over the judge samples.")
+    decided_by: Mapped[str] = mapped_column(
+        String(20), default="judge", server_default="judge", doc="'judge', or the rule that overrode it: 'parser' or 'sandbox'."
+    )
 
     pair: Mapped[Pair] = relationship(back_populates="scores")
 

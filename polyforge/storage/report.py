@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import Campaign, Pair, Snippet
+from polyforge.storage.models import Campaign, JudgeScore, Pair, Snippet
 
 STATUSES = ("accepted", "flagged", "rejected", "duplicate", "failed")
 
@@ -55,6 +56,53 @@ def total_summary(session: Session, campaign_id: int) -> LanguageSummary | None:
     """The same figures over the whole campaign (mean score over scored pairs, not over languages)."""
     rows = _summarize(session, campaign_id, per_language=False)
     return rows[0] if rows else None
+
+
+@dataclass
+class CriterionDistribution:
+    """How one checklist criterion scored over a campaign's judged pairs."""
+
+    criterion: str
+    count: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    overridden: int  # scores set by a rule (parser, sandbox) instead of the judge
+    histogram: dict[int, int] = field(default_factory=dict)  # rounded score -> pairs
+
+
+def criterion_distributions(session: Session, campaign_id: int) -> list[CriterionDistribution]:
+    """Per criterion: count, mean, standard deviation, range, overrides and a histogram of rounded scores."""
+    in_campaign = JudgeScore.pair_id.in_(select(Pair.id).where(Pair.campaign_id == campaign_id))
+    overridden = func.sum(case((JudgeScore.decided_by != "judge", 1), else_=0))
+    # SQLite has no stddev: the mean of squares comes from SQL, the square root from Python.
+    stats = session.execute(
+        select(JudgeScore.criterion, func.count(), func.avg(JudgeScore.score), func.avg(JudgeScore.score * JudgeScore.score),
+               func.min(JudgeScore.score), func.max(JudgeScore.score), overridden)
+        .where(in_campaign).group_by(JudgeScore.criterion).order_by(func.min(JudgeScore.id))
+    ).all()
+    bins: dict[str, Counter] = defaultdict(Counter)
+    rounded = func.round(JudgeScore.score)
+    for criterion, value, count in session.execute(
+        select(JudgeScore.criterion, rounded, func.count()).where(in_campaign).group_by(JudgeScore.criterion, rounded)
+    ):
+        bins[criterion][int(value)] += count
+    return [
+        CriterionDistribution(criterion, count, mean, math.sqrt(max(mean_square - mean * mean, 0.0)), low, high,
+                              int(overrides or 0), dict(sorted(bins[criterion].items())))
+        for criterion, count, mean, mean_square, low, high, overrides in stats
+    ]
+
+
+def flag_reason_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    """How many flagged pairs carry each reason (a pair with several reasons counts for each)."""
+    counts: Counter = Counter()
+    for reasons in session.scalars(
+        select(Pair.flag_reason).where(Pair.campaign_id == campaign_id, Pair.flag_reason.is_not(None))
+    ):
+        counts.update(reason.strip() for reason in reasons.split(";"))
+    return dict(counts.most_common())
 
 
 @dataclass

@@ -52,8 +52,17 @@ def trainer_arguments(output_dir: Path, max_steps: int, batch_size: int, learnin
     }
 
 
+class NoTrainableExamples(ValueError):
+    """Every example was dropped by the trainer's preprocessing (typically: longer than max_length)."""
+
+
 def train_and_save(trainer, tokenizer, output_dir: Path, examples: int) -> TrainingRunResult:
     """Run `trainer`, save model and tokenizer to `output_dir/model`, report steps and the last loss."""
+    if len(trainer.train_dataset) == 0:
+        raise NoTrainableExamples(
+            f"all {examples} examples were dropped while preparing them (too long for max_length="
+            f"{trainer.args.max_length} tokens?): raise training.max_length"
+        )
     output = trainer.train()
     model_dir = output_dir / "model"
     trainer.save_model(str(model_dir))

@@ -9,7 +9,7 @@ from pathlib import Path
 from polyforge.config import TrainingConfig
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.report import latest_campaign
-from polyforge.training.common import TrainingRunResult
+from polyforge.training.common import NoTrainableExamples, TrainingRunResult
 from polyforge.training.datasets import dpo_examples, sft_examples
 
 
@@ -48,11 +48,15 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         say("DPO: skipped, no preference pairs (set sampling.candidates above 1 to collect them)")
         return TrainingOutcome(sft, None, sft.model_dir)
     say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} preference pairs")
-    dpo = train_dpo(preferences, DPORunConfig(
-        base_model=str(sft.model_dir), output_dir=out / "dpo", max_steps=settings.dpo_steps,
-        batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.dpo_learning_rate,
-        beta=settings.dpo_beta, seed=seed,
-    ))
+    try:
+        dpo = train_dpo(preferences, DPORunConfig(
+            base_model=str(sft.model_dir), output_dir=out / "dpo", max_steps=settings.dpo_steps,
+            batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.dpo_learning_rate,
+            beta=settings.dpo_beta, seed=seed,
+        ))
+    except NoTrainableExamples as exc:
+        say(f"DPO: skipped, {exc}")
+        return TrainingOutcome(sft, None, sft.model_dir)
     say(f"DPO: {dpo.steps} steps on {dpo.examples} preference pairs, final loss {_loss(dpo)}")
     return TrainingOutcome(sft, dpo, dpo.model_dir)
 
