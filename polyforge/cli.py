@@ -42,6 +42,7 @@ app.add_typer(sandbox_app, name="sandbox")
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
     console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
+IDENTIFY_READ_BYTES = 65_536  # identification needs the head of a file, never all of a large one
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
@@ -63,10 +64,7 @@ class _LiveProgress:
         self._counts = {"accepted": 0, "flagged": 0, "rejected": 0, "failed": 0}
 
     def on_ingested(self, report: IngestReport) -> None:
-        languages = ", ".join(f"{name} {stats.snippets}" for name, stats in sorted(report.languages.items()))
-        self._progress.console.print(f"ingested {len(report.snippets)} snippets: {languages}")
-        for problem in report.problems[:5]:
-            self._progress.console.print(f"[yellow]skipped[/] {problem}")
+        print_ingest_report(report)
 
     def on_scheduled(self, total: int) -> None:
         self._task = self._progress.add_task(self._describe(), total=total)
@@ -312,6 +310,103 @@ def demo(
     if campaign.training.enabled:
         train_from_database(result.database_url, out, campaign.training, campaign.sampling.seed)
     console.print(f"database: {out / 'polyforge.db'}")
+
+
+def _identify_targets(paths: list[Path]):
+    """Each file named, and every regular file below each folder named (symlinks not followed)."""
+    for path in paths:
+        if path.is_symlink() or path.is_file():
+            yield path
+        elif path.is_dir():
+            for directory, subdirs, files in os.walk(path):
+                subdirs.sort()
+                for name in sorted(files):
+                    yield Path(directory) / name
+        else:
+            yield path
+
+
+@app.command()
+def identify(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked).")],
+) -> None:
+    """Print the language of each file as one JSON object per line: path, language (null: not code), reason."""
+    import json
+
+    from polyforge.ingest.identify import identify_content
+
+    missing = 0
+    for path in _identify_targets(paths):
+        try:
+            content = path.read_bytes()[:IDENTIFY_READ_BYTES] if path.is_file() else None
+        except OSError as exc:
+            content, reason = None, f"unreadable: {exc.strerror}"
+        else:
+            reason = "not a regular file" if path.exists() else "no such file or folder"
+        if content is None:
+            missing += not path.exists()
+            print(json.dumps({"path": str(path), "language": None, "reason": reason}))
+            continue
+        print(json.dumps(identify_content(str(path), content).as_json(), ensure_ascii=False))
+    if missing:
+        raise typer.Exit(1)
+
+
+def print_ingest_report(report: IngestReport) -> None:
+    reasons = report.drop_reasons()
+    table = Table(title="ingest: per language (the columns after tokens count dropped snippets by reason)")
+    table.add_column("language", no_wrap=True)
+    for column in ("files", "snippets", "tokens", *reasons):
+        table.add_column(column, justify="right")
+    rows = sorted(report.languages.items(), key=lambda item: (-item[1].snippets, item[0]))
+    for name, stats in rows:
+        table.add_row(name, str(stats.files), str(stats.snippets), str(stats.tokens),
+                      *(str(stats.dropped.get(r, 0)) for r in reasons))
+    if rows:
+        table.add_row("total", *(str(sum(getattr(s, f) for _, s in rows)) for f in ("files", "snippets", "tokens")),
+                      *(str(sum(s.dropped.get(r, 0) for _, s in rows)) for r in reasons), style="bold")
+    console.print(table)
+    for source in report.sources:
+        if source.error:
+            console.print(f"[yellow]source not read:[/] {source.error}")
+            continue
+        skipped = ", ".join(f"{reason} {n} (e.g. {source.skipped.examples[reason]})"
+                            for reason, n in sorted(source.skipped.items())) or "none"
+        console.print(f"source {source.location}: commit {source.commit or '-'}, license {source.license or 'unknown'}, "
+                      f"{source.files} files read; skipped: {skipped}")
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Local folders and git URLs (cloned shallowly).")],
+    db: Annotated[Path, typer.Option(help="Database: a .db file, a folder holding polyforge.db, or a URL.")],
+    config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'ingest' and 'languages' to use.")] = None,
+    campaign: Annotated[str, typer.Option(help="Campaign name the snippets are stored under.")] = "ingest",
+    language: Annotated[Optional[list[str]], typer.Option(help="Only this language (repeat the option).")] = None,
+) -> None:
+    """Ingest sources into a database: snippets plus the per-language table of counts."""
+    from polyforge.config import IngestConfig
+    from polyforge.ingest.store import ingest_into_database
+    from polyforge.storage import database_url
+
+    try:
+        loaded = load_config(config) if config else None
+        settings = loaded.ingest if loaded else IngestConfig()
+        languages = language or (loaded.languages if loaded else None)
+        with Progress(SpinnerColumn(), TextColumn("ingest {task.fields[files]} files"), BarColumn(),
+                      TextColumn("{task.completed:,.0f} bytes"), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("ingest", total=None, files=0)
+
+            def on_file(size: int) -> None:
+                progress.update(task, advance=size, files=progress.tasks[task].fields["files"] + 1)
+
+            report, run_id = ingest_into_database(database_url(db), sources, settings, campaign, languages, on_file)
+    except USER_ERRORS as exc:
+        _fail(str(exc))
+    print_ingest_report(report)
+    console.print(f"stored ingest run {run_id}: {sum(s.snippets for s in report.languages.values())} snippets in {db}")
+    if report.problems and all(source.error for source in report.sources):
+        raise typer.Exit(1)
 
 
 @judge_app.command("calibrate")

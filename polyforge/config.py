@@ -23,9 +23,20 @@ class _Strict(BaseModel):
 
 
 class SourceConfig(_Strict):
-    """One place to take code from."""
+    """One place to take code from: a local folder or a git URL (cloned shallowly)."""
 
-    path: Path = Field(description="A local folder to walk (relative paths are resolved against the config file).")
+    path: Path | None = Field(default=None, description="A local folder (relative paths resolve against the config file).")
+    url: str | None = Field(default=None, description="A git URL, e.g. https://github.com/owner/repo.git.")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "SourceConfig":
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of 'path' (a local folder) or 'url' (a git URL)")
+        return self
+
+    @property
+    def location(self) -> str:
+        return self.url if self.url is not None else str(self.path)
 
 
 class ModelConfig(_Strict):
@@ -144,8 +155,53 @@ class JudgeConfig(_Strict):
 
 
 class IngestConfig(_Strict):
-    max_snippet_tokens: int = Field(default=1024, ge=16, description="Longer functions are skipped.")
-    min_snippet_lines: int = Field(default=3, ge=1, description="Shorter functions are skipped.")
+    """The ingest stage: which files are read, how snippets are cut, and what is filtered out."""
+
+    # Snippets
+    max_snippet_tokens: int = Field(default=1024, ge=16, description="A longer definition is split into its inner ones, or dropped.")
+    min_snippet_lines: int = Field(default=3, ge=1, description="Shorter definitions are dropped ('too short').")
+    min_snippet_tokens: int = Field(default=16, ge=0, description="Snippets with fewer tokens are dropped ('too short').")
+    min_code_chars: int = Field(
+        default=20, ge=0, description="Snippets with fewer non-blank characters outside comments are dropped ('no code')."
+    )
+    # Files
+    max_file_bytes: int = Field(default=1_000_000, ge=1, description="Larger files are skipped ('too large').")
+    minified_line_chars: int = Field(
+        default=300, ge=20, description="Files whose mean line length exceeds this are skipped ('minified')."
+    )
+    respect_gitignore: bool = Field(default=True, description="Skip what the sources' .gitignore files ignore.")
+    skip_vendored: bool = Field(default=True, description="Skip vendored code (Linguist's rules: vendor/, node_modules/, ...).")
+    skip_generated: bool = Field(default=True, description="Skip generated files (Linguist's rules: lock files, protobuf output, ...).")
+    license_allowlist: list[str] | None = Field(
+        default=None,
+        description="SPDX ids (e.g. [MIT, Apache-2.0]); a repository under any other license, or none found, is skipped.",
+    )
+    clone_dir: Path | None = Field(default=None, description="Where git URLs are cloned (default: the system temp folder).")
+    workers: int = Field(
+        default=0, ge=0, description="Processes that read, identify and cut files (0: one per CPU core; 1: no pool)."
+    )
+    # Filters
+    near_duplicate_threshold: float = Field(
+        default=0.7, gt=0, le=1, description="MinHash Jaccard similarity at which a snippet is a near duplicate (1 turns it off)."
+    )
+    minhash_permutations: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (accuracy vs speed).")
+    decontaminate_humaneval: bool = Field(default=True, description="Drop snippets sharing an n-gram with HumanEval.")
+    decontamination_sets: list[Path] = Field(
+        default_factory=list,
+        description="More benchmark JSONL files (MBPP, McEval, ...); every string field counts as benchmark text.",
+    )
+    decontamination_ngram: int = Field(default=10, ge=3, description="Word n-gram length of the overlap test.")
+    downsample: dict[str, float] = Field(
+        default_factory=dict,
+        description="Language -> share of its snippets to keep (0-1], for long-tail languages; chosen by content hash.",
+    )
+
+    @model_validator(mode="after")
+    def _shares_in_range(self) -> "IngestConfig":
+        bad = {name: share for name, share in self.downsample.items() if not 0 < share <= 1}
+        if bad:
+            raise ValueError(f"downsample shares must be in (0, 1], found {bad}")
+        return self
 
 
 class MemoryConfig(_Strict):
@@ -275,6 +331,6 @@ def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConf
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from exc
     for source in config.sources:
-        if not source.path.is_absolute():
+        if source.path is not None and not source.path.is_absolute():
             source.path = (path.parent / source.path).resolve()
     return config

@@ -72,6 +72,17 @@ def test_cli_reports_config_error_without_traceback(tmp_path):
     assert "concurrency" in result.output and "Traceback" not in result.output
 
 
+def test_sources_take_a_folder_or_a_git_url_and_ingest_settings_are_checked(tmp_path):
+    config = load_config(write(tmp_path, "sources: [{url: 'https://github.com/o/r.git'}, {path: code}]\n"))
+    assert [source.location for source in config.sources] == ["https://github.com/o/r.git", str(tmp_path / "code")]
+    with pytest.raises(ConfigError, match=r"sources\.0.*exactly one of 'path'.*or 'url'"):
+        load_config(write(tmp_path, "sources: [{path: a, url: 'https://x/y.git'}]\n"))
+    with pytest.raises(ConfigError, match=r"ingest.*downsample shares must be in \(0, 1\]"):
+        load_config(write(tmp_path, "sources: [{path: .}]\ningest: {downsample: {Lua: 1.5}}\n"))
+    with pytest.raises(ConfigError, match=r"ingest.near_duplicate_threshold"):
+        load_config(write(tmp_path, "sources: [{path: .}]\ningest: {near_duplicate_threshold: 0}\n"))
+
+
 def test_judge_samples_at_temperature_zero_are_refused(tmp_path):
     path = write(tmp_path, "sources: [{path: .}]\njudge: {samples: 3}\nsampling: {judge: {temperature: 0}}\n")
     with pytest.raises(ConfigError, match=r"judge.samples is 3 but sampling.judge.temperature is 0"):

@@ -30,6 +30,7 @@ def test_run_export_train(tmp_path, sample_repo):
         "training: {max_steps: 1, batch_size: 2, max_length: 512, dpo_steps: 1}\n"
     )
     output = polyforge("run", str(config), env=env)
+    assert "ingest: per language" in output  # the first stage prints its table
     assert "language" in output and "mean score" in output and "all" in output
     assert "judge scores per criterion" in output and "code_exists" in output
 

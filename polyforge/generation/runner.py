@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from polyforge.generation.graph import (
 from polyforge.generation.coverage import Coverage
 from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
-from polyforge.ingest.languages import LANGUAGES
+from polyforge.ingest.languages import grammar_names
+from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
 from polyforge.prompts import load_taxonomy, template_versions
@@ -102,15 +104,6 @@ def record_versions(session: Session, checklist: Checklist) -> None:
     if session.scalar(select(ChecklistVersion.id).where(ChecklistVersion.content_hash == checklist.content_hash)) is None:
         session.add(ChecklistVersion(name=checklist.name, content_hash=checklist.content_hash,
                                      content=checklist.source_text))
-    session.commit()
-
-
-def store_snippets(session: Session, campaign: Campaign, report: IngestReport) -> None:
-    known = set(session.scalars(select(Snippet.content_hash).where(Snippet.campaign_id == campaign.id)))
-    for record in report.snippets:
-        if record.content_hash in known:
-            continue
-        session.add(Snippet(campaign_id=campaign.id, **record.__dict__))
     session.commit()
 
 
@@ -252,17 +245,14 @@ class CampaignRunner:
         url = config.database_url or database_url(config.output_dir)
         engine = open_engine(url)
         sessions: sessionmaker = session_factory(engine)
-        report = ingest(
-            [source.path for source in config.sources],
-            max_snippet_tokens=config.ingest.max_snippet_tokens,
-            min_snippet_lines=config.ingest.min_snippet_lines,
-            languages=config.languages,
-        )
+        started = time.perf_counter()
+        report = ingest([source.location for source in config.sources], config.ingest, config.languages)
         self.progress.on_ingested(report)
         with sessions() as session:
             campaign = open_campaign(session, config)
             record_versions(session, self.checklist)
-            store_snippets(session, campaign, report)
+            store_snippets(session, campaign.id, report.snippets)
+            store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
             items = pending_work(
                 session, campaign, max(config.budgets.max_pairs - existing, 0),
@@ -307,7 +297,7 @@ class CampaignRunner:
         }
         judge = JudgeAgent(backends.judge, self.checklist, config.sampling.judge, config.judge,
                            second_backend=backends.second_judge,
-                           grammars={language.name: language.grammar for language in LANGUAGES})
+                           grammars=grammar_names())
         taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         tester, executor = self._tester_and_executor(generator)

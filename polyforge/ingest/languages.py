@@ -1,80 +1,110 @@
-"""Language identification by file extension and file name.
+"""The language table: which detected languages are code, and how each is cut into snippets.
 
-Each language is one row: its display name, the tree-sitter grammar that parses it, the node
-types that are worth cutting as snippets, and the file extensions and names that mark it.
+The table is data (languages.yaml beside this file); this module only loads and looks it up.
+Language names are GitHub Linguist's, the names go-enry reports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+
+import yaml
+
+TABLE_PATH = Path(__file__).with_name("languages.yaml")
 
 
 @dataclass(frozen=True)
 class Language:
     name: str
-    grammar: str
-    definitions: frozenset[str]
-    extensions: tuple[str, ...]
-    filenames: tuple[str, ...] = ()
+    grammar: str | None = None
+    definitions: frozenset[str] = frozenset()
+    joined: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    doc_comments: frozenset[str] = frozenset()  # comment node types whose name lacks "comment"
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def has_grammar(self) -> bool:
+        return self.grammar is not None
 
 
-def _lang(name: str, grammar: str, definitions: str, extensions: str, filenames: str = "") -> Language:
-    return Language(name, grammar, frozenset(definitions.split()), tuple(extensions.split()), tuple(filenames.split()))
+@dataclass(frozen=True)
+class Refinement:
+    extension: str
+    source: str
+    target: str
+    pattern: re.Pattern
 
 
-LANGUAGES: tuple[Language, ...] = (
-    _lang("Python", "python", "function_definition class_definition decorated_definition", ".py .pyi"),
-    _lang(
-        "JavaScript",
-        "javascript",
-        "function_declaration generator_function_declaration class_declaration method_definition",
-        ".js .mjs .cjs .jsx",
-    ),
-    _lang(
-        "TypeScript",
-        "typescript",
-        "function_declaration class_declaration method_definition interface_declaration",
-        ".ts .mts .cts",
-    ),
-    _lang("C", "c", "function_definition", ".c .h"),
-    _lang("C++", "cpp", "function_definition class_specifier", ".cc .cpp .cxx .hpp .hh .hxx"),
-    _lang("Rust", "rust", "function_item impl_item", ".rs"),
-    _lang("Go", "go", "function_declaration method_declaration", ".go"),
-    _lang("Java", "java", "method_declaration constructor_declaration", ".java"),
-    _lang("Shell", "bash", "function_definition", ".sh .bash"),
-    _lang("Ruby", "ruby", "method singleton_method class module", ".rb", "Rakefile Gemfile"),
-    _lang("PHP", "php", "function_definition method_declaration class_declaration", ".php"),
-    _lang("Lua", "lua", "function_declaration", ".lua"),
-    _lang("Kotlin", "kotlin", "function_declaration class_declaration", ".kt .kts"),
-    _lang("Swift", "swift", "function_declaration class_declaration", ".swift"),
-    _lang("Scala", "scala", "function_definition class_definition object_definition", ".scala"),
-    _lang("C#", "csharp", "method_declaration constructor_declaration", ".cs"),
-    _lang("Haskell", "haskell", "function", ".hs"),
-    _lang("Perl", "perl", "function_definition subroutine_declaration_statement", ".pl .pm"),
-)
+@dataclass(frozen=True)
+class LanguageTable:
+    languages: dict[str, Language]
+    code_types: frozenset[str]
+    also_code: frozenset[str]
+    not_code: frozenset[str]
+    unlikely: frozenset[str]
+    refinements: tuple[Refinement, ...]
+    by_alias: dict[str, Language]
 
-_BY_EXTENSION = {ext: lang for lang in LANGUAGES for ext in lang.extensions}
-_BY_FILENAME = {fname: lang for lang in LANGUAGES for fname in lang.filenames}
-_BY_NAME = {lang.name.lower(): lang for lang in LANGUAGES}
-_SHEBANGS = {"python": "Python", "python3": "Python", "node": "JavaScript", "bash": "Shell", "sh": "Shell",
-             "ruby": "Ruby", "perl": "Perl", "php": "PHP", "lua": "Lua"}
+    def get(self, name: str) -> Language:
+        """The table's row for a detected language; an unlisted language has no grammar (blocks)."""
+        return self.languages.get(name) or Language(name)
+
+    def lookup(self, name: str) -> Language | None:
+        """A language by its name or an alias, case-insensitively (for configs and the CLI)."""
+        return self.by_alias.get(name.lower())
+
+    def refine(self, extension: str, detected: str, text: str) -> str | None:
+        """A narrower language than `detected` when a refinement rule matches, else None."""
+        for rule in self.refinements:
+            if rule.extension == extension and rule.source == detected and rule.pattern.search(text):
+                return rule.target
+        return None
+
+    def is_code(self, name: str, linguist_type: str) -> bool:
+        if name in self.not_code:
+            return False
+        return name in self.languages or name in self.also_code or linguist_type in self.code_types
+
+
+@lru_cache(maxsize=1)
+def language_table(path: Path = TABLE_PATH) -> LanguageTable:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    languages: dict[str, Language] = {}
+    by_alias: dict[str, Language] = {}
+    for name, row in raw["languages"].items():
+        row = row or {}
+        language = Language(
+            name=name,
+            grammar=row.get("grammar"),
+            definitions=frozenset(row.get("definitions", ())),
+            joined=dict(row.get("joined", {})),
+            doc_comments=frozenset(row.get("doc_comments", ())),
+            aliases=tuple(row.get("aliases", ())),
+        )
+        languages[name] = language
+        for alias in (name, *language.aliases):
+            by_alias[alias.lower()] = language
+    return LanguageTable(
+        languages=languages,
+        code_types=frozenset(raw["code_types"]),
+        also_code=frozenset(raw["also_code"]),
+        not_code=frozenset(raw["not_code"]),
+        unlikely=frozenset(raw["unlikely"]),
+        refinements=tuple(
+            Refinement(rule["extension"], rule["from"], rule["to"], re.compile(rule["pattern"]))
+            for rule in raw.get("refine", ())
+        ),
+        by_alias=by_alias,
+    )
 
 
 def language_by_name(name: str) -> Language | None:
-    return _BY_NAME.get(name.lower())
+    return language_table().lookup(name)
 
 
-def identify(path: Path, head: str = "") -> Language | None:
-    """The language of a file from its name, extension, or shebang line (`head`: its first line)."""
-    if path.name in _BY_FILENAME:
-        return _BY_FILENAME[path.name]
-    by_extension = _BY_EXTENSION.get(path.suffix.lower())
-    if by_extension:
-        return by_extension
-    if head.startswith("#!"):
-        interpreter = head[2:].split()
-        if interpreter:
-            program = Path(interpreter[-1] if interpreter[0].endswith("env") else interpreter[0]).name
-            return _BY_NAME.get((_SHEBANGS.get(program) or "").lower())
-    return None
+def grammar_names() -> dict[str, str]:
+    """Language name -> its tree-sitter grammar, for every language that has one."""
+    return {language.name: language.grammar for language in language_table().languages.values() if language.grammar}

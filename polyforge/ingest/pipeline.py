@@ -1,19 +1,26 @@
-"""Ingestion: walk sources, identify languages, cut snippets, drop duplicates; count every drop."""
+"""The ingest stage: sources -> identification -> snippet cutting -> filters, one small step each,
+streamed file by file; every skipped file and dropped snippet is counted by reason.
+
+`stream_snippets` yields snippets as they pass (memory stays bounded by the dedup indexes, not by
+the size of the sources); `ingest` collects them for callers that want a list.
+"""
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyforge.ingest.languages import LANGUAGES, Language, identify, language_by_name
-from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
-
-SKIPPED_DIRS = {".git", ".hg", ".svn", "node_modules", "vendor", "third_party", "__pycache__", ".venv", "venv",
-                "dist", "build", "target"}
-MAX_FILE_BYTES = 1_000_000
+from polyforge.config import IngestConfig
+from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
+from polyforge.ingest.languages import language_by_name, language_table
+from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
+from polyforge.ingest.errors import IngestError
+from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, process_batch_in_worker, start_worker
 
 
 @dataclass(frozen=True)
@@ -23,7 +30,7 @@ class SnippetRecord:
     path: str
     start_line: int
     end_line: int
-    kind: str
+    kind: str  # the tree-sitter node type, or "block" for languages without a grammar
     code: str
     tokens: int
     content_hash: str
@@ -38,94 +45,206 @@ class LanguageStats:
 
 
 @dataclass
+class StepStats:
+    seen: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class SourceSummary:
+    location: str
+    commit: str | None = None
+    license: str | None = None
+    files: int = 0
+    skipped: SkipLog = field(default_factory=SkipLog)
+    error: str | None = None
+
+
+@dataclass
 class IngestReport:
     snippets: list[SnippetRecord] = field(default_factory=list)
     languages: dict[str, LanguageStats] = field(default_factory=lambda: defaultdict(LanguageStats))
-    skipped_files: Counter = field(default_factory=Counter)
+    steps: dict[str, StepStats] = field(default_factory=lambda: defaultdict(StepStats))
+    sources: list[SourceSummary] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    bytes_read: int = 0
+
+    @property
+    def skipped_files(self) -> Counter:
+        total: Counter = Counter()
+        for source in self.sources:
+            total.update(source.skipped)
+        return total
+
+    def drop_reasons(self) -> list[str]:
+        return sorted({reason for stats in self.languages.values() for reason in stats.dropped})
 
 
-class IngestError(ValueError):
-    """Input that ingestion cannot use; the message says what and where."""
+def _selected_languages(names: Sequence[str] | None) -> set[str] | None:
+    if not names:
+        return None
+    unknown = [name for name in names if language_by_name(name) is None]
+    if unknown:
+        known = ", ".join(sorted(language_table().languages))
+        raise IngestError(f"unknown language(s) {unknown}; known: {known}")
+    return {language_by_name(name).name for name in names}
 
 
-class SourceNotFound(IngestError):
-    pass
+# Files processed in the main process before a worker pool is worth starting.
+IN_PROCESS_FILES = 200
+BATCH_FILES = 8  # files a worker takes at a time
+BATCHES_IN_FLIGHT = 4  # per worker: enough to keep workers busy, few enough to bound memory
 
 
-def _walk_files(root: Path) -> Iterator[Path]:
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        for name in sorted(files):
-            yield Path(directory) / name
+class _Stage:
+    """One ingest run: the worker pool, the index filters and the report being filled."""
 
+    def __init__(self, config: IngestConfig, report: IngestReport, wanted: set[str] | None):
+        self.config = config
+        self.report = report
+        self.wanted = wanted
+        self.processor = FileProcessor(config, wanted)  # also runs the files itself when there is one worker
+        self.index_filters: list[SnippetFilter] = [ExactDedup()]
+        if config.near_duplicate_threshold < 1.0:
+            self.index_filters.append(NearDedup(config.near_duplicate_threshold, config.minhash_permutations))
+        self.workers = config.workers or os.cpu_count() or 1
+        self.pool = None  # started once a source has more than IN_PROCESS_FILES files
 
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def source(self, source: Source, summary: SourceSummary, on_file: Callable[[int], None]) -> Iterator[SnippetRecord]:
+        allowlist = self.config.license_allowlist
+        if allowlist is not None and source.license not in allowlist:
+            summary.error = (f"{source.location}: skipped, license {source.license or 'unknown'} is not in "
+                             f"ingest.license_allowlist {allowlist}")
+            self.report.problems.append(summary.error)
+            return
+        tasks = ((str(source.root), relative) for relative in walk(source, self.processor.limits))
+        for result in self._results(tasks):
+            yield from self._take(source.location, summary, result)
+            on_file(result.size)
+        summary.skipped.merge(source.skipped)  # the walk counts its own skips; merged once it is done
+
+    def _results(self, tasks: Iterator[tuple[str, str]]) -> Iterator[FileResult]:
+        """Small sources are processed here; past IN_PROCESS_FILES files a worker pool takes over."""
+        if self.pool is None:
+            for task in itertools.islice(tasks, IN_PROCESS_FILES):
+                yield self.processor.process(*task)
+            if self.workers > 1:
+                # forkserver: workers start from a clean process, never from a copy of a threaded one.
+                self.pool = multiprocessing.get_context("forkserver").Pool(
+                    self.workers, start_worker, (self.config, self.wanted)
+                )
+        if self.pool is None:
+            yield from (self.processor.process(*task) for task in tasks)
+            return
+        # A bounded window of batches in flight, in order: Pool.imap would queue every finished
+        # result in memory whenever the workers run ahead of this process.
+        pending: deque = deque()
+        while True:
+            batch = list(itertools.islice(tasks, BATCH_FILES))
+            if batch:
+                pending.append(self.pool.apply_async(process_batch_in_worker, (batch,)))
+            if pending and (len(pending) >= BATCHES_IN_FLIGHT * self.workers or not batch):
+                yield from pending.popleft().get()
+            elif not batch:
+                return
+
+    def _take(self, location: str, summary: SourceSummary, result: FileResult) -> Iterator[SnippetRecord]:
+        report, steps = self.report, self.report.steps
+        report.bytes_read += result.size
+        if result.error:
+            report.problems.append(f"{location}: {result.path}: {result.error}")
+        if result.size == 0:  # not read: the reason is a read-time skip
+            summary.skipped.note(result.skipped, result.path)
+            return
+        summary.files += 1
+        identify = steps["identify"]
+        identify.seen += 1
+        if result.language is None:
+            identify.dropped[result.skipped] += 1
+            summary.skipped.note(result.skipped, result.path)
+            return
+        identify.kept += 1
+        stats = report.languages[result.language]
+        stats.files += 1
+        stats.dropped.update(result.cut_dropped)
+        cutting = steps["cut snippets"]
+        cutting.seen += 1
+        if result.parse_failed:
+            stats.dropped["parse failure"] += 1
+            cutting.dropped["parse failure"] += 1
+            return
+        cutting.kept += 1
+        for cut in result.snippets:
+            reason = self._filter(result.language, cut)
+            if reason is not None:
+                stats.dropped[reason] += 1
+                continue
+            stats.snippets += 1
+            stats.tokens += cut.tokens
+            yield SnippetRecord(result.language, location, result.path, cut.start_line, cut.end_line, cut.kind,
+                                cut.code, cut.tokens, cut.content_hash)
+
+    def _filter(self, language: str, cut: CutResult) -> str | None:
+        steps = self.report.steps
+        for snippet_filter in self.processor.filters:  # already applied in the worker: count them here
+            step = steps[snippet_filter.name]
+            step.seen += 1
+            if cut.dropped_by is not None and cut.dropped_by[0] == snippet_filter.name:
+                step.dropped[cut.dropped_by[1]] += 1
+                return cut.dropped_by[1]
+            step.kept += 1
+        candidate = Candidate(language, cut.code, cut.tokens, cut.content_hash, words=None, signature=cut.signature)
+        for snippet_filter in self.index_filters:
+            step = steps[snippet_filter.name]
+            step.seen += 1
+            reason = snippet_filter.reason_to_drop(candidate)
+            if reason is not None:
+                step.dropped[reason] += 1
+                return reason
+            step.kept += 1
         return None
 
 
-def ingest(
-    sources: Sequence[Path],
-    max_snippet_tokens: int = 1024,
-    min_snippet_lines: int = 3,
+def stream_snippets(
+    sources: Sequence[str | Path],
+    config: IngestConfig | None = None,
+    report: IngestReport | None = None,
     languages: Sequence[str] | None = None,
-) -> IngestReport:
-    """Snippets from every source folder, in a stable order, exact duplicates removed."""
-    wanted: set[str] | None = None
-    if languages:
-        unknown = [name for name in languages if language_by_name(name) is None]
-        if unknown:
-            raise IngestError(f"unknown language(s) {unknown}; known: {[lang.name for lang in LANGUAGES]}")
-        wanted = {language_by_name(name).name for name in languages}
-    report = IngestReport()
-    seen_hashes: set[str] = set()
-    for root in sources:
-        if not root.is_dir():
-            raise SourceNotFound(f"source folder not found: {root}")
-        for path in _walk_files(root):
-            relative = str(path.relative_to(root))
-            if path.is_symlink() or not path.is_file():
-                report.skipped_files["not a regular file"] += 1
-                continue
-            if path.stat().st_size > MAX_FILE_BYTES:
-                report.skipped_files["too large"] += 1
-                continue
-            text = _read_text(path)
-            if text is None:
-                report.skipped_files["not UTF-8"] += 1
-                continue
-            language = identify(path, text[:200].partition("\n")[0])
-            if language is None:
-                report.skipped_files["not code"] += 1
-                continue
-            if wanted is not None and language.name not in wanted:
-                report.skipped_files["language not selected"] += 1
-                continue
-            _cut_file(report, seen_hashes, root, relative, text, language, max_snippet_tokens, min_snippet_lines)
-    return report
-
-
-def _cut_file(report, seen_hashes, root, relative, text, language: Language, max_tokens, min_lines) -> None:
-    stats = report.languages[language.name]
-    stats.files += 1
+    on_file: Callable[[int], None] = lambda size: None,
+) -> Iterator[SnippetRecord]:
+    """Snippets from every source in a stable order. A source that cannot be read (missing folder,
+    unreachable URL, empty repository) is reported in `report.problems` and the others go on."""
+    config = config or IngestConfig()
+    report = report if report is not None else IngestReport()
+    stage = _Stage(config, report, _selected_languages(languages))
     try:
-        cuts = cut_snippets(text, language, max_tokens, min_lines, stats.dropped)
-    except ParseFailure as exc:
-        stats.dropped["parse failure"] += 1
-        report.problems.append(f"{root / relative}: {exc}")
-        return
-    for cut in cuts:
-        content_hash = normalized_hash(cut.code)
-        if content_hash in seen_hashes:
-            stats.dropped["exact duplicate"] += 1
-            continue
-        seen_hashes.add(content_hash)
-        stats.snippets += 1
-        stats.tokens += cut.tokens
-        report.snippets.append(
-            SnippetRecord(language.name, str(root), relative, cut.start_line, cut.end_line, cut.kind, cut.code,
-                          cut.tokens, content_hash)
-        )
+        for location in sources:
+            summary = SourceSummary(str(location))
+            report.sources.append(summary)
+            try:
+                with open_source(location, config.clone_dir) as source:
+                    summary.commit, summary.license = source.commit, source.license
+                    yield from stage.source(source, summary, on_file)
+            except SourceError as exc:
+                summary.error = str(exc)
+                report.problems.append(str(exc))
+    finally:
+        stage.close()
+
+
+def ingest(
+    sources: Sequence[str | Path],
+    config: IngestConfig | None = None,
+    languages: Sequence[str] | None = None,
+    on_file: Callable[[int], None] = lambda size: None,
+) -> IngestReport:
+    """Run the ingest stage and keep its snippets in `report.snippets` (the campaign runner's entry)."""
+    report = IngestReport()
+    report.snippets.extend(stream_snippets(sources, config, report, languages, on_file))
+    return report

@@ -1,0 +1,91 @@
+"""Storing an ingest run: its snippets and its per-language table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polyforge.config import IngestConfig
+from polyforge.ingest.pipeline import IngestReport, SnippetRecord, stream_snippets
+from polyforge.storage import open_engine, session_factory
+from polyforge.storage.models import Campaign, IngestLanguageStat, IngestRun, Snippet
+
+BATCH = 2000
+
+
+def store_snippets(session: Session, campaign_id: int, records: Iterable[SnippetRecord]) -> int:
+    """Add the snippets the campaign does not hold yet, committing in batches; returns how many."""
+    known = set(session.scalars(select(Snippet.content_hash).where(Snippet.campaign_id == campaign_id)))
+    added = 0
+    for record in records:
+        if record.content_hash in known:
+            continue
+        known.add(record.content_hash)
+        session.add(Snippet(campaign_id=campaign_id, **asdict(record)))
+        added += 1
+        if added % BATCH == 0:
+            session.commit()
+    session.commit()
+    return added
+
+
+def store_ingest_run(session: Session, campaign_id: int, report: IngestReport, seconds: float) -> IngestRun:
+    run = IngestRun(
+        campaign_id=campaign_id,
+        seconds=seconds,
+        bytes_read=report.bytes_read,
+        sources=[
+            {"location": s.location, "commit": s.commit, "license": s.license, "files": s.files,
+             "skipped": dict(s.skipped), "skip_examples": s.skipped.examples, "error": s.error}
+            for s in report.sources
+        ],
+        steps={name: {"seen": step.seen, "kept": step.kept, "dropped": dict(step.dropped)}
+               for name, step in report.steps.items()},
+        problems=list(report.problems),
+    )
+    run.languages = [
+        IngestLanguageStat(language=name, files=stats.files, snippets=stats.snippets, tokens=stats.tokens,
+                           dropped=dict(stats.dropped))
+        for name, stats in sorted(report.languages.items())
+    ]
+    session.add(run)
+    session.commit()
+    return run
+
+
+def ingest_campaign(session: Session, name: str, settings: dict) -> Campaign:
+    """The campaign that standalone ingest runs store into, created on first use."""
+    campaign = session.scalar(select(Campaign).where(Campaign.name == name).order_by(Campaign.id.desc()))
+    if campaign is None:
+        campaign = Campaign(name=name, config=settings, status="ingested")
+        session.add(campaign)
+        session.commit()
+    return campaign
+
+
+def ingest_into_database(
+    url: str,
+    sources: Sequence[str],
+    config: IngestConfig,
+    campaign_name: str,
+    languages: Sequence[str] | None = None,
+    on_file: Callable[[int], None] = lambda size: None,
+) -> tuple[IngestReport, int]:
+    """Stream an ingest run straight into a database (snippets and the per-language table), never
+    holding all snippets in memory; returns the report and the run's id."""
+    engine = open_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            settings = {"sources": list(sources), "languages": languages, "ingest": config.model_dump(mode="json")}
+            campaign = ingest_campaign(session, campaign_name, settings)
+            report = IngestReport()
+            started = time.perf_counter()
+            store_snippets(session, campaign.id, stream_snippets(sources, config, report, languages, on_file))
+            run = store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
+            return report, run.id
+    finally:
+        engine.dispose()

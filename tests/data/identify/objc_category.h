@@ -1,0 +1,6 @@
+#import <Foundation/Foundation.h>
+
+@interface NSString (Trimming)
+- (NSString *)trimmed;
+- (BOOL)isBlank;
+@end

@@ -1,0 +1,12 @@
+#!/usr/bin/perl
+use strict;
+use warnings;
+
+my %count;
+while (my $line = <STDIN>) {
+    chomp $line;
+    $count{lc $_}++ for split /\W+/, $line;
+}
+for my $word (sort { $count{$b} <=> $count{$a} } keys %count) {
+    printf "%-20s %d\n", $word, $count{$word};
+}

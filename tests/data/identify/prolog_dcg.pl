@@ -1,0 +1,9 @@
+:- use_module(library(dcg/basics)).
+
+greeting --> [hello], name.
+name --> [world].
+name --> [prolog].
+
+main :-
+    phrase(greeting, [hello, prolog]),
+    format("parsed~n").

@@ -1,0 +1,7 @@
+DECLARE @total INT;
+SELECT @total = COUNT(*) FROM [dbo].[Users] WITH (NOLOCK);
+IF @total > 100
+BEGIN
+    PRINT 'large';
+END
+GO
