@@ -16,7 +16,7 @@ install: $(STAMP) toolchains
 $(STAMP): pyproject.toml Makefile
 	# PostgreSQL server binaries, for the storage tests (Debian/Ubuntu; skipped where absent or not root).
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get install -y -qq postgresql >/dev/null; } || echo "PostgreSQL not installed: its tests will skip"
+		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || echo "PostgreSQL not installed: its tests will skip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	# The CPU build of torch first, so nothing pulls a multi-GB CUDA build.
