@@ -220,6 +220,25 @@ class MemoryConfig(_Strict):
     ivf_threshold: int = Field(default=50_000, ge=100, description="Bank size at which the flat index becomes IVF.")
 
 
+GenerationMode = Literal["snippet", "answer_first", "evolve"]
+
+
+class GenerationConfig(_Strict):
+    """How instructions are made, as a weighted mix of the report's modes."""
+
+    modes: dict[GenerationMode, float] = Field(
+        default_factory=lambda: {"snippet": 1.0},
+        description="Mode -> share: 'snippet' (a task the snippet solves), 'answer_first' (explain the code, "
+        "then write the task it answers), 'evolve' (a harder variant of the nearest seed or accepted task).",
+    )
+
+    @model_validator(mode="after")
+    def _usable_mix(self) -> "GenerationConfig":
+        if any(share < 0 for share in self.modes.values()) or sum(self.modes.values()) <= 0:
+            raise ValueError(f"mode shares must be non-negative with a positive total, got {self.modes}")
+        return self
+
+
 class CoverageConfig(_Strict):
     """The coverage matrix: language x topic x difficulty."""
 
@@ -277,6 +296,7 @@ class CampaignConfig(_Strict):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     coverage: CoverageConfig = Field(default_factory=CoverageConfig)
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
 

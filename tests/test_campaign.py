@@ -194,3 +194,26 @@ def test_template_and_checklist_versions_are_stored_once(sample_repo, tmp_path, 
         assert "{% block user %}" in prompts["instruction"].content
         assert stored_checklist.content_hash == checklist.content_hash
         assert "qa_consistency" in stored_checklist.content
+
+
+def test_generation_modes_follow_the_configured_mix():
+    from polyforge.generation.runner import pick_mode
+
+    modes = {"snippet": 0.5, "answer_first": 0.3, "evolve": 0.2}
+    drawn = [pick_mode(modes, seed) for seed in range(2000)]
+    assert abs(drawn.count("snippet") / 2000 - 0.5) < 0.05
+    assert abs(drawn.count("evolve") / 2000 - 0.2) < 0.05
+    assert drawn == [pick_mode(modes, seed) for seed in range(2000)]  # reproducible per item seed
+    assert {pick_mode({"snippet": 1.0}, seed) for seed in range(50)} == {"snippet"}
+
+
+def test_a_mix_without_weight_is_a_config_error(tmp_path):
+    from polyforge.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("sources: [{path: .}]\ngeneration: {modes: {snippet: 0}}\n")
+    with pytest.raises(ConfigError, match="generation.modes|positive total"):
+        load_config(path)
+    path.write_text("sources: [{path: .}]\ngeneration: {modes: {copy_paste: 1}}\n")
+    with pytest.raises(ConfigError, match="generation.modes.copy_paste"):
+        load_config(path)

@@ -14,11 +14,11 @@ from polyforge.llm import LLMError
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3)
 
 
-def run_with(script, checklist):
+def run_with(script, checklist, item=ITEM, memory=None):
     backend = ScriptedBackend(script)
-    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
+    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling(), memory=memory, few_shot=2)
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), JudgeConfig(max_retries=1))
-    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge), ITEM))
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, novelty_threshold=1.01), item))
     return state, backend
 
 
@@ -108,3 +108,38 @@ def test_one_failed_candidate_does_not_fail_the_item(checklist, criteria):
                                                   candidates=2), ITEM))
     assert state["status"] == "accepted" and len(state["candidates"]) == 1
     assert preferences(state) == []
+
+
+def test_answer_first_explains_the_code_then_writes_the_task(checklist, criteria):
+    def reply(messages, schema):
+        if "explains code" in messages[0]["content"]:
+            return "It returns the sum of the integers in a list."
+        if "is the solution to" in messages[1]["content"]:
+            assert "It returns the sum" in messages[1]["content"]
+            return "Given a list of integers, return their sum."
+        return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
+
+    state, backend = run_with(reply, checklist, {**ITEM, "mode": "answer_first"})
+    assert state["instruction"].text == "Given a list of integers, return their sum."
+    assert state["instruction"].template == "instruction_from_explanation"
+    assert len(state["instruction"].completions) == 2  # the explanation's tokens are counted too
+    assert state["status"] == "accepted"
+
+
+def test_evolve_needs_a_seed_and_makes_a_harder_task(checklist, criteria):
+    from polyforge.memory import MemoryBank, shared_embedder
+
+    state, _ = run_with(pipeline_script(lambda m: uniform_scores(8, criteria)), checklist, {**ITEM, "mode": "evolve"})
+    assert state["status"] == "failed" and "no seed or accepted Python task" in state["error"]
+
+    bank = MemoryBank(shared_embedder())
+    bank.add([bank.new_entry("seed", "Sum a list of integers.")])
+
+    def reply(messages, schema):
+        if "harder task" in messages[1]["content"]:
+            assert "Sum a list of integers." in messages[1]["content"]
+            return "Sum a list of integers without overflow, for lists of a million numbers."
+        return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
+
+    state, _ = run_with(reply, checklist, {**ITEM, "mode": "evolve"}, memory=bank)
+    assert state["instruction"].template == "evolve" and "without overflow" in state["instruction"].text

@@ -69,6 +69,23 @@ class LanguageAgent:
         return await self._run("instruction", self._instruction_sampling, seed, code=code, path=path,
                                examples=self.examples_for(code), target=target)
 
+    async def write_instruction_answer_first(self, code: str, path: str, seed: int | None = None,
+                                             target: tuple[str, str] | None = None) -> StageOutput:
+        """Answer-first: explain the code, then write the task that the explanation answers."""
+        explanation = await self._run("explain", self._answer_sampling, seed, code=code, path=path)
+        task = await self._run("instruction_from_explanation", self._instruction_sampling, seed,
+                               explanation=explanation.text, examples=self.examples_for(code), target=target)
+        return StageOutput(task.text, task.template, task.template_hash, explanation.completions + task.completions)
+
+    async def evolve_seed(self, code: str, seed: int | None = None,
+                          target: tuple[str, str] | None = None) -> StageOutput:
+        """Seed evolution: a harder variant of the seed or accepted task in memory nearest to `code`."""
+        originals = self.examples_for(code)
+        if not originals:
+            raise EmptyOutput(f"evolve: no seed or accepted {self.language} task in memory to evolve "
+                              "(add seeds for this language, or lower the evolve share of generation.modes)")
+        return await self._run("evolve", self._instruction_sampling, seed, original=originals[0], target=target)
+
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
         return await self._run("answer", self._answer_sampling, seed, instruction=instruction)
 

@@ -26,6 +26,7 @@ class WorkItem(TypedDict, total=False):
     code: str
     seed: int
     target: tuple[str, str]  # (topic, difficulty) to steer the instruction toward, if steering
+    mode: str  # how the instruction is made: snippet (default), answer_first or evolve
 
 
 class WorkItemState(TypedDict, total=False):
@@ -80,9 +81,14 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
 
     async def write_instruction(state: WorkItemState) -> WorkItemState:
         item = state["item"]
+        agent, mode, target = agents[item["language"]], item.get("mode", "snippet"), item.get("target")
         try:
-            output = await agents[item["language"]].write_instruction(item["code"], item["path"], item["seed"],
-                                                                      item.get("target"))
+            if mode == "answer_first":
+                output = await agent.write_instruction_answer_first(item["code"], item["path"], item["seed"], target)
+            elif mode == "evolve":
+                output = await agent.evolve_seed(item["code"], item["seed"], target)
+            else:
+                output = await agent.write_instruction(item["code"], item["path"], item["seed"], target)
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"instruction: {exc}"}
         return {"instruction": output}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -107,8 +108,16 @@ def record_versions(session: Session, checklist: Checklist) -> None:
     session.commit()
 
 
-def pending_work(session: Session, campaign: Campaign, limit: int, per_language: int | None, seed: int) -> list[WorkItem]:
+def pick_mode(modes: dict[str, float], item_seed: int) -> str:
+    """The item's generation mode, drawn by the configured shares; the same seed always draws the same."""
+    names = sorted(modes)
+    return random.Random(item_seed).choices(names, weights=[modes[name] for name in names])[0]
+
+
+def pending_work(session: Session, campaign: Campaign, limit: int, per_language: int | None, seed: int,
+                 modes: dict[str, float] | None = None) -> list[WorkItem]:
     """Snippets without a pair, interleaved across languages so a small budget still covers them all."""
+    modes = modes or {"snippet": 1.0}
     done = select(Pair.snippet_id).where(Pair.campaign_id == campaign.id)
     rows = session.scalars(
         select(Snippet).where(Snippet.campaign_id == campaign.id, Snippet.id.not_in(done)).order_by(Snippet.id)
@@ -119,7 +128,8 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     queues = [snippets[:per_language] if per_language else snippets for _, snippets in sorted(by_language.items())]
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
     return [
-        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id)
+        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id,
+                 mode=pick_mode(modes, seed + s.id))
         for s in itertools.islice(interleaved, limit)
     ]
 
@@ -185,7 +195,8 @@ def record_pair(
         error=state.get("error") or (verdict.error if verdict else None),
         model=generator.name,
         judge_model=judge.model_names,
-        sampling={**config.sampling.model_dump(mode="json"), "item_seed": item["seed"]},
+        sampling={**config.sampling.model_dump(mode="json"), "item_seed": item["seed"],
+                  "mode": item.get("mode", "snippet")},
         templates=templates,
         checklist_hash=judge.checklist.content_hash,
         judge_samples=[sample.as_record() for sample in verdict.samples] if verdict else None,
@@ -256,7 +267,7 @@ class CampaignRunner:
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
             items = pending_work(
                 session, campaign, max(config.budgets.max_pairs - existing, 0),
-                config.budgets.max_snippets_per_language, config.sampling.seed,
+                config.budgets.max_snippets_per_language, config.sampling.seed, config.generation.modes,
             )
         banks, origins = {}, {}
         if config.memory.enabled and items:
