@@ -98,13 +98,14 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
         if memory is None:
             return {}
         instruction = state["instruction"].text
-        similarity = memory.novelty(instruction)
+        vector = memory.embedder.encode([instruction])  # embedded once: checked, then remembered
+        similarity = memory.novelty_of_vector(vector[0])
         if similarity >= novelty_threshold:
             return {"status": "duplicate", "novelty": similarity,
                     "error": f"novelty: {similarity:.3f} similar to an instruction in memory "
                              f"(threshold {novelty_threshold})"}
         entry = memory.new_entry("generated", instruction)
-        memory.add([entry])
+        memory.add([entry], vector)
         return {"novelty": similarity, "memory_id": entry.id}
 
     async def classify(state: WorkItemState) -> WorkItemState:

@@ -117,7 +117,10 @@ class MemoryBank:
 
     def novelty(self, text: str) -> float:
         """The highest cosine similarity of `text` to anything in the bank (0 when empty)."""
-        nearest = self.nearest(text, k=1)
+        return self.novelty_of_vector(self.embedder.encode([text])[0])
+
+    def novelty_of_vector(self, vector: np.ndarray) -> float:
+        nearest = self.nearest_vector(vector, k=1)
         return nearest[0].similarity if nearest else 0.0
 
     def save(self, folder: Path, fingerprint: dict | None = None) -> None:
