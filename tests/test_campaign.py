@@ -1,6 +1,7 @@
 """A whole campaign with scripted backends: storage, budgets, interleaving and resume."""
 
 import asyncio
+from collections import Counter
 import itertools
 import json
 
@@ -217,3 +218,14 @@ def test_a_mix_without_weight_is_a_config_error(tmp_path):
     path.write_text("sources: [{path: .}]\ngeneration: {modes: {copy_paste: 1}}\n")
     with pytest.raises(ConfigError, match="generation.modes.copy_paste"):
         load_config(path)
+
+
+def test_a_resumed_run_keeps_the_per_language_cap(sample_repo, tmp_path, db_url, criteria):
+    backend = ScriptedBackend(pipeline_script(scores_by_language(criteria)))
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 10, "max_snippets_per_language": 2}),
+        backend)
+    run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 20, "max_snippets_per_language": 2}),
+        backend)
+    with open_session(db_url) as session:
+        per_language = Counter(session.scalars(select(Pair.language)))
+    assert max(per_language.values()) == 2 and len(per_language) == 7

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent, Verdict
@@ -125,7 +125,14 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     by_language: dict[str, list[Snippet]] = defaultdict(list)
     for snippet in rows:
         by_language[snippet.language].append(snippet)
-    queues = [snippets[:per_language] if per_language else snippets for _, snippets in sorted(by_language.items())]
+    # The per-language cap counts what earlier runs of the campaign already did, so a resume keeps it.
+    done_per_language = dict(session.execute(
+        select(Pair.language, func.count()).where(Pair.campaign_id == campaign.id).group_by(Pair.language)
+    ).all())
+    queues = [
+        snippets[: max(per_language - done_per_language.get(language, 0), 0)] if per_language else snippets
+        for language, snippets in sorted(by_language.items())
+    ]
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
     return [
         WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id,
