@@ -59,7 +59,7 @@ def main() -> None:
     rules_ms = (time.perf_counter() - started) * 1000 / (20 * len(pairs))
     backend = EmbeddedBackend(context_tokens=2048)
     asyncio.run(measure(backend, checklist, JudgeConfig(), 0.0, 120, pairs[:1]))  # warm-up: load, caches
-    print(f"| setting | s/pair | completion tokens/pair | malformed |\n| --- | ---: | ---: | ---: |")
+    print("| setting | s/pair | completion tokens/pair | malformed |\n| --- | ---: | ---: | ---: |")
     for label, settings, temperature, max_tokens in SETTINGS:
         per_pair_s, per_pair_tokens, malformed = asyncio.run(
             measure(backend, checklist, settings, temperature, max_tokens, pairs)

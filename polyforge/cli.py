@@ -31,7 +31,6 @@ from polyforge.storage.report import (
     criterion_distributions,
     flag_reason_counts,
     language_summaries,
-    latest_campaign,
     total_summary,
 )
 
