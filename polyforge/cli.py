@@ -27,10 +27,12 @@ from polyforge.storage.export import export as export_rows
 from polyforge.storage.judgments import judged_pairs, review_verdicts
 from polyforge.storage.report import (
     CriterionDistribution,
+    Synergy,
     campaign_progress,
     criterion_distributions,
     flag_reason_counts,
     language_summaries,
+    synergy,
     total_summary,
 )
 
@@ -66,7 +68,10 @@ class _LiveProgress:
         print_ingest_report(report)
 
     def on_scheduled(self, total: int) -> None:
-        self._task = self._progress.add_task(self._describe(), total=total)
+        if self._task is None:
+            self._task = self._progress.add_task(self._describe(), total=total)
+        else:  # transfers from discussions add pairs as the run goes
+            self._progress.update(self._task, total=total)
 
     def on_item_done(self, language: str, status: str) -> None:
         self._counts[status] = self._counts.get(status, 0) + 1
@@ -102,6 +107,7 @@ def print_summary(database: str, campaign_id: int) -> None:
         total = total_summary(session, campaign_id)
         distributions = criterion_distributions(session, campaign_id)
         reasons = flag_reason_counts(session, campaign_id)
+        discussion = synergy(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
     for column in ("language", "generated", "accepted", "flagged", "rejected", "duplicate", "failed", "mean score",
@@ -117,6 +123,37 @@ def print_summary(database: str, campaign_id: int) -> None:
         console.print(criterion_table(distributions))
     if reasons:
         console.print("flag reasons: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items()))
+    if discussion is not None:
+        print_synergy(discussion)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def print_synergy(figures: Synergy) -> None:
+    """Pairs by origin with acceptance rates, then each language's accepted pairs that came from discussion."""
+    table = Table(title=f"pairs that came from discussion ({figures.discussions} discussions)")
+    for column in ("origin", "pairs", "judged", "accepted", "acceptance rate"):
+        table.add_column(column, justify="left" if column == "origin" else "right")
+    for row in figures.origins:
+        table.add_row(row.origin, str(row.pairs), str(row.judged), str(row.accepted), _rate(row.acceptance_rate))
+    console.print(table)
+    lift = "-" if figures.lift is None else f"{figures.lift:.2f}x"
+    console.print(f"synergy lift (acceptance rate of discussed and transferred pairs / single-agent pairs): {lift}")
+    table = Table(title="synergy per language")
+    for column in ("language", "accepted", "from discussion", "share", "transfers in (from: accepted/pairs)"):
+        table.add_column(column, justify="left" if column in ("language", "transfers in (from: accepted/pairs)")
+                         else "right")
+    targets = sorted({row.language for row in figures.languages} | {to for _, to in figures.transfers})
+    by_language = {row.language: row for row in figures.languages}
+    for language in targets:
+        row = by_language.get(language)
+        transfers = ", ".join(f"{source}: {accepted}/{pairs}"
+                              for (source, to), (pairs, accepted) in sorted(figures.transfers.items()) if to == language)
+        table.add_row(language, str(row.accepted if row else 0), str(row.from_discussion if row else 0),
+                      _rate(row.share if row else None), transfers or "-")
+    console.print(table)
 
 
 def print_coverage(result) -> None:

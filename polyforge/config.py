@@ -223,14 +223,34 @@ class MemoryConfig(_Strict):
 GenerationMode = Literal["snippet", "answer_first", "evolve"]
 
 
+class DiscussionConfig(_Strict):
+    """Cross-lingual discussion: agents of other languages critique a drafted instruction, the proposer
+    revises it, and each peer carries the result over into its own language as a new pair."""
+
+    share: float = Field(default=0.0, ge=0, le=1, description="Share of work items discussed (0: none, 1: all).")
+    rounds: int = Field(default=1, ge=1, le=5, description="Critique-and-revise rounds per discussion.")
+    peers: int = Field(default=2, ge=1, le=8, description="Agents of other languages in each discussion.")
+    peer_languages: list[str] | None = Field(
+        default=None,
+        description="Languages peers are drawn from (default: the campaign's languages). A language listed here "
+        "that has no snippets still gets pairs, by transfer.",
+    )
+    transfer: bool = Field(
+        default=True,
+        description="After the last round each peer writes the task in its own language; that task is answered, "
+        "tested and judged as a pair of the peer's language (it counts toward budgets.max_pairs).",
+    )
+
+
 class GenerationConfig(_Strict):
-    """How instructions are made, as a weighted mix of the report's modes."""
+    """How instructions are made, as a weighted mix of the report's modes, and how many are discussed."""
 
     modes: dict[GenerationMode, float] = Field(
         default_factory=lambda: {"snippet": 1.0},
         description="Mode -> share: 'snippet' (a task the snippet solves), 'answer_first' (explain the code, "
         "then write the task it answers), 'evolve' (a harder variant of the nearest seed or accepted task).",
     )
+    discussion: DiscussionConfig = Field(default_factory=DiscussionConfig)
 
     @model_validator(mode="after")
     def _usable_mix(self) -> "GenerationConfig":

@@ -31,6 +31,12 @@ def stage_of(messages: list[Message]) -> str:
     system = messages[0]["content"]
     if "reviewer" in system:
         return "judge"
+    if "critic" in system:
+        return "critique"
+    if "revises" in system:
+        return "revise"
+    if "adapts" in system:
+        return "transfer"
     if "teacher" in system:
         return "instruction"
     if "label" in system:
@@ -56,6 +62,13 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
             raise LLMError(f"simulated {stage} failure")
         if stage == "instruction":
             return "Write a function that returns the sum of a list of integers."
+        if stage == "critique":
+            return "State what an empty list returns."
+        if stage == "revise":
+            return "Write a function that returns the sum of a list of integers; an empty list sums to 0."
+        if stage == "transfer":
+            language = messages[0]["content"].split("experienced ")[1].split(" teacher")[0]
+            return f"In {language}: return the sum of a list of integers; an empty list sums to 0."
         if stage == "answer":
             return "Sum with the built-in.\n```python\ndef total(xs):\n    return sum(xs)\n```"
         if stage == "classify":

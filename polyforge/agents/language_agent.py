@@ -8,13 +8,17 @@ from typing import Literal
 from pydantic import create_model
 
 from polyforge.config import StageSampling
-from polyforge.llm import ChatBackend, Completion, SamplingParams, StructuredOutputError, chat_structured
+from polyforge.llm import ChatBackend, Completion, LLMError, SamplingParams, StructuredOutputError, chat_structured
 from polyforge.memory import MemoryBank
 from polyforge.prompts import Taxonomy, render
 
 
 class EmptyOutput(ValueError):
     """The model returned nothing usable for a stage."""
+
+
+# What an agent call may raise that ends one work item (recorded with it); anything else is a bug.
+ITEM_ERRORS = (LLMError, EmptyOutput)
 
 
 @dataclass
@@ -85,6 +89,20 @@ class LanguageAgent:
             raise EmptyOutput(f"evolve: no seed or accepted {self.language} task in memory to evolve "
                               "(add seeds for this language, or lower the evolve share of generation.modes)")
         return await self._run("evolve", self._instruction_sampling, seed, original=originals[0], target=target)
+
+    async def critique(self, instruction: str, proposer_language: str, seed: int | None = None) -> StageOutput:
+        """As a discussion peer: how another language's drafted task could be better."""
+        return await self._run("critique", self._instruction_sampling, seed, instruction=instruction,
+                               proposer_language=proposer_language)
+
+    async def revise(self, instruction: str, critiques: list[tuple[str, str]], seed: int | None = None) -> StageOutput:
+        """As a discussion's proposer: the task rewritten after the peers' (language, critique) replies."""
+        return await self._run("revise", self._instruction_sampling, seed, instruction=instruction, critiques=critiques)
+
+    async def transfer(self, instruction: str, source_language: str, seed: int | None = None) -> StageOutput:
+        """As a discussion peer: the same task carried over into this agent's language."""
+        return await self._run("transfer", self._instruction_sampling, seed, instruction=instruction,
+                               source_language=source_language)
 
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
         return await self._run("answer", self._answer_sampling, seed, instruction=instruction)

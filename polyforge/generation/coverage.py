@@ -27,9 +27,10 @@ class Coverage:
         self._pending[(language, *target)] += 1
         return target
 
-    def record(self, language: str, target: tuple[str, str], topic: str | None, difficulty: str | None) -> None:
-        """The item steered to `target` finished; count the cell its instruction was labelled with."""
-        self._pending[(language, *target)] -= 1
+    def record(self, language: str, target: tuple[str, str] | None, topic: str | None, difficulty: str | None) -> None:
+        """An item finished (steered to `target`, if it was); count the cell its instruction was labelled with."""
+        if target is not None:
+            self._pending[(language, *target)] -= 1
         if topic is not None and difficulty is not None:
             self.counts[(language, topic, difficulty)] += 1
 

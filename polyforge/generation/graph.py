@@ -8,16 +8,13 @@ from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
-from polyforge.agents.language_agent import Classification, EmptyOutput
-from polyforge.llm import Completion, LLMError
+from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
+from polyforge.agents.language_agent import Classification
+from polyforge.generation.discussion import Turn, build_discussion_graph, discuss
+from polyforge.llm import Completion
 from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
 from polyforge.sandbox.pool import ExecutionPool, Job
-
-# Errors that end one work item and are recorded with it; anything else is a bug and propagates.
-ITEM_ERRORS = (LLMError, EmptyOutput)
-
 
 class WorkItem(TypedDict, total=False):
     snippet_id: int
@@ -26,12 +23,16 @@ class WorkItem(TypedDict, total=False):
     code: str
     seed: int
     target: tuple[str, str]  # (topic, difficulty) to steer the instruction toward, if steering
-    mode: str  # how the instruction is made: snippet (default), answer_first or evolve
+    mode: str  # how the instruction is made: snippet (default), answer_first, evolve, or transfer (given)
+    peers: list[str]  # languages whose agents discuss the drafted instruction (none: no discussion)
+    instruction: StageOutput  # mode transfer: the task a discussion carried over into this item's language
 
 
 class WorkItemState(TypedDict, total=False):
     item: WorkItem
-    instruction: StageOutput
+    instruction: StageOutput  # the task to answer (after discussion: the last revision)
+    discussion: list[Turn]  # the discussion's transcript, when the item had peers
+    transfers: dict[str, StageOutput]  # peer language -> the task carried over into it
     candidates: list[StageOutput]  # every answer sampled (rejection sampling)
     tests: StageOutput  # unit tests the tester wrote for this item's answers
     executions: list[Execution | None]  # one per candidate: its code run with the tests (None: no code to run)
@@ -69,19 +70,24 @@ def execution_note(execution: Execution | None) -> str | None:
 
 def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, candidates: int = 1,
                      novelty_threshold: float = 0.9, taxonomy: Taxonomy | None = None,
-                     tester: TesterAgent | None = None, executor: ExecutionPool | None = None):
+                     tester: TesterAgent | None = None, executor: ExecutionPool | None = None,
+                     discussion_rounds: int = 1, transfer: bool = True):
     """Compile the graph once per campaign; every work item runs through it concurrently.
 
     With `candidates` > 1 the answer is sampled that many times, the judge scores each, and the
     best one becomes the pair's answer; the others remain in the state as DPO material. When the
     agent has a memory bank, an instruction too similar to one it holds is dropped before any
     answer is written (status `duplicate`), and a novel one is remembered at once, so that two
-    items in flight cannot both pass with the same task.
+    items in flight cannot both pass with the same task. An item with peers has its drafted
+    instruction discussed first (see `discussion.py`); the novelty check sees the revision.
     """
+    discussion = build_discussion_graph(agents, discussion_rounds, transfer)
 
     async def write_instruction(state: WorkItemState) -> WorkItemState:
         item = state["item"]
         agent, mode, target = agents[item["language"]], item.get("mode", "snippet"), item.get("target")
+        if mode == "transfer":
+            return {"instruction": item["instruction"]}
         try:
             if mode == "answer_first":
                 output = await agent.write_instruction_answer_first(item["code"], item["path"], item["seed"], target)
@@ -92,6 +98,15 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
         except ITEM_ERRORS as exc:
             return {"status": "failed", "error": f"instruction: {exc}"}
         return {"instruction": output}
+
+    async def discuss_instruction(state: WorkItemState) -> WorkItemState:
+        item = state["item"]
+        outcome = await discuss(discussion, item["language"], item["peers"], state["instruction"], item["seed"])
+        update: WorkItemState = {"instruction": outcome["instruction"], "discussion": outcome["turns"],
+                                 "transfers": outcome.get("transfers", {})}
+        if "error" in outcome:
+            update.update(status="failed", error=f"discussion: {outcome['error']}")
+        return update
 
     def check_novelty(state: WorkItemState) -> WorkItemState:
         memory = agents[state["item"]["language"]].memory
@@ -189,8 +204,14 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
 
         return decide
 
+    def discuss_if_peers(state: WorkItemState) -> str:
+        if state.get("status") == "failed":
+            return END
+        return "discuss" if state["item"].get("peers") else "check_novelty"
+
     graph = StateGraph(WorkItemState)
     graph.add_node("write_instruction", write_instruction)
+    graph.add_node("discuss", discuss_instruction)
     graph.add_node("check_novelty", check_novelty)
     graph.add_node("classify", classify)
     graph.add_node("write_answers", write_answers)
@@ -198,7 +219,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
     graph.add_node("judge", judge_candidates)
     graph.add_node("remember", remember)
     graph.add_edge(START, "write_instruction")
-    graph.add_conditional_edges("write_instruction", continue_unless_ended("check_novelty"), ["check_novelty", END])
+    graph.add_conditional_edges("write_instruction", discuss_if_peers, ["discuss", "check_novelty", END])
+    graph.add_conditional_edges("discuss", continue_unless_ended("check_novelty"), ["check_novelty", END])
     graph.add_conditional_edges("check_novelty", continue_unless_ended("classify"), ["classify", END])
     graph.add_conditional_edges("classify", continue_unless_ended("write_answers"), ["write_answers", END])
     graph.add_conditional_edges("write_answers", continue_unless_ended("execute"), ["execute", END])
@@ -210,9 +232,12 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
 
 def stage_completions(state: WorkItemState) -> dict[str, list[Completion]]:
     """Every completion a work item spent, by stage (retries included)."""
-    instruction, classification = state.get("instruction"), state.get("classification")
+    turns, classification = state.get("discussion") or [], state.get("classification")
+    draft = turns[0].output if turns else state.get("instruction")
     return {
-        "instruction": instruction.completions if instruction else [],
+        "instruction": draft.completions if draft else [],
+        # A transfer's completions belong to the pair it became, in that pair's instruction stage.
+        "discussion": [c for turn in turns[1:] if turn.role != "transfer" for c in turn.output.completions],
         "classify": classification.completions if classification else [],
         "answer": [c for candidate in state.get("candidates", []) for c in candidate.completions],
         "tester": state["tests"].completions if state.get("tests") else [],

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent, Verdict
 from polyforge.checklists import Checklist, load_checklist
-from polyforge.config import CampaignConfig
+from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig
 from polyforge.generation.graph import (
     WorkItem,
     WorkItemState,
@@ -32,7 +32,7 @@ from polyforge.generation.graph import (
 from polyforge.generation.coverage import Coverage
 from polyforge.generation.memory_banks import open_banks, save_banks
 from polyforge.ingest import IngestReport, ingest
-from polyforge.ingest.languages import grammar_names
+from polyforge.ingest.languages import grammar_names, language_by_name
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
@@ -42,6 +42,8 @@ from polyforge.sandbox.pool import ExecutionPool, ResultCache
 from polyforge.storage import (
     Campaign,
     ChecklistVersion,
+    Discussion,
+    DiscussionTurn,
     ExecutionRecord,
     JudgeScore,
     Pair,
@@ -61,7 +63,7 @@ class CampaignProgress:
     """What a progress display needs; the runner calls `on_*` hooks as work happens."""
 
     on_ingested: Callable[[IngestReport], None] = lambda report: None
-    on_scheduled: Callable[[int], None] = lambda total: None
+    on_scheduled: Callable[[int], None] = lambda total: None  # called again when transfers add pairs
     on_item_done: Callable[[str, str], None] = lambda language, status: None
 
 
@@ -98,7 +100,7 @@ def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
 
 def record_versions(session: Session, checklist: Checklist) -> None:
     """Store the text behind every template and checklist hash a pair may cite, once per version."""
-    known = set(session.execute(select(PromptVersion.name, PromptVersion.content_hash)).tuples())
+    known = set(session.execute(select(PromptVersion.name, PromptVersion.content_hash)).all())
     for name, (content_hash, content) in template_versions().items():
         if (name, content_hash) not in known:
             session.add(PromptVersion(name=name, content_hash=content_hash, content=content))
@@ -114,9 +116,34 @@ def pick_mode(modes: dict[str, float], item_seed: int) -> str:
     return random.Random(item_seed).choices(names, weights=[modes[name] for name in names])[0]
 
 
+def pick_peers(language: str, pool: list[str], discussion: DiscussionConfig, item_seed: int) -> list[str]:
+    """The languages that discuss the item's instruction (none: no discussion); the same seed draws the same."""
+    draw = random.Random(f"discussion:{item_seed}")
+    others = [peer for peer in pool if peer != language]
+    if not others or draw.random() >= discussion.share:
+        return []
+    return draw.sample(others, min(discussion.peers, len(others)))
+
+
+def peer_pool(config: CampaignConfig, found: list[str]) -> list[str]:
+    """The languages discussion peers come from: the configured ones, or the languages found."""
+    names = config.generation.discussion.peer_languages
+    if names is None:
+        return sorted(found)
+    unknown = [name for name in names if language_by_name(name) is None]
+    if unknown:
+        raise ConfigError(f"generation.discussion.peer_languages: unknown language(s) {unknown}; "
+                          "use the names `polyforge identify` prints, e.g. Python, C++, JavaScript")
+    return sorted({language_by_name(name).name for name in names})
+
+
 def pending_work(session: Session, campaign: Campaign, limit: int, per_language: int | None, seed: int,
-                 modes: dict[str, float] | None = None) -> list[WorkItem]:
-    """Snippets without a pair, interleaved across languages so a small budget still covers them all."""
+                 modes: dict[str, float] | None = None, discussion: DiscussionConfig | None = None,
+                 peers_from: list[str] | None = None) -> list[WorkItem]:
+    """Snippets without a pair, interleaved across languages so a small budget still covers them all.
+
+    With a discussion share, drawn items get peers from `peers_from` (default: the languages pending).
+    """
     modes = modes or {"snippet": 1.0}
     done = select(Pair.snippet_id).where(Pair.campaign_id == campaign.id)
     rows = session.scalars(
@@ -127,17 +154,32 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
         by_language[snippet.language].append(snippet)
     # The per-language cap counts what earlier runs of the campaign already did, so a resume keeps it.
     done_per_language = dict(session.execute(
-        select(Pair.language, func.count()).where(Pair.campaign_id == campaign.id).group_by(Pair.language)
+        select(Pair.language, func.count()).where(Pair.campaign_id == campaign.id, Pair.origin != "transfer")
+        .group_by(Pair.language)
     ).all())
     queues = [
         snippets[: max(per_language - done_per_language.get(language, 0), 0)] if per_language else snippets
         for language, snippets in sorted(by_language.items())
     ]
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
+    pool = peers_from if peers_from is not None else sorted(by_language)
     return [
         WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id,
-                 mode=pick_mode(modes, seed + s.id))
+                 mode=pick_mode(modes, seed + s.id),
+                 peers=pick_peers(s.language, pool, discussion, seed + s.id) if discussion else [])
         for s in itertools.islice(interleaved, limit)
+    ]
+
+
+TRANSFER_SEED_STRIDE = 1_000_003
+
+
+def transfer_items(item: WorkItem, state: WorkItemState) -> list[WorkItem]:
+    """The work items a discussion's transfers become: the same snippet, a peer's language, the task given."""
+    return [
+        WorkItem(snippet_id=item["snippet_id"], language=language, path=item["path"], code=item["code"],
+                 seed=item["seed"] + (index + 1) * TRANSFER_SEED_STRIDE, mode="transfer", instruction=task)
+        for index, (language, task) in enumerate(state.get("transfers", {}).items())
     ]
 
 
@@ -168,11 +210,10 @@ def _execution_records(state: WorkItemState) -> list[ExecutionRecord]:
     return records
 
 
-def record_pair(
-    session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
-    state: WorkItemState,
+def pair_from_state(
+    config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent, state: WorkItemState,
 ) -> Pair:
-    """Store one finished work item (pair, scores, provenance) in its own transaction."""
+    """The pair a finished work item made, with its scores, runs, preferences and provenance."""
     item = state["item"]
     instruction, answer, verdict = state.get("instruction"), state.get("answer"), state.get("verdict")
     spent = stage_completions(state)
@@ -181,7 +222,8 @@ def record_pair(
                 "calls": len(cs)}
         for stage, cs in spent.items()
     }
-    templates = {out.template: out.template_hash for out in (instruction, answer, state.get("tests")) if out}
+    turns = [turn.output for turn in state.get("discussion") or []]
+    templates = {out.template: out.template_hash for out in (*turns, instruction, answer, state.get("tests")) if out}
     if state.get("classification") is not None:
         templates["classify"] = state["classification"].template_hash
     if verdict is not None:
@@ -221,9 +263,35 @@ def record_pair(
                        spread=verdict.spreads.get(key), decided_by=verdict.overrides.get(key, "judge"))
             for key, value in verdict.scores.items()
         ]
-    session.add(pair)
-    session.commit()
     return pair
+
+
+def record_item(
+    session: Session, config: CampaignConfig, campaign_id: int, generator: ChatBackend, judge: JudgeAgent,
+    state: WorkItemState, transfers: list[WorkItemState] = (),
+) -> list[Pair]:
+    """Store one finished work item in its own transaction: its pair, its discussion's transcript and
+    the pairs its transfers became, so that a crash keeps all of them or none."""
+    pair = pair_from_state(config, campaign_id, generator, judge, state)
+    pairs = [pair]
+    turns = state.get("discussion")
+    if turns:
+        item = state["item"]
+        discussion = Discussion(
+            campaign_id=campaign_id, proposer_language=item["language"], peer_languages=list(item["peers"]),
+            rounds=sum(turn.role == "revision" for turn in turns),
+            turns=[DiscussionTurn(position=position, round=turn.round, language=turn.language, role=turn.role,
+                                  text=turn.output.text, template_hash=turn.output.template_hash)
+                   for position, turn in enumerate(turns)],
+        )
+        pair.origin, pair.discussion = "discussion", discussion
+        for transfer in transfers:
+            transferred = pair_from_state(config, campaign_id, generator, judge, transfer)
+            transferred.origin, transferred.discussion = "transfer", discussion
+            pairs.append(transferred)
+    session.add_all(pairs)
+    session.commit()
+    return pairs
 
 
 class Backends(NamedTuple):
@@ -272,18 +340,21 @@ class CampaignRunner:
             store_snippets(session, campaign.id, report.snippets)
             store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
+            pair_budget = max(config.budgets.max_pairs - existing, 0)
+            found = session.scalars(select(Snippet.language).where(Snippet.campaign_id == campaign.id).distinct())
             items = pending_work(
-                session, campaign, max(config.budgets.max_pairs - existing, 0),
-                config.budgets.max_snippets_per_language, config.sampling.seed, config.generation.modes,
+                session, campaign, pair_budget, config.budgets.max_snippets_per_language, config.sampling.seed,
+                config.generation.modes, config.generation.discussion, peer_pool(config, list(found)),
             )
+        languages = {item["language"] for item in items} | {peer for item in items for peer in item["peers"]}
         banks, origins = {}, {}
         if config.memory.enabled and items:
             with sessions() as session:
-                banks, origins = open_banks(session, config, {item["language"] for item in items}, shared_embedder())
+                banks, origins = open_banks(session, config, languages, shared_embedder())
         self.progress.on_scheduled(len(items))
         backends = self._create_backends()
         try:
-            result = await self._run_items(sessions, campaign.id, items, backends, banks)
+            result = await self._run_items(sessions, campaign.id, items, languages, pair_budget, backends, banks)
         except BaseException:
             with sessions() as session:
                 session.get(Campaign, campaign.id).status = "interrupted"
@@ -305,13 +376,14 @@ class CampaignRunner:
         engine.dispose()
         return result
 
-    async def _run_items(self, sessions, campaign_id, items, backends: Backends, banks) -> CampaignResult:
+    async def _run_items(self, sessions, campaign_id, items, languages, pair_budget: int, backends: Backends,
+                         banks) -> CampaignResult:
         config = self.config
         generator = backends.generator
         agents = {
             language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer,
                                     memory=banks.get(language), few_shot=config.memory.few_shot)
-            for language in {item["language"] for item in items}
+            for language in languages
         }
         judge = JudgeAgent(backends.judge, self.checklist, config.sampling.judge, config.judge,
                            second_backend=backends.second_judge,
@@ -319,38 +391,57 @@ class CampaignRunner:
         taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         tester, executor = self._tester_and_executor(generator)
+        discussion = config.generation.discussion
         graph = build_item_graph(agents, judge, config.sampling.candidates, config.memory.novelty_threshold, taxonomy,
-                                 tester, executor)
+                                 tester, executor, discussion.rounds, discussion.transfer)
         coverage = None
         if taxonomy is not None:
             with sessions() as session:
                 coverage = Coverage(taxonomy, coverage_counts(session))
             result.coverage = coverage
         statuses: dict[str, int] = defaultdict(int)
-        spent_tokens = 0
+        spent_tokens, pairs_left, expected = 0, pair_budget, len(items)
         queue = iter(items)
 
+        def count_coverage(item: WorkItem, state: WorkItemState) -> None:
+            labels = state.get("classification")
+            if coverage is not None and ("target" in item or labels is not None):
+                coverage.record(item["language"], item.get("target"), labels and labels.topic,
+                                labels and labels.difficulty)
+
         async def worker() -> None:
-            nonlocal spent_tokens
+            nonlocal spent_tokens, pairs_left, expected
             for item in queue:  # a shared iterator: each item goes to exactly one worker
                 if config.budgets.max_tokens is not None and spent_tokens >= config.budgets.max_tokens:
                     result.stopped_by = f"token budget ({config.budgets.max_tokens}) reached"
                     return
+                if pairs_left <= 0:
+                    result.stopped_by = f"pair budget ({config.budgets.max_pairs}) reached"
+                    return
+                if discussion.transfer and item["peers"]:  # each transfer will be a pair: keep them in budget
+                    item = {**item, "peers": item["peers"][:pairs_left - 1]}
+                reserved = 1 + (len(item["peers"]) if discussion.transfer else 0)
+                pairs_left -= reserved
                 if coverage is not None and config.coverage.steer:
                     item = {**item, "target": coverage.reserve(item["language"])}
                 state = await run_item(graph, item)
-                labels = state.get("classification")
-                if coverage is not None and "target" in item:
-                    coverage.record(item["language"], item["target"], labels and labels.topic,
-                                    labels and labels.difficulty)
+                children = transfer_items(item, state)
+                if children:
+                    expected += len(children)
+                    self.progress.on_scheduled(expected)
+                transfers = list(await asyncio.gather(*(run_item(graph, child) for child in children)))
+                for finished, finished_state in [(item, state), *zip(children, transfers)]:
+                    count_coverage(finished, finished_state)
                 with sessions() as session:
-                    pair = record_pair(session, config, campaign_id, generator, judge, state)
-                spent_tokens += pair.total_tokens
-                statuses[pair.status] += 1
-                if pair.status == "duplicate":
-                    result.duplicates[pair.language] = result.duplicates.get(pair.language, 0) + 1
-                result.new_pairs += 1
-                self.progress.on_item_done(item["language"], pair.status)
+                    pairs = record_item(session, config, campaign_id, generator, judge, state, transfers)
+                pairs_left += reserved - len(pairs)
+                for pair in pairs:
+                    spent_tokens += pair.total_tokens
+                    statuses[pair.status] += 1
+                    if pair.status == "duplicate":
+                        result.duplicates[pair.language] = result.duplicates.get(pair.language, 0) + 1
+                    result.new_pairs += 1
+                    self.progress.on_item_done(pair.language, pair.status)
 
         try:
             await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(len(items), 1)))))

@@ -92,13 +92,59 @@ class Pair(Base):
     tokens: Mapped[dict] = mapped_column(doc="Stage -> {prompt, completion} tokens.")
     total_tokens: Mapped[int] = mapped_column(default=0)
     seconds: Mapped[float] = mapped_column(default=0.0, doc="Model seconds spent on the item, all stages.")
+    origin: Mapped[str] = mapped_column(
+        String(16), default="single", server_default="single",
+        doc="'single' (one agent), 'discussion' (its instruction revised after peers' critiques) or 'transfer' "
+            "(a peer carried a discussed task over into this pair's language).")
+    discussion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("discussion.id"), index=True, default=None, doc="The discussion this pair came from, if any.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="pairs")
     snippet: Mapped[Snippet] = relationship(back_populates="pairs")
+    discussion: Mapped[Discussion | None] = relationship(back_populates="pairs")
     scores: Mapped[list[JudgeScore]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     preferences: Mapped[list[Preference]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     executions: Mapped[list[ExecutionRecord]] = relationship(back_populates="pair", cascade="all, delete-orphan")
+
+
+class Discussion(Base):
+    """A cross-lingual discussion of one work item's drafted instruction, with its transcript.
+
+    The proposer's pair (origin 'discussion') and the pairs its peers' transfers became (origin
+    'transfer') point here.
+    """
+
+    __tablename__ = "discussion"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    proposer_language: Mapped[str] = mapped_column(String(40))
+    peer_languages: Mapped[list] = mapped_column(JSON)
+    rounds: Mapped[int] = mapped_column(doc="Critique-and-revise rounds completed.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    turns: Mapped[list[DiscussionTurn]] = relationship(
+        back_populates="discussion", cascade="all, delete-orphan", order_by="DiscussionTurn.position")
+    pairs: Mapped[list[Pair]] = relationship(back_populates="discussion")
+
+
+class DiscussionTurn(Base):
+    """One message of a discussion's transcript."""
+
+    __tablename__ = "discussion_turn"
+    __table_args__ = (UniqueConstraint("discussion_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    discussion_id: Mapped[int] = mapped_column(ForeignKey("discussion.id"), index=True)
+    position: Mapped[int] = mapped_column(doc="Order in the transcript, from 0 (the draft).")
+    round: Mapped[int] = mapped_column(doc="0 for the draft; 1.. for critiques, revisions and transfers.")
+    language: Mapped[str] = mapped_column(String(40), doc="The agent that spoke.")
+    role: Mapped[str] = mapped_column(String(20), doc="draft, critique, revision or transfer.")
+    text: Mapped[str] = mapped_column(Text)
+    template_hash: Mapped[str] = mapped_column(String(64))
+
+    discussion: Mapped[Discussion] = relationship(back_populates="turns")
 
 
 class JudgeScore(Base):
