@@ -18,20 +18,24 @@ from polyforge.checklists import ChecklistError
 from polyforge.checklists.calibration import CalibrationError, CalibrationReport, calibrate, read_verdicts
 from polyforge.cli_sandbox import app as sandbox_app
 from polyforge.config import CampaignConfig, ConfigError, load_config
+from polyforge.generation.coverage import Coverage
 from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
-from polyforge.prompts import PromptError
-from polyforge.storage import DatabaseNotFound, existing_database_url, open_engine, session_factory
+from polyforge.prompts import PromptError, load_taxonomy
+from polyforge.storage import Campaign, DatabaseNotFound, existing_database_url, open_engine, session_factory
 from polyforge.storage.export import EXPORT_FORMATS, ExportError, ExportFilter
 from polyforge.storage.export import export as export_rows
 from polyforge.storage.judgments import judged_pairs, review_verdicts
 from polyforge.storage.report import (
+    ORIGINS,
     CriterionDistribution,
     Synergy,
     campaign_progress,
+    coverage_counts,
     criterion_distributions,
     flag_reason_counts,
     language_summaries,
+    latest_campaign,
     synergy,
     total_summary,
 )
@@ -156,13 +160,13 @@ def print_synergy(figures: Synergy) -> None:
     console.print(table)
 
 
-def print_coverage(result) -> None:
-    """Topic rows x language columns: labelled pairs per cell, over every campaign in the database."""
-    coverage = result.coverage
+def print_coverage(coverage: Coverage | None, scope: str = "every campaign in the database") -> None:
+    """Topic rows x language columns: labelled pairs per cell."""
     if coverage is None or not coverage.counts:
         return
     languages = sorted({language for language, _, _ in coverage.counts})
-    table = Table(title="coverage: labelled pairs per topic and language (easy/medium/hard)")
+    difficulties = "/".join(coverage.taxonomy.difficulties)
+    table = Table(title=f"coverage of {scope}: labelled pairs per topic and language ({difficulties})")
     table.add_column("topic")
     for language in languages:
         table.add_column(language, justify="right")
@@ -218,7 +222,7 @@ def _run_and_report(config_path: Path, out: Path | None):
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
     print_memory(result)
-    print_coverage(result)
+    print_coverage(result.coverage)
     return campaign, result
 
 
@@ -260,6 +264,36 @@ def status(
     console.print(table)
 
 
+@app.command()
+def report(
+    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = "runs/demo",
+    campaign: Annotated[Optional[int], typer.Option(help="Campaign id (default: the newest; see `status`).")] = None,
+) -> None:
+    """Print a campaign's summary: pairs per language, judge scores, flag reasons, synergy, coverage."""
+    try:
+        url = existing_database_url(source)
+    except DatabaseNotFound as exc:
+        _fail(str(exc))
+    engine = open_engine(url, create=False)
+    with session_factory(engine)() as session:
+        chosen = session.get(Campaign, campaign) if campaign is not None else latest_campaign(session)
+        if chosen is None:
+            _fail(f"no campaign {campaign} in {source}; `polyforge status {source}` lists them" if campaign is not None
+                  else f"{source} holds no campaign yet")
+        taxonomy_name = (chosen.config.get("coverage") or {}).get("taxonomy", "taxonomy")
+        counts = coverage_counts(session, chosen.id)
+        campaign_id, name = chosen.id, chosen.name
+    engine.dispose()
+    console.print(f"campaign {campaign_id} ({name}) in {source}")
+    print_summary(url, campaign_id)
+    try:
+        taxonomy = load_taxonomy(taxonomy_name)
+    except PromptError as exc:
+        console.print(f"coverage not shown: {exc}")
+        return
+    print_coverage(Coverage(taxonomy, counts), f"campaign {campaign_id}")
+
+
 def _parse_mixture(entries: list[str]) -> dict[str, float]:
     mixture = {}
     for entry in entries:
@@ -281,12 +315,18 @@ def export(
     status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
     min_score: Annotated[Optional[float], typer.Option(help="Only pairs with at least this final score.")] = None,
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
+    origin: Annotated[list[str], typer.Option(
+        help="Only pairs of this origin: single, discussion or transfer (repeat the option).")] = [],
     campaign: Annotated[Optional[int], typer.Option(help="Only this campaign id.")] = None,
     mix: Annotated[list[str], typer.Option(help="KEY=SHARE of the export, e.g. --mix Python=0.6 --mix Go=0.4.")] = [],
     mix_by: Annotated[str, typer.Option(help="What --mix keys name: language or source.")] = "language",
 ) -> None:
     """Export pairs as SFT or DPO data (JSONL, Parquet or an HF datasets folder), with a dataset card."""
-    spec = ExportFilter(tuple(status), min_score, tuple(language), campaign, _parse_mixture(mix), mix_by)
+    unknown = sorted(set(origin) - set(ORIGINS))
+    if unknown:
+        _fail(f"--origin {', '.join(unknown)}: an origin is one of {', '.join(ORIGINS)}")
+    spec = ExportFilter(tuple(status), min_score, tuple(language), tuple(origin), campaign_id=campaign,
+                        mixture=_parse_mixture(mix), mix_by=mix_by)
     try:
         url = existing_database_url(source)
         engine = open_engine(url, create=False)

@@ -4,14 +4,17 @@ import asyncio
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, JudgeConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
 from polyforge.generation.runner import CampaignRunner, peer_pool, pick_peers
 from polyforge.llm import LLMError
 from polyforge.storage import Campaign, Discussion, Pair, PromptVersion, Snippet, open_engine, session_factory
+from polyforge.storage.export import ExportFilter, iter_sft_records
 from polyforge.storage.report import synergy
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3,
@@ -112,8 +115,7 @@ def judge_by_language(criteria):
     return lambda messages: uniform_scores(2 if "Rust" in messages[0]["content"] else 9, criteria)
 
 
-def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(sample_repo, tmp_path, db_url, criteria,
-                                                                              capsys):
+def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(sample_repo, tmp_path, db_url, criteria):
     config = campaign_config(sample_repo, tmp_path, db_url)
     backend = ScriptedBackend(pipeline_script(judge_by_language(criteria)))
     result = asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
@@ -140,6 +142,9 @@ def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(samp
         stored_templates = set(session.scalars(select(PromptVersion.name)))
         assert {"critique", "revise", "transfer"} <= stored_templates
         figures = synergy(session, pairs[0].campaign_id)
+        exported = list(iter_sft_records(session, ExportFilter(("accepted", "rejected"), origins=("transfer",))))
+        assert sorted(r["pair_id"] for r in exported) == [p.id for p in pairs if p.origin == "transfer"]
+        assert {r["origin"] for r in exported} == {"transfer"}
     engine.dispose()
 
     rust = [p for p in pairs if p.language == "Rust"]
@@ -149,11 +154,13 @@ def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(samp
     assert all(p.status == "rejected" for p in rust)
     assert sum(pairs for pairs, _ in figures.transfers.values()) == 3
 
-    from polyforge.cli import print_summary
-
-    print_summary(db_url, pairs[0].campaign_id)
-    printed = capsys.readouterr().out
-    assert "pairs that came from discussion (3 discussions)" in printed and "synergy per language" in printed
+    report = CliRunner().invoke(app, ["report", db_url])
+    assert report.exit_code == 0, report.output
+    for title in ("pairs that came from discussion (3 discussions)", "synergy lift", "synergy per language",
+                  "coverage of campaign"):
+        assert title in report.output
+    missing = CliRunner().invoke(app, ["report", db_url, "--campaign", "99"])
+    assert missing.exit_code != 0 and "no campaign 99" in missing.output
 
     # The same config again: the budget is spent, nothing is redone.
     again = asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())

@@ -428,7 +428,7 @@ class CampaignRunner:
                 children = transfer_items(item, state)
                 if children:
                     expected += len(children)
-                    self.progress.on_scheduled(expected)
+                    self.progress.on_scheduled(min(expected, pair_budget))
                 transfers = list(await asyncio.gather(*(run_item(graph, child) for child in children)))
                 for finished, finished_state in [(item, state), *zip(children, transfers)]:
                     count_coverage(finished, finished_state)

@@ -43,6 +43,7 @@ class ExportFilter:
     statuses: Sequence[str] = ("accepted",)
     min_score: float | None = None
     languages: Sequence[str] = ()
+    origins: Sequence[str] = ()  # single, discussion, transfer (see Pair.origin)
     campaign_id: int | None = None
     mixture: dict[str, float] = field(default_factory=dict)  # key value -> share of the export
     mix_by: str = "language"  # or "source"
@@ -56,6 +57,8 @@ def _filtered(query: Select, spec: ExportFilter) -> Select:
         query = query.where(Pair.final_score >= spec.min_score)
     if spec.languages:
         query = query.where(Pair.language.in_(list(spec.languages)))
+    if spec.origins:
+        query = query.where(Pair.origin.in_(list(spec.origins)))
     if spec.campaign_id is not None:
         query = query.where(Pair.campaign_id == spec.campaign_id)
     return query
@@ -126,6 +129,7 @@ def _provenance(pair: Pair, snippet: Snippet) -> dict:
         "score": None if pair.final_score is None else round(pair.final_score, 3),
         "topic": pair.topic,
         "difficulty": pair.difficulty,
+        "origin": pair.origin,
         "model": pair.model,
         "pair_id": pair.id,
         "campaign_id": pair.campaign_id,
@@ -172,6 +176,7 @@ _PROVENANCE = [
     ("score", pa.float64()),
     ("topic", pa.string()),
     ("difficulty", pa.string()),
+    ("origin", pa.string()),
     ("model", pa.string()),
     ("pair_id", pa.int64()),
     ("campaign_id", pa.int64()),
