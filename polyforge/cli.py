@@ -95,13 +95,13 @@ def _progress() -> Progress:
                     TimeElapsedColumn(), console=console)
 
 
-def run_campaign(config: CampaignConfig):
+def run_campaign(config: CampaignConfig, new_campaign: bool = False):
     from polyforge.generation.runner import CampaignProgress, CampaignRunner
 
     with _progress() as progress:
         live = _LiveProgress(progress)
         hooks = CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
-        return asyncio.run(CampaignRunner(config, hooks).run())
+        return asyncio.run(CampaignRunner(config, hooks, new_campaign=new_campaign).run())
 
 
 def print_summary(database: str, campaign_id: int) -> None:
@@ -138,10 +138,12 @@ def _rate(value: float | None) -> str:
 def print_synergy(figures: Synergy) -> None:
     """Pairs by origin with acceptance rates, then each language's accepted pairs that came from discussion."""
     table = Table(title=f"pairs that came from discussion ({figures.discussions} discussions)")
-    for column in ("origin", "pairs", "judged", "accepted", "acceptance rate"):
+    for column in ("origin", "pairs", "judged", "accepted", "acceptance rate", "tokens per pair"):
         table.add_column(column, justify="left" if column == "origin" else "right")
     for row in figures.origins:
-        table.add_row(row.origin, str(row.pairs), str(row.judged), str(row.accepted), _rate(row.acceptance_rate))
+        per_pair = str(round(row.tokens / row.pairs)) if row.pairs else "-"
+        table.add_row(row.origin, str(row.pairs), str(row.judged), str(row.accepted), _rate(row.acceptance_rate),
+                      per_pair)
     console.print(table)
     lift = "-" if figures.lift is None else f"{figures.lift:.2f}x"
     console.print(f"synergy lift (acceptance rate of discussed and transferred pairs / single-agent pairs): {lift}")
@@ -213,11 +215,11 @@ def _load(config_path: Path, out: Path | None) -> CampaignConfig:
     return load_config(config_path, {"output_dir": str(out)} if out else None)
 
 
-def _run_and_report(config_path: Path, out: Path | None):
+def _run_and_report(config_path: Path, out: Path | None, new_campaign: bool = False):
     """Load, run and summarize a campaign; a user error ends the command with its message."""
     try:
         campaign = _load(config_path, out)
-        result = run_campaign(campaign)
+        result = run_campaign(campaign, new_campaign)
     except USER_ERRORS as exc:
         _fail(str(exc))
     print_summary(result.database_url, result.campaign_id)
@@ -230,24 +232,33 @@ def _run_and_report(config_path: Path, out: Path | None):
 def run(
     config: Annotated[Path, typer.Argument(help="Campaign YAML file (see examples/campaign.yaml).")],
     out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
+    new_campaign: Annotated[bool, typer.Option(
+        help="Start the config over as a new campaign instead of resuming the last one of its name; "
+             "the memory banks are reused, so tasks seen before are rejected as duplicates.")] = False,
 ) -> None:
     """Run (or resume) a generation campaign from a config file."""
-    campaign, result = _run_and_report(config, out)
+    campaign, result = _run_and_report(config, out, new_campaign)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
 
 
-@app.command()
-def status(
-    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = "runs/demo",
-) -> None:
-    """List the campaigns in a database and how far each got."""
+# str, not Path: a Path would fold the '//' of a database URL
+DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")]
+
+
+def _database_url(source: str) -> str:
+    """The URL of the existing database SOURCE names; a missing one ends the command with its message."""
     try:
-        url = existing_database_url(source)
+        return existing_database_url(source)
     except DatabaseNotFound as exc:
         _fail(str(exc))
-    engine = open_engine(url, create=False)
+
+
+@app.command()
+def status(source: DatabaseSource = "runs/demo") -> None:
+    """List the campaigns in a database and how far each got."""
+    engine = open_engine(_database_url(source), create=False)
     with session_factory(engine)() as session:
         rows = campaign_progress(session)
     engine.dispose()
@@ -266,14 +277,11 @@ def status(
 
 @app.command()
 def report(
-    source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")] = "runs/demo",
+    source: DatabaseSource = "runs/demo",
     campaign: Annotated[Optional[int], typer.Option(help="Campaign id (default: the newest; see `status`).")] = None,
 ) -> None:
     """Print a campaign's summary: pairs per language, judge scores, flag reasons, synergy, coverage."""
-    try:
-        url = existing_database_url(source)
-    except DatabaseNotFound as exc:
-        _fail(str(exc))
+    url = _database_url(source)
     engine = open_engine(url, create=False)
     with session_factory(engine)() as session:
         chosen = session.get(Campaign, campaign) if campaign is not None else latest_campaign(session)

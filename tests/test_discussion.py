@@ -204,7 +204,7 @@ def test_synergy_figures_follow_their_definitions(db_url):
         def pair(snippet, language, status, origin="single", discussion=None):
             return Pair(campaign=campaign, snippet=snippet, language=language, instruction="i", answer="a",
                         status=status, model="m", sampling={}, templates={}, tokens={}, origin=origin,
-                        discussion=discussion)
+                        discussion=discussion, total_tokens=100 if origin == "single" else 300)
 
         session.add_all([
             # single-agent: 4 judged, 1 accepted (25%); the failed one is not judged
@@ -221,6 +221,7 @@ def test_synergy_figures_follow_their_definitions(db_url):
 
     rates = {row.origin: (row.pairs, row.judged, row.accepted, row.acceptance_rate) for row in figures.origins}
     assert rates == {"single": (5, 4, 1, 0.25), "discussion": (1, 1, 1, 1.0), "transfer": (1, 1, 1, 1.0)}
+    assert {row.origin: row.tokens for row in figures.origins} == {"single": 500, "discussion": 300, "transfer": 300}
     assert figures.lift == pytest.approx(4.0)  # 100% against 25%
     shares = {row.language: (row.accepted, row.from_discussion, row.share) for row in figures.languages}
     assert shares == {"Python": (2, 1, 0.5), "Rust": (1, 1, 1.0)}

@@ -103,23 +103,26 @@ def test_seeds_load_from_jsonl_parquet_and_hf_folders(tmp_path):
 
 
 def test_a_second_campaign_reuses_the_banks_and_rejects_more(sample_repo, tmp_path, criteria):
-    """The same snippets again (a new campaign, same output folder): the banks load and catch the repeats."""
+    """The same config again as a new campaign (same output folder): the banks load and catch the repeats."""
     def reply(messages, schema):
         if stage_of(messages) == "instruction":
             code_line = messages[1]["content"].split("```")[1].splitlines()[1]
             return f"Write code equivalent to: {code_line}"
         return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
 
-    def run(name):
+    def run(name, new_campaign=False):
         config = CampaignConfig.model_validate({
             "name": name, "output_dir": str(tmp_path), "sources": [{"path": str(sample_repo)}],
             "languages": ["Python", "Go"], "budgets": {"max_pairs": 6}, "concurrency": 2,
         })
         backend = ScriptedBackend(reply)
-        return asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
+        return asyncio.run(CampaignRunner(config, backends=(backend, backend), new_campaign=new_campaign).run())
 
     first = run("first")
-    second = run("second")
+    resumed = run("first")  # the same config resumes its campaign, which has nothing left to do
+    assert resumed.campaign_id == first.campaign_id and resumed.new_pairs == 0
+    second = run("first", new_campaign=True)
+    assert second.campaign_id != first.campaign_id and second.new_pairs == 6
     assert {m.origin for m in first.memory.values()} == {"new"}
     assert {m.origin for m in second.memory.values()} == {"loaded"}
     assert sum(second.duplicates.values()) > sum(first.duplicates.values())

@@ -86,9 +86,10 @@ class CampaignResult:
     coverage: Coverage | None = None
 
 
-def open_campaign(session: Session, config: CampaignConfig) -> Campaign:
-    """The campaign of this name in this database (resumed), or a new one."""
-    campaign = session.scalar(select(Campaign).where(Campaign.name == config.name).order_by(Campaign.id.desc()))
+def open_campaign(session: Session, config: CampaignConfig, new: bool = False) -> Campaign:
+    """The newest campaign of this name in this database (resumed), or a new one when there is none or `new`."""
+    campaign = None if new else session.scalar(
+        select(Campaign).where(Campaign.name == config.name).order_by(Campaign.id.desc()))
     if campaign is None:
         campaign = Campaign(name=config.name, config=config.model_dump(mode="json"))
         session.add(campaign)
@@ -310,9 +311,12 @@ class Backends(NamedTuple):
 
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, progress: CampaignProgress | None = None,
-                 backends: tuple[ChatBackend, ...] | None = None):
-        """`backends` (generator, judge[, second judge]) replaces the configured ones; tests pass doubles here."""
+                 backends: tuple[ChatBackend, ...] | None = None, new_campaign: bool = False):
+        """`backends` (generator, judge[, second judge]) replaces the configured ones; tests pass doubles here.
+        `new_campaign` starts the config over as a new campaign instead of resuming the last one of its name
+        (the memory banks are still reused)."""
         self.config = config
+        self.new_campaign = new_campaign
         self.progress = progress or CampaignProgress()
         self._backends = backends
         self.checklist: Checklist = load_checklist(config.judge.checklist)
@@ -335,7 +339,7 @@ class CampaignRunner:
         report = ingest([source.location for source in config.sources], config.ingest, config.languages)
         self.progress.on_ingested(report)
         with sessions() as session:
-            campaign = open_campaign(session, config)
+            campaign = open_campaign(session, config, self.new_campaign)
             record_versions(session, self.checklist)
             store_snippets(session, campaign.id, report.snippets)
             store_ingest_run(session, campaign.id, report, time.perf_counter() - started)

@@ -156,12 +156,13 @@ ORIGINS = ("single", "discussion", "transfer")
 
 @dataclass
 class OriginSummary:
-    """Pairs of one origin: how many reached the judge, and how many it accepted."""
+    """Pairs of one origin: how many reached the judge, how many it accepted, and the tokens they took."""
 
     origin: str
     pairs: int
     judged: int
     accepted: int
+    tokens: int  # a discussion's critiques and revisions count on the proposer's pair
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -210,9 +211,10 @@ def synergy(session: Session, campaign_id: int) -> Synergy | None:
     judged = func.sum(case((Pair.status.in_(JUDGED), 1), else_=0))
     accepted = func.sum(case((Pair.status == "accepted", 1), else_=0))
     in_campaign = Pair.campaign_id == campaign_id
-    counts = {origin: (pairs, int(j or 0), int(a or 0)) for origin, pairs, j, a in session.execute(
-        select(Pair.origin, func.count(), judged, accepted).where(in_campaign).group_by(Pair.origin))}
-    origins = [OriginSummary(origin, *counts.get(origin, (0, 0, 0))) for origin in ORIGINS]
+    counts = {origin: (pairs, int(j or 0), int(a or 0), int(tokens or 0)) for origin, pairs, j, a, tokens in
+              session.execute(select(Pair.origin, func.count(), judged, accepted, func.sum(Pair.total_tokens))
+                              .where(in_campaign).group_by(Pair.origin))}
+    origins = [OriginSummary(origin, *counts.get(origin, (0, 0, 0, 0))) for origin in ORIGINS]
     discussed = case((Pair.origin.in_(("discussion", "transfer")), 1), else_=0)
     languages = [
         LanguageSynergy(language, count, int(from_discussion or 0))
