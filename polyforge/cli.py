@@ -302,6 +302,22 @@ def report(
     print_coverage(Coverage(taxonomy, counts), f"campaign {campaign_id}")
 
 
+@app.command()
+def review(
+    source: DatabaseSource = "runs/demo",
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 to let others on the network in).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the annotators' web app: the flagged pairs, and a verdict form for each (JSON API at /docs)."""
+    import uvicorn
+
+    from polyforge.review import create_app
+
+    url = _database_url(source)
+    console.print(f"review app for {source}: http://{host}:{port}/ (Ctrl+C stops it)")
+    uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
+
+
 def _parse_mixture(entries: list[str]) -> dict[str, float]:
     mixture = {}
     for entry in entries:

@@ -165,11 +165,17 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
     pool = peers_from if peers_from is not None else sorted(by_language)
     return [
-        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=seed + s.id,
-                 mode=pick_mode(modes, seed + s.id),
-                 peers=pick_peers(s.language, pool, discussion, seed + s.id) if discussion else [])
+        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=item_seed(seed, s),
+                 mode=pick_mode(modes, item_seed(seed, s)),
+                 peers=pick_peers(s.language, pool, discussion, item_seed(seed, s)) if discussion else [])
         for s in itertools.islice(interleaved, limit)
     ]
+
+
+def item_seed(seed: int, snippet: Snippet) -> int:
+    """The campaign seed plus 28 bits of the snippet's content hash: the same code draws the same samples
+    in any database and any campaign, so a config run again reproduces its instructions."""
+    return seed + int(snippet.content_hash[:7], 16)
 
 
 TRANSFER_SEED_STRIDE = 1_000_003

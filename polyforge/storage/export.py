@@ -26,6 +26,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Pair, Preference, Snippet
+from polyforge.storage.reviews import effective_status
 
 EXPORT_FORMATS = ("sft-jsonl", "dpo-jsonl", "sft-parquet", "dpo-parquet", "sft-hf", "dpo-hf")
 MIX_KEYS = ("language", "source")
@@ -40,7 +41,7 @@ class ExportError(ValueError):
 class ExportFilter:
     """Which pairs to export. Empty sequences mean 'any'."""
 
-    statuses: Sequence[str] = ("accepted",)
+    statuses: Sequence[str] = ("accepted",)  # after review: an annotator's accept or reject decides
     min_score: float | None = None
     languages: Sequence[str] = ()
     origins: Sequence[str] = ()  # single, discussion, transfer (see Pair.origin)
@@ -51,8 +52,8 @@ class ExportFilter:
 
 def _filtered(query: Select, spec: ExportFilter) -> Select:
     query = query.where(Pair.answer != "")
-    if spec.statuses:
-        query = query.where(Pair.status.in_(list(spec.statuses)))
+    if spec.statuses:  # an annotator's verdict overrides the judge's route
+        query = query.where(effective_status().in_(list(spec.statuses)))
     if spec.min_score is not None:
         query = query.where(Pair.final_score >= spec.min_score)
     if spec.languages:

@@ -106,6 +106,7 @@ class Pair(Base):
     scores: Mapped[list[JudgeScore]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     preferences: Mapped[list[Preference]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     executions: Mapped[list[ExecutionRecord]] = relationship(back_populates="pair", cascade="all, delete-orphan")
+    reviews: Mapped[list[Review]] = relationship(back_populates="pair", order_by="Review.id")
 
 
 class Discussion(Base):
@@ -242,6 +243,8 @@ class Review(Base):
     verdict: Mapped[str] = mapped_column(String(20), doc="accept or reject.")
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pair: Mapped[Pair] = relationship(back_populates="reviews")
 
 
 class IngestRun(Base):
