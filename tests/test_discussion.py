@@ -7,13 +7,14 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
+from factories import campaign_with_snippets, pair
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, JudgeConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
 from polyforge.generation.runner import CampaignRunner, peer_pool, pick_peers
 from polyforge.llm import LLMError
-from polyforge.storage import Campaign, Discussion, Pair, PromptVersion, Snippet, open_engine, session_factory
+from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
 from polyforge.storage.export import ExportFilter, iter_sft_records
 from polyforge.storage.report import synergy
 
@@ -193,27 +194,21 @@ def test_synergy_figures_follow_their_definitions(db_url):
     """Hand-made pairs with known origins and statuses: every figure computed by hand."""
     engine = open_engine(db_url)
     with session_factory(engine)() as session:
-        campaign = Campaign(name="c", config={})
-        snippets = [Snippet(campaign=campaign, language="Python", path=f"{i}.py", source="/r", start_line=1,
-                            end_line=2, kind="function_definition", code=f"def f{i}(): pass", tokens=4,
-                            content_hash=f"h{i}") for i in range(6)]
-        session.add_all([campaign, *snippets])
-        session.flush()
+        campaign, snippets = campaign_with_snippets(session, 6)
         talk = Discussion(campaign_id=campaign.id, proposer_language="Python", peer_languages=["Rust"], rounds=1)
 
-        def pair(snippet, language, status, origin="single", discussion=None):
-            return Pair(campaign=campaign, snippet=snippet, language=language, instruction="i", answer="a",
-                        status=status, model="m", sampling={}, templates={}, tokens={}, origin=origin,
-                        discussion=discussion, total_tokens=100 if origin == "single" else 300)
+        def made(snippet_row, language, status, origin="single", discussion=None):
+            return pair(campaign, snippet_row, language, status, origin=origin, discussion=discussion,
+                        total_tokens=100 if origin == "single" else 300)
 
         session.add_all([
             # single-agent: 4 judged, 1 accepted (25%); the failed one is not judged
-            pair(snippets[0], "Python", "accepted"), pair(snippets[1], "Python", "rejected"),
-            pair(snippets[2], "Rust", "flagged"), pair(snippets[3], "Rust", "rejected"),
-            pair(snippets[4], "Rust", "failed"),
+            made(snippets[0], "Python", "accepted"), made(snippets[1], "Python", "rejected"),
+            made(snippets[2], "Rust", "flagged"), made(snippets[3], "Rust", "rejected"),
+            made(snippets[4], "Rust", "failed"),
             # one discussion: the Python proposer's pair accepted, its Rust transfer accepted
-            pair(snippets[5], "Python", "accepted", "discussion", talk),
-            pair(snippets[5], "Rust", "accepted", "transfer", talk),
+            made(snippets[5], "Python", "accepted", "discussion", talk),
+            made(snippets[5], "Rust", "accepted", "transfer", talk),
         ])
         session.commit()
         figures = synergy(session, campaign.id)

@@ -11,16 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from factories import campaign_with_snippets, pair
 from polyforge.review import create_app
 from polyforge.storage import (
-    Campaign,
     Discussion,
     DiscussionTurn,
     ExecutionRecord,
     JudgeScore,
     Pair,
     Review,
-    Snippet,
     open_engine,
     session_factory,
 )
@@ -28,29 +27,18 @@ from polyforge.storage.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
 
 
-def _pair(campaign, snippet, language, status, instruction, **extra):
-    return Pair(campaign=campaign, snippet=snippet, language=language, instruction=instruction,
-                answer=f"```\n{instruction} solved\n```", status=status, model="m", sampling={}, templates={},
-                tokens={}, **extra)
-
-
 @pytest.fixture
 def review_db(db_url):
     """Three flagged pairs (one discussed, with a sandbox run and scores), one accepted, one rejected."""
     engine = open_engine(db_url)
     with session_factory(engine)() as session:
-        campaign = Campaign(name="c", config={})
-        snippets = [Snippet(campaign=campaign, language="Python", path=f"m{i}.py", source="/repo", start_line=1,
-                            end_line=3, kind="function_definition", code=f"def f{i}():\n    return {i}\n", tokens=8,
-                            content_hash=f"h{i}") for i in range(5)]
-        session.add_all([campaign, *snippets])
-        session.flush()
+        campaign, snippets = campaign_with_snippets(session, 5)
         talk = Discussion(campaign_id=campaign.id, proposer_language="Python", peer_languages=["Rust"], rounds=1,
                           turns=[DiscussionTurn(position=0, round=0, language="Python", role="draft", text="Draft task.",
                                                 template_hash="t"),
                                  DiscussionTurn(position=1, round=1, language="Rust", role="critique",
                                                 text="Say what happens on empty input.", template_hash="t")])
-        first = _pair(campaign, snippets[0], "Python", "flagged", "Reverse a list.", final_score=5.0,
+        first = pair(campaign, snippets[0], "Python", "flagged", "Reverse a list.", final_score=5.0,
                       flag_reason="borderline final score", origin="discussion", discussion=talk)
         first.scores = [JudgeScore(criterion="code_correctness", score=4, weight=2.0, rationale="Off by one.")]
         first.executions = [ExecutionRecord(candidate=0, chosen=True, language="python", status="failed",
@@ -58,12 +46,12 @@ def review_db(db_url):
                                             seconds=0.1, tests="assert f0() == 1")]
         session.add_all([
             first,
-            _pair(campaign, snippets[1], "Go", "flagged", "Sum a slice.", final_score=4.5,
+            pair(campaign, snippets[1], "Go", "flagged", "Sum a slice.", final_score=4.5,
                   flag_reason="judge disagrees with the sandbox"),
-            _pair(campaign, snippets[2], "Python", "flagged", "Parse a date.", final_score=5.5,
+            pair(campaign, snippets[2], "Python", "flagged", "Parse a date.", final_score=5.5,
                   flag_reason="borderline final score"),
-            _pair(campaign, snippets[3], "Python", "accepted", "Count words.", final_score=8.0),
-            _pair(campaign, snippets[4], "Python", "rejected", "Print hello.", final_score=2.0),
+            pair(campaign, snippets[3], "Python", "accepted", "Count words.", final_score=8.0),
+            pair(campaign, snippets[4], "Python", "rejected", "Print hello.", final_score=2.0),
         ])
         session.commit()
         ids = {p.instruction: p.id for p in session.scalars(select(Pair))}
@@ -98,7 +86,7 @@ def test_a_pair_page_shows_what_the_judge_saw(review_db):
         assert shown in page.text, shown
 
 
-def test_a_form_verdict_is_stored_and_leads_to_the_next_pair(review_db):
+def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
     url, ids = review_db
     client = TestClient(create_app(url))
     first, second = ids["Reverse a list."], ids["Sum a slice."]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.reviews import (
+    QueueEntry,
     QueueFilter,
     ReviewError,
     add_review,
@@ -27,16 +28,6 @@ from polyforge.storage.reviews import (
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 ANNOTATOR_COOKIE = "polyforge_annotator"
-
-
-class QueueEntryOut(BaseModel):
-    pair_id: int
-    campaign_id: int
-    language: str
-    final_score: float | None
-    flag_reason: str | None
-    instruction: str
-    verdict: Literal["accept", "reject"] | None = Field(description="The latest verdict; null: not reviewed yet.")
 
 
 class ScoreOut(BaseModel):
@@ -142,10 +133,10 @@ def create_app(database_url: str) -> FastAPI:
             raise HTTPException(404, f"no pair {pair_id} in this database; the queue at / lists the flagged ones")
         return pair
 
-    @app.get("/api/queue", response_model=list[QueueEntryOut])
+    @app.get("/api/queue", response_model=list[QueueEntry])
     def api_queue(db: Db, spec: Filter, limit: Annotated[int, Query(ge=1, le=5000)] = 500):
-        """Flagged pairs in id order (by default only those nobody has reviewed)."""
-        return [QueueEntryOut(**entry.__dict__) for entry in review_queue(db, spec, limit)]
+        """Flagged pairs in id order (by default only those nobody has reviewed), with their latest verdict."""
+        return review_queue(db, spec, limit)
 
     @app.get("/api/pairs/{pair_id}", response_model=PairOut)
     def api_pair(db: Db, pair_id: int):
