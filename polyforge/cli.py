@@ -389,6 +389,51 @@ def train(
     train_from_database(url, out, settings)
 
 
+@app.command("eval")
+def evaluate_models(
+    models: Annotated[list[str], typer.Argument(
+        help="Model folders (e.g. runs/demo/sft/model runs/demo/dpo/model) or 'embedded'; compared side by side.")],
+    benchmark: Annotated[str, typer.Option(help="'humaneval' (bundled, Python) or a McEval data folder.")] = "humaneval",
+    language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Tasks per language (default: all).")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=16, help="Tokens each completion may take.")] = 384,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts the model completes at once.")] = 8,
+    out: Annotated[Optional[Path], typer.Option(help="Write every task's outcome here (JSONL).")] = None,
+) -> None:
+    """pass@1 of models on a code benchmark: greedy completions, run with the tasks' tests in the sandbox."""
+    import json
+
+    from polyforge.sandbox import Sandbox
+    from polyforge.training.evaluation import EvaluationError, benchmark_tasks, evaluate, transformers_completer
+
+    try:
+        tasks = benchmark_tasks(benchmark, language, limit)
+        reports = []
+        with _progress() as progress:
+            for model in models:
+                complete = transformers_completer(model, max_new_tokens)
+                task = progress.add_task(f"{model}: {benchmark}", total=len(tasks))
+                reports.append(evaluate(model, tasks, complete, Sandbox(), batch_size=batch_size,
+                                        on_done=lambda outcome, task=task: progress.advance(task)))
+    except EvaluationError as exc:
+        _fail(str(exc))
+    table = Table(title=f"pass@1 on {benchmark} ({len(tasks)} tasks, greedy)")
+    table.add_column("language")
+    for report in reports:
+        table.add_column(report.model, justify="right")
+    for name in [*reports[0].languages, None]:
+        cells = [f"{r.pass_at_1(name):.1%} ({'/'.join(map(str, r.counts(name)))})" for r in reports]
+        table.add_row(name or "all", *cells, end_section=name is None)
+    console.print(table)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as handle:
+            for report in reports:
+                for outcome in report.outcomes:
+                    handle.write(json.dumps({"model": report.model, **outcome.__dict__}) + "\n")
+        console.print(f"outcomes: {out}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder for the demo campaign.")] = Path("runs/demo"),

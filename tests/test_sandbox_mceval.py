@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -12,16 +11,11 @@ from typer.testing import CliRunner
 from polyforge.cli import app
 from polyforge.sandbox import Sandbox, Status
 from polyforge.sandbox.mceval import MCEVAL_LANGUAGES, assemble, load_tasks, mutate, run_tasks
-from sandbox_support import requires_sandbox
+from sandbox_support import MCEVAL, requires_mceval, requires_sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
-MCEVAL = Path(os.environ.get("POLYFORGE_MCEVAL_DIR", ROOT.parent / "shared" / "data" / "mceval"))
 SAMPLE = 3  # tasks per language: every language's assembly is exercised, CI stays short
 
-pytestmark = [
-    requires_sandbox,
-    pytest.mark.skipif(not MCEVAL.is_dir(), reason=f"McEval data not found at {MCEVAL} (set POLYFORGE_MCEVAL_DIR)"),
-]
+pytestmark = [requires_sandbox, requires_mceval]
 
 
 @pytest.fixture(scope="module")
