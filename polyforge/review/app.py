@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from polyforge.storage import open_engine, session_factory
@@ -31,6 +31,8 @@ ANNOTATOR_COOKIE = "polyforge_annotator"
 
 
 class ScoreOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     criterion: str
     score: float
     weight: float
@@ -40,6 +42,8 @@ class ScoreOut(BaseModel):
 
 
 class ExecutionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     candidate: int
     chosen: bool
     status: str
@@ -50,6 +54,8 @@ class ExecutionOut(BaseModel):
 
 
 class TurnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     round: int
     language: str
     role: str
@@ -57,6 +63,8 @@ class TurnOut(BaseModel):
 
 
 class ReviewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     pair_id: int
     annotator: str
@@ -94,19 +102,11 @@ def _pair_out(pair) -> PairOut:
         id=pair.id, campaign_id=pair.campaign_id, language=pair.language, status=pair.status, origin=pair.origin,
         instruction=pair.instruction, answer=pair.answer, final_score=pair.final_score, flag_reason=pair.flag_reason,
         execution_status=pair.execution_status, source_path=pair.snippet.path, code=pair.snippet.code,
-        scores=[ScoreOut(criterion=s.criterion, score=s.score, weight=s.weight, decided_by=s.decided_by,
-                         rationale=s.rationale, spread=s.spread) for s in pair.scores],
-        executions=[ExecutionOut(candidate=e.candidate, chosen=e.chosen, status=e.status, reason=e.reason,
-                                 stdout=e.stdout, stderr=e.stderr, tests=e.tests) for e in pair.executions],
-        discussion=[TurnOut(round=t.round, language=t.language, role=t.role, text=t.text)
-                    for t in (pair.discussion.turns if pair.discussion else [])],
-        reviews=[_review_out(r) for r in pair.reviews],
+        scores=[ScoreOut.model_validate(score) for score in pair.scores],
+        executions=[ExecutionOut.model_validate(run) for run in pair.executions],
+        discussion=[TurnOut.model_validate(turn) for turn in (pair.discussion.turns if pair.discussion else [])],
+        reviews=[ReviewOut.model_validate(review) for review in pair.reviews],
     )
-
-
-def _review_out(review) -> ReviewOut:
-    return ReviewOut(id=review.id, pair_id=review.pair_id, annotator=review.annotator, verdict=review.verdict,
-                     note=review.note)
 
 
 def create_app(database_url: str) -> FastAPI:
@@ -147,7 +147,7 @@ def create_app(database_url: str) -> FastAPI:
     def api_review(db: Db, pair_id: int, body: ReviewIn):
         """Store a verdict on a pair."""
         try:
-            return _review_out(add_review(db, pair_id, body.annotator, body.verdict, body.note))
+            return ReviewOut.model_validate(add_review(db, pair_id, body.annotator, body.verdict, body.note))
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReviewError as exc:
@@ -184,7 +184,6 @@ def create_app(database_url: str) -> FastAPI:
         response.set_cookie(ANNOTATOR_COOKIE, annotator.strip(), max_age=90 * 24 * 3600, samesite="strict")
         return response
 
-    app.state.engine = engine
     return app
 
 
