@@ -73,6 +73,25 @@ def test_migrations_build_exactly_the_models_schema(db_url):
     engine.dispose()
 
 
+def test_reading_an_older_database_migrates_it(db_url):
+    """A database a previous version wrote (schema 0006) opens in a reading command with the new columns."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    empty = open_engine(db_url, create=False)  # a database without our schema is left alone
+    assert inspect(empty).get_table_names() == []
+    empty.dispose()
+    config = alembic_config(db_url)
+    command.upgrade(config, "0006")
+    engine = open_engine(db_url, create=False)
+    with engine.connect() as connection:
+        columns = {column["name"] for column in inspect(connection).get_columns("pair")}
+        version = connection.execute(text("select version_num from alembic_version")).scalar()
+    engine.dispose()
+    assert {"origin", "discussion_id"} <= columns
+    assert version == ScriptDirectory.from_config(config).get_current_head()
+
+
 def test_sqlite_runs_in_wal_mode(tmp_path):
     from polyforge.storage import database_url
 

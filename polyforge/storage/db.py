@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -67,14 +67,15 @@ def upgrade_schema(engine: Engine) -> None:
 
 
 def open_engine(url: str, create: bool = True) -> Engine:
-    """An engine on `url`; with `create`, the schema is created or migrated to the newest version."""
+    """An engine on `url`, its schema migrated to the newest version. Without `create` (reading
+    commands), a database that holds no Polyforge schema is left as it is, not filled with tables."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if create:
-        upgrade_schema(engine)
+    if create or inspect(engine).has_table("alembic_version"):
+        upgrade_schema(engine)  # a no-op at the newest version; older databases gain the new columns
     return engine
 
 
