@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from polyforge.checklists import ChecklistError
 from polyforge.checklists.calibration import CalibrationError, CalibrationReport, calibrate, read_verdicts
+from polyforge.cli_common import DatabaseSource, console, database_url_of
+from polyforge.cli_common import fail as _fail
+from polyforge.cli_prompts import app as prompts_app
 from polyforge.cli_sandbox import app as sandbox_app
 from polyforge.config import CampaignConfig, ConfigError, load_config
 from polyforge.generation.coverage import Coverage
@@ -44,20 +46,13 @@ app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for co
 judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
 app.add_typer(judge_app, name="judge")
 app.add_typer(sandbox_app, name="sandbox")
-console = Console(soft_wrap=True)  # never break a printed path across lines
-if not console.is_terminal:
-    console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
+app.add_typer(prompts_app, name="prompts")
 IDENTIFY_READ_BYTES = 65_536  # identification needs the head of a file, never all of a large one
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, EmbeddedModelMissing,
                CalibrationError)
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 class _LiveProgress:
@@ -243,22 +238,10 @@ def run(
     console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
 
 
-# str, not Path: a Path would fold the '//' of a database URL
-DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")]
-
-
-def _database_url(source: str) -> str:
-    """The URL of the existing database SOURCE names; a missing one ends the command with its message."""
-    try:
-        return existing_database_url(source)
-    except DatabaseNotFound as exc:
-        _fail(str(exc))
-
-
 @app.command()
 def status(source: DatabaseSource = "runs/demo") -> None:
     """List the campaigns in a database and how far each got."""
-    engine = open_engine(_database_url(source), create=False)
+    engine = open_engine(database_url_of(source), create=False)
     with session_factory(engine)() as session:
         rows = campaign_progress(session)
     engine.dispose()
@@ -281,7 +264,7 @@ def report(
     campaign: Annotated[Optional[int], typer.Option(help="Campaign id (default: the newest; see `status`).")] = None,
 ) -> None:
     """Print a campaign's summary: pairs per language, judge scores, flag reasons, synergy, coverage."""
-    url = _database_url(source)
+    url = database_url_of(source)
     engine = open_engine(url, create=False)
     with session_factory(engine)() as session:
         chosen = session.get(Campaign, campaign) if campaign is not None else latest_campaign(session)
@@ -313,7 +296,7 @@ def review(
 
     from polyforge.review import create_app
 
-    url = _database_url(source)
+    url = database_url_of(source)
     console.print(f"review app for {source}: http://{host}:{port}/ (Ctrl+C stops it)")
     uvicorn.run(create_app(url), host=host, port=port, log_level="warning")
 

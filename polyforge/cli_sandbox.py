@@ -8,19 +8,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from polyforge.cli_common import console
+from polyforge.cli_common import fail as _fail
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
 
 app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=True)
-console = Console(soft_wrap=True)
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(2)
 
 
 @app.command()

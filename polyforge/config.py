@@ -259,6 +259,16 @@ class GenerationConfig(_Strict):
         return self
 
 
+class PromptsConfig(_Strict):
+    """Which prompt templates the agents render."""
+
+    folder: Path | None = Field(
+        default=None,
+        description="A folder of .j2 templates that override the bundled ones (polyforge/prompts/) of the same "
+        "name; relative to the config file. `polyforge prompts list --folder DIR` shows which file wins.",
+    )
+
+
 class CoverageConfig(_Strict):
     """The coverage matrix: language x topic x difficulty."""
 
@@ -316,6 +326,7 @@ class CampaignConfig(_Strict):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     execution: ExecutionConfig = Field(default_factory=ExecutionConfig)
     coverage: CoverageConfig = Field(default_factory=CoverageConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
@@ -355,7 +366,7 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConfig:
-    """Read and validate a campaign YAML file; relative source paths resolve against its folder."""
+    """Read and validate a campaign YAML file; relative source and prompt paths resolve against its folder."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -373,4 +384,6 @@ def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConf
     for source in config.sources:
         if source.path is not None and not source.path.is_absolute():
             source.path = (path.parent / source.path).resolve()
+    if config.prompts.folder is not None and not config.prompts.folder.is_absolute():
+        config.prompts.folder = (path.parent / config.prompts.folder).resolve()
     return config

@@ -22,7 +22,7 @@ from polyforge.agents.language_agent import sampling_params
 from polyforge.checklists import Checklist, Route
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import ChatBackend, Completion, StructuredOutputError, chat_structured
-from polyforge.prompts import render
+from polyforge.prompts import BUNDLED, PromptLibrary
 
 # Flag reasons, in the order they are reported.
 MALFORMED = "malformed judge output"
@@ -105,10 +105,11 @@ class JudgeAgent:
     def __init__(
         self, backend: ChatBackend, checklist: Checklist, sampling: StageSampling,
         settings: JudgeConfig | None = None, second_backend: ChatBackend | None = None,
-        grammars: Mapping[str, str] | None = None,
+        grammars: Mapping[str, str] | None = None, prompts: PromptLibrary = BUNDLED,
     ):
         """`grammars` maps a language name to its tree-sitter grammar, for the 'parser' rule."""
         self.backend = backend
+        self.prompts = prompts
         self.second_backend = second_backend
         self.checklist = checklist
         self.settings = settings or JudgeConfig()
@@ -135,7 +136,7 @@ class JudgeAgent:
         'failed', 'compile_error', 'runtime_error', 'timeout', 'memory_limit'); None when it was not.
         It overrides the correctness score. `execution_note` says the same to the judge in words.
         """
-        prompt = render(
+        prompt = self.prompts.render(
             "judge", language=language, instruction=instruction, answer=answer, checklist=self.checklist,
             rationales=self.rationales, execution=execution_note,
         )

@@ -10,7 +10,7 @@ from pydantic import create_model
 from polyforge.config import StageSampling
 from polyforge.llm import ChatBackend, Completion, LLMError, SamplingParams, StructuredOutputError, chat_structured
 from polyforge.memory import MemoryBank
-from polyforge.prompts import Taxonomy, render
+from polyforge.prompts import BUNDLED, PromptLibrary, Taxonomy
 
 
 class EmptyOutput(ValueError):
@@ -45,9 +45,10 @@ class LanguageAgent:
     """One agent per language; each owns the prompts' language-specific wording."""
 
     def __init__(self, language: str, backend: ChatBackend, instruction: StageSampling, answer: StageSampling,
-                 memory: MemoryBank | None = None, few_shot: int = 0):
+                 memory: MemoryBank | None = None, few_shot: int = 0, prompts: PromptLibrary = BUNDLED):
         self.language = language
         self.backend = backend
+        self.prompts = prompts
         self.memory = memory
         self.few_shot = few_shot
         self._instruction_sampling = instruction
@@ -60,7 +61,7 @@ class LanguageAgent:
         return [n.entry.instruction for n in self.memory.nearest(code, self.few_shot, kinds=("seed", "accepted"))]
 
     async def _run(self, template: str, stage: StageSampling, seed: int | None, **variables) -> StageOutput:
-        prompt = render(template, language=self.language, **variables)
+        prompt = self.prompts.render(template, language=self.language, **variables)
         completion = await self.backend.chat(prompt.messages, sampling_params(stage, seed))
         text = completion.text.strip()
         if not text:
@@ -109,7 +110,7 @@ class LanguageAgent:
 
     async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
         """The instruction's topic and difficulty, constrained to the taxonomy; None for both if it fails."""
-        prompt = render("classify", language=self.language, instruction=instruction, taxonomy=taxonomy)
+        prompt = self.prompts.render("classify", language=self.language, instruction=instruction, taxonomy=taxonomy)
         schema = create_model(
             "TopicAndDifficulty",
             topic=(Literal[tuple(taxonomy.topics)], ...),

@@ -7,7 +7,7 @@ import re
 from polyforge.agents.language_agent import EmptyOutput, StageOutput, sampling_params
 from polyforge.config import StageSampling
 from polyforge.llm import ChatBackend
-from polyforge.prompts import render
+from polyforge.prompts import BUNDLED, PromptLibrary
 
 FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -22,13 +22,14 @@ def code_block(text: str) -> str | None:
 
 
 class TesterAgent:
-    def __init__(self, backend: ChatBackend, sampling: StageSampling):
+    def __init__(self, backend: ChatBackend, sampling: StageSampling, prompts: PromptLibrary = BUNDLED):
         self.backend = backend
+        self.prompts = prompts
         self._sampling = sampling
 
     async def write_tests(self, language: str, instruction: str, code: str, seed: int | None = None) -> StageOutput:
         """Test code for `code` (the answer's code block); its text is the code only."""
-        prompt = render("tester", language=language, instruction=instruction, code=code)
+        prompt = self.prompts.render("tester", language=language, instruction=instruction, code=code)
         completion = await self.backend.chat(prompt.messages, sampling_params(self._sampling, seed))
         tests = code_block(completion.text) or completion.text.strip()
         if not tests:

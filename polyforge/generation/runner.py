@@ -36,7 +36,7 @@ from polyforge.ingest.languages import grammar_names, language_by_name
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import shared_embedder
-from polyforge.prompts import load_taxonomy, template_versions
+from polyforge.prompts import PromptLibrary, load_taxonomy
 from polyforge.sandbox import Limits, Sandbox
 from polyforge.sandbox.pool import ExecutionPool, ResultCache
 from polyforge.storage import (
@@ -99,10 +99,10 @@ def open_campaign(session: Session, config: CampaignConfig, new: bool = False) -
     return campaign
 
 
-def record_versions(session: Session, checklist: Checklist) -> None:
+def record_versions(session: Session, checklist: Checklist, prompts: PromptLibrary) -> None:
     """Store the text behind every template and checklist hash a pair may cite, once per version."""
     known = set(session.execute(select(PromptVersion.name, PromptVersion.content_hash)).all())
-    for name, (content_hash, content) in template_versions().items():
+    for name, (content_hash, content) in prompts.versions().items():
         if (name, content_hash) not in known:
             session.add(PromptVersion(name=name, content_hash=content_hash, content=content))
     if session.scalar(select(ChecklistVersion.id).where(ChecklistVersion.content_hash == checklist.content_hash)) is None:
@@ -326,6 +326,7 @@ class CampaignRunner:
         self.progress = progress or CampaignProgress()
         self._backends = backends
         self.checklist: Checklist = load_checklist(config.judge.checklist)
+        self.prompts = PromptLibrary(config.prompts.folder)
 
     def _create_backends(self) -> Backends:
         if self._backends is not None:
@@ -346,7 +347,7 @@ class CampaignRunner:
         self.progress.on_ingested(report)
         with sessions() as session:
             campaign = open_campaign(session, config, self.new_campaign)
-            record_versions(session, self.checklist)
+            record_versions(session, self.checklist, self.prompts)
             store_snippets(session, campaign.id, report.snippets)
             store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
             existing = session.query(Pair).filter(Pair.campaign_id == campaign.id).count()
@@ -392,12 +393,12 @@ class CampaignRunner:
         generator = backends.generator
         agents = {
             language: LanguageAgent(language, generator, config.sampling.instruction, config.sampling.answer,
-                                    memory=banks.get(language), few_shot=config.memory.few_shot)
+                                    memory=banks.get(language), few_shot=config.memory.few_shot,
+                                    prompts=self.prompts)
             for language in languages
         }
         judge = JudgeAgent(backends.judge, self.checklist, config.sampling.judge, config.judge,
-                           second_backend=backends.second_judge,
-                           grammars=grammar_names())
+                           second_backend=backends.second_judge, grammars=grammar_names(), prompts=self.prompts)
         taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
         result = CampaignResult(campaign_id=campaign_id, database_url="", new_pairs=0)
         tester, executor = self._tester_and_executor(generator)
@@ -469,4 +470,4 @@ class CampaignRunner:
                         memory_mb=settings.memory_mb)
         cache = ResultCache(self.config.output_dir / "sandbox-cache.db") if settings.cache else None
         pool = ExecutionPool(Sandbox(limits), settings.workers, cache, settings.repeats)
-        return TesterAgent(generator, self.config.sampling.tester), pool
+        return TesterAgent(generator, self.config.sampling.tester, self.prompts), pool

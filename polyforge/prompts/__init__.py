@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,10 +30,9 @@ class RenderedPrompt:
     template_hash: str
 
 
-@lru_cache(maxsize=1)
-def _environment(directory: str) -> jinja2.Environment:
+def _environment(folders: tuple[str, ...]) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory),
+        loader=jinja2.FileSystemLoader(list(folders)),  # the first folder holding a name wins
         undefined=jinja2.StrictUndefined,  # a missing variable is an error, not an empty string
         trim_blocks=True,
         lstrip_blocks=True,
@@ -41,35 +40,58 @@ def _environment(directory: str) -> jinja2.Environment:
     )
 
 
-def template_hash(name: str, directory: Path = PROMPT_DIR) -> str:
-    return hashlib.sha256((directory / f"{name}.j2").read_bytes()).hexdigest()[:16]
+class PromptLibrary:
+    """The templates a campaign renders: the files of `folder` override the bundled ones of the same
+    name, so a prompt engineer copies one template out, edits it, and points `prompts.folder` at it."""
+
+    def __init__(self, folder: Path | None = None):
+        if folder is not None and not Path(folder).is_dir():
+            raise PromptError(f"prompts folder {folder} not found (a folder of .j2 files overriding "
+                              f"the bundled ones in {PROMPT_DIR})")
+        self.folders = (Path(folder), PROMPT_DIR) if folder is not None else (PROMPT_DIR,)
+        self._environment = _environment(tuple(str(f) for f in self.folders))
+
+    def names(self) -> list[str]:
+        return sorted({path.stem for folder in self.folders for path in folder.glob("*.j2")})
+
+    def path(self, name: str) -> Path:
+        """The file behind template `name` (without `.j2`)."""
+        for folder in self.folders:
+            if (folder / f"{name}.j2").is_file():
+                return folder / f"{name}.j2"
+        raise PromptError(f"prompt template {name!r} not found in {', '.join(map(str, self.folders))} "
+                          f"(available: {self.names()})")
+
+    def template_hash(self, name: str) -> str:
+        return hashlib.sha256(self.path(name).read_bytes()).hexdigest()[:16]
+
+    def versions(self) -> dict[str, tuple[str, str]]:
+        """Every template's name -> (content hash, content): what a campaign records as prompt versions."""
+        return {name: (self.template_hash(name), self.path(name).read_text(encoding="utf-8")) for name in self.names()}
+
+    def variables(self, name: str) -> set[str]:
+        """The variables template `name` uses."""
+        source = self.path(name).read_text(encoding="utf-8")
+        return jinja2.meta.find_undeclared_variables(self._environment.parse(source))
+
+    def render(self, name: str, **variables) -> RenderedPrompt:
+        """Render template `name` (without `.j2`) into system and user messages."""
+        path = self.path(name)
+        template = self._environment.get_template(f"{name}.j2")
+        context = template.new_context(variables)
+        messages = []
+        for role in ("system", "user"):
+            if role not in template.blocks:
+                raise PromptError(f"{path}: missing the {{% block {role} %}} block")
+            try:
+                content = "".join(template.blocks[role](context)).strip()
+            except jinja2.UndefinedError as exc:
+                raise PromptError(f"{path}: {exc}") from exc
+            messages.append({"role": role, "content": content})
+        return RenderedPrompt(name=name, messages=messages, template_hash=self.template_hash(name))
 
 
-def template_versions(directory: Path = PROMPT_DIR) -> dict[str, tuple[str, str]]:
-    """Every template's name -> (content hash, content): what a campaign records as prompt versions."""
-    return {path.stem: (template_hash(path.stem, directory), path.read_text(encoding="utf-8"))
-            for path in sorted(directory.glob("*.j2"))}
-
-
-def render(name: str, directory: Path = PROMPT_DIR, **variables) -> RenderedPrompt:
-    """Render template `name` (without `.j2`) into system and user messages."""
-    environment = _environment(str(directory))
-    try:
-        template = environment.get_template(f"{name}.j2")
-    except jinja2.TemplateNotFound as exc:
-        available = sorted(p.stem for p in directory.glob("*.j2"))
-        raise PromptError(f"prompt template {name!r} not found in {directory} (available: {available})") from exc
-    context = template.new_context(variables)
-    messages = []
-    for role in ("system", "user"):
-        if role not in template.blocks:
-            raise PromptError(f"{directory / (name + '.j2')}: missing the {{% block {role} %}} block")
-        try:
-            content = "".join(template.blocks[role](context)).strip()
-        except jinja2.UndefinedError as exc:
-            raise PromptError(f"{name}.j2: {exc}") from exc
-        messages.append({"role": role, "content": content})
-    return RenderedPrompt(name=name, messages=messages, template_hash=template_hash(name, directory))
+BUNDLED = PromptLibrary()
 
 
 class Taxonomy(BaseModel):

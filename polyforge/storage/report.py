@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import Campaign, Discussion, JudgeScore, Pair, Snippet
+from polyforge.storage.models import Campaign, Discussion, JudgeScore, Pair, PromptVersion, Snippet
 
 STATUSES = ("accepted", "flagged", "rejected", "duplicate", "failed")
 
@@ -231,3 +231,50 @@ def synergy(session: Session, campaign_id: int) -> Synergy | None:
             .group_by(Discussion.proposer_language, Pair.language))
     }
     return Synergy(discussions, origins, languages, transfers)
+
+
+@dataclass
+class TemplateOutcome:
+    """What the pairs one version of a prompt template took part in became."""
+
+    template: str
+    content_hash: str
+    pairs: int
+    judged: int
+    accepted: int
+    score_sum: float
+    scored: int
+    first_used: object  # when a campaign first recorded this version; None if it never did
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.judged if self.judged else None
+
+    @property
+    def mean_score(self) -> float | None:
+        return self.score_sum / self.scored if self.scored else None
+
+
+def template_outcomes(session: Session, campaign_id: int | None = None,
+                      template: str | None = None) -> list[TemplateOutcome]:
+    """Per template and version (content hash): pairs, how many the judge saw and accepted, mean score."""
+    query = select(Pair.templates, Pair.status, Pair.final_score).execution_options(yield_per=10_000)
+    if campaign_id is not None:
+        query = query.where(Pair.campaign_id == campaign_id)
+    outcomes: dict[tuple[str, str], TemplateOutcome] = {}
+    for templates, status, score in session.execute(query):
+        for name, content_hash in (templates or {}).items():
+            if template not in (None, name):
+                continue
+            row = outcomes.setdefault((name, content_hash), TemplateOutcome(name, content_hash, 0, 0, 0, 0.0, 0, None))
+            row.pairs += 1
+            row.judged += status in JUDGED
+            row.accepted += status == "accepted"
+            if score is not None:
+                row.score_sum += score
+                row.scored += 1
+    for name, content_hash, first_used in session.execute(
+            select(PromptVersion.name, PromptVersion.content_hash, PromptVersion.first_used_at)):
+        if (name, content_hash) in outcomes:
+            outcomes[(name, content_hash)].first_used = first_used
+    return sorted(outcomes.values(), key=lambda row: (row.template, row.first_used is None, str(row.first_used)))
