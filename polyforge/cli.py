@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -91,12 +92,21 @@ def _progress() -> Progress:
 
 
 def run_campaign(config: CampaignConfig, new_campaign: bool = False):
+    """Run a campaign with a live progress bar; Ctrl+C or SIGTERM stops it cleanly (status 'interrupted')."""
     from polyforge.generation.runner import CampaignProgress, CampaignRunner
 
-    with _progress() as progress:
-        live = _LiveProgress(progress)
-        hooks = CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
-        return asyncio.run(CampaignRunner(config, hooks, new_campaign=new_campaign).run())
+    # SIGTERM (a scheduler, `kill`) stops like Ctrl+C: items in flight are dropped, banks saved, status set.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with _progress() as progress:
+            live = _LiveProgress(progress)
+            hooks = CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
+            return asyncio.run(CampaignRunner(config, hooks, new_campaign=new_campaign).run())
+    except KeyboardInterrupt:
+        console.print("stopped: every finished item is stored; run the same command again to resume")
+        raise typer.Exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def print_summary(database: str, campaign_id: int) -> None:

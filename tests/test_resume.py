@@ -75,3 +75,30 @@ def test_sigkill_at_random_points_then_resume(tmp_path, sample_repo, db_url):
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()
+
+
+def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, sample_repo):
+    """A scheduler's SIGTERM: the run ends with status 130, the campaign says 'interrupted', a rerun finishes it."""
+    db_url = f"sqlite:///{tmp_path / 'term.db'}"
+    config = write_config(tmp_path, sample_repo, db_url)
+    process = subprocess.Popen([sys.executable, "-m", "polyforge.cli", "run", str(config)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while count_pairs(db_url) < 1 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-2000:]
+    assert "run the same command again to resume" in output
+    engine = open_engine(db_url, create=False)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(Campaign.status)) == "interrupted"
+        stopped_at = session.scalar(select(func.count()).select_from(Pair))
+    assert 1 <= stopped_at < MAX_PAIRS
+    final = subprocess.run([sys.executable, "-m", "polyforge.cli", "run", str(config)], capture_output=True, text=True,
+                           timeout=600)
+    assert final.returncode == 0, final.stdout[-2000:] + final.stderr[-2000:]
+    with session_factory(engine)() as session:
+        assert session.scalar(select(Campaign.status)) == "finished"
+        assert session.scalar(select(func.count()).select_from(Pair)) == MAX_PAIRS
+    engine.dispose()

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -63,20 +64,22 @@ class EmbeddedBackend(ChatBackend):
             n_threads=threads or os.cpu_count() or 1,
             verbose=False,
         )
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # calls queue here, in the event loop
+        self._running = threading.Lock()  # held by the thread in a llama.cpp call
 
     def _complete(self, messages: list[Message], params: SamplingParams, json_schema: dict | None) -> Completion:
         started = time.perf_counter()
         grammar = _grammar(json.dumps(json_schema, sort_keys=True)) if json_schema else None
         try:
-            response = self._llama.create_chat_completion(
-                messages=messages,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                max_tokens=params.max_tokens,
-                seed=params.seed,
-                grammar=grammar,
-            )
+            with self._running:
+                response = self._llama.create_chat_completion(
+                    messages=messages,
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    max_tokens=params.max_tokens,
+                    seed=params.seed,
+                    grammar=grammar,
+                )
         except (ValueError, RuntimeError) as exc:  # e.g. a prompt longer than the context window
             raise LLMError(f"{self.name}: {exc}") from exc
         choice = response["choices"][0]
@@ -95,4 +98,10 @@ class EmbeddedBackend(ChatBackend):
             return await asyncio.to_thread(self._complete, messages, params, json_schema)
 
     async def aclose(self) -> None:
-        self._llama.close()
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        # A cancelled chat (Ctrl+C, SIGTERM) leaves its llama.cpp call running in its thread: closing
+        # the model under it would crash the process, so wait for it.
+        with self._running:
+            self._llama.close()
