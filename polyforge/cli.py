@@ -42,6 +42,7 @@ from polyforge.storage.report import (
     synergy,
     total_summary,
 )
+from polyforge.training.fim import FIM_FORMATS, export_fim
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
@@ -328,7 +329,7 @@ def _parse_mixture(entries: list[str]) -> dict[str, float]:
 def export(
     source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="File to write (a folder for the *-hf formats).")],
-    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS)}.")] = "sft-jsonl",
+    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS + FIM_FORMATS)}.")] = "sft-jsonl",
     status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
     min_score: Annotated[Optional[float], typer.Option(help="Only pairs with at least this final score.")] = None,
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
@@ -348,7 +349,8 @@ def export(
         url = existing_database_url(source)
         engine = open_engine(url, create=False)
         with session_factory(engine)() as session:
-            result = export_rows(session, out, format, spec)
+            write = export_fim if format in FIM_FORMATS else export_rows
+            result = write(session, out, format, spec)
     except (DatabaseNotFound, ExportError) as exc:
         _fail(str(exc))
     console.print(f"wrote {result.rows} rows ({format}) to {result.data_path}; dataset card: {result.card_path}")

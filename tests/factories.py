@@ -10,9 +10,10 @@ def snippet(campaign, index: int, language: str = "Python") -> Snippet:
 
 
 def pair(campaign, snippet_row, language: str, status: str, instruction: str = "i", **extra) -> Pair:
-    return Pair(campaign=campaign, snippet=snippet_row, language=language, instruction=instruction,
-                answer=f"```\n{instruction} solved\n```", status=status, model="m", sampling={}, templates={},
-                tokens={}, **extra)
+    values = dict(campaign=campaign, snippet=snippet_row, language=language, instruction=instruction,
+                  answer=f"```\n{instruction} solved\n```", status=status, model="m", sampling={}, templates={},
+                  tokens={})
+    return Pair(**{**values, **extra})
 
 
 def campaign_with_snippets(session, count: int) -> tuple[Campaign, list[Snippet]]:

@@ -171,7 +171,7 @@ def iter_dpo_records(session: Session, spec: ExportFilter = ExportFilter()) -> I
 
 # Arrow schemas: explicit, so that a batch of nulls never decides a column's type.
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-_PROVENANCE = [
+PROVENANCE_FIELDS = [
     ("language", pa.string()),
     ("status", pa.string()),
     ("score", pa.float64()),
@@ -186,10 +186,10 @@ _PROVENANCE = [
     ("templates", pa.string()),  # JSON: template name -> content hash (the set of names varies)
     ("checklist_hash", pa.string()),
 ]
-SFT_SCHEMA = pa.schema([("messages", _MESSAGES), *_PROVENANCE])
+SFT_SCHEMA = pa.schema([("messages", _MESSAGES), *PROVENANCE_FIELDS])
 DPO_SCHEMA = pa.schema([("prompt", _MESSAGES), ("chosen", _MESSAGES), ("rejected", _MESSAGES),
                         ("chosen_score", pa.float64()), ("rejected_score", pa.float64()), ("reason", pa.string()),
-                        *_PROVENANCE])
+                        *PROVENANCE_FIELDS])
 
 
 def _arrow_row(record: dict) -> dict:
@@ -274,6 +274,14 @@ class RecordStats:
             yield record
 
 
+KIND_TEXTS = {
+    "sft": "supervised fine-tuning: chat `messages` (user instruction, assistant answer)",
+    "dpo": "preference optimization (DPO): `prompt`, `chosen`, `rejected` chat messages",
+    "fim": "fill-in-the-middle: the answers' code split into `prefix`, `middle` and `suffix`, and `text` in the "
+           "PSM layout with Qwen2.5-Coder's FIM tokens",
+}
+
+
 def dataset_card(stats: RecordStats, kind: str, data_format: str, data_name: str, spec: ExportFilter) -> str:
     total = sum(stats.languages.values())
     scores = stats.scores
@@ -292,8 +300,7 @@ def dataset_card(stats: RecordStats, kind: str, data_format: str, data_name: str
     filters = (f"statuses {list(spec.statuses) or 'any'}, min score {spec.min_score}, "
                f"languages {list(spec.languages) or 'any'}, campaign {spec.campaign_id or 'any'}, "
                f"mixture {spec.mixture or 'none'}" + (f" by {spec.mix_by}" if spec.mixture else ""))
-    kind_text = ("supervised fine-tuning: chat `messages` (user instruction, assistant answer)" if kind == "sft"
-                 else "preference optimization (DPO): `prompt`, `chosen`, `rejected` chat messages")
+    kind_text = KIND_TEXTS[kind]
     return f"""---
 language: [code]
 tags: [polyforge, synthetic, code, {kind}]
@@ -346,8 +353,13 @@ def export(session: Session, out: Path, data_format: str, spec: ExportFilter) ->
         raise ExportError(f"unknown format {data_format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     kind, container = data_format.split("-")
     records = iter_sft_records(session, spec) if kind == "sft" else iter_dpo_records(session, spec)
+    return write_export(records, out, kind, container, SFT_SCHEMA if kind == "sft" else DPO_SCHEMA, spec)
+
+
+def write_export(records: Iterable[dict], out: Path, kind: str, container: str, schema: pa.Schema,
+                 spec: ExportFilter) -> ExportResult:
+    """Write records (each with the provenance fields) as JSONL, Parquet or an HF folder, plus the card."""
     stats = RecordStats(records)
-    schema = SFT_SCHEMA if kind == "sft" else DPO_SCHEMA
     if container == "jsonl":
         rows = write_jsonl(stats, out)
     elif container == "parquet":

@@ -1,0 +1,60 @@
+"""Fill-in-the-middle samples from the code of selected answers, in Qwen2.5-Coder's PSM layout.
+
+Each answer's first fenced code block is cut at line boundaries into a prefix, a middle of one line
+up to a third of the block, and a suffix; the cut is drawn with the pair's id as seed, so the same
+pair always gives the same sample. `text` is `<|fim_prefix|>prefix<|fim_suffix|>suffix<|fim_middle|>middle`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from polyforge.agents import code_block
+from polyforge.storage.export import (
+    PROVENANCE_FIELDS,
+    ExportFilter,
+    ExportResult,
+    iter_sft_records,
+    write_export,
+)
+
+FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+FIM_FORMATS = ("fim-jsonl", "fim-parquet", "fim-hf")
+MIN_LINES = 3  # shorter code leaves nothing worth filling in
+FIM_SCHEMA = pa.schema([("text", pa.string()), ("prefix", pa.string()), ("middle", pa.string()),
+                        ("suffix", pa.string()), *PROVENANCE_FIELDS])
+
+
+def fim_split(code: str, seed: int) -> tuple[str, str, str] | None:
+    """(prefix, middle, suffix) at line boundaries, or None for code under MIN_LINES lines."""
+    lines = code.splitlines(keepends=True)
+    if len(lines) < MIN_LINES:
+        return None
+    draw = random.Random(seed)
+    span = draw.randint(1, max(1, len(lines) // 3))
+    start = draw.randint(0, len(lines) - span)
+    return "".join(lines[:start]), "".join(lines[start:start + span]), "".join(lines[start + span:])
+
+
+def iter_fim_records(session: Session, spec: ExportFilter = ExportFilter()) -> Iterator[dict]:
+    """A FIM sample for each selected pair whose answer has a code block of MIN_LINES lines or more."""
+    for record in iter_sft_records(session, spec):
+        messages = record.pop("messages")
+        code = code_block(messages[-1]["content"])
+        split = fim_split(code + "\n", record["pair_id"]) if code else None
+        if split is None:
+            continue
+        prefix, middle, suffix = split
+        yield {"text": f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{middle}", "prefix": prefix,
+               "middle": middle, "suffix": suffix, **record}
+
+
+def export_fim(session: Session, out: Path, data_format: str, spec: ExportFilter) -> ExportResult:
+    """Write FIM samples as JSONL, Parquet or an HF datasets folder, with a dataset card."""
+    container = data_format.removeprefix("fim-")
+    return write_export(iter_fim_records(session, spec), out, "fim", container, FIM_SCHEMA, spec)
