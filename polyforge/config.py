@@ -298,7 +298,12 @@ class TrainingConfig(_Strict):
         default="embedded",
         description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
     )
-    max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps.")
+    max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps (the fine stage, on accepted pairs).")
+    coarse_steps: int = Field(
+        default=0, ge=0,
+        description="Coarse SFT steps on every answered pair, whatever its verdict, before the fine stage starts "
+        "from that model (the report's coarse-to-fine); 0: one stage.",
+    )
     batch_size: int = Field(default=2, ge=1)
     max_length: int = Field(default=384, ge=32, description="Tokens per example.")
     learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")

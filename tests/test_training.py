@@ -93,3 +93,30 @@ def test_examples_all_too_long_is_a_clear_error(tmp_path, tokenizer):
     with pytest.raises(NoTrainableExamples, match="raise training.max_length"):
         train_dpo(examples, DPORunConfig(output_dir=tmp_path, max_steps=1, max_length=32),
                   model=tiny_llama(tokenizer), tokenizer=tokenizer)
+
+
+def test_coarse_stage_on_every_answered_pair_then_fine_on_accepted(tmp_path, tokenizer):
+    from factories import campaign_with_snippets, pair
+    from polyforge.config import TrainingConfig
+    from polyforge.storage import open_engine, session_factory
+    from polyforge.training.pipeline import train_campaign
+
+    base = tmp_path / "tiny"
+    tiny_llama(tokenizer).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    url = f"sqlite:///{tmp_path / 'campaign.db'}"
+    engine = open_engine(url)
+    with session_factory(engine)() as session:
+        campaign, snippets = campaign_with_snippets(session, 8)
+        session.add_all([pair(campaign, snippet, "Python", "accepted" if index < 5 else "rejected", f"Task {index}.")
+                         for index, snippet in enumerate(snippets)])
+        session.commit()
+    engine.dispose()
+
+    said = []
+    outcome = train_campaign(url, tmp_path / "out", TrainingConfig(base_model=str(base), coarse_steps=2, max_steps=2,
+                                                                   dpo_steps=0, max_length=64), say=said.append)
+    assert outcome.coarse.examples == 8 and outcome.coarse.steps == 2  # accepted and rejected alike
+    assert outcome.sft.examples == 5 and outcome.final_model == outcome.sft.model_dir
+    assert f"SFT: TRL SFTTrainer, 2 steps from {outcome.coarse.model_dir}" in said  # fine starts from coarse
+    assert (outcome.coarse.model_dir / "config.json").is_file()

@@ -35,6 +35,12 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
     )
 
 
+def coarse_examples(session: Session, campaign_id: int | None = None) -> SFTExamples:
+    """Every answered pair, accepted or not: the broad, noisier data of the coarse SFT stage."""
+    everything = list(iter_sft_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))
+    return SFTExamples(everything, ALL_ANSWERED, f"coarse stage: all {len(everything)} answered pairs")
+
+
 def dpo_examples(session: Session, campaign_id: int | None = None) -> list[dict]:
     """Every stored preference (chosen candidate vs one it beat) of the campaign's answered pairs."""
     return list(iter_dpo_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))

@@ -10,7 +10,7 @@ from polyforge.config import TrainingConfig
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.report import latest_campaign
 from polyforge.training.common import NoTrainableExamples, TrainingRunResult
-from polyforge.training.datasets import dpo_examples, sft_examples
+from polyforge.training.datasets import coarse_examples, dpo_examples, sft_examples
 
 
 @dataclass
@@ -18,11 +18,13 @@ class TrainingOutcome:
     sft: TrainingRunResult
     dpo: TrainingRunResult | None
     final_model: Path
+    coarse: TrainingRunResult | None = None  # the coarse SFT stage, when there was one
 
 
 def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed: int = 0,
                    say: Callable[[str], None] = print) -> TrainingOutcome:
-    """SFT (`out/sft/model`), then DPO when preferences exist (`out/dpo/model`); `say` reports each step."""
+    """Coarse SFT when configured (`out/sft-coarse/model`), SFT (`out/sft/model`), then DPO when preferences
+    exist (`out/dpo/model`), each stage starting from the model of the one before; `say` reports each step."""
     from polyforge.training.dpo import DPORunConfig, train_dpo
     from polyforge.training.sft import SFTRunConfig, train_sft
 
@@ -31,22 +33,31 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         campaign = latest_campaign(session)
         campaign_id = campaign.id if campaign else None
         sft_data = sft_examples(session, campaign_id)
+        coarse_data = coarse_examples(session, campaign_id) if settings.coarse_steps else None
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
     engine.dispose()
 
+    def sft_stage(examples: list[dict], base_model: str, folder: str, steps: int) -> TrainingRunResult:
+        say(f"SFT: TRL SFTTrainer, {steps} steps from {base_model}")
+        result = train_sft(examples, SFTRunConfig(
+            base_model=base_model, output_dir=out / folder, max_steps=steps, batch_size=settings.batch_size,
+            max_length=settings.max_length, learning_rate=settings.learning_rate, seed=seed,
+        ))
+        say(f"SFT: {result.steps} steps on {result.examples} examples, final loss {_loss(result)}")
+        return result
+
+    coarse = None
+    if coarse_data is not None:
+        say(coarse_data.note)
+        coarse = sft_stage(coarse_data.examples, settings.base_model, "sft-coarse", settings.coarse_steps)
     say(sft_data.note)
-    say(f"SFT: TRL SFTTrainer, {settings.max_steps} steps from {settings.base_model}")
-    sft = train_sft(sft_data.examples, SFTRunConfig(
-        base_model=settings.base_model, output_dir=out / "sft", max_steps=settings.max_steps,
-        batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.learning_rate,
-        seed=seed,
-    ))
-    say(f"SFT: {sft.steps} steps on {sft.examples} examples, final loss {_loss(sft)}")
+    sft = sft_stage(sft_data.examples, str(coarse.model_dir) if coarse else settings.base_model, "sft",
+                    settings.max_steps)
     if not settings.dpo_steps:
-        return TrainingOutcome(sft, None, sft.model_dir)
+        return TrainingOutcome(sft, None, sft.model_dir, coarse)
     if not preferences:
         say("DPO: skipped, no preference pairs (set sampling.candidates above 1 to collect them)")
-        return TrainingOutcome(sft, None, sft.model_dir)
+        return TrainingOutcome(sft, None, sft.model_dir, coarse)
     say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} preference pairs")
     try:
         dpo = train_dpo(preferences, DPORunConfig(
@@ -56,9 +67,9 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         ))
     except NoTrainableExamples as exc:
         say(f"DPO: skipped, {exc}")
-        return TrainingOutcome(sft, None, sft.model_dir)
+        return TrainingOutcome(sft, None, sft.model_dir, coarse)
     say(f"DPO: {dpo.steps} steps on {dpo.examples} preference pairs, final loss {_loss(dpo)}")
-    return TrainingOutcome(sft, dpo, dpo.model_dir)
+    return TrainingOutcome(sft, dpo, dpo.model_dir, coarse)
 
 
 def _loss(result: TrainingRunResult) -> str:
