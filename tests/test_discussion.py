@@ -12,7 +12,7 @@ from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, JudgeConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
-from polyforge.generation.runner import CampaignRunner, peer_pool, pick_peers
+from polyforge.generation.runner import CampaignRunner, configured_peer_languages, pick_peers
 from polyforge.llm import LLMError
 from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
 from polyforge.storage.export import ExportFilter, iter_sft_records
@@ -171,9 +171,10 @@ def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(samp
 def test_unknown_peer_languages_are_a_config_error(sample_repo, tmp_path):
     config = campaign_config(sample_repo, tmp_path, None, peer_languages=["Python", "Klingon"])
     with pytest.raises(ConfigError, match=r"generation\.discussion\.peer_languages.*Klingon"):
-        peer_pool(config, ["Python"])
+        CampaignRunner(config)  # before any ingest or model work
     config = campaign_config(sample_repo, tmp_path, None, peer_languages=["python", "c++"])
-    assert peer_pool(config, ["Go"]) == ["C++", "Python"]
+    assert configured_peer_languages(config) == ["C++", "Python"]
+    assert configured_peer_languages(campaign_config(sample_repo, tmp_path, None)) is None
 
 
 def test_peers_may_be_languages_without_snippets(sample_repo, tmp_path, criteria):

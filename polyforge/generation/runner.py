@@ -126,11 +126,11 @@ def pick_peers(language: str, pool: list[str], discussion: DiscussionConfig, ite
     return draw.sample(others, min(discussion.peers, len(others)))
 
 
-def peer_pool(config: CampaignConfig, found: list[str]) -> list[str]:
-    """The languages discussion peers come from: the configured ones, or the languages found."""
+def configured_peer_languages(config: CampaignConfig) -> list[str] | None:
+    """The languages discussion peers must come from, by their canonical names; None: any language found."""
     names = config.generation.discussion.peer_languages
     if names is None:
-        return sorted(found)
+        return None
     unknown = [name for name in names if language_by_name(name) is None]
     if unknown:
         raise ConfigError(f"generation.discussion.peer_languages: unknown language(s) {unknown}; "
@@ -327,6 +327,7 @@ class CampaignRunner:
         self._backends = backends
         self.checklist: Checklist = load_checklist(config.judge.checklist)
         self.prompts = PromptLibrary(config.prompts.folder)
+        self.peer_languages = configured_peer_languages(config)  # checked before any work starts
 
     def _create_backends(self) -> Backends:
         if self._backends is not None:
@@ -355,7 +356,8 @@ class CampaignRunner:
             found = session.scalars(select(Snippet.language).where(Snippet.campaign_id == campaign.id).distinct())
             items = pending_work(
                 session, campaign, pair_budget, config.budgets.max_snippets_per_language, config.sampling.seed,
-                config.generation.modes, config.generation.discussion, peer_pool(config, list(found)),
+                config.generation.modes, config.generation.discussion,
+                sorted(found) if self.peer_languages is None else self.peer_languages,
             )
         languages = {item["language"] for item in items} | {peer for item in items for peer in item["peers"]}
         banks, origins = {}, {}
