@@ -164,12 +164,14 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     ]
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
     pool = peers_from if peers_from is not None else sorted(by_language)
-    return [
-        WorkItem(snippet_id=s.id, language=s.language, path=s.path, code=s.code, seed=item_seed(seed, s),
-                 mode=pick_mode(modes, item_seed(seed, s)),
-                 peers=pick_peers(s.language, pool, discussion, item_seed(seed, s)) if discussion else [])
-        for s in itertools.islice(interleaved, limit)
-    ]
+
+    def work_item(snippet: Snippet) -> WorkItem:
+        drawn = item_seed(seed, snippet)
+        return WorkItem(snippet_id=snippet.id, language=snippet.language, path=snippet.path, code=snippet.code,
+                        seed=drawn, mode=pick_mode(modes, drawn),
+                        peers=pick_peers(snippet.language, pool, discussion, drawn) if discussion else [])
+
+    return [work_item(snippet) for snippet in itertools.islice(interleaved, limit)]
 
 
 def item_seed(seed: int, snippet: Snippet) -> int:
