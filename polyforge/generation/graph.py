@@ -16,6 +16,7 @@ from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
 from polyforge.sandbox.pool import ExecutionPool, Job
 
+
 class WorkItem(TypedDict, total=False):
     snippet_id: int
     language: str
