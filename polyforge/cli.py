@@ -7,10 +7,13 @@ import math
 import os
 import signal
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -250,23 +253,42 @@ def run(
 
 
 @app.command()
-def status(source: DatabaseSource = "runs/demo") -> None:
+def status(
+    source: DatabaseSource = "runs/demo",
+    watch: Annotated[Optional[float], typer.Option(
+        min=0.5, help="Refresh every this many seconds while campaigns run (Ctrl+C to leave).")] = None,
+) -> None:
     """List the campaigns in a database and how far each got."""
     engine = open_engine(database_url_of(source), create=False)
+    try:
+        if watch is None:
+            console.print(status_table(engine, source))
+            return
+        with Live(status_table(engine, source), console=console, auto_refresh=False) as live:
+            while True:
+                time.sleep(watch)
+                live.update(status_table(engine, source), refresh=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+
+
+def status_table(engine, source: str) -> Table:
+    """Every campaign in the database with its progress, read afresh (a campaign may be writing)."""
     with session_factory(engine)() as session:
         rows = campaign_progress(session)
-    engine.dispose()
-    table = Table(title=f"campaigns in {source}")
+    table = Table(title=f"campaigns in {source} at {datetime.now():%H:%M:%S}")
     for column in ("id", "name", "status", "snippets", "pairs", "accepted", "flagged", "rejected", "failed",
                    "started", "finished"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
         counts = [str(row.by_status.get(s, 0)) for s in ("accepted", "flagged", "rejected", "failed")]
-        finished = f"{row.finished_at:%Y-%m-%d %H:%M}" if row.finished_at else "-"
+        finished = f"{row.finished_at:%m-%d %H:%M}" if row.finished_at else "-"
         table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
-                      f"{row.created_at:%Y-%m-%d %H:%M}", finished)
-    console.print(table)
+                      f"{row.created_at:%m-%d %H:%M}", finished)
+    return table
 
 
 @app.command()
