@@ -1,6 +1,7 @@
 """Cross-lingual discussion: the subgraph's turns, transfers becoming pairs, storage and the synergy figures."""
 
 import asyncio
+from collections import Counter
 
 import pytest
 from sqlalchemy import select
@@ -99,6 +100,15 @@ def test_peers_are_drawn_by_share_from_other_languages():
     assert pick_peers("Python", ["Python"], everyone, 1) == []
     half = sum(bool(pick_peers("Go", pool, DiscussionConfig(share=0.5), seed)) for seed in range(400))
     assert 150 < half < 250
+
+
+def test_transfers_go_to_the_languages_with_the_fewest_pairs():
+    pool = ["Go", "Python", "Rust", "Shell"]
+    tally = Counter({"Go": 5, "Rust": 1})
+    picks = [pick_peers("Python", pool, DiscussionConfig(share=1.0, peers=1), seed, tally) for seed in range(5)]
+    assert picks[0] == ["Shell"]  # the only language without pairs
+    assert sorted(p for (p,) in picks[1:]) == ["Rust", "Rust", "Shell", "Shell"]  # then they take turns
+    assert tally == Counter({"Go": 5, "Rust": 3, "Shell": 3})  # Go, with the most, is never drawn
 
 
 def campaign_config(sample_repo, tmp_path, db_url, **discussion):

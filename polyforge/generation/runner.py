@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -117,13 +117,22 @@ def pick_mode(modes: dict[str, float], item_seed: int) -> str:
     return random.Random(item_seed).choices(names, weights=[modes[name] for name in names])[0]
 
 
-def pick_peers(language: str, pool: list[str], discussion: DiscussionConfig, item_seed: int) -> list[str]:
-    """The languages that discuss the item's instruction (none: no discussion); the same seed draws the same."""
+def pick_peers(language: str, pool: list[str], discussion: DiscussionConfig, item_seed: int,
+               pairs_per_language: Counter | None = None) -> list[str]:
+    """The languages that discuss the item's instruction (none: no discussion).
+
+    Peers are the languages with the fewest pairs in `pairs_per_language`, a running tally that each
+    pick adds to, so that transfers go where data is scarcest and spread out; the seed breaks ties,
+    and the same seed with the same tally draws the same peers.
+    """
     draw = random.Random(f"discussion:{item_seed}")
     others = [peer for peer in pool if peer != language]
     if not others or draw.random() >= discussion.share:
         return []
-    return draw.sample(others, min(discussion.peers, len(others)))
+    tally = pairs_per_language if pairs_per_language is not None else Counter()
+    chosen = sorted(others, key=lambda peer: (tally[peer], draw.random()))[:discussion.peers]
+    tally.update(chosen)
+    return chosen
 
 
 def configured_peer_languages(config: CampaignConfig) -> list[str] | None:
@@ -143,7 +152,8 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
                  peers_from: list[str] | None = None) -> list[WorkItem]:
     """Snippets without a pair, interleaved across languages so a small budget still covers them all.
 
-    With a discussion share, drawn items get peers from `peers_from` (default: the languages pending).
+    With a discussion share, drawn items get peers from `peers_from` (default: the languages pending),
+    the languages with the fewest pairs first.
     """
     modes = modes or {"snippet": 1.0}
     done = select(Pair.snippet_id).where(Pair.campaign_id == campaign.id)
@@ -164,12 +174,15 @@ def pending_work(session: Session, campaign: Campaign, limit: int, per_language:
     ]
     interleaved = (s for group in itertools.zip_longest(*queues) for s in group if s is not None)
     pool = peers_from if peers_from is not None else sorted(by_language)
+    pairs_per_language = Counter(dict(session.execute(
+        select(Pair.language, func.count()).where(Pair.campaign_id == campaign.id).group_by(Pair.language)).all()))
 
     def work_item(snippet: Snippet) -> WorkItem:
         drawn = item_seed(seed, snippet)
         return WorkItem(snippet_id=snippet.id, language=snippet.language, path=snippet.path, code=snippet.code,
                         seed=drawn, mode=pick_mode(modes, drawn),
-                        peers=pick_peers(snippet.language, pool, discussion, drawn) if discussion else [])
+                        peers=pick_peers(snippet.language, pool, discussion, drawn, pairs_per_language)
+                        if discussion else [])
 
     return [work_item(snippet) for snippet in itertools.islice(interleaved, limit)]
 
