@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -74,9 +76,19 @@ def open_engine(url: str, create: bool = True) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if create or inspect(engine).has_table("alembic_version"):
+    if create or _outdated(engine):
         upgrade_schema(engine)  # a no-op at the newest version; older databases gain the new columns
     return engine
+
+
+def _outdated(engine: Engine) -> bool:
+    """Whether the database holds a Polyforge schema older than the newest. A database without one, or
+    whose first migration another process is still running, is not (a reader must not race a writer)."""
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        return False
+    return current != ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def session_factory(engine: Engine) -> sessionmaker:
