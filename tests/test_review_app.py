@@ -72,9 +72,23 @@ def test_the_queue_lists_flagged_pairs_waiting_for_review(review_db):
     assert queue_ids(client, reason="sandbox") == [ids["Sum a slice."]]
     page = client.get("/")
     assert page.status_code == 200
-    assert "3 waiting for review, 0 reviewed" in page.text
+    assert "flagged: 3 waiting for review, 0 reviewed" in page.text
     assert re.findall(r'href="/pairs/(\d+)', page.text) == [str(i) for i in flagged]
     assert "Count words." not in page.text  # accepted pairs are not in the queue
+
+
+def test_accepted_and_rejected_pairs_can_be_audited(review_db):
+    url, ids = review_db
+    client = TestClient(create_app(url))
+    assert queue_ids(client, status="accepted") == [ids["Count words."]]
+    assert queue_ids(client, status="rejected") == [ids["Print hello."]]
+    assert client.get("/api/queue", params={"status": "duplicate"}).status_code == 422
+    page = client.get("/", params={"status": "accepted"})
+    assert "accepted: 1 waiting for review, 0 reviewed" in page.text and "Count words." in page.text
+    response = client.post(f"/pairs/{ids['Count words.']}/review?status=accepted",
+                           data={"annotator": "ana", "verdict": "reject"}, follow_redirects=False)
+    assert response.headers["location"] == "/?status=accepted"  # the audit queue is done
+    assert queue_ids(client, status="accepted") == []
 
 
 def test_a_pair_page_shows_what_the_judge_saw(review_db):
@@ -96,7 +110,7 @@ def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
     assert client.cookies.get("polyforge_annotator") == "ana"  # remembered for the next form
     assert queue_ids(client) == [second, ids["Parse a date."]]
     assert first in queue_ids(client, pending="false")
-    assert "2 waiting for review, 1 reviewed" in client.get("/").text
+    assert "flagged: 2 waiting for review, 1 reviewed" in client.get("/").text
     # a filtered queue stays filtered: the last Python pair leads back to the Python queue
     response = client.post(f"/pairs/{ids['Parse a date.']}/review?language=Python",
                            data={"annotator": "ana", "verdict": "reject"}, follow_redirects=False)

@@ -122,8 +122,9 @@ def create_app(database_url: str) -> FastAPI:
     Db = Annotated[Session, Depends(session)]
 
     def queue_filter(campaign: int | None = None, language: str | None = None, reason: str | None = None,
-                     pending: bool = True) -> QueueFilter:
-        return QueueFilter(campaign, language or None, reason or None, pending)
+                     pending: bool = True, status: Literal["flagged", "accepted", "rejected"] = "flagged",
+                     ) -> QueueFilter:
+        return QueueFilter(status, campaign, language or None, reason or None, pending)
 
     Filter = Annotated[QueueFilter, Depends(queue_filter)]
 
@@ -135,7 +136,8 @@ def create_app(database_url: str) -> FastAPI:
 
     @app.get("/api/queue", response_model=list[QueueEntry])
     def api_queue(db: Db, spec: Filter, limit: Annotated[int, Query(ge=1, le=5000)] = 500):
-        """Flagged pairs in id order (by default only those nobody has reviewed), with their latest verdict."""
+        """Flagged pairs (or, with `status`, accepted or rejected ones) in id order, by default only those
+        nobody has reviewed, with their latest verdict."""
         return review_queue(db, spec, limit)
 
     @app.get("/api/pairs/{pair_id}", response_model=PairOut)
@@ -188,7 +190,8 @@ def create_app(database_url: str) -> FastAPI:
 
 
 def _filters(spec: QueueFilter) -> dict[str, str]:
-    values = {"campaign": spec.campaign_id, "language": spec.language, "reason": spec.reason}
+    values = {"campaign": spec.campaign_id, "language": spec.language, "reason": spec.reason,
+              "status": None if spec.status == "flagged" else spec.status}
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
 

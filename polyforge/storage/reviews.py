@@ -7,7 +7,7 @@ the judge's route, which is what calibration compares the verdicts with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 from polyforge.storage.models import Discussion, Pair, Review
 
 VERDICTS = ("accept", "reject")
-QUEUE_STATUS = "flagged"
 
 
 class ReviewError(ValueError):
@@ -47,15 +46,17 @@ class QueueEntry:
 
 @dataclass
 class QueueFilter:
-    """Which flagged pairs to list. None means any."""
+    """Which pairs to list: the flagged ones by default, or those the judge accepted or rejected, to audit
+    it. None means any."""
 
+    status: str = "flagged"  # the judge's route
     campaign_id: int | None = None
     language: str | None = None
     reason: str | None = None  # a flag reason, or part of one
     pending_only: bool = True  # only pairs no annotator has reviewed yet
 
     def apply(self, query):
-        query = query.where(Pair.status == QUEUE_STATUS)
+        query = query.where(Pair.status == self.status)
         if self.campaign_id is not None:
             query = query.where(Pair.campaign_id == self.campaign_id)
         if self.language:
@@ -68,15 +69,15 @@ class QueueFilter:
 
 
 def review_queue(session: Session, spec: QueueFilter = QueueFilter(), limit: int = 500) -> list[QueueEntry]:
-    """Flagged pairs in id order, with their latest verdict."""
+    """The pairs `spec` selects in id order, with their latest verdict."""
     query = spec.apply(select(Pair.id, Pair.campaign_id, Pair.language, Pair.final_score, Pair.flag_reason,
                               Pair.instruction, latest_verdict()))
     return [QueueEntry(*row) for row in session.execute(query.order_by(Pair.id).limit(limit))]
 
 
 def queue_counts(session: Session, spec: QueueFilter = QueueFilter()) -> tuple[int, int]:
-    """(waiting for review, reviewed) among the flagged pairs `spec` selects, whether pending or not."""
-    every = QueueFilter(spec.campaign_id, spec.language, spec.reason, pending_only=False)
+    """(waiting for review, reviewed) among the pairs `spec` selects, whether pending or not."""
+    every = replace(spec, pending_only=False)
     reviewed = func.sum(case((latest_verdict().is_not(None), 1), else_=0))
     total, done = session.execute(every.apply(select(func.count(Pair.id), reviewed))).one()
     return total - int(done or 0), int(done or 0)
@@ -84,8 +85,7 @@ def queue_counts(session: Session, spec: QueueFilter = QueueFilter()) -> tuple[i
 
 def next_pending(session: Session, spec: QueueFilter, after_id: int) -> int | None:
     """The first pair waiting for review after `after_id`, else the first one before it."""
-    pending = QueueFilter(spec.campaign_id, spec.language, spec.reason, pending_only=True)
-    query = pending.apply(select(Pair.id))
+    query = replace(spec, pending_only=True).apply(select(Pair.id))
     return (session.scalar(query.where(Pair.id > after_id).order_by(Pair.id).limit(1))
             or session.scalar(query.where(Pair.id != after_id).order_by(Pair.id).limit(1)))
 
