@@ -361,7 +361,7 @@ def export(
     mix: Annotated[list[str], typer.Option(help="KEY=SHARE of the export, e.g. --mix Python=0.6 --mix Go=0.4.")] = [],
     mix_by: Annotated[str, typer.Option(help="What --mix keys name: language or source.")] = "language",
 ) -> None:
-    """Export pairs as SFT or DPO data (JSONL, Parquet or an HF datasets folder), with a dataset card."""
+    """Export pairs as SFT, DPO or FIM data (JSONL, Parquet or an HF datasets folder), with a dataset card."""
     unknown = sorted(set(origin) - set(ORIGINS))
     if unknown:
         _fail(f"--origin {', '.join(unknown)}: an origin is one of {', '.join(ORIGINS)}")
@@ -395,7 +395,7 @@ def train(
         "runs/train"),
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'training' section to use.")] = None,
 ) -> None:
-    """Fine-tune on a campaign: SFT on its pairs, then DPO on its preferences; saves transformers model folders."""
+    """Fine-tune on a campaign: [coarse SFT,] SFT on its pairs, then DPO on its preferences; saves model folders."""
     from polyforge.config import TrainingConfig
 
     try:
