@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from polyforge.storage.models import Pair, Review
+from polyforge.storage.models import Pair
+from polyforge.storage.reviews import latest_verdict
 
 
 @dataclass
@@ -38,7 +39,6 @@ def judged_pairs(session: Session, pair_ids: Iterable[int], campaign_id: int | N
 
 def review_verdicts(session: Session) -> dict[int, bool]:
     """Annotators' verdicts from the review table: pair id -> accepted (the latest review wins)."""
-    verdicts: dict[int, bool] = {}
-    for pair_id, verdict in session.execute(select(Review.pair_id, Review.verdict).order_by(Review.id)):
-        verdicts[pair_id] = verdict == "accept"
-    return verdicts
+    verdict = latest_verdict()
+    return {pair_id: latest == "accept"
+            for pair_id, latest in session.execute(select(Pair.id, verdict).where(verdict.is_not(None)))}
