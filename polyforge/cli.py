@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
@@ -45,6 +46,7 @@ from polyforge.storage.report import (
     synergy,
     total_summary,
 )
+from polyforge.terms import PairStatus
 from polyforge.training.fim import FIM_FORMATS, export_fim
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
@@ -52,6 +54,7 @@ judge_app = typer.Typer(help="The judge: calibration against annotators.", no_ar
 app.add_typer(judge_app, name="judge")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(prompts_app, name="prompts")
+PROGRESS_STATUSES = (PairStatus.accepted, PairStatus.flagged, PairStatus.rejected, PairStatus.failed)
 IDENTIFY_READ_BYTES = 65_536  # identification needs the head of a file, never all of a large one
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 
@@ -66,7 +69,7 @@ class _LiveProgress:
     def __init__(self, progress: Progress):
         self._progress = progress
         self._task = None
-        self._counts = {"accepted": 0, "flagged": 0, "rejected": 0, "failed": 0}
+        self._counts = Counter()
 
     def on_ingested(self, report: IngestReport) -> None:
         print_ingest_report(report)
@@ -78,7 +81,7 @@ class _LiveProgress:
             self._progress.update(self._task, total=total)
 
     def on_item_done(self, language: str, status: str) -> None:
-        self._counts[status] = self._counts.get(status, 0) + 1
+        self._counts[status] += 1
         self._progress.update(self._task, advance=1, description=self._describe())
         if not self._progress.console.is_terminal:  # logs get one line per item instead of a live bar
             task = self._progress.tasks[self._task]
@@ -86,8 +89,8 @@ class _LiveProgress:
 
     def _describe(self) -> str:
         c = self._counts
-        return (f"pairs [green]{c['accepted']} accepted[/] [yellow]{c['flagged']} flagged[/] "
-                f"[red]{c['rejected']} rejected[/] {c['failed']} failed")
+        return (f"pairs [green]{c[PairStatus.accepted]} accepted[/] [yellow]{c[PairStatus.flagged]} flagged[/] "
+                f"[red]{c[PairStatus.rejected]} rejected[/] {c[PairStatus.failed]} failed")
 
 
 def _progress() -> Progress:
@@ -97,7 +100,7 @@ def _progress() -> Progress:
 
 def run_campaign(config: CampaignConfig, new_campaign: bool = False):
     """Run a campaign with a live progress bar; Ctrl+C or SIGTERM stops it cleanly (status 'interrupted')."""
-    from polyforge.generation.runner import CampaignProgress, CampaignRunner
+    from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 
     # SIGTERM (a scheduler, `kill`) stops like Ctrl+C: items in flight are dropped, banks saved, status set.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -123,7 +126,7 @@ def print_summary(database: str, campaign_id: int) -> None:
         discussion = synergy(session, campaign_id)
     engine.dispose()
     table = Table(title=f"campaign {campaign_id}")
-    for column in ("language", "generated", "accepted", "flagged", "rejected", "duplicate", "failed", "mean score",
+    for column in ("language", "generated", *PairStatus, "mean score",
                    "tokens", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for row in rows + ([total] if total else []):
@@ -147,7 +150,7 @@ def _rate(value: float | None) -> str:
 def print_synergy(figures: Synergy) -> None:
     """Pairs by origin with acceptance rates, then each language's accepted pairs that came from discussion."""
     table = Table(title=f"pairs that came from discussion ({figures.discussions} discussions)")
-    for column in ("origin", "pairs", "judged", "accepted", "acceptance rate", "tokens per pair"):
+    for column in ("origin", "pairs", "judged", PairStatus.accepted, "acceptance rate", "tokens per pair"):
         table.add_column(column, justify="left" if column == "origin" else "right")
     for row in figures.origins:
         per_pair = str(round(row.tokens / row.pairs)) if row.pairs else "-"
@@ -157,7 +160,7 @@ def print_synergy(figures: Synergy) -> None:
     lift = "-" if figures.lift is None else f"{figures.lift:.2f}x"
     console.print(f"synergy lift (acceptance rate of discussed and transferred pairs / single-agent pairs): {lift}")
     table = Table(title="synergy per language")
-    for column in ("language", "accepted", "from discussion", "share", "transfers in (from: accepted/pairs)"):
+    for column in ("language", PairStatus.accepted, "from discussion", "share", "transfers in (from: accepted/pairs)"):
         table.add_column(column, justify="left" if column in ("language", "transfers in (from: accepted/pairs)")
                          else "right")
     targets = sorted({row.language for row in figures.languages} | {to for _, to in figures.transfers})
@@ -279,12 +282,12 @@ def status_table(engine, source: str) -> Table:
     with session_factory(engine)() as session:
         rows = campaign_progress(session)
     table = Table(title=f"campaigns in {source} at {datetime.now():%H:%M:%S}")
-    for column in ("id", "name", "status", "snippets", "pairs", "accepted", "flagged", "rejected", "failed",
+    for column in ("id", "name", "status", "snippets", "pairs", *PROGRESS_STATUSES,
                    "started", "finished"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
-        counts = [str(row.by_status.get(s, 0)) for s in ("accepted", "flagged", "rejected", "failed")]
+        counts = [str(row.by_status.get(s, 0)) for s in PROGRESS_STATUSES]
         finished = f"{row.finished_at:%m-%d %H:%M}" if row.finished_at else "-"
         table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
                       f"{row.created_at:%m-%d %H:%M}", finished)
@@ -352,7 +355,7 @@ def export(
     source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="File to write (a folder for the *-hf formats).")],
     format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS + FIM_FORMATS)}.")] = "sft-jsonl",
-    status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = ["accepted"],
+    status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = [PairStatus.accepted],
     min_score: Annotated[Optional[float], typer.Option(help="Only pairs with at least this final score.")] = None,
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
     origin: Annotated[list[str], typer.Option(
@@ -465,7 +468,7 @@ def demo(
     with session_factory(engine)() as session:
         sft = export_rows(session, out / "export" / "sft.jsonl", "sft-jsonl", ExportFilter(campaign_id=result.campaign_id))
         dpo = export_rows(session, out / "export" / "dpo.jsonl", "dpo-jsonl",
-                          ExportFilter(("accepted", "flagged", "rejected"), campaign_id=result.campaign_id))
+                          ExportFilter(PairStatus.judged(), campaign_id=result.campaign_id))
     engine.dispose()
     console.print(f"exported {sft.rows} accepted pairs: {sft.data_path}")
     console.print(f"exported {dpo.rows} preference pairs (chosen vs rejected candidates): {dpo.data_path}")

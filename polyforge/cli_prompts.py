@@ -14,6 +14,7 @@ from polyforge.cli_common import DatabaseSource, console, database_url_of, fail
 from polyforge.prompts import PROMPT_DIR, PromptError, PromptLibrary, load_taxonomy
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.report import template_outcomes
+from polyforge.terms import PairStatus
 
 app = typer.Typer(help="Prompt templates: list them, preview one, compare versions by outcome.", no_args_is_help=True)
 
@@ -104,7 +105,8 @@ def compare(
     if not rows:
         fail(f"no pairs in {source}" + (f" used a template named {template!r}" if template else ""))
     table = Table(title="prompt template versions by outcome")
-    for column in ("template", "hash", "first used", "pairs", "judged", "accepted", "acceptance rate", "mean score"):
+    for column in ("template", "hash", "first used", "pairs", "judged", PairStatus.accepted, "acceptance rate",
+                   "mean score"):
         table.add_column(column, justify="left" if column in ("template", "hash", "first used") else "right")
     for row in rows:
         rate = "-" if row.acceptance_rate is None else f"{row.acceptance_rate:.0%}"

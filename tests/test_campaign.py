@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from doubles import CLASSIFICATION, ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
 
 
@@ -198,7 +198,7 @@ def test_template_and_checklist_versions_are_stored_once(sample_repo, tmp_path, 
 
 
 def test_generation_modes_follow_the_configured_mix():
-    from polyforge.generation.runner import pick_mode
+    from polyforge.generation.campaign import pick_mode
 
     modes = {"snippet": 0.5, "answer_first": 0.3, "evolve": 0.2}
     drawn = [pick_mode(modes, seed) for seed in range(2000)]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import ExecutionRecord, Pair, Preference, open_engine, session_factory
 from sandbox_support import requires_sandbox
 

@@ -13,7 +13,7 @@ from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, JudgeConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
-from polyforge.generation.runner import CampaignRunner, configured_peer_languages, pick_peers
+from polyforge.generation.campaign import CampaignRunner, configured_peer_languages, pick_peers
 from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
 from polyforge.storage.export import ExportFilter, iter_sft_records
 from polyforge.storage.report import synergy

@@ -8,7 +8,7 @@ import pytest
 
 from doubles import CLASSIFICATION, ScriptedBackend, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.export import ExportError, ExportFilter, export
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from fault_proxy import FaultProxy
 from polyforge.config import CampaignConfig
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.llm.concurrency import AdaptiveLimiter
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
 from polyforge.storage import Pair, open_engine, session_factory

@@ -11,7 +11,7 @@ from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import CampaignConfig, StageSampling
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.memory import MemoryBank, MemoryBankError, shared_embedder
 from polyforge.seeds import SeedError, load_seeds
 from polyforge.storage import Pair, open_engine, session_factory

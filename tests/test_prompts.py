@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.cli import app
 from polyforge.config import load_config
-from polyforge.generation.runner import CampaignRunner
+from polyforge.generation.campaign import CampaignRunner
 from polyforge.prompts import BUNDLED, PromptError, PromptLibrary
 from polyforge.storage import Pair, PromptVersion, open_engine, session_factory
 from polyforge.storage.report import template_outcomes

@@ -19,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from polyforge.agents.judge_rules import Override, known_facts
 from polyforge.agents.language_agent import sampling_params
-from polyforge.checklists import Checklist, Route
+from polyforge.checklists import Checklist
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import ChatBackend, Completion, StructuredOutputError, chat_structured
 from polyforge.prompts import BUNDLED, PromptLibrary
+from polyforge.terms import PairStatus
 
 # Flag reasons, in the order they are reported.
 MALFORMED = "malformed judge output"
@@ -56,7 +57,7 @@ class JudgeSample:
 
 @dataclass
 class Verdict:
-    route: Route
+    route: PairStatus
     final_score: float | None
     scores: dict[str, float] = field(default_factory=dict)
     spreads: dict[str, float] = field(default_factory=dict)
@@ -184,7 +185,7 @@ class JudgeAgent:
         error = "; ".join(errors) or None
         if not valid:
             # Never accept what could not be scored: a person looks at it instead.
-            return Verdict(route=Route.flagged, final_score=None, flag_reasons=[MALFORMED], samples=samples,
+            return Verdict(route=PairStatus.flagged, final_score=None, flag_reasons=[MALFORMED], samples=samples,
                            error=error)
         criteria = [c.id for c in self.checklist.criteria]
         judged = {c: statistics.fmean(s.scores[c] for s in valid) for c in criteria}
@@ -206,10 +207,10 @@ class JudgeAgent:
             if gap > self.settings.max_judge_gap:
                 reasons.add(JUDGES_DISAGREE)
         final = self.checklist.final_score(scores)
-        if self.checklist.route(final) is Route.flagged:
+        if self.checklist.route(final) is PairStatus.flagged:
             reasons.add(BORDERLINE)
         return Verdict(
-            route=Route.flagged if reasons else self.checklist.route(final),
+            route=PairStatus.flagged if reasons else self.checklist.route(final),
             final_score=final, scores=scores, spreads=spreads, rationales=rationales,
             overrides={fact.criterion: fact.source for fact in facts},
             flag_reasons=[reason for reason in FLAG_REASONS if reason in reasons],

@@ -11,6 +11,7 @@ from polyforge.config import StageSampling
 from polyforge.llm import ChatBackend, Completion, LLMError, SamplingParams, StructuredOutputError, chat_structured
 from polyforge.memory import MemoryBank
 from polyforge.prompts import BUNDLED, PromptLibrary, Taxonomy
+from polyforge.terms import PairStatus
 
 
 class EmptyOutput(ValueError):
@@ -58,7 +59,7 @@ class LanguageAgent:
         """Instructions of the seeds and accepted pairs nearest to `code`, as few-shot examples."""
         if self.memory is None or not self.few_shot:
             return []
-        return [n.entry.instruction for n in self.memory.nearest(code, self.few_shot, kinds=("seed", "accepted"))]
+        return [n.entry.instruction for n in self.memory.nearest(code, self.few_shot, kinds=("seed", PairStatus.accepted))]
 
     async def _run(self, template: str, stage: StageSampling, seed: int | None, **variables) -> StageOutput:
         prompt = self.prompts.render(template, language=self.language, **variables)

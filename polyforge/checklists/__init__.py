@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import hashlib
 from pathlib import Path
 from typing import Literal
@@ -10,17 +9,13 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from polyforge.terms import PairStatus
+
 CHECKLIST_DIR = Path(__file__).parent
 
 
 class ChecklistError(ValueError):
     pass
-
-
-class Route(str, enum.Enum):
-    accepted = "accepted"
-    rejected = "rejected"
-    flagged = "flagged"
 
 
 class Criterion(BaseModel):
@@ -83,12 +78,12 @@ class Checklist(BaseModel):
         total_weight = sum(c.weight for c in self.criteria)
         return sum(c.weight * scores[c.id] for c in self.criteria) / total_weight
 
-    def route(self, final_score: float) -> Route:
+    def route(self, final_score: float) -> PairStatus:
         if final_score >= self.thresholds.accept:
-            return Route.accepted
+            return PairStatus.accepted
         if final_score < self.thresholds.reject:
-            return Route.rejected
-        return Route.flagged
+            return PairStatus.rejected
+        return PairStatus.flagged
 
 
 def load_checklist(name_or_path: str | Path) -> Checklist:

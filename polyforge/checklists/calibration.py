@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-ACCEPT_WORDS = frozenset({"accept", "accepted", "yes", "true", "1", "good"})
-REJECT_WORDS = frozenset({"reject", "rejected", "no", "false", "0", "bad"})
+from polyforge.terms import PairStatus
+
+ACCEPT_WORDS = frozenset({"accept", PairStatus.accepted, "yes", "true", "1", "good"})
+REJECT_WORDS = frozenset({"reject", PairStatus.rejected, "no", "false", "0", "bad"})
 
 
 class CalibrationError(ValueError):
@@ -105,8 +107,9 @@ def calibrate(rows: Sequence[JudgedRow], verdicts: Mapping[int, bool]) -> Calibr
     if not scored:
         raise CalibrationError("none of the pairs with a verdict is stored with a judge score")
     truth = [verdicts[row.pair_id] for row in scored]
-    decided = [(row.status == "accepted", verdicts[row.pair_id]) for row in scored if row.status in ("accepted", "rejected")]
-    flagged = [verdicts[row.pair_id] for row in scored if row.status == "flagged"]
+    decided = [(row.status == PairStatus.accepted, verdicts[row.pair_id]) for row in scored
+               if row.status in (PairStatus.accepted, PairStatus.rejected)]
+    flagged = [verdicts[row.pair_id] for row in scored if row.status == PairStatus.flagged]
     notes = []
     with warnings.catch_warnings():  # constant inputs give NaN (reported as '-'), not an error
         warnings.simplefilter("ignore")

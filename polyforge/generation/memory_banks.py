@@ -19,8 +19,9 @@ from polyforge.config import CampaignConfig
 from polyforge.memory import Embedder, MemoryBank, MemoryBankError
 from polyforge.seeds import Seed, load_seeds, seeds_by_language
 from polyforge.storage import Pair
+from polyforge.terms import PairStatus
 
-REMEMBERED = ("accepted", "flagged", "rejected")  # pairs whose instruction was novel and answered
+REMEMBERED = PairStatus.judged()  # pairs whose instruction was novel and answered
 
 
 def bank_folder(config: CampaignConfig, language: str) -> Path:
@@ -41,7 +42,7 @@ def _rebuild(session: Session, language: str, seeds: list[Seed], embedder: Embed
         select(Pair.instruction, Pair.answer, Pair.status)
         .where(Pair.language == language, Pair.status.in_(REMEMBERED)).order_by(Pair.id)
     )
-    entries += [bank.new_entry("accepted" if status == "accepted" else "generated", instruction, answer)
+    entries += [bank.new_entry(PairStatus.accepted if status == PairStatus.accepted else "generated", instruction, answer)
                 for instruction, answer, status in rows]
     bank.add(entries)
     return bank

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from polyforge.config import IngestConfig
 from polyforge.ingest.pipeline import IngestReport, SnippetRecord, stream_snippets
-from polyforge.storage import open_engine, session_factory
-from polyforge.storage.models import Campaign, IngestLanguageStat, IngestRun, Snippet
+from polyforge.storage import session_scope
+from polyforge.storage.campaigns import find_or_create_campaign
+from polyforge.storage.models import IngestLanguageStat, IngestRun, Snippet
+from polyforge.terms import CampaignStatus
 
 BATCH = 2000
 
@@ -57,16 +59,6 @@ def store_ingest_run(session: Session, campaign_id: int, report: IngestReport, s
     return run
 
 
-def ingest_campaign(session: Session, name: str, settings: dict) -> Campaign:
-    """The campaign that standalone ingest runs store into, created on first use."""
-    campaign = session.scalar(select(Campaign).where(Campaign.name == name).order_by(Campaign.id.desc()))
-    if campaign is None:
-        campaign = Campaign(name=name, config=settings, status="ingested")
-        session.add(campaign)
-        session.commit()
-    return campaign
-
-
 def ingest_into_database(
     url: str,
     sources: Sequence[str],
@@ -77,15 +69,11 @@ def ingest_into_database(
 ) -> tuple[IngestReport, int]:
     """Stream an ingest run straight into a database (snippets and the per-language table), never
     holding all snippets in memory; returns the report and the run's id."""
-    engine = open_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            settings = {"sources": list(sources), "languages": languages, "ingest": config.model_dump(mode="json")}
-            campaign = ingest_campaign(session, campaign_name, settings)
-            report = IngestReport()
-            started = time.perf_counter()
-            store_snippets(session, campaign.id, stream_snippets(sources, config, report, languages, on_file))
-            run = store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
-            return report, run.id
-    finally:
-        engine.dispose()
+    with session_scope(url) as session:
+        settings = {"sources": list(sources), "languages": languages, "ingest": config.model_dump(mode="json")}
+        campaign = find_or_create_campaign(session, campaign_name, settings, status=CampaignStatus.ingested)
+        report = IngestReport()
+        started = time.perf_counter()
+        store_snippets(session, campaign.id, stream_snippets(sources, config, report, languages, on_file))
+        run = store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
+        return report, run.id

@@ -27,7 +27,7 @@ class MemoryEntry:
     """What the bank remembers about one vector."""
 
     id: int
-    kind: str  # "seed", "accepted", or "generated" (scored lower, or not yet judged)
+    kind: str  # "seed", PairStatus.accepted, or "generated" (scored lower, or not yet judged)
     instruction: str
     answer: str = ""
 
@@ -94,7 +94,7 @@ class MemoryBank:
         self._index = _on_gpu_if_available(index) if self.use_gpu else index
 
     def mark(self, entry_id: int, kind: str, answer: str = "") -> None:
-        """Record what became of an entry (e.g. 'accepted' once judged), keeping its vector."""
+        """Record what became of an entry (e.g. PairStatus.accepted once judged), keeping its vector."""
         entry = self._entries[entry_id]
         self._entries[entry_id] = MemoryEntry(entry.id, kind, entry.instruction, answer or entry.answer)
 

@@ -25,9 +25,12 @@ from polyforge.storage.reviews import (
     queue_counts,
     review_queue,
 )
+from polyforge.terms import PairStatus
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 ANNOTATOR_COOKIE = "polyforge_annotator"
+# The judge routes an annotator can work through: its flagged pairs, or audit samples of its decisions.
+ReviewedStatus = Literal[PairStatus.flagged, PairStatus.accepted, PairStatus.rejected]
 
 
 class ScoreOut(BaseModel):
@@ -122,7 +125,7 @@ def create_app(database_url: str) -> FastAPI:
     Db = Annotated[Session, Depends(session)]
 
     def queue_filter(campaign: int | None = None, language: str | None = None, reason: str | None = None,
-                     pending: bool = True, status: Literal["flagged", "accepted", "rejected"] = "flagged",
+                     pending: bool = True, status: ReviewedStatus = PairStatus.flagged,
                      ) -> QueueFilter:
         return QueueFilter(status, campaign, language or None, reason or None, pending)
 
@@ -191,7 +194,7 @@ def create_app(database_url: str) -> FastAPI:
 
 def _filters(spec: QueueFilter) -> dict[str, str]:
     values = {"campaign": spec.campaign_id, "language": spec.language, "reason": spec.reason,
-              "status": None if spec.status == "flagged" else spec.status}
+              "status": None if spec.status == PairStatus.flagged else spec.status}
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
 

@@ -1,6 +1,15 @@
 """Storage: SQLAlchemy models, database setup and exports."""
 
-from polyforge.storage.db import DatabaseNotFound, database_url, existing_database_url, open_engine, session_factory
+from polyforge.storage.db import (
+    DatabaseNotFound,
+    UnusableDatabase,
+    database,
+    database_url,
+    existing_database_url,
+    open_engine,
+    session_factory,
+    session_scope,
+)
 from polyforge.storage.models import (
     Base,
     Campaign,
@@ -30,8 +39,11 @@ __all__ = [
     "PromptVersion",
     "Review",
     "Snippet",
+    "UnusableDatabase",
+    "database",
     "database_url",
     "existing_database_url",
     "open_engine",
     "session_factory",
+    "session_scope",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +11,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -18,6 +21,11 @@ DB_FILENAME = "polyforge.db"
 
 class DatabaseNotFound(FileNotFoundError):
     pass
+
+
+class UnusableDatabase(ValueError):
+    """A database that exists but cannot be used (not a database at all, or unreachable); the message
+    names it and says why."""
 
 
 def database_url(target: str | Path) -> str:
@@ -76,8 +84,14 @@ def open_engine(url: str, create: bool = True) -> Engine:
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if create or _outdated(engine):
-        upgrade_schema(engine)  # a no-op at the newest version; older databases gain the new columns
+    try:
+        if create or _outdated(engine):
+            upgrade_schema(engine)  # a no-op at the newest version; older databases gain the new columns
+    except DatabaseError as exc:
+        engine.dispose()
+        raise UnusableDatabase(f"{engine.url.render_as_string()} is not a Polyforge database, or cannot be read "
+                               f"({exc.orig}); name a campaign output folder, its polyforge.db, or a database URL"
+                               ) from exc
     return engine
 
 
@@ -93,3 +107,21 @@ def _outdated(engine: Engine) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def database(url: str, create: bool = True) -> Iterator[sessionmaker]:
+    """Sessions on the database at `url` (migrated as `open_engine` does); its connections are closed on exit,
+    whatever happens inside."""
+    engine = open_engine(url, create)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def session_scope(url: str, create: bool = True) -> Iterator[Session]:
+    """One session on the database at `url`, for a caller that needs just one; closed with its engine on exit."""
+    with database(url, create) as sessions, sessions() as session:
+        yield session

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Pair, Preference, Snippet
 from polyforge.storage.reviews import effective_status
+from polyforge.terms import PairStatus
 
 EXPORT_FORMATS = ("sft-jsonl", "dpo-jsonl", "sft-parquet", "dpo-parquet", "sft-hf", "dpo-hf")
 MIX_KEYS = ("language", "source")
@@ -41,7 +42,7 @@ class ExportError(ValueError):
 class ExportFilter:
     """Which pairs to export. Empty sequences mean 'any'."""
 
-    statuses: Sequence[str] = ("accepted",)  # after review: an annotator's accept or reject decides
+    statuses: Sequence[str] = (PairStatus.accepted,)  # after review: an annotator's accept or reject decides
     min_score: float | None = None
     languages: Sequence[str] = ()
     origins: Sequence[str] = ()  # single, discussion, transfer (see Pair.origin)

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from polyforge.terms import CampaignStatus, PairOrigin
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -22,7 +24,8 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     config: Mapped[dict] = mapped_column(doc="The validated campaign config, as JSON.")
-    status: Mapped[str] = mapped_column(String(20), default="running", doc="running, finished or failed.")
+    status: Mapped[str] = mapped_column(String(20), default=CampaignStatus.running,
+                                        doc="A CampaignStatus: running, finished, interrupted or ingested.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -93,9 +96,8 @@ class Pair(Base):
     total_tokens: Mapped[int] = mapped_column(default=0)
     seconds: Mapped[float] = mapped_column(default=0.0, doc="Model seconds spent on the item, all stages.")
     origin: Mapped[str] = mapped_column(
-        String(16), default="single", server_default="single",
-        doc="'single' (one agent), 'discussion' (its instruction revised after peers' critiques) or 'transfer' "
-            "(a peer carried a discussed task over into this pair's language).")
+        String(16), default=PairOrigin.single, server_default=PairOrigin.single.value,
+        doc="A PairOrigin: single, discussion or transfer.")
     discussion_id: Mapped[int | None] = mapped_column(
         ForeignKey("discussion.id"), index=True, default=None, doc="The discussion this pair came from, if any.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

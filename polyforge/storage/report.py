@@ -10,8 +10,9 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Campaign, Discussion, JudgeScore, Pair, PromptVersion, Snippet
+from polyforge.terms import PairOrigin, PairStatus
 
-STATUSES = ("accepted", "flagged", "rejected", "duplicate", "failed")
+STATUSES = tuple(PairStatus)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def campaign_progress(session: Session) -> list[CampaignProgressRow]:
 def coverage_counts(session: Session, campaign_id: int | None = None) -> Counter:
     """Labelled, answered pairs per (language, topic, difficulty): the coverage matrix."""
     query = (select(Pair.language, Pair.topic, Pair.difficulty, func.count())
-             .where(Pair.topic.is_not(None), Pair.status.in_(("accepted", "flagged", "rejected")))
+             .where(Pair.topic.is_not(None), Pair.status.in_(PairStatus.judged()))
              .group_by(Pair.language, Pair.topic, Pair.difficulty))
     if campaign_id is not None:
         query = query.where(Pair.campaign_id == campaign_id)
@@ -150,8 +151,9 @@ def latest_campaign(session: Session) -> Campaign | None:
     return session.scalar(select(Campaign).order_by(Campaign.id.desc()))
 
 
-JUDGED = ("accepted", "flagged", "rejected")  # statuses of pairs that reached the judge
-ORIGINS = ("single", "discussion", "transfer")
+JUDGED = PairStatus.judged()
+ORIGINS = tuple(PairOrigin)
+DISCUSSED = (PairOrigin.discussion, PairOrigin.transfer)
 
 
 @dataclass
@@ -195,9 +197,9 @@ class Synergy:
     def lift(self) -> float | None:
         """Acceptance rate of discussed and transferred pairs over that of single-agent pairs."""
         by_origin = {row.origin: row for row in self.origins}
-        single = by_origin["single"].acceptance_rate
-        judged = sum(by_origin[o].judged for o in ("discussion", "transfer"))
-        accepted = sum(by_origin[o].accepted for o in ("discussion", "transfer"))
+        single = by_origin[PairOrigin.single].acceptance_rate
+        judged = sum(by_origin[o].judged for o in DISCUSSED)
+        accepted = sum(by_origin[o].accepted for o in DISCUSSED)
         if not single or not judged:
             return None
         return (accepted / judged) / single
@@ -209,25 +211,25 @@ def synergy(session: Session, campaign_id: int) -> Synergy | None:
     if not discussions:
         return None
     judged = func.sum(case((Pair.status.in_(JUDGED), 1), else_=0))
-    accepted = func.sum(case((Pair.status == "accepted", 1), else_=0))
+    accepted = func.sum(case((Pair.status == PairStatus.accepted, 1), else_=0))
     in_campaign = Pair.campaign_id == campaign_id
     counts = {origin: (pairs, int(j or 0), int(a or 0), int(tokens or 0)) for origin, pairs, j, a, tokens in
               session.execute(select(Pair.origin, func.count(), judged, accepted, func.sum(Pair.total_tokens))
                               .where(in_campaign).group_by(Pair.origin))}
     origins = [OriginSummary(origin, *counts.get(origin, (0, 0, 0, 0))) for origin in ORIGINS]
-    discussed = case((Pair.origin.in_(("discussion", "transfer")), 1), else_=0)
+    discussed = case((Pair.origin.in_(DISCUSSED), 1), else_=0)
     languages = [
         LanguageSynergy(language, count, int(from_discussion or 0))
         for language, count, from_discussion in session.execute(
             select(Pair.language, func.count(), func.sum(discussed))
-            .where(in_campaign, Pair.status == "accepted").group_by(Pair.language).order_by(Pair.language))
+            .where(in_campaign, Pair.status == PairStatus.accepted).group_by(Pair.language).order_by(Pair.language))
     ]
     transfers = {
         (proposer, language): (pairs, int(a or 0))
         for proposer, language, pairs, a in session.execute(
             select(Discussion.proposer_language, Pair.language, func.count(), accepted)
             .join(Discussion, Pair.discussion_id == Discussion.id)
-            .where(in_campaign, Pair.origin == "transfer")
+            .where(in_campaign, Pair.origin == PairOrigin.transfer)
             .group_by(Discussion.proposer_language, Pair.language))
     }
     return Synergy(discussions, origins, languages, transfers)
@@ -269,7 +271,7 @@ def template_outcomes(session: Session, campaign_id: int | None = None,
             row = outcomes.setdefault((name, content_hash), TemplateOutcome(name, content_hash, 0, 0, 0, 0.0, 0, None))
             row.pairs += 1
             row.judged += status in JUDGED
-            row.accepted += status == "accepted"
+            row.accepted += status == PairStatus.accepted
             if score is not None:
                 row.score_sum += score
                 row.scored += 1

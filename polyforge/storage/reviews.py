@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from polyforge.storage.models import Discussion, Pair, Review
+from polyforge.terms import PairStatus
 
 VERDICTS = ("accept", "reject")
 
@@ -30,7 +31,8 @@ def latest_verdict():
 def effective_status():
     """The judge's route, unless an annotator said otherwise: accept -> accepted, reject -> rejected."""
     verdict = latest_verdict()
-    return case((verdict == "accept", "accepted"), (verdict == "reject", "rejected"), else_=Pair.status)
+    return case((verdict == "accept", PairStatus.accepted.value), (verdict == "reject", PairStatus.rejected.value),
+                else_=Pair.status)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class QueueFilter:
     """Which pairs to list: the flagged ones by default, or those the judge accepted or rejected, to audit
     it. None means any."""
 
-    status: str = "flagged"  # the judge's route
+    status: PairStatus = PairStatus.flagged  # the judge's route
     campaign_id: int | None = None
     language: str | None = None
     reason: str | None = None  # a flag reason, or part of one

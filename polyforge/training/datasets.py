@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from polyforge.storage.export import ExportFilter, iter_dpo_records, iter_sft_records
+from polyforge.terms import PairStatus
 
-ALL_ANSWERED = ("accepted", "flagged", "rejected")
+ALL_ANSWERED = PairStatus.judged()
 
 
 @dataclass
@@ -23,9 +24,9 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
 
     The fallback keeps a smoke run on a tiny model possible, and the note says it happened.
     """
-    accepted = list(iter_sft_records(session, ExportFilter(("accepted",), campaign_id=campaign_id)))
+    accepted = list(iter_sft_records(session, ExportFilter((PairStatus.accepted,), campaign_id=campaign_id)))
     if len(accepted) >= min_accepted:
-        return SFTExamples(accepted, ("accepted",), f"training on {len(accepted)} accepted pairs")
+        return SFTExamples(accepted, (PairStatus.accepted,), f"training on {len(accepted)} accepted pairs")
     everything = list(iter_sft_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))
     return SFTExamples(
         everything,

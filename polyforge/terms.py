@@ -1,0 +1,43 @@
+"""The shared vocabulary of a campaign: what a pair's status, a pair's origin and a campaign's status
+can be. Stored in the database as their string values; every module names them through these enums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PairStatus(StrEnum):
+    """What became of a work item's pair."""
+
+    accepted = "accepted"  # the judge (or an annotator) admitted it to the training data
+    flagged = "flagged"  # borderline or disputed: an annotator decides
+    rejected = "rejected"  # judged and refused
+    duplicate = "duplicate"  # its instruction was too close to one in the agent's memory; never answered
+    failed = "failed"  # the item could not be finished (a reply that never parsed, a budget exceeded)
+
+    @classmethod
+    def judged(cls) -> tuple[PairStatus, ...]:
+        """The statuses of pairs that reached the judge: their instruction was novel and answered."""
+        return cls.accepted, cls.flagged, cls.rejected
+
+    @classmethod
+    def ended_early(cls) -> tuple[PairStatus, ...]:
+        """The statuses that end a work item before the judge."""
+        return cls.duplicate, cls.failed
+
+
+class PairOrigin(StrEnum):
+    """How a pair's instruction came about."""
+
+    single = "single"  # one agent wrote it alone
+    discussion = "discussion"  # its agent revised it after peers of other languages critiqued it
+    transfer = "transfer"  # a peer carried a discussed task over into its own language
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign stands."""
+
+    running = "running"  # a run is under way, or was killed outright (the next run resumes it)
+    finished = "finished"  # its last run went through every scheduled item
+    interrupted = "interrupted"  # stopped by Ctrl+C or SIGTERM; the same command resumes it
+    ingested = "ingested"  # snippets stored by `polyforge ingest`, no generation yet
