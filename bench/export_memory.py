@@ -52,7 +52,7 @@ def build(db: Path, size: int) -> None:
 
 
 def export_once(db: Path, out: Path, data_format: str) -> dict:
-    from polyforge.storage.export import ExportFilter, export
+    from polyforge.export import ExportFilter, export
 
     engine = open_engine(database_url(db), create=False)
     started = time.perf_counter()

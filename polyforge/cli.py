@@ -30,8 +30,8 @@ from polyforge.ingest import IngestError, IngestReport
 from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError, load_taxonomy
 from polyforge.storage import Campaign, DatabaseNotFound, existing_database_url, open_engine, session_factory
-from polyforge.storage.export import EXPORT_FORMATS, ExportError, ExportFilter
-from polyforge.storage.export import export as export_rows
+from polyforge.export import ExportError, ExportFilter, format_names
+from polyforge.export import export as export_rows
 from polyforge.storage.judgments import judged_pairs, review_verdicts
 from polyforge.storage.report import (
     ORIGINS,
@@ -47,7 +47,6 @@ from polyforge.storage.report import (
     total_summary,
 )
 from polyforge.terms import PairStatus
-from polyforge.training.fim import FIM_FORMATS, export_fim
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 judge_app = typer.Typer(help="The judge: calibration against annotators.", no_args_is_help=True)
@@ -354,7 +353,7 @@ def _parse_mixture(entries: list[str]) -> dict[str, float]:
 def export(
     source: Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")],
     out: Annotated[Path, typer.Option(help="File to write (a folder for the *-hf formats).")],
-    format: Annotated[str, typer.Option(help=f"One of: {', '.join(EXPORT_FORMATS + FIM_FORMATS)}.")] = "sft-jsonl",
+    format: Annotated[str, typer.Option(help=f"One of: {', '.join(format_names())}.")] = "sft-jsonl",
     status: Annotated[list[str], typer.Option(help="Pair statuses to include (repeat the option).")] = [PairStatus.accepted],
     min_score: Annotated[Optional[float], typer.Option(help="Only pairs with at least this final score.")] = None,
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
@@ -374,8 +373,7 @@ def export(
         url = existing_database_url(source)
         engine = open_engine(url, create=False)
         with session_factory(engine)() as session:
-            write = export_fim if format in FIM_FORMATS else export_rows
-            result = write(session, out, format, spec)
+            result = export_rows(session, out, format, spec)
     except (DatabaseNotFound, ExportError) as exc:
         _fail(str(exc))
     console.print(f"wrote {result.rows} rows ({format}) to {result.data_path}; dataset card: {result.card_path}")

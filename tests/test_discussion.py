@@ -15,7 +15,7 @@ from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, Judg
 from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
 from polyforge.generation.campaign import CampaignRunner, configured_peer_languages, pick_peers
 from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
-from polyforge.storage.export import ExportFilter, iter_sft_records
+from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.report import synergy
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3,

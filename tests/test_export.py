@@ -10,7 +10,7 @@ from doubles import CLASSIFICATION, ScriptedBackend, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import open_engine, session_factory
-from polyforge.storage.export import ExportError, ExportFilter, export
+from polyforge.export import ExportError, ExportFilter, export
 
 SCORES = {"Python": 9, "Go": 7, "C": 5, "Rust": 2}  # accepted, accepted, flagged, rejected
 

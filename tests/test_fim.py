@@ -8,8 +8,7 @@ from typer.testing import CliRunner
 from factories import campaign_with_snippets, pair
 from polyforge.cli import app
 from polyforge.storage import open_engine, session_factory
-from polyforge.storage.export import ExportFilter
-from polyforge.training.fim import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, export_fim, fim_split, iter_fim_records
+from polyforge.export import FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX, ExportFilter, export, fim_split, iter_fim_records
 
 CODE = "".join(f"line {number}\n" for number in range(12))
 
@@ -45,7 +44,7 @@ def test_samples_come_from_the_selected_answers_code(tmp_path):
     with session_factory(engine)() as session:
         accepted = list(iter_fim_records(session))
         everything = list(iter_fim_records(session, ExportFilter(("accepted", "rejected"))))
-        parquet = export_fim(session, tmp_path / "fim.parquet", "fim-parquet", ExportFilter(("accepted", "rejected")))
+        parquet = export(session, tmp_path / "fim.parquet", "fim-parquet", ExportFilter(("accepted", "rejected")))
     engine.dispose()
     (record,) = accepted  # the answer without code gives no sample
     assert record["prefix"] + record["middle"] + record["suffix"] == "def add(a, b):\n    total = a + b\n    return total\n"

@@ -23,7 +23,7 @@ from polyforge.storage import (
     open_engine,
     session_factory,
 )
-from polyforge.storage.export import ExportFilter, iter_sft_records
+from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
 
 

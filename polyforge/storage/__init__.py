@@ -1,4 +1,4 @@
-"""Storage: SQLAlchemy models, database setup and exports."""
+"""Storage: SQLAlchemy models, database setup and the campaign lifecycle."""
 
 from polyforge.storage.db import (
     DatabaseNotFound,

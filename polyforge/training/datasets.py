@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from polyforge.storage.export import ExportFilter, iter_dpo_records, iter_sft_records
+from polyforge.export import ExportFilter, iter_dpo_records, iter_sft_records
 from polyforge.terms import PairStatus
 
 ALL_ANSWERED = PairStatus.judged()

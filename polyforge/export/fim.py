@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from polyforge.agents import code_block
-from polyforge.storage.export import (
-    PROVENANCE_FIELDS,
-    ExportFilter,
-    ExportResult,
-    iter_sft_records,
-    write_export,
-)
+from polyforge.export.filters import ExportFilter
+from polyforge.export.records import PROVENANCE_FIELDS, iter_sft_records
 
 FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
-FIM_FORMATS = ("fim-jsonl", "fim-parquet", "fim-hf")
 MIN_LINES = 3  # shorter code leaves nothing worth filling in
 FIM_SCHEMA = pa.schema([("text", pa.string()), ("prefix", pa.string()), ("middle", pa.string()),
                         ("suffix", pa.string()), *PROVENANCE_FIELDS])
@@ -52,9 +45,3 @@ def iter_fim_records(session: Session, spec: ExportFilter = ExportFilter()) -> I
         prefix, middle, suffix = split
         yield {"text": f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}{middle}", "prefix": prefix,
                "middle": middle, "suffix": suffix, **record}
-
-
-def export_fim(session: Session, out: Path, data_format: str, spec: ExportFilter) -> ExportResult:
-    """Write FIM samples as JSONL, Parquet or an HF datasets folder, with a dataset card."""
-    container = data_format.removeprefix("fim-")
-    return write_export(iter_fim_records(session, spec), out, "fim", container, FIM_SCHEMA, spec)
