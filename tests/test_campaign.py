@@ -122,7 +122,8 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
 
 
 def test_ensemble_samples_and_overrides_are_stored_and_summarized(sample_repo, tmp_path, db_url, criteria):
-    from polyforge.cli import console, print_summary
+    from polyforge.cli.common import console
+    from polyforge.cli.views import print_summary
     from polyforge.storage.report import criterion_distributions, flag_reason_counts
 
     generator = ScriptedBackend(pipeline_script(lambda m: "unused"))

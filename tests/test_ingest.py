@@ -6,8 +6,8 @@ from repo_fixture import build_fixture_repo
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from polyforge import cli
 from polyforge.cli import app
+from polyforge.cli.common import console
 from polyforge.config import IngestConfig
 from polyforge.ingest import IngestError, ingest
 from polyforge.storage import Snippet, open_engine, session_factory
@@ -147,7 +147,7 @@ def test_git_url_is_cloned_shallowly_and_its_commit_recorded(tmp_path):
 
 
 def test_ingest_command_prints_and_stores_the_per_language_table(messy_repo, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli.console, "width", 300)  # one line per header, whatever the terminal
+    monkeypatch.setattr(console, "width", 300)  # one line per header, whatever the terminal
     db = tmp_path / "ingest.db"
     result = CliRunner().invoke(app, ["ingest", str(messy_repo), str(tmp_path / "missing"), "--db", str(db)])
     assert result.exit_code == 0, result.output

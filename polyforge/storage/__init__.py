@@ -7,6 +7,7 @@ from polyforge.storage.db import (
     database_url,
     existing_database_url,
     open_engine,
+    readable_database_url,
     session_factory,
     session_scope,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "database_url",
     "existing_database_url",
     "open_engine",
+    "readable_database_url",
     "session_factory",
     "session_scope",
 ]

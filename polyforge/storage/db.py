@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,3 +125,16 @@ def session_scope(url: str, create: bool = True) -> Iterator[Session]:
     """One session on the database at `url`, for a caller that needs just one; closed with its engine on exit."""
     with database(url, create) as sessions, sessions() as session:
         yield session
+
+
+def readable_database_url(target: str | Path) -> str:
+    """Like `existing_database_url`, for commands that read a campaign's data: the database must also open
+    (UnusableDatabase names a file that is not a database) and hold Polyforge's tables (not an empty or a
+    foreign database)."""
+    url = existing_database_url(target)
+    with session_scope(url, create=False) as session:
+        present = inspect(session.connection()).has_table("campaign")
+    if not present:
+        raise UnusableDatabase(f"{target} is not a Polyforge database: it holds no Polyforge tables; name a campaign "
+                               "output folder, its polyforge.db, or a database URL")
+    return url

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyforge.config import TrainingConfig
-from polyforge.storage import open_engine, session_factory
+from polyforge.storage import session_scope
 from polyforge.storage.report import latest_campaign
 from polyforge.training.common import NoTrainableExamples, TrainingRunResult
 from polyforge.training.datasets import coarse_examples, dpo_examples, sft_examples
@@ -28,14 +28,12 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
     from polyforge.training.dpo import DPORunConfig, train_dpo
     from polyforge.training.sft import SFTRunConfig, train_sft
 
-    engine = open_engine(database_url, create=False)
-    with session_factory(engine)() as session:
+    with session_scope(database_url, create=False) as session:
         campaign = latest_campaign(session)
         campaign_id = campaign.id if campaign else None
         sft_data = sft_examples(session, campaign_id)
         coarse_data = coarse_examples(session, campaign_id) if settings.coarse_steps else None
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
-    engine.dispose()
 
     def sft_stage(examples: list[dict], base_model: str, folder: str, steps: int) -> TrainingRunResult:
         say(f"SFT: TRL SFTTrainer, {steps} steps from {base_model}")
@@ -70,6 +68,17 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         return TrainingOutcome(sft, None, sft.model_dir, coarse)
     say(f"DPO: {dpo.steps} steps on {dpo.examples} preference pairs, final loss {_loss(dpo)}")
     return TrainingOutcome(sft, dpo, dpo.model_dir, coarse)
+
+
+def train_and_verify(database_url: str, out: Path, settings: TrainingConfig, seed: int = 0,
+                     say: Callable[[str], None] = print) -> TrainingOutcome:
+    """`train_campaign`, then load the final model with transformers, as a user would, to prove it loads."""
+    from transformers import AutoModelForCausalLM
+
+    outcome = train_campaign(database_url, out, settings, seed, say)
+    AutoModelForCausalLM.from_pretrained(outcome.final_model)
+    say(f"final model: {outcome.final_model} (loads with AutoModelForCausalLM.from_pretrained)")
+    return outcome
 
 
 def _loss(result: TrainingRunResult) -> str:

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from polyforge.cli_common import console
-from polyforge.cli_common import fail as _fail
+from polyforge.cli.common import console, progress
+from polyforge.cli.common import fail as _fail
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
 
 app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=True)
@@ -85,10 +84,9 @@ def selftest(
         tasks = load_tasks(mceval_dir, language, limit)
     except McEvalError as exc:
         _fail(str(exc))
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        bar = progress.add_task("McEval tasks", total=len(tasks))
-        reports = run_tasks(Sandbox(), tasks, broken, workers, on_done=lambda _: progress.advance(bar))
+    with progress() as display:
+        bar = display.add_task("McEval tasks", total=len(tasks))
+        reports = run_tasks(Sandbox(), tasks, broken, workers, on_done=lambda _: display.advance(bar))
     table = Table(title=f"McEval through the sandbox ({mceval_dir})")
     for column in ("language", "tasks", "reference passed", "pass rate", "broken failed", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")

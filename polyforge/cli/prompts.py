@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from polyforge.checklists import load_checklist
-from polyforge.cli_common import DatabaseSource, console, database_url_of, fail
+from polyforge.cli.common import DatabaseSource, console, database_url_of, fail
 from polyforge.prompts import PROMPT_DIR, PromptError, PromptLibrary, load_taxonomy
-from polyforge.storage import open_engine, session_factory
+from polyforge.storage import session_scope
 from polyforge.storage.report import template_outcomes
 from polyforge.terms import PairStatus
 
@@ -52,6 +52,15 @@ def _library(folder: Path | None) -> PromptLibrary:
         fail(str(exc))
 
 
+def _snippet_code(path: Path) -> str:
+    if not path.is_file():
+        fail(f"--snippet {path}: " + ("a folder, not a source file" if path.is_dir() else "no such file"))
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"--snippet {path}: cannot be read as UTF-8 text ({exc})")
+
+
 @app.command("list")
 def list_templates(folder: Folder = None) -> None:
     """Every template, the file that wins (the folder's or the bundled one), its hash and its variables."""
@@ -75,7 +84,7 @@ def preview(
 ) -> None:
     """Render a template with sample values (or yours) and print the messages the model would get."""
     library = _library(folder)
-    variables = sample_variables(language, snippet.read_text(encoding="utf-8") if snippet else SAMPLE_CODE)
+    variables = sample_variables(language, _snippet_code(snippet) if snippet else SAMPLE_CODE)
     for entry in set_:
         key, sep, value = entry.partition("=")
         if not sep or not key:
@@ -98,10 +107,8 @@ def compare(
     campaign: Annotated[Optional[int], typer.Option(help="Only pairs of this campaign id.")] = None,
 ) -> None:
     """Each template version (content hash) with the pairs it took part in: acceptance rate, mean score."""
-    engine = open_engine(database_url_of(source), create=False)
-    with session_factory(engine)() as session:
+    with session_scope(database_url_of(source), create=False) as session:
         rows = template_outcomes(session, campaign, template)
-    engine.dispose()
     if not rows:
         fail(f"no pairs in {source}" + (f" used a template named {template!r}" if template else ""))
     table = Table(title="prompt template versions by outcome")

@@ -1,0 +1,133 @@
+"""Campaign commands: run (or resume) one, watch their status, report on one, and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.live import Live
+
+from polyforge.cli.common import USER_ERRORS, DatabaseSource, console, database_url_of, fail, output_path, progress
+from polyforge.cli.views import LiveProgress, print_campaign_result, print_coverage, print_summary, status_table
+from polyforge.config import load_config
+from polyforge.generation.coverage import Coverage
+from polyforge.prompts import PromptError, load_taxonomy
+from polyforge.storage import Campaign, database, session_scope
+from polyforge.storage.report import coverage_counts, latest_campaign
+
+app = typer.Typer()
+
+
+@contextmanager
+def campaign_display() -> Iterator:
+    """The hooks of a campaign run, drawn as a live progress bar; Ctrl+C or SIGTERM stops the run cleanly
+    (status 'interrupted') and ends the command with exit status 130."""
+    from polyforge.generation.campaign import CampaignProgress
+
+    # SIGTERM (a scheduler, `kill`) stops like Ctrl+C: items in flight are dropped, banks saved, status set.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with progress() as bar:
+            live = LiveProgress(bar)
+            yield CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
+    except KeyboardInterrupt:
+        console.print("stopped: every finished item is stored; run the same command again to resume")
+        raise typer.Exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Campaign YAML file (see examples/campaign.yaml).")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder; overrides the config's output_dir.")] = None,
+    new_campaign: Annotated[bool, typer.Option(
+        help="Start the config over as a new campaign instead of resuming the last one of its name; "
+             "the memory banks are reused, so tasks seen before are rejected as duplicates.")] = False,
+) -> None:
+    """Run (or resume) a generation campaign from a config file."""
+    from polyforge.generation.campaign import CampaignRunner
+
+    try:
+        campaign = load_config(config, {"output_dir": str(out)} if out else None)
+        output_path(campaign.output_dir, folder=True)
+        with campaign_display() as hooks:
+            result = asyncio.run(CampaignRunner(campaign, hooks, new_campaign=new_campaign).run())
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    print_campaign_result(result)
+    if result.stopped_by:
+        console.print(f"stopped early: {result.stopped_by}")
+    console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
+
+
+@app.command()
+def status(
+    source: DatabaseSource = "runs/demo",
+    watch: Annotated[Optional[float], typer.Option(
+        min=0.5, help="Refresh every this many seconds while campaigns run (Ctrl+C to leave).")] = None,
+) -> None:
+    """List the campaigns in a database and how far each got."""
+    with database(database_url_of(source), create=False) as sessions:
+        if watch is None:
+            console.print(status_table(sessions, source))
+            return
+        try:
+            with Live(status_table(sessions, source), console=console, auto_refresh=False) as live:
+                while True:
+                    time.sleep(watch)
+                    live.update(status_table(sessions, source), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def report(
+    source: DatabaseSource = "runs/demo",
+    campaign: Annotated[Optional[int], typer.Option(help="Campaign id (default: the newest; see `status`).")] = None,
+) -> None:
+    """Print a campaign's summary: pairs per language, judge scores, flag reasons, synergy, coverage."""
+    url = database_url_of(source)
+    with session_scope(url, create=False) as session:
+        chosen = session.get(Campaign, campaign) if campaign is not None else latest_campaign(session)
+        if chosen is None:
+            fail(f"no campaign {campaign} in {source}; `polyforge status {source}` lists them" if campaign is not None
+                 else f"{source} holds no campaign yet")
+        taxonomy_name = (chosen.config.get("coverage") or {}).get("taxonomy", "taxonomy")
+        counts = coverage_counts(session, chosen.id)
+        campaign_id, name = chosen.id, chosen.name
+    console.print(f"campaign {campaign_id} ({name}) in {source}")
+    print_summary(url, campaign_id)
+    try:
+        taxonomy = load_taxonomy(taxonomy_name)
+    except PromptError as exc:
+        console.print(f"coverage not shown: {exc}")
+        return
+    print_coverage(Coverage(taxonomy, counts), f"campaign {campaign_id}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder for the demo campaign.")] = Path("runs/demo"),
+) -> None:
+    """Run the bundled sample campaign on the embedded model, export it, and train briefly on it."""
+    from polyforge.demo import DemoError, DemoHooks, demo_config, run_demo
+
+    try:
+        config_path = demo_config()
+    except DemoError as exc:
+        fail(str(exc))
+    output_path(out, folder=True)
+    console.print(f"[bold]Polyforge demo[/]: {config_path} -> {out}")
+    hooks = DemoHooks(watch=campaign_display, on_campaign=print_campaign_result, say=console.print)
+    try:
+        result = run_demo(out, hooks, config_path)
+    except USER_ERRORS as exc:
+        fail(str(exc))
+    console.print(f"database: {result.database}")
