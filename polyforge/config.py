@@ -374,10 +374,10 @@ def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConf
     """Read and validate a campaign YAML file; relative source and prompt paths resolve against its folder."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: " + ("a folder, not a config file" if path.is_dir() else "config file not found"))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(raw).__name__}")

@@ -59,6 +59,13 @@ def output_path(path: Path, folder: bool) -> Path:
     return path
 
 
+def input_file(path: Path, what: str = "") -> Path:
+    """PATH, which must be an existing regular file; WHAT names the option it came from in the message."""
+    if not path.is_file():
+        fail(f"{what}{path}: " + ("a folder, not a file" if path.is_dir() else "no such file"))
+    return path
+
+
 def database_target(target: str | Path) -> str:
     """The URL of the database TARGET names for a command that creates or writes one; a SQLite file is checked
     as an output path first."""

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from polyforge.checklists import load_checklist
-from polyforge.cli.common import DatabaseSource, console, database_url_of, fail
+from polyforge.cli.common import DatabaseSource, console, database_url_of, fail, input_file
 from polyforge.prompts import PROMPT_DIR, PromptError, PromptLibrary, load_taxonomy
 from polyforge.storage import session_scope
 from polyforge.storage.report import template_outcomes
@@ -53,10 +53,8 @@ def _library(folder: Path | None) -> PromptLibrary:
 
 
 def _snippet_code(path: Path) -> str:
-    if not path.is_file():
-        fail(f"--snippet {path}: " + ("a folder, not a source file" if path.is_dir() else "no such file"))
     try:
-        return path.read_text(encoding="utf-8")
+        return input_file(path, "--snippet ").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"--snippet {path}: cannot be read as UTF-8 text ({exc})")
 

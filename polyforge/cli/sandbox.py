@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from polyforge.cli.common import console, progress
+from polyforge.cli.common import console, input_file, progress
 from polyforge.cli.common import fail as _fail
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
 
@@ -45,8 +45,7 @@ def run_code(
 ) -> None:
     """Run code in the sandbox and print the result as one JSON object."""
     for path in [*files, *([test] if test else [])]:
-        if not path.is_file():
-            _fail(f"{path}: no such file")
+        input_file(path)
     try:
         contents = {path.name: path.read_text(encoding="utf-8") for path in files}
         limits = Limits(cpu_seconds=cpu_seconds, wall_seconds=wall_seconds, memory_mb=memory_mb)

@@ -15,6 +15,7 @@ from polyforge.llm import Completion
 from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
 from polyforge.sandbox.pool import ExecutionPool, Job
+from polyforge.terms import PairStatus
 
 
 class WorkItem(TypedDict, total=False):
@@ -136,8 +137,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, can
 
     def remember(state: WorkItemState) -> WorkItemState:
         memory = agents[state["item"]["language"]].memory
-        if memory is not None and "memory_id" in state and state.get("status") == "accepted":
-            memory.mark(state["memory_id"], "accepted", state["answer"].text)
+        if memory is not None and "memory_id" in state and state.get("status") == PairStatus.accepted:
+            memory.mark(state["memory_id"], PairStatus.accepted, state["answer"].text)
         return {}
 
     async def write_answers(state: WorkItemState) -> WorkItemState:

@@ -11,7 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -81,7 +81,12 @@ def open_engine(url: str, create: bool = True) -> Engine:
     commands), a database that holds no Polyforge schema is left as it is, not filled with tables."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, ImportError) as exc:  # an unknown dialect, a malformed URL, a driver not installed
+        raise UnusableDatabase(f"{url}: not a database URL that can be opened here ({exc}); name a campaign output "
+                               "folder, its polyforge.db, or a URL such as postgresql+psycopg://user@host/dbname"
+                               ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
