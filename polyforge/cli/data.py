@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +18,6 @@ from polyforge.storage import session_scope
 from polyforge.terms import PairOrigin, PairStatus
 
 app = typer.Typer()
-IDENTIFY_READ_BYTES = 65_536  # identification needs the head of a file, never all of a large one
 
 
 def _parse_mixture(entries: list[str]) -> dict[str, float]:
@@ -64,40 +62,17 @@ def export(
     console.print(f"wrote {result.rows} rows ({format}) to {result.data_path}; dataset card: {result.card_path}")
 
 
-def _identify_targets(paths: list[Path]):
-    """Each file named, and every regular file below each folder named (symlinks not followed)."""
-    for path in paths:
-        if path.is_symlink() or path.is_file():
-            yield path
-        elif path.is_dir():
-            for directory, subdirs, files in os.walk(path):
-                subdirs.sort()
-                for name in sorted(files):
-                    yield Path(directory) / name
-        else:
-            yield path
-
-
 @app.command()
 def identify(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked).")],
 ) -> None:
     """Print the language of each file as one JSON object per line: path, language (null: not code), reason."""
-    from polyforge.ingest.identify import identify_content
+    from polyforge.ingest.identify import identify_paths
 
     missing = 0
-    for path in _identify_targets(paths):
-        try:
-            content = path.read_bytes()[:IDENTIFY_READ_BYTES] if path.is_file() else None
-        except OSError as exc:
-            content, reason = None, f"unreadable: {exc.strerror}"
-        else:
-            reason = "not a regular file" if path.exists() else "no such file or folder"
-        if content is None:
-            missing += not path.exists()
-            print(json.dumps({"path": str(path), "language": None, "reason": reason}))
-            continue
-        print(json.dumps(identify_content(str(path), content).as_json(), ensure_ascii=False))
+    for verdict, exists in identify_paths(paths):
+        missing += not exists
+        print(json.dumps(verdict, ensure_ascii=False))
     if missing:
         raise typer.Exit(1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -47,27 +46,22 @@ def evaluate_models(
     out: Annotated[Optional[Path], typer.Option(help="Write every task's outcome here (JSONL).")] = None,
 ) -> None:
     """pass@1 of models on a code benchmark: greedy completions, run with the tasks' tests in the sandbox."""
-    from polyforge.sandbox import Sandbox
-    from polyforge.training.evaluation import EvaluationError, benchmark_tasks, evaluate, transformers_completer
+    from polyforge.training.evaluation import EvaluationError, benchmark_tasks, compare_models, write_outcomes
 
     if out:
         output_path(out, folder=False)
     try:
         tasks = benchmark_tasks(benchmark, language, limit)
-        reports = []
         with progress() as bar:
-            for model in models:
-                complete = transformers_completer(model, max_new_tokens)
+
+            def track(model: str):  # one bar per model, started once the model is loaded
                 task = bar.add_task(f"{model}: {benchmark}", total=len(tasks))
-                reports.append(evaluate(model, tasks, complete, Sandbox(), batch_size=batch_size,
-                                        on_done=lambda outcome, task=task: bar.advance(task)))
+                return lambda outcome: bar.advance(task)
+
+            reports = compare_models(models, tasks, max_new_tokens, batch_size, on_model=track)
     except EvaluationError as exc:
         fail(str(exc))
     console.print(pass_at_1_table(benchmark, len(tasks), reports))
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("w", encoding="utf-8") as handle:
-            for report in reports:
-                for outcome in report.outcomes:
-                    handle.write(json.dumps({"model": report.model, **outcome.__dict__}) + "\n")
+        write_outcomes(reports, out)
         console.print(f"outcomes: {out}")

@@ -9,8 +9,10 @@ languages.yaml give way to the next candidate.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 import enry
 from enry.definitions import lib as enry_lib
@@ -21,6 +23,7 @@ from polyforge.ingest.languages import Language, language_table
 # Linguist reads modelines from the first and last lines and classifies on content; a few KiB is
 # as good as the whole file and keeps identification time flat on large files.
 IDENTIFY_HEAD_BYTES = 16_384
+IDENTIFY_READ_BYTES = 65_536  # what `identify_paths` reads of a file: the head, never all of a large one
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,33 @@ def identify_content(path: str, content: bytes) -> Identification:
 def languages_for_extension(path: str) -> list[str]:
     """Every language Linguist knows for the extension of `path` (more than one: ambiguous)."""
     return _candidates(enry_lib.GetLanguagesByExtension, PurePath(path).name, b"", None)
+
+
+def _targets(paths: Iterable[Path]) -> Iterator[Path]:
+    """Each file named, and every regular file below each folder named (symlinks not followed)."""
+    for path in paths:
+        if path.is_symlink() or path.is_file():
+            yield path
+        elif path.is_dir():
+            for directory, subdirs, files in os.walk(path):
+                subdirs.sort()
+                for name in sorted(files):
+                    yield Path(directory) / name
+        else:
+            yield path
+
+
+def identify_paths(paths: Iterable[Path]) -> Iterator[tuple[dict, bool]]:
+    """For each file named and each file below each folder named: its verdict as a JSON object (path, language,
+    reason; language null when not code or not read) and whether the path exists."""
+    for path in _targets(paths):
+        try:
+            content = path.read_bytes()[:IDENTIFY_READ_BYTES] if path.is_file() else None
+        except OSError as exc:
+            content, reason = None, f"unreadable: {exc.strerror}"
+        else:
+            reason = "not a regular file" if path.exists() else "no such file or folder"
+        if content is None:
+            yield {"path": str(path), "language": None, "reason": reason}, path.exists()
+            continue
+        yield identify_content(str(path), content).as_json(), True

