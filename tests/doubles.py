@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -76,5 +77,23 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
         if stage == "tester":
             return "```python\nassert total([1, 2, 3]) == 6\nassert total([]) == 0\n```"
         return judge_reply(messages)
+
+    return reply
+
+
+def two_candidates_script(judge_score: Callable[[list[Message], bool], int], criteria: list[str]):
+    """A reply function for campaigns of two candidates per instruction: the answers alternate between one without
+    code and one with a code block; the judge gives every criterion `judge_score(messages, has_code)`."""
+    answers = itertools.cycle(["I would not know.", "```\nsolution()\n```"])
+
+    def reply(messages: list[Message], json_schema: dict | None) -> str:
+        stage = stage_of(messages)
+        if stage == "instruction":
+            return "Solve the task."
+        if stage == "answer":
+            return next(answers)
+        if stage == "classify":
+            return CLASSIFICATION
+        return uniform_scores(judge_score(messages, "```" in messages[1]["content"]), criteria)
 
     return reply

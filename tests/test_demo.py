@@ -1,6 +1,5 @@
 """The demo workflow as a library function: the campaign, both exports and training, its display through hooks."""
 
-import itertools
 import json
 from contextlib import contextmanager
 
@@ -8,7 +7,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from doubles import CLASSIFICATION, ScriptedBackend, stage_of, uniform_scores
+from doubles import ScriptedBackend, two_candidates_script
 from polyforge import demo
 from polyforge.cli import app
 from polyforge.generation.campaign import CampaignProgress, CampaignRunner
@@ -17,19 +16,7 @@ from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 @pytest.fixture
 def scripted_demo(sample_repo, tmp_path, criteria, monkeypatch):
     """The demo on a scripted backend and a small config of two languages; training recorded, not run."""
-    answers = itertools.cycle(["I would not know.", "```\nsolution()\n```"])
-
-    def reply(messages, schema):
-        stage = stage_of(messages)
-        if stage == "instruction":
-            return "Solve the task."
-        if stage == "answer":
-            return next(answers)
-        if stage == "classify":
-            return CLASSIFICATION
-        return uniform_scores(9 if "```" in messages[1]["content"] else 1, criteria)
-
-    backend = ScriptedBackend(reply)
+    backend = ScriptedBackend(two_candidates_script(lambda messages, has_code: 9 if has_code else 1, criteria))
     monkeypatch.setattr(demo, "CampaignRunner", lambda config, progress, new_campaign: CampaignRunner(
         config, progress, backends=(backend, backend), new_campaign=new_campaign))
     trained = []

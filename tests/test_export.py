@@ -1,12 +1,11 @@
 """Exports: SFT and DPO rows in JSONL, Parquet and HF folders, filters, mixtures and the dataset card."""
 
 import asyncio
-import itertools
 import json
 
 import pytest
 
-from doubles import CLASSIFICATION, ScriptedBackend, stage_of, uniform_scores
+from doubles import ScriptedBackend, two_candidates_script
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import open_engine, session_factory
@@ -18,26 +17,17 @@ SCORES = {"Python": 9, "Go": 7, "C": 5, "Rust": 2}  # accepted, accepted, flagge
 @pytest.fixture
 def campaign_db(sample_repo, tmp_path, db_url, criteria):
     """A campaign over four languages, two candidates per instruction (one good, one bad)."""
-    answers = itertools.cycle(["I would not know.", "```\nsolution()\n```"])
 
-    def reply(messages, schema):
-        stage = stage_of(messages)
-        if stage == "instruction":
-            return "Solve the task."
-        if stage == "answer":
-            return next(answers)
-        if stage == "classify":
-            return CLASSIFICATION
+    def judge_score(messages, has_code):
         language = next(lang for lang in SCORES if lang in messages[0]["content"])
-        good = "```" in messages[1]["content"]
-        return uniform_scores(SCORES[language] if good else 1, criteria)
+        return SCORES[language] if has_code else 1
 
     config = CampaignConfig.model_validate({
         "name": "export", "output_dir": str(tmp_path), "database_url": db_url,
         "sources": [{"path": str(sample_repo)}], "languages": list(SCORES), "budgets": {"max_pairs": 12},
         "concurrency": 1, "sampling": {"candidates": 2}, "memory": {"enabled": False}, "execution": {"enabled": False},
     })
-    backend = ScriptedBackend(reply)
+    backend = ScriptedBackend(two_candidates_script(judge_score, criteria))
     asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
     engine = open_engine(db_url, create=False)
     with session_factory(engine)() as session:
