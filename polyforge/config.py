@@ -68,7 +68,12 @@ class ModelConfig(_Strict):
         default=None,
         description="Model name sent to the server (openai), or a GGUF file path (embedded; default: the bundled SmolLM2).",
     )
-    base_url: str | None = Field(default=None, description="Server URL, e.g. http://127.0.0.1:8000/v1 (openai only).")
+    base_url: str | list[str] | None = Field(
+        default=None,
+        description="Server URL, e.g. http://127.0.0.1:8000/v1, or a list of URLs of servers of the same model "
+        "(openai only): requests go to the one with the fewest in flight; one that keeps failing is ejected "
+        "and re-admitted once it answers GET /models again.",
+    )
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key (openai only).")
     response_format: Literal["json_schema", "json_object"] = Field(
         default="json_schema",
@@ -83,14 +88,29 @@ class ModelConfig(_Strict):
     max_concurrency: int = Field(
         default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
     )
+    eject_after: int = Field(default=3, ge=1, description="Failed calls in a row (after retries) that eject an endpoint.")
+    probe_interval_s: float = Field(default=5.0, gt=0, description="Seconds between health checks of an ejected endpoint.")
+    outage_wait_s: float = Field(
+        default=600.0, ge=0,
+        description="How long a campaign waits when every endpoint of this model is down before it stops "
+        "(resumable: the same command goes on); items in flight stay pending, never failed.",
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
     @model_validator(mode="after")
     def _openai_needs_endpoint(self) -> "ModelConfig":
-        if self.backend == "openai" and (not self.base_url or not self.model):
-            raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1) and 'model'")
+        if self.backend == "openai" and (not self.base_urls or not self.model):
+            raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1, or a list "
+                             "of them) and 'model'")
         return self
+
+    @property
+    def base_urls(self) -> list[str]:
+        """The endpoints, as a list whether one URL or several were given."""
+        if self.base_url is None:
+            return []
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
 
 class ModelsConfig(_Strict):

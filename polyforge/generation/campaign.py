@@ -24,16 +24,17 @@ from polyforge.generation.coverage import Coverage
 from polyforge.generation.item_runner import ItemResult, ItemRunner
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
-from polyforge.generation.recorder import Provenance, record_item, record_versions
+from polyforge.generation.recorder import EndpointUsageLog, Provenance, record_item, record_versions
 from polyforge.generation.scheduler import SchedulePolicy, pending_work
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
 from polyforge.ingest import IngestReport, stream_snippets
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend
+from polyforge.llm.pool import EndpointPool, EndpointStats
 from polyforge.memory import MemoryBank, shared_embedder
 from polyforge.prompts import PromptLibrary, load_taxonomy
 from polyforge.storage import Pair, database, database_url
-from polyforge.storage.campaigns import find_or_create_campaign, mark_campaign
+from polyforge.storage.campaigns import find_or_create_campaign, mark_campaign, requeue_failed
 from polyforge.storage.report import coverage_counts
 from polyforge.terms import CampaignStatus, PairStatus
 
@@ -45,6 +46,7 @@ class CampaignProgress:
     on_ingested: Callable[[IngestReport], None] = lambda report: None
     on_scheduled: Callable[[int], None] = lambda total: None  # called again when transfers add pairs
     on_item_done: Callable[[str, str], None] = lambda language, status: None
+    on_notice: Callable[[str], None] = lambda message: None  # endpoints ejected, down, back
 
 
 @dataclass
@@ -64,16 +66,19 @@ class CampaignResult:
     memory: dict[str, MemoryReport] = field(default_factory=dict)
     duplicates: Counter = field(default_factory=Counter)  # this run's novelty rejections per language
     coverage: Coverage | None = None
+    endpoints: list[EndpointStats] = field(default_factory=list)  # this run's calls per server endpoint
+    requeued: int = 0  # failed items scheduled again (`retry_failed`)
 
 
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, progress: CampaignProgress | None = None,
-                 backends: tuple[ChatBackend, ...] | None = None, new_campaign: bool = False):
+                 backends: tuple[ChatBackend, ...] | None = None, new_campaign: bool = False,
+                 retry_failed: bool = False):
         """`backends` (generator, judge[, second judge]) replaces the configured ones; tests pass doubles here.
         `new_campaign` starts the config over as a new campaign instead of resuming the last one of its name
-        (the memory banks are still reused)."""
+        (the memory banks are still reused); `retry_failed` schedules the campaign's failed items again."""
         self.config = config
-        self.new_campaign = new_campaign
+        self.new_campaign, self.retry_failed = new_campaign, retry_failed
         self.progress = progress or CampaignProgress()
         self._backends = Backends(*backends) if backends is not None else None
         self.checklist = load_checklist(config.judge.checklist)
@@ -84,8 +89,9 @@ class CampaignRunner:
         config = self.config
         url = config.database_url or database_url(config.output_dir)
         with database(url) as sessions:
-            campaign_id, items, budget = self._prepare(sessions)
-            result = CampaignResult(campaign_id, url)
+            result = CampaignResult(0, url)
+            items, budget = self._prepare(sessions, result)
+            campaign_id = result.campaign_id
             try:
                 await self._run(sessions, items, budget, result)
             except BaseException:
@@ -96,7 +102,7 @@ class CampaignRunner:
                 mark_campaign(session, campaign_id, CampaignStatus.finished)
         return result
 
-    def _prepare(self, sessions: sessionmaker) -> tuple[int, list[WorkItem], Budget]:
+    def _prepare(self, sessions: sessionmaker, result: CampaignResult) -> tuple[list[WorkItem], Budget]:
         """Open (or resume) the campaign, stream the sources' snippets into it, and pick the pending items."""
         config = self.config
         started = time.perf_counter()
@@ -104,6 +110,9 @@ class CampaignRunner:
             campaign = find_or_create_campaign(session, config.name, config.model_dump(mode="json"),
                                                new=self.new_campaign)
             mark_campaign(session, campaign.id, CampaignStatus.running)
+            result.campaign_id = campaign.id
+            if self.retry_failed:
+                result.requeued = requeue_failed(session, campaign.id)
             record_versions(session, self.checklist, self.prompts)
             report = IngestReport()
             sources = [source.location for source in config.sources]
@@ -113,7 +122,7 @@ class CampaignRunner:
             pairs_done = session.scalar(select(func.count(Pair.id)).where(Pair.campaign_id == campaign.id))
             budget = Budget(config.budgets.max_pairs, pairs_done, config.budgets.max_tokens)
             items = pending_work(session, campaign.id, budget.pairs_left, SchedulePolicy.from_config(config))
-        return campaign.id, items, budget
+        return items, budget
 
     async def _run(self, sessions: sessionmaker, items: list[WorkItem], budget: Budget,
                    result: CampaignResult) -> None:
@@ -126,7 +135,8 @@ class CampaignRunner:
             with sessions() as session:
                 banks, origins = open_banks(session, bank_settings, languages, shared_embedder())
         self.progress.on_scheduled(len(items))
-        backends = self._backends or Backends.from_config(config)
+        backends = self._backends or Backends.from_config(config, self.progress.on_notice)
+        usage = EndpointUsageLog([backend for backend in backends.distinct() if isinstance(backend, EndpointPool)])
         executor = execution_pool(config)
         try:
             agents = language_agents(config, backends.generator, languages, banks, self.prompts)
@@ -140,13 +150,15 @@ class CampaignRunner:
                 with sessions() as session:
                     result.coverage = Coverage(self.taxonomy, coverage_counts(session))
             loop = _ItemLoop(runner, budget, sessions, provenance, result, self.progress,
-                             config.coverage.steer, config.generation.discussion.transfer)
+                             config.coverage.steer, config.generation.discussion.transfer, usage)
             await loop.run(items, config.concurrency)
         finally:
             if executor is not None:
                 executor.close()
             with sessions() as session:
                 save_banks(session, bank_settings, banks)
+                usage.flush(session, result.campaign_id)
+            result.endpoints = [stats for pool in usage.pools for stats in pool.stats()]
             for backend in backends.distinct():
                 await backend.aclose()
         result.memory = {language: MemoryReport(len(bank), bank.index_kind, origins[language])
@@ -156,17 +168,28 @@ class CampaignRunner:
 class _ItemLoop:
     """Workers that take items in order, reserve their budget, run them, and record each as it finishes."""
 
+    USAGE_FLUSH_S = 15.0  # how often endpoint usage reaches the database while the campaign runs
+
     def __init__(self, runner: ItemRunner, budget: Budget, sessions: sessionmaker, provenance: Provenance,
-                 result: CampaignResult, progress: CampaignProgress, steer: bool, transfers: bool):
+                 result: CampaignResult, progress: CampaignProgress, steer: bool, transfers: bool,
+                 usage: EndpointUsageLog):
         self.runner, self.budget, self.sessions, self.provenance = runner, budget, sessions, provenance
         self.result, self.progress, self.steer, self.transfers = result, progress, steer, transfers
+        self.usage, self.usage_flushed = usage, time.monotonic()
         self.expected = 0  # items scheduled, transfers included
         self.pair_budget = budget.pairs_left
 
     async def run(self, items: list[WorkItem], concurrency: int) -> None:
         self.expected = len(items)
         queue = iter(items)  # shared: each item goes to exactly one worker
-        await asyncio.gather(*(self._worker(queue) for _ in range(min(concurrency, max(len(items), 1)))))
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(concurrency, max(len(items), 1)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:  # one worker's failure (every endpoint down, a bug) stops the others: they stay pending
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
 
     async def _worker(self, queue) -> None:
         coverage = self.result.coverage
@@ -185,6 +208,9 @@ class _ItemLoop:
             self._count_coverage(outcome)
             with self.sessions() as session:
                 pairs = record_item(session, self.provenance, outcome)
+                if time.monotonic() - self.usage_flushed > self.USAGE_FLUSH_S:
+                    self.usage.flush(session, self.provenance.campaign_id)
+                    self.usage_flushed = time.monotonic()
             self.budget.settle(reservation, len(pairs), sum(pair.total_tokens for pair in pairs))
             for pair in pairs:
                 self.result.statuses[pair.status] += 1

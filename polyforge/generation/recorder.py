@@ -6,6 +6,7 @@ the campaign config.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from polyforge.generation.item_graph import passed
 from polyforge.generation.item_runner import ItemResult
 from polyforge.generation.item_state import ItemState
 from polyforge.llm import Completion
+from polyforge.llm.pool import EndpointPool
 from polyforge.prompts import PromptLibrary
 from polyforge.storage import (
     ChecklistVersion,
@@ -28,6 +30,7 @@ from polyforge.storage import (
     Preference,
     PromptVersion,
 )
+from polyforge.storage.endpoint_usage import COUNTED, add_endpoint_usage
 from polyforge.terms import PairOrigin
 
 OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
@@ -194,3 +197,25 @@ def record_item(session: Session, provenance: Provenance, result: ItemResult) ->
     session.add_all(pairs)
     session.commit()
     return pairs
+
+
+class EndpointUsageLog:
+    """Stores what each endpoint of the campaign's pools did, as increments since the last flush."""
+
+    def __init__(self, pools: Sequence[EndpointPool]):
+        self.pools = pools
+        self._flushed: dict[tuple[str, str], dict] = {}
+
+    def flush(self, session: Session, campaign_id: int) -> None:
+        increments = []
+        for pool in self.pools:
+            for stats in pool.stats():
+                now = {name: getattr(stats, name) for name in COUNTED}
+                before = self._flushed.get((stats.role, stats.base_url), dict.fromkeys(COUNTED, 0))
+                if now != before:
+                    increments.append({"role": stats.role, "base_url": stats.base_url, "model": stats.model,
+                                       "last_error": stats.last_error,
+                                       **{name: now[name] - before[name] for name in COUNTED}})
+                self._flushed[(stats.role, stats.base_url)] = now
+        if increments:
+            add_endpoint_usage(session, campaign_id, increments)

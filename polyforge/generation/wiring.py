@@ -3,7 +3,7 @@ and those into an item runner. Nothing here schedules or stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent
@@ -25,11 +25,15 @@ class Backends(NamedTuple):
     second_judge: ChatBackend | None = None
 
     @classmethod
-    def from_config(cls, config: CampaignConfig) -> Backends:
+    def from_config(cls, config: CampaignConfig, on_notice: Callable[[str], None] = lambda message: None) -> Backends:
+        """One backend per role (the judge shares the generator's when it is the same model); `on_notice`
+        hears of endpoint outages."""
         models = config.models
-        generator = create_backend(models.generator)
-        judge = generator if models.judge in (None, models.generator) else create_backend(models.judge)
-        return cls(generator, judge, create_backend(models.second_judge) if models.second_judge else None)
+        generator = create_backend(models.generator, "generator", on_notice)
+        judge = (generator if models.judge in (None, models.generator)
+                 else create_backend(models.judge, "judge", on_notice))
+        second = create_backend(models.second_judge, "second_judge", on_notice) if models.second_judge else None
+        return cls(generator, judge, second)
 
     def distinct(self) -> list[ChatBackend]:
         """Each backend once, for closing."""
