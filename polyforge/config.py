@@ -8,14 +8,30 @@ with a message naming the key, what was found and what is expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from polyforge.languages import language_by_name
+
 
 class ConfigError(ValueError):
     """A campaign config that cannot be used; the message names the file and the key."""
+
+
+class _PathMarker:
+    def __init__(self, doc: str):
+        self.doc = doc
+
+    def __repr__(self) -> str:
+        return self.doc
+
+
+# Every path in a config file is relative to that file's folder (`load_config` resolves them):
+RELATIVE = _PathMarker("a path, relative to the config file's folder")
+# ... and so is a value that names either something bundled or a file, when such a file is there.
+NAME_OR_PATH = _PathMarker("a bundled name, or a path relative to the config file's folder")
 
 
 class _Strict(BaseModel):
@@ -25,7 +41,7 @@ class _Strict(BaseModel):
 class SourceConfig(_Strict):
     """One place to take code from: a local folder or a git URL (cloned shallowly)."""
 
-    path: Path | None = Field(default=None, description="A local folder (relative paths resolve against the config file).")
+    path: Annotated[Path | None, RELATIVE] = Field(default=None, description="A local folder.")
     url: str | None = Field(default=None, description="A git URL, e.g. https://github.com/owner/repo.git.")
 
     @model_validator(mode="after")
@@ -48,11 +64,16 @@ class ModelConfig(_Strict):
     """
 
     backend: Literal["embedded", "openai"] = "embedded"
-    model: str | None = Field(
+    model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
         description="Model name sent to the server (openai), or a GGUF file path (embedded; default: the bundled SmolLM2).",
     )
-    base_url: str | None = Field(default=None, description="Server URL, e.g. http://127.0.0.1:8000/v1 (openai only).")
+    base_url: str | list[str] | None = Field(
+        default=None,
+        description="Server URL, e.g. http://127.0.0.1:8000/v1, or a list of URLs of servers of the same model "
+        "(openai only): requests go to the one with the fewest in flight; one that keeps failing is ejected "
+        "and re-admitted once it answers GET /models again.",
+    )
     api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the API key (openai only).")
     response_format: Literal["json_schema", "json_object"] = Field(
         default="json_schema",
@@ -67,14 +88,29 @@ class ModelConfig(_Strict):
     max_concurrency: int = Field(
         default=16, ge=1, description="Most requests in flight to this server; halves on 429/503, regrows (openai)."
     )
+    eject_after: int = Field(default=3, ge=1, description="Failed calls in a row (after retries) that eject an endpoint.")
+    probe_interval_s: float = Field(default=5.0, gt=0, description="Seconds between health checks of an ejected endpoint.")
+    outage_wait_s: float = Field(
+        default=600.0, ge=0,
+        description="How long a campaign waits when every endpoint of this model is down before it stops "
+        "(resumable: the same command goes on); items in flight stay pending, never failed.",
+    )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
     @model_validator(mode="after")
     def _openai_needs_endpoint(self) -> "ModelConfig":
-        if self.backend == "openai" and (not self.base_url or not self.model):
-            raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1) and 'model'")
+        if self.backend == "openai" and (not self.base_urls or not self.model):
+            raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1, or a list "
+                             "of them) and 'model'")
         return self
+
+    @property
+    def base_urls(self) -> list[str]:
+        """The endpoints, as a list whether one URL or several were given."""
+        if self.base_url is None:
+            return []
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
 
 
 class ModelsConfig(_Strict):
@@ -119,7 +155,7 @@ class BudgetConfig(_Strict):
 
 
 class JudgeConfig(_Strict):
-    checklist: str = Field(
+    checklist: Annotated[str, NAME_OR_PATH] = Field(
         default="default", description="A checklist name in polyforge/checklists/ or a path to a checklist YAML file."
     )
     rationales: bool | None = Field(
@@ -176,7 +212,7 @@ class IngestConfig(_Strict):
         default=None,
         description="SPDX ids (e.g. [MIT, Apache-2.0]); a repository under any other license, or none found, is skipped.",
     )
-    clone_dir: Path | None = Field(default=None, description="Where git URLs are cloned (default: the system temp folder).")
+    clone_dir: Annotated[Path | None, RELATIVE] = Field(default=None, description="Where git URLs are cloned (default: the system temp folder).")
     workers: int = Field(
         default=0, ge=0, description="Processes that read, identify and cut files (0: one per CPU core; 1: no pool)."
     )
@@ -186,7 +222,7 @@ class IngestConfig(_Strict):
     )
     minhash_permutations: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (accuracy vs speed).")
     decontaminate_humaneval: bool = Field(default=True, description="Drop snippets sharing an n-gram with HumanEval.")
-    decontamination_sets: list[Path] = Field(
+    decontamination_sets: Annotated[list[Path], RELATIVE] = Field(
         default_factory=list,
         description="More benchmark JSONL files (MBPP, McEval, ...); every string field counts as benchmark text.",
     )
@@ -208,10 +244,10 @@ class MemoryConfig(_Strict):
     """Each language agent's memory bank: few-shot examples and a novelty check (FAISS)."""
 
     enabled: bool = True
-    folder: Path | None = Field(
+    folder: Annotated[Path | None, RELATIVE] = Field(
         default=None, description="Where banks are saved (default: OUTPUT_DIR/memory); share it across campaigns."
     )
-    seeds: str = Field(default="starter", description="Few-shot seeds: 'starter' (bundled) or a JSONL/Parquet/HF path.")
+    seeds: Annotated[str, NAME_OR_PATH] = Field(default="starter", description="Few-shot seeds: 'starter' (bundled) or a JSONL/Parquet/HF path.")
     few_shot: int = Field(default=2, ge=0, description="Examples (seeds and accepted pairs) shown to the instructor.")
     novelty_threshold: float = Field(
         default=0.9, gt=0, le=1.0,
@@ -241,6 +277,18 @@ class DiscussionConfig(_Strict):
         "tested and judged as a pair of the peer's language (it counts toward budgets.max_pairs).",
     )
 
+    @model_validator(mode="after")
+    def _known_peer_languages(self) -> "DiscussionConfig":
+        """Peer languages by their canonical names (sorted, once each); an unknown name is an error."""
+        if self.peer_languages is None:
+            return self
+        unknown = [name for name in self.peer_languages if language_by_name(name) is None]
+        if unknown:
+            raise ValueError(f"unknown language(s) {unknown}; use the names `polyforge identify` prints, "
+                             "e.g. Python, C++, JavaScript")
+        self.peer_languages = sorted({language_by_name(name).name for name in self.peer_languages})
+        return self
+
 
 class GenerationConfig(_Strict):
     """How instructions are made, as a weighted mix of the report's modes, and how many are discussed."""
@@ -262,17 +310,17 @@ class GenerationConfig(_Strict):
 class PromptsConfig(_Strict):
     """Which prompt templates the agents render."""
 
-    folder: Path | None = Field(
+    folder: Annotated[Path | None, RELATIVE] = Field(
         default=None,
         description="A folder of .j2 templates that override the bundled ones (polyforge/prompts/) of the same "
-        "name; relative to the config file. `polyforge prompts list --folder DIR` shows which file wins.",
+        "name. `polyforge prompts list --folder DIR` shows which file wins.",
     )
 
 
 class CoverageConfig(_Strict):
     """The coverage matrix: language x topic x difficulty."""
 
-    taxonomy: str = Field(default="taxonomy", description="'taxonomy' (bundled) or a YAML file of topics and difficulties.")
+    taxonomy: Annotated[str, NAME_OR_PATH] = Field(default="taxonomy", description="'taxonomy' (bundled) or a YAML file of topics and difficulties.")
     classify: bool = Field(default=True, description="Label every novel instruction with a topic and a difficulty.")
     steer: bool = Field(default=True, description="Ask each instructor for its language's least covered cell.")
 
@@ -294,7 +342,7 @@ class TrainingConfig(_Strict):
     """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
 
     enabled: bool = True
-    base_model: str = Field(
+    base_model: Annotated[str, NAME_OR_PATH] = Field(
         default="embedded",
         description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
     )
@@ -316,7 +364,8 @@ class CampaignConfig(_Strict):
     """A generation campaign: where code comes from, which models, how much, and what passes."""
 
     name: str = Field(default="campaign", min_length=1)
-    output_dir: Path = Field(default=Path("runs/campaign"), description="Database, exports and models go here.")
+    output_dir: Annotated[Path, RELATIVE] = Field(default=Path("runs/campaign"),
+                                                  description="Database, exports and models go here.")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in output_dir).",
@@ -335,6 +384,14 @@ class CampaignConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+
+    @model_validator(mode="after")
+    def _known_languages(self) -> "CampaignConfig":
+        unknown = [name for name in self.languages or () if language_by_name(name) is None]
+        if unknown:
+            raise ValueError(f"languages: unknown language(s) {unknown}; use the names `polyforge identify` "
+                             "prints, e.g. Python, C++, JavaScript")
+        return self
 
     @model_validator(mode="after")
     def _judge_rationales_by_backend(self) -> "CampaignConfig":
@@ -381,14 +438,38 @@ def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConf
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(raw).__name__}")
-    raw.update(overrides or {})
     try:
         config = CampaignConfig.model_validate(raw)
+        resolve_paths(config, path.resolve().parent)
+        # Overrides come from the command line: their paths are relative to the working directory.
+        return config.model_validate({**config.model_dump(), **(overrides or {})}) if overrides else config
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from exc
-    for source in config.sources:
-        if source.path is not None and not source.path.is_absolute():
-            source.path = (path.parent / source.path).resolve()
-    if config.prompts.folder is not None and not config.prompts.folder.is_absolute():
-        config.prompts.folder = (path.parent / config.prompts.folder).resolve()
-    return config
+
+
+def _resolved(value: Path, base: Path) -> Path:
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def resolve_paths(model: BaseModel, base: Path) -> None:
+    """Make every path of the config absolute against `base`, the config file's folder (in place).
+
+    A name-or-path value (a checklist, seeds, taxonomy, model) becomes a path only when a file or folder
+    of that name is there; otherwise it stays a bundled name (or a path the reader resolves).
+    """
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if RELATIVE in info.metadata and value is not None:
+            setattr(model, name, [_resolved(v, base) for v in value] if isinstance(value, list) else _resolved(value, base))
+        elif NAME_OR_PATH in info.metadata and isinstance(value, str) and (base / value).exists():
+            setattr(model, name, str(_resolved(Path(value), base)))
+        elif isinstance(value, BaseModel):
+            resolve_paths(value, base)
+        elif isinstance(value, list):
+            for element in value:
+                if isinstance(element, BaseModel):
+                    resolve_paths(element, base)
+        elif isinstance(value, dict):
+            for element in value.values():
+                if isinstance(element, BaseModel):
+                    resolve_paths(element, base)

@@ -19,31 +19,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class LlamaServer:
+    """`python -m llama_cpp.server` on a fixed free port, which a test may kill and start again."""
+
+    def __init__(self, gguf: Path, log_path: Path, alias: str = "smollm2"):
+        self.gguf, self.log_path, self.alias = gguf, log_path, alias
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 90) -> str:
+        # The server logs a lot while loading: a file, not a pipe, so it never blocks on a full buffer.
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
+                 "--port", str(self.port), "--n_ctx", "2048", "--model_alias", self.alias],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited: {self.log_path.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"llama_cpp.server did not answer within {timeout_s} s")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=1).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                time.sleep(0.3)
+
+    def kill(self) -> None:
+        """As a crash would: SIGKILL, no goodbye."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
 @contextmanager
 def llama_server(gguf: Path, log_path: Path, alias: str = "smollm2") -> Iterator[str]:
-    """`python -m llama_cpp.server` on a free port; yields its /v1 base URL."""
-    port = free_port()
-    # The server logs a lot while loading: a file, not a pipe, so it never blocks on a full buffer.
-    with log_path.open("w+") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port",
-             str(port), "--n_ctx", "2048", "--model_alias", alias],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError("llama_cpp.server did not answer within 90 s")
-                try:
-                    if httpx.get(f"{url}/models", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.3)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    """A llama.cpp server for the duration of the block; yields its /v1 base URL."""
+    server = LlamaServer(gguf, log_path, alias)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

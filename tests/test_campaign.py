@@ -199,7 +199,7 @@ def test_template_and_checklist_versions_are_stored_once(sample_repo, tmp_path, 
 
 
 def test_generation_modes_follow_the_configured_mix():
-    from polyforge.generation.campaign import pick_mode
+    from polyforge.generation.scheduler import pick_mode
 
     modes = {"snippet": 0.5, "answer_first": 0.3, "evolve": 0.2}
     drawn = [pick_mode(modes, seed) for seed in range(2000)]

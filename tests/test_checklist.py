@@ -1,6 +1,7 @@
 import pytest
 
-from polyforge.checklists import ChecklistError, Route, load_checklist
+from polyforge.checklists import ChecklistError, load_checklist
+from polyforge.terms import PairStatus
 
 
 def test_default_has_the_nine_points(checklist):
@@ -21,10 +22,10 @@ def test_final_score_is_the_weighted_mean(checklist, criteria):
 
 def test_routing_thresholds(checklist):
     accept, reject = checklist.thresholds.accept, checklist.thresholds.reject
-    assert checklist.route(accept) is Route.accepted
-    assert checklist.route(accept - 0.01) is Route.flagged
-    assert checklist.route(reject) is Route.flagged
-    assert checklist.route(reject - 0.01) is Route.rejected
+    assert checklist.route(accept) is PairStatus.accepted
+    assert checklist.route(accept - 0.01) is PairStatus.flagged
+    assert checklist.route(reject) is PairStatus.flagged
+    assert checklist.route(reject - 0.01) is PairStatus.rejected
 
 
 def test_custom_checklist_file_and_its_errors(tmp_path):

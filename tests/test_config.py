@@ -99,3 +99,35 @@ def test_rationales_default_on_for_servers_and_off_for_the_embedded_model(tmp_pa
     assert load_config(write(tmp_path, "sources: [{path: .}]\n" + server)).judge.rationales is True
     explicit = "sources: [{path: .}]\njudge: {rationales: false}\n" + server
     assert load_config(write(tmp_path, explicit)).judge.rationales is False
+
+
+def test_every_path_resolves_against_the_config_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    (folder / "checks").mkdir(parents=True)
+    (folder / "checks" / "strict.yaml").write_text("name: strict\n")
+    (folder / "bench.jsonl").write_text("{}\n")
+    path = folder / "campaign.yaml"
+    path.write_text(
+        "output_dir: out\nsources: [{path: code}]\n"
+        "ingest: {clone_dir: clones, decontamination_sets: [bench.jsonl]}\n"
+        "memory: {folder: banks, seeds: starter}\n"
+        "judge: {checklist: checks/strict.yaml}\nprompts: {folder: my-prompts}\n"
+        "coverage: {taxonomy: taxonomy}\ntraining: {base_model: embedded}\n")
+    monkeypatch.chdir(tmp_path)  # elsewhere than the config's folder
+    config = load_config(Path("configs/campaign.yaml"))
+    assert config.output_dir == folder / "out" and config.sources[0].path == folder / "code"
+    assert config.ingest.clone_dir == folder / "clones"
+    assert config.ingest.decontamination_sets == [folder / "bench.jsonl"]
+    assert config.memory.folder == folder / "banks" and config.prompts.folder == folder / "my-prompts"
+    assert config.judge.checklist == str(folder / "checks" / "strict.yaml")
+    # Bundled names stay names when no file of that name is beside the config.
+    assert (config.memory.seeds, config.coverage.taxonomy, config.training.base_model) == (
+        "starter", "taxonomy", "embedded")
+    # A command-line override is the user's own path: relative to the working directory.
+    overridden = load_config(Path("configs/campaign.yaml"), {"output_dir": "elsewhere"})
+    assert overridden.output_dir == Path("elsewhere") and overridden.memory.folder == folder / "banks"
+
+
+def test_unknown_campaign_languages_are_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"languages.*Klingon"):
+        load_config(write(tmp_path, "sources: [{path: .}]\nlanguages: [Python, Klingon]\n"))

@@ -2,6 +2,7 @@
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -11,15 +12,18 @@ from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from factories import campaign_with_snippets, pair
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
-from polyforge.config import CampaignConfig, ConfigError, DiscussionConfig, JudgeConfig, StageSampling
-from polyforge.generation.graph import WorkItem, build_item_graph, run_item, stage_completions
-from polyforge.generation.campaign import CampaignRunner, configured_peer_languages, pick_peers
+from polyforge.config import CampaignConfig, ConfigError, JudgeConfig, StageSampling, load_config
+from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_state import WorkItem
+from polyforge.generation.recorder import stage_completions
+from polyforge.generation.campaign import CampaignRunner
+from polyforge.generation.scheduler import pick_peers
 from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
 from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.report import synergy
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3,
-                peers=["Rust", "Go"])
+                peers=("Rust", "Go"))
 
 
 def run_discussed(script, checklist, item=ITEM, rounds=1, transfer=True):
@@ -27,13 +31,13 @@ def run_discussed(script, checklist, item=ITEM, rounds=1, transfer=True):
     agents = {language: LanguageAgent(language, backend, StageSampling(), StageSampling())
               for language in ("Python", "Rust", "Go")}
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), JudgeConfig(max_retries=1))
-    graph = build_item_graph(agents, judge, discussion_rounds=rounds, transfer=transfer)
+    graph = build_item_graph(agents, judge, ItemSettings(discussion_rounds=rounds, transfer=transfer))
     return asyncio.run(run_item(graph, item)), backend
 
 
 def test_two_rounds_of_critique_and_revision_then_transfers(checklist, criteria):
     state, backend = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist, rounds=2)
-    turns = [(t.round, t.language, t.role) for t in state["discussion"]]
+    turns = [(t.round, t.language, t.role) for t in state.discussion]
     assert turns == [
         (0, "Python", "draft"),
         (1, "Rust", "critique"), (1, "Go", "critique"), (1, "Python", "revision"),
@@ -41,71 +45,70 @@ def test_two_rounds_of_critique_and_revision_then_transfers(checklist, criteria)
         (2, "Rust", "transfer"), (2, "Go", "transfer"),
     ]
     # The answer is written for the last revision, not the draft.
-    assert state["instruction"] is state["discussion"][6].output
+    assert state.instruction is state.discussion[6].output
     answer_prompt = next(m for m, _ in backend.calls if stage_of(m) == "answer")[1]["content"]
     assert "an empty list sums to 0" in answer_prompt
     # The proposer revises with every peer's critique of that round, named by language.
     revise_prompt = next(m for m, _ in backend.calls if stage_of(m) == "revise")[1]["content"]
     assert "(Rust) State what an empty list returns." in revise_prompt and "(Go)" in revise_prompt
     # Each peer carries the revised task over into its own language.
-    assert {language: task.text.split(":")[0] for language, task in state["transfers"].items()} == {
+    assert {language: task.text.split(":")[0] for language, task in state.transfers.items()} == {
         "Rust": "In Rust", "Go": "In Go"}
     transfer_prompt = next(m for m, _ in backend.calls if stage_of(m) == "transfer")[1]["content"]
     assert "A Python teacher" in transfer_prompt and "an empty list sums to 0" in transfer_prompt
-    assert state["status"] == "accepted"
+    assert state.status == "accepted"
     spent = stage_completions(state)
     assert len(spent["instruction"]) == 1 and len(spent["discussion"]) == 6  # transfers are the new pairs' cost
 
 
 def test_without_transfer_the_discussion_ends_at_the_last_revision(checklist, criteria):
     state, backend = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist, transfer=False)
-    assert [t.role for t in state["discussion"]] == ["draft", "critique", "critique", "revision"]
-    assert state["transfers"] == {} and not any(stage_of(m) == "transfer" for m, _ in backend.calls)
+    assert [t.role for t in state.discussion] == ["draft", "critique", "critique", "revision"]
+    assert state.transfers == {} and not any(stage_of(m) == "transfer" for m, _ in backend.calls)
 
 
 def test_an_item_without_peers_is_not_discussed(checklist, criteria):
-    item = {**ITEM, "peers": []}
+    item = replace(ITEM, peers=())
     state, backend = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist, item=item)
-    assert "discussion" not in state
+    assert state.discussion == []
     assert {stage_of(m) for m, _ in backend.calls} == {"instruction", "answer", "judge"}
 
 
 def test_a_failed_critique_fails_the_item_and_keeps_the_transcript(checklist, criteria):
     state, backend = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria), fail_stage="critique"),
                                    checklist)
-    assert state["status"] == "failed"
-    assert state["error"] == "discussion: critique: simulated critique failure"
-    assert [t.role for t in state["discussion"]] == ["draft"]
+    assert state.status == "failed"
+    assert state.error == "discussion: critique: simulated critique failure"
+    assert [t.role for t in state.discussion] == ["draft"]
     assert not any(stage_of(m) in ("answer", "revise") for m, _ in backend.calls)
 
 
 def test_a_transfer_item_answers_the_given_task_without_writing_one(checklist, criteria):
     discussed, _ = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist)
-    task = discussed["transfers"]["Rust"]
+    task = discussed.transfers["Rust"]
     item = WorkItem(snippet_id=1, language="Rust", path="a.py", code="", seed=5, mode="transfer", instruction=task)
     state, backend = run_discussed(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist, item=item)
-    assert state["instruction"] is task and state["status"] == "accepted"
+    assert state.instruction is task and state.status == "accepted"
     assert [stage_of(m) for m, _ in backend.calls] == ["answer", "judge"]
     assert "Rust" in backend.calls[0][0][0]["content"]  # answered by the Rust agent
 
 
 def test_peers_are_drawn_by_share_from_other_languages():
     pool = ["Go", "Python", "Rust", "Shell"]
-    everyone = DiscussionConfig(share=1.0, peers=2)
-    drawn = [pick_peers("Python", pool, everyone, seed) for seed in range(50)]
+    drawn = [pick_peers("Python", pool, 1.0, 2, seed) for seed in range(50)]
     assert all(len(peers) == 2 and "Python" not in peers and len(set(peers)) == 2 for peers in drawn)
-    assert drawn == [pick_peers("Python", pool, everyone, seed) for seed in range(50)]  # reproducible
+    assert drawn == [pick_peers("Python", pool, 1.0, 2, seed) for seed in range(50)]  # reproducible
     assert len({tuple(peers) for peers in drawn}) > 3  # and varied
-    assert pick_peers("Python", pool, DiscussionConfig(share=0.0), 1) == []
-    assert pick_peers("Python", ["Python"], everyone, 1) == []
-    half = sum(bool(pick_peers("Go", pool, DiscussionConfig(share=0.5), seed)) for seed in range(400))
+    assert pick_peers("Python", pool, 0.0, 2, 1) == []
+    assert pick_peers("Python", ["Python"], 1.0, 2, 1) == []
+    half = sum(bool(pick_peers("Go", pool, 0.5, 2, seed)) for seed in range(400))
     assert 150 < half < 250
 
 
 def test_transfers_go_to_the_languages_with_the_fewest_pairs():
     pool = ["Go", "Python", "Rust", "Shell"]
     tally = Counter({"Go": 5, "Rust": 1})
-    picks = [pick_peers("Python", pool, DiscussionConfig(share=1.0, peers=1), seed, tally) for seed in range(5)]
+    picks = [pick_peers("Python", pool, 1.0, 1, seed, tally) for seed in range(5)]
     assert picks[0] == ["Shell"]  # the only language without pairs
     assert sorted(p for (p,) in picks[1:]) == ["Rust", "Rust", "Shell", "Shell"]  # then they take turns
     assert tally == Counter({"Go": 5, "Rust": 3, "Shell": 3})  # Go, with the most, is never drawn
@@ -178,12 +181,14 @@ def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(samp
 
 
 def test_unknown_peer_languages_are_a_config_error(sample_repo, tmp_path):
-    config = campaign_config(sample_repo, tmp_path, None, peer_languages=["Python", "Klingon"])
-    with pytest.raises(ConfigError, match=r"generation\.discussion\.peer_languages.*Klingon"):
-        CampaignRunner(config)  # before any ingest or model work
-    config = campaign_config(sample_repo, tmp_path, None, peer_languages=["python", "c++"])
-    assert configured_peer_languages(config) == ["C++", "Python"]
-    assert configured_peer_languages(campaign_config(sample_repo, tmp_path, None)) is None
+    path = tmp_path / "talk.yaml"
+    path.write_text(f"sources: [{{path: {sample_repo}}}]\n"
+                    "generation: {discussion: {share: 1, peer_languages: [Python, Klingon]}}\n")
+    with pytest.raises(ConfigError, match=r"generation\.discussion.*Klingon"):
+        load_config(path)  # before any ingest or model work
+    config = campaign_config(sample_repo, tmp_path, None, peer_languages=["python", "c++", "Python"])
+    assert config.generation.discussion.peer_languages == ["C++", "Python"]
+    assert campaign_config(sample_repo, tmp_path, None).generation.discussion.peer_languages is None
 
 
 def test_peers_may_be_languages_without_snippets(sample_repo, tmp_path, criteria):

@@ -10,6 +10,7 @@ from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.llm.concurrency import AdaptiveLimiter
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
+from polyforge.llm.pool import EndpointPool
 from polyforge.storage import Pair, open_engine, session_factory
 
 pytestmark = pytest.mark.slow
@@ -20,8 +21,11 @@ def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_
     proxy = FaultProxy(llama_server_url.removesuffix("/v1"), RATES, seed=4, hang_s=6)
     base = proxy.start()
     try:
-        backend = OpenAICompatibleBackend(f"{base}/v1", "smollm2", response_format="json_object", timeout_s=4,
-                                          max_attempts=6, max_concurrency=3, retry_initial_s=0.05)
+        endpoint = OpenAICompatibleBackend(f"{base}/v1", "smollm2", response_format="json_object", timeout_s=4,
+                                           max_attempts=6, max_concurrency=3, retry_initial_s=0.05)
+        # A call that fails every attempt ejects the endpoint; it is probed and re-admitted, never charged
+        # to the work item.
+        backend = EndpointPool([endpoint], eject_after=1, probe_interval_s=0.2, outage_wait_s=120)
         config = CampaignConfig.model_validate({
             "name": "faults", "output_dir": str(tmp_path), "database_url": db_url,
             "sources": [{"path": str(sample_repo)}], "languages": ["Python", "C", "Go"],
@@ -35,7 +39,7 @@ def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_
 
     assert result.new_pairs == 6
     assert all(proxy.injected[fault] >= 1 for fault in RATES), proxy.injected
-    assert backend.limiter.pressure_events >= 1 and backend.limiter.lowest < 3  # it backed off
+    assert endpoint.limiter.pressure_events >= 1 and endpoint.limiter.lowest < 3  # it backed off
     engine = open_engine(db_url, create=False)
     with session_factory(engine)() as session:
         pairs = session.scalars(select(Pair)).all()

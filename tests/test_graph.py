@@ -2,13 +2,16 @@
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import JudgeConfig, StageSampling
-from polyforge.generation.graph import WorkItem, build_item_graph, preferences, run_item, stage_completions
+from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_state import WorkItem
+from polyforge.generation.recorder import preferences, stage_completions
 from polyforge.llm import LLMError
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3)
@@ -18,42 +21,42 @@ def run_with(script, checklist, item=ITEM, memory=None):
     backend = ScriptedBackend(script)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling(), memory=memory, few_shot=2)
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), JudgeConfig(max_retries=1))
-    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, novelty_threshold=1.01), item))
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, ItemSettings(novelty_threshold=1.01)), item))
     return state, backend
 
 
 @pytest.mark.parametrize(("score", "route"), [(9, "accepted"), (5, "flagged"), (2, "rejected")])
 def test_judge_scores_route_the_pair(score, route, checklist, criteria):
     state, backend = run_with(pipeline_script(lambda m: uniform_scores(score, criteria)), checklist)
-    assert state["status"] == route
-    assert state["verdict"].final_score == pytest.approx(score)
-    assert state["instruction"].text.startswith("Write a function")
+    assert state.status == route
+    assert state.verdict.final_score == pytest.approx(score)
+    assert state.instruction.text.startswith("Write a function")
     assert len(backend.calls) == 3  # instruction, answer, judge: nothing more
-    assert (state["verdict"].flag_reason == "borderline final score") == (route == "flagged")
+    assert (state.verdict.flag_reason == "borderline final score") == (route == "flagged")
 
 
 def test_failed_answer_stops_the_item_before_the_judge(checklist, criteria):
     state, backend = run_with(pipeline_script(lambda m: uniform_scores(9, criteria), fail_stage="answer"), checklist)
-    assert state["status"] == "failed"
-    assert state["error"] == "answer: simulated answer failure"
-    assert "verdict" not in state and len(backend.calls) == 2
+    assert state.status == "failed"
+    assert state.error == "answer: simulated answer failure"
+    assert state.verdict is None and len(backend.calls) == 2
 
 
 def test_failed_instruction_ends_at_once(checklist, criteria):
     state, backend = run_with(pipeline_script(lambda m: "", fail_stage="instruction"), checklist)
-    assert state["status"] == "failed" and state["error"].startswith("instruction:")
+    assert state.status == "failed" and state.error.startswith("instruction:")
     assert len(backend.calls) == 1
 
 
 def test_empty_instruction_is_a_recorded_failure(checklist):
     state, _ = run_with(lambda messages, schema: "   ", checklist)
-    assert state["status"] == "failed" and "empty reply" in state["error"]
+    assert state.status == "failed" and "empty reply" in state.error
 
 
 def test_malformed_judge_output_flags_the_pair(checklist):
     state, backend = run_with(pipeline_script(lambda m: json.dumps({"qa_consistency": "great"})), checklist)
-    assert state["status"] == "flagged"
-    assert state["verdict"].flag_reason == "malformed judge output"
+    assert state.status == "flagged"
+    assert state.verdict.flag_reason == "malformed judge output"
     assert len(backend.calls) == 2 + 2  # one retry allowed
 
 
@@ -82,9 +85,9 @@ def test_rejection_sampling_keeps_the_best_candidate(checklist, criteria):
     backend = ScriptedBackend(reply)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0))
-    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, candidates=3), ITEM))
-    assert state["answer"].text == "answer B" and state["verdict"].final_score == pytest.approx(8)
-    assert state["status"] == "accepted"
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, ItemSettings(candidates=3)), ITEM))
+    assert state.answer.text == "answer B" and state.verdict.final_score == pytest.approx(8)
+    assert state.status == "accepted"
     beaten = {candidate.text: verdict.final_score for candidate, verdict in preferences(state)}
     assert beaten == {"answer A": pytest.approx(4), "answer C": pytest.approx(6)}
     assert len(stage_completions(state)["answer"]) == 3 and len(stage_completions(state)["judge"]) == 3
@@ -105,8 +108,8 @@ def test_one_failed_candidate_does_not_fail_the_item(checklist, criteria):
     backend = ScriptedBackend(reply)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
     state = asyncio.run(run_item(build_item_graph({"Python": agent}, JudgeAgent(backend, checklist, StageSampling()),
-                                                  candidates=2), ITEM))
-    assert state["status"] == "accepted" and len(state["candidates"]) == 1
+                                                  ItemSettings(candidates=2)), ITEM))
+    assert state.status == "accepted" and len(state.candidates) == 1
     assert preferences(state) == []
 
 
@@ -119,18 +122,18 @@ def test_answer_first_explains_the_code_then_writes_the_task(checklist, criteria
             return "Given a list of integers, return their sum."
         return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
 
-    state, backend = run_with(reply, checklist, {**ITEM, "mode": "answer_first"})
-    assert state["instruction"].text == "Given a list of integers, return their sum."
-    assert state["instruction"].template == "instruction_from_explanation"
-    assert len(state["instruction"].completions) == 2  # the explanation's tokens are counted too
-    assert state["status"] == "accepted"
+    state, backend = run_with(reply, checklist, replace(ITEM, mode="answer_first"))
+    assert state.instruction.text == "Given a list of integers, return their sum."
+    assert state.instruction.template == "instruction_from_explanation"
+    assert len(state.instruction.completions) == 2  # the explanation's tokens are counted too
+    assert state.status == "accepted"
 
 
 def test_evolve_needs_a_seed_and_makes_a_harder_task(checklist, criteria):
     from polyforge.memory import MemoryBank, shared_embedder
 
-    state, _ = run_with(pipeline_script(lambda m: uniform_scores(8, criteria)), checklist, {**ITEM, "mode": "evolve"})
-    assert state["status"] == "failed" and "no seed or accepted Python task" in state["error"]
+    state, _ = run_with(pipeline_script(lambda m: uniform_scores(8, criteria)), checklist, replace(ITEM, mode="evolve"))
+    assert state.status == "failed" and "no seed or accepted Python task" in state.error
 
     bank = MemoryBank(shared_embedder())
     bank.add([bank.new_entry("seed", "Sum a list of integers.")])
@@ -141,5 +144,5 @@ def test_evolve_needs_a_seed_and_makes_a_harder_task(checklist, criteria):
             return "Sum a list of integers without overflow, for lists of a million numbers."
         return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
 
-    state, _ = run_with(reply, checklist, {**ITEM, "mode": "evolve"}, memory=bank)
-    assert state["instruction"].template == "evolve" and "without overflow" in state["instruction"].text
+    state, _ = run_with(reply, checklist, replace(ITEM, mode="evolve"), memory=bank)
+    assert state.instruction.template == "evolve" and "without overflow" in state.instruction.text

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from polyforge.cli import app
 from polyforge.ingest.identify import identify_content, languages_for_extension
-from polyforge.ingest.languages import language_by_name, language_table
+from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.snippets import definitions_query
 
 CASES = Path(__file__).parent / "data" / "identify"

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from polyforge.ingest.decontamination import BenchmarkError, BenchmarkNgrams
-from polyforge.ingest.languages import language_by_name
+from polyforge.languages import language_by_name
 from polyforge.ingest.licenses import license_of_text
 from polyforge.ingest.shingles import ngram_hashes, word_hashes
 from polyforge.ingest.snippets import cut_snippets

@@ -10,7 +10,7 @@ from polyforge.agents.judge import (
     BORDERLINE, JUDGES_DISAGREE, MALFORMED, SAMPLES_DISAGREE, SANDBOX_DISAGREES, JudgeAgent,
 )
 from polyforge.agents.judge_rules import fenced_code_blocks, known_facts, parses_cleanly
-from polyforge.checklists import Route
+from polyforge.terms import PairStatus
 from polyforge.config import JudgeConfig, StageSampling
 
 PYTHON_ANSWER = "Use the built-in.\n```python\ndef total(xs):\n    return sum(xs)\n```\nDone."
@@ -78,7 +78,7 @@ def test_parser_overrides_the_judge_on_code_exists(checklist, criteria):
     assert verdict.rationales["code_exists"].startswith("parser: 1 of 1 fenced code block(s) parse as python")
     assert verdict.final_score == pytest.approx((8 * 8 + 10) / 9)
     assert verdict.samples[0].scores["code_exists"] == 2  # the judge's own score is kept with the sample
-    assert verdict.route is Route.accepted and verdict.flag_reason is None
+    assert verdict.route is PairStatus.accepted and verdict.flag_reason is None
 
 
 def test_language_without_a_grammar_keeps_the_judges_score(checklist, criteria):
@@ -103,7 +103,7 @@ def test_failed_execution_can_sink_a_pair_the_judge_liked(checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: scores(criteria, 6, code_exists=6), checklist, max_sandbox_gap=9)
     verdict = run(agent, execution_status="failed")
     assert verdict.final_score == pytest.approx((6 * 6 + 10 + 1 * 2) / 9)
-    assert verdict.route is Route.flagged and verdict.flag_reasons == [BORDERLINE]
+    assert verdict.route is PairStatus.flagged and verdict.flag_reasons == [BORDERLINE]
 
 
 # --- samples, spread and the ensemble -------------------------------------------------------------------
@@ -115,7 +115,7 @@ def test_k_samples_are_averaged_with_their_spread(checklist, criteria):
     assert len(backend.calls) == 3 and len(verdict.samples) == 3
     assert verdict.scores["qa_consistency"] == pytest.approx(8.0)
     assert verdict.spreads["qa_consistency"] == pytest.approx((2 / 3) ** 0.5)
-    assert verdict.score_spread < 1.5 and verdict.route is Route.accepted
+    assert verdict.score_spread < 1.5 and verdict.route is PairStatus.accepted
     assert len(verdict.completions) == 3
 
 
@@ -138,7 +138,7 @@ def test_large_spread_between_samples_flags_the_pair(checklist, criteria):
     agent, _, _ = judge_with(reply, checklist, samples=2, max_spread=1.5)
     verdict = run(agent)
     assert verdict.score_spread > 1.5
-    assert verdict.route is Route.flagged and verdict.flag_reasons == [SAMPLES_DISAGREE]
+    assert verdict.route is PairStatus.flagged and verdict.flag_reasons == [SAMPLES_DISAGREE]
 
 
 def test_second_judge_joins_the_mean_and_a_gap_flags(checklist, criteria):
@@ -146,7 +146,7 @@ def test_second_judge_joins_the_mean_and_a_gap_flags(checklist, criteria):
                                       second=lambda m, s: scores(criteria, 8), max_judge_gap=2)
     agreed = run(agent)
     assert len(first.calls) == len(second.calls) == 1
-    assert agreed.scores["qa_relevance"] == pytest.approx(8.5) and agreed.route is Route.accepted
+    assert agreed.scores["qa_relevance"] == pytest.approx(8.5) and agreed.route is PairStatus.accepted
     assert agent.model_names == "judge-a + judge-b"
     assert [s.judge for s in agreed.samples] == [0, 1]
 
@@ -154,16 +154,16 @@ def test_second_judge_joins_the_mean_and_a_gap_flags(checklist, criteria):
                              max_judge_gap=2)
     verdict = run(agent)
     assert verdict.final_score >= checklist.thresholds.accept  # the mean alone would accept it
-    assert verdict.route is Route.flagged and verdict.flag_reasons == [JUDGES_DISAGREE]
+    assert verdict.route is PairStatus.flagged and verdict.flag_reasons == [JUDGES_DISAGREE]
 
 
 def test_judge_disagreeing_with_the_sandbox_flags(checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: scores(criteria, 9), checklist, max_sandbox_gap=5)
     verdict = run(agent, execution_status="runtime_error")  # judge says 9, sandbox says 1
     assert verdict.scores["code_correctness"] == 1
-    assert SANDBOX_DISAGREES in verdict.flag_reasons and verdict.route is Route.flagged
+    assert SANDBOX_DISAGREES in verdict.flag_reasons and verdict.route is PairStatus.flagged
     agreeing = run(judge_with(lambda m, s: scores(criteria, 9), checklist)[0], execution_status="passed")
-    assert agreeing.route is Route.accepted and agreeing.flag_reasons == []
+    assert agreeing.route is PairStatus.accepted and agreeing.flag_reasons == []
 
 
 # --- malformed output and routing -----------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_one_malformed_sample_of_three_still_flags_with_its_error(checklist, cri
     verdict = run(agent)
     assert len(backend.calls) == 3
     assert verdict.final_score == pytest.approx((9 * 8 + 10) / 9)  # from the two valid samples
-    assert verdict.route is Route.flagged and verdict.flag_reasons == [MALFORMED]
+    assert verdict.route is PairStatus.flagged and verdict.flag_reasons == [MALFORMED]
     assert "invalid JSON" in verdict.error and verdict.samples[1].error
 
 
@@ -182,7 +182,7 @@ def test_malformed_sample_is_retried_before_it_counts_as_a_failure(checklist, cr
     reply = queue("{broken", scores(criteria, 9))
     agent, backend, _ = judge_with(reply, checklist, max_retries=1)
     verdict = run(agent)
-    assert len(backend.calls) == 2 and verdict.route is Route.accepted and verdict.error is None
+    assert len(backend.calls) == 2 and verdict.route is PairStatus.accepted and verdict.error is None
 
 
 def test_every_flag_reason_is_reported_together_in_a_fixed_order(checklist, criteria):
@@ -195,13 +195,13 @@ def test_every_flag_reason_is_reported_together_in_a_fixed_order(checklist, crit
     # final (3 * 6 + 10 + 10 * 2) / 9 = 5.3, between the thresholds
     assert verdict.flag_reasons == [MALFORMED, BORDERLINE, SAMPLES_DISAGREE, JUDGES_DISAGREE, SANDBOX_DISAGREES]
     assert verdict.flag_reason == "; ".join(verdict.flag_reasons)
-    assert verdict.route is Route.flagged
+    assert verdict.route is PairStatus.flagged
 
 
 def test_rejected_score_without_doubts_is_rejected(checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: uniform_scores(1, criteria), checklist)
     verdict = run(agent, answer="No code.")
-    assert verdict.route is Route.rejected and verdict.flag_reason is None
+    assert verdict.route is PairStatus.rejected and verdict.flag_reason is None
 
 
 def test_schema_scores_are_an_enum_of_the_scale(checklist):

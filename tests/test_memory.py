@@ -10,7 +10,8 @@ from sqlalchemy import select
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import CampaignConfig, StageSampling
-from polyforge.generation.graph import WorkItem, build_item_graph, run_item
+from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_state import WorkItem
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.memory import MemoryBank, MemoryBankError, shared_embedder
 from polyforge.seeds import SeedError, load_seeds
@@ -44,12 +45,12 @@ def test_a_duplicate_instruction_is_rejected_and_a_novel_one_is_not(embedder, ch
 
     backend = ScriptedBackend(reply)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling(), memory=bank, few_shot=2)
-    graph = build_item_graph({"Python": agent}, JudgeAgent(backend, checklist, StageSampling()), novelty_threshold=0.9)
+    graph = build_item_graph({"Python": agent}, JudgeAgent(backend, checklist, StageSampling()), ItemSettings(novelty_threshold=0.9))
     item = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs): return sum(xs)", seed=1)
     first, second, third = (asyncio.run(run_item(graph, item)) for _ in range(3))
-    assert first["status"] == "accepted" and first["novelty"] < 0.9
-    assert second["status"] == "duplicate" and second["novelty"] >= 0.9 and "answer" not in second
-    assert third["status"] == "accepted" and third["novelty"] < 0.5
+    assert first.status == "accepted" and first.novelty < 0.9
+    assert second.status == "duplicate" and second.novelty >= 0.9 and second.answer is None
+    assert third.status == "accepted" and third.novelty < 0.5
     assert len(bank) == len(TASKS) + 2
     # the instructor saw the nearest seeds as few-shot examples
     assert "Sum a list of integers in Python." in backend.calls[0][0][1]["content"]

@@ -8,7 +8,7 @@ from servers import free_port
 
 from polyforge.agents import JudgeAgent
 from polyforge.config import JudgeConfig, StageSampling
-from polyforge.llm import LLMError, SamplingParams
+from polyforge.llm import EndpointUnavailable, LLMError, SamplingParams
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
 
 
@@ -31,8 +31,18 @@ def test_structured_judge_output_through_the_server(llama_server_url, checklist,
     assert verdict.final_score == pytest.approx(checklist.final_score(verdict.scores))
 
 
-def test_unreachable_server_is_an_llm_error():
+def test_an_unreachable_server_is_the_endpoints_fault_not_the_requests():
     backend = OpenAICompatibleBackend(f"http://127.0.0.1:{free_port()}/v1", "m", max_attempts=2, timeout_s=5,
                                       retry_initial_s=0.01)
-    with pytest.raises(LLMError, match="2 attempt.*APIConnectionError"):
+    with pytest.raises(EndpointUnavailable, match="2 attempt.*APIConnectionError") as raised:
         asyncio.run(backend.chat([{"role": "user", "content": "hi"}], SamplingParams(max_tokens=4)))
+    assert not isinstance(raised.value, LLMError)  # never recorded as the work item's failure
+    assert asyncio.run(backend.probe(timeout_s=1)) is False
+
+
+def test_a_request_the_server_refuses_is_the_requests_fault(llama_server_url):
+    backend = OpenAICompatibleBackend(llama_server_url, "smollm2", max_attempts=2, retry_initial_s=0.01)
+    too_long = [{"role": "user", "content": "word " * 5000}]  # over the server's 2048-token context
+    with pytest.raises(LLMError, match="1 attempt"):
+        asyncio.run(backend.chat(too_long, SamplingParams(max_tokens=4)))
+    assert asyncio.run(backend.probe()) is True

@@ -5,7 +5,7 @@ import pytest
 
 from doubles import ScriptedBackend
 from polyforge.agents import JudgeAgent
-from polyforge.checklists import Route
+from polyforge.terms import PairStatus
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import SamplingParams, StructuredOutputError, chat_structured
 from pydantic import BaseModel, Field
@@ -45,7 +45,7 @@ def test_judge_flags_pair_when_output_stays_malformed(checklist):
     backend = ScriptedBackend(lambda m, s: '{"qa_consistency": 5}')  # eight criteria missing, every time
     judge = JudgeAgent(backend, checklist, StageSampling(), JudgeConfig(max_retries=2))
     verdict = asyncio.run(judge.judge("Python", "task", "answer"))
-    assert verdict.route is Route.flagged
+    assert verdict.route is PairStatus.flagged
     assert verdict.flag_reason == "malformed judge output"
     assert verdict.final_score is None
     assert "Field required" in verdict.error
@@ -57,6 +57,6 @@ def test_judge_with_rationales_reads_scores_and_rationales(checklist, criteria):
     judge = JudgeAgent(ScriptedBackend(lambda m, s: json.dumps(body)), checklist, StageSampling(),
                        JudgeConfig(rationales=True))
     verdict = asyncio.run(judge.judge("Go", "task", "answer"))
-    assert verdict.route is Route.accepted
+    assert verdict.route is PairStatus.accepted
     assert verdict.final_score == pytest.approx(8.0)
     assert verdict.rationales["code_clarity"] == "code_clarity looks fine."

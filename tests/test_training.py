@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from polyforge.training.sft import SFTRunConfig, train_sft
+from polyforge.config import TrainingConfig
+from polyforge.training.sft import train_sft
 
 EXAMPLES = [
     {"messages": [{"role": "user", "content": f"Write a function that adds {i}."},
@@ -38,8 +39,8 @@ def test_sft_trains_and_saves_a_loadable_model(tmp_path, tokenizer):
 
     model = tiny_llama(tokenizer)
     before = model.model.layers[0].mlp.up_proj.weight.detach().clone()
-    result = train_sft(EXAMPLES, SFTRunConfig(output_dir=tmp_path, max_steps=3, batch_size=2, max_length=64,
-                                              learning_rate=1e-2), model=model, tokenizer=tokenizer)
+    result = train_sft(EXAMPLES, TrainingConfig(max_steps=3, batch_size=2, max_length=64, learning_rate=1e-2),
+                       "embedded", tmp_path, model=model, tokenizer=tokenizer)
     assert result.steps == 3 and result.examples == 6
     assert result.final_loss is not None and result.final_loss > 0
     reloaded = AutoModelForCausalLM.from_pretrained(result.model_dir)
@@ -50,7 +51,7 @@ def test_sft_trains_and_saves_a_loadable_model(tmp_path, tokenizer):
 
 def test_no_examples_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no training examples"):
-        train_sft([], SFTRunConfig(output_dir=tmp_path))
+        train_sft([], TrainingConfig(), "embedded", tmp_path)
 
 
 DPO_EXAMPLES = [
@@ -64,40 +65,39 @@ DPO_EXAMPLES = [
 def test_dpo_trains_on_exported_preferences_and_saves(tmp_path, tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from polyforge.training.dpo import DPORunConfig, train_dpo
+    from polyforge.training.dpo import train_dpo
 
     jsonl = tmp_path / "dpo.jsonl"
     jsonl.write_text("\n".join(json.dumps(example) for example in DPO_EXAMPLES))
     from datasets import load_dataset
 
     rows = list(load_dataset("json", data_files=str(jsonl), split="train"))  # as a user would load the export
-    result = train_dpo(rows, DPORunConfig(output_dir=tmp_path, max_steps=2, batch_size=2, max_length=64,
-                                          learning_rate=1e-3), model=tiny_llama(tokenizer), tokenizer=tokenizer)
+    result = train_dpo(rows, TrainingConfig(dpo_steps=2, batch_size=2, max_length=64, dpo_learning_rate=1e-3),
+                       "embedded", tmp_path, model=tiny_llama(tokenizer), tokenizer=tokenizer)
     assert result.steps == 2 and result.final_loss is not None
     assert AutoModelForCausalLM.from_pretrained(result.model_dir).config.num_hidden_layers == 2
 
 
 def test_dpo_without_preferences_says_what_to_do(tmp_path):
-    from polyforge.training.dpo import DPORunConfig, train_dpo
+    from polyforge.training.dpo import train_dpo
 
     with pytest.raises(ValueError, match="sampling.candidates"):
-        train_dpo([], DPORunConfig(output_dir=tmp_path))
+        train_dpo([], TrainingConfig(), "embedded", tmp_path)
 
 
 def test_examples_all_too_long_is_a_clear_error(tmp_path, tokenizer):
     from polyforge.training.common import NoTrainableExamples
-    from polyforge.training.dpo import DPORunConfig, train_dpo
+    from polyforge.training.dpo import train_dpo
 
     long_prompt = [{"role": "user", "content": "word " * 400}]
     examples = [{**example, "prompt": long_prompt} for example in DPO_EXAMPLES]
     with pytest.raises(NoTrainableExamples, match="raise training.max_length"):
-        train_dpo(examples, DPORunConfig(output_dir=tmp_path, max_steps=1, max_length=32),
+        train_dpo(examples, TrainingConfig(dpo_steps=1, max_length=32), "embedded", tmp_path,
                   model=tiny_llama(tokenizer), tokenizer=tokenizer)
 
 
 def test_coarse_stage_on_every_answered_pair_then_fine_on_accepted(tmp_path, tokenizer):
     from factories import campaign_with_snippets, pair
-    from polyforge.config import TrainingConfig
     from polyforge.storage import open_engine, session_factory
     from polyforge.training.pipeline import train_campaign
 
@@ -120,3 +120,21 @@ def test_coarse_stage_on_every_answered_pair_then_fine_on_accepted(tmp_path, tok
     assert outcome.sft.examples == 5 and outcome.final_model == outcome.sft.model_dir
     assert f"SFT: TRL SFTTrainer, 2 steps from {outcome.coarse.model_dir}" in said  # fine starts from coarse
     assert (outcome.coarse.model_dir / "config.json").is_file()
+
+
+def test_trl_configs_come_from_the_training_settings_alone(tmp_path):
+    """One set of defaults: TRL's SFT and DPO configs take every value from TrainingConfig."""
+    from polyforge.training.dpo import dpo_config
+    from polyforge.training.sft import sft_config
+
+    settings = TrainingConfig(batch_size=3, max_length=96, learning_rate=3e-5, dpo_steps=5, dpo_beta=0.2,
+                              dpo_learning_rate=1e-6)
+    sft = sft_config(settings, tmp_path, max_steps=7, seed=4)
+    assert (sft.max_steps, sft.per_device_train_batch_size, sft.max_length, sft.learning_rate, sft.seed) == (
+        7, 3, 96, 3e-5, 4)
+    dpo = dpo_config(settings, tmp_path, seed=4)
+    assert (dpo.max_steps, dpo.per_device_train_batch_size, dpo.max_length, dpo.learning_rate, dpo.beta) == (
+        5, 3, 96, 1e-6, 0.2)
+    defaults = TrainingConfig()
+    assert dpo_config(defaults, tmp_path).max_steps == defaults.dpo_steps
+    assert sft_config(defaults, tmp_path, defaults.max_steps).learning_rate == defaults.learning_rate

@@ -18,7 +18,7 @@ import enry
 from enry.definitions import lib as enry_lib
 from enry.utils import go_str_slice_to_py, prepare_candidates
 
-from polyforge.ingest.languages import Language, language_table
+from polyforge.languages import Language, language_table
 
 # Linguist reads modelines from the first and last lines and classifies on content; a few KiB is
 # as good as the whole file and keeps identification time flat on large files.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from polyforge.config import IngestConfig
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
-from polyforge.ingest.languages import language_by_name, language_table
+from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
 from polyforge.ingest.errors import IngestError
 from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, process_batch_in_worker, start_worker

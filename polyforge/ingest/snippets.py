@@ -13,7 +13,7 @@ from functools import lru_cache
 from tree_sitter import Query, QueryCursor
 from tree_sitter_language_pack import get_language, get_parser
 
-from polyforge.ingest.languages import Language
+from polyforge.languages import Language
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 

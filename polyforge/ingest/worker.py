@@ -14,7 +14,7 @@ from polyforge.ingest.decontamination import BenchmarkError, load_benchmarks
 from polyforge.ingest.errors import IngestError
 from polyforge.ingest.filters import Candidate, Decontaminate, Downsample, MinHasher, QualityFilter, SnippetFilter
 from polyforge.ingest.identify import identify_content
-from polyforge.ingest.languages import Language
+from polyforge.languages import Language
 from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
 from polyforge.ingest.sources import SourceFile, WalkLimits, read_file
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from polyforge.config import ModelConfig
 from polyforge.llm.base import (
     ChatBackend,
     Completion,
+    EndpointsDown,
+    EndpointUnavailable,
     LLMError,
     Message,
     SamplingParams,
@@ -18,6 +21,8 @@ from polyforge.llm.base import (
 __all__ = [
     "ChatBackend",
     "Completion",
+    "EndpointUnavailable",
+    "EndpointsDown",
     "LLMError",
     "Message",
     "SamplingParams",
@@ -27,21 +32,29 @@ __all__ = [
 ]
 
 
-def create_backend(config: ModelConfig) -> ChatBackend:
-    """The backend a model config names. Heavy imports happen here, not at package import."""
+def create_backend(config: ModelConfig, role: str = "generator",
+                   on_notice: Callable[[str], None] = lambda message: None) -> ChatBackend:
+    """The backend a model config names: for `openai`, a pool of its endpoints (one or more), which
+    reports outages and ejections through `on_notice`. Heavy imports happen here, not at package import."""
     if config.backend == "openai":
         from polyforge.llm.openai_backend import OpenAICompatibleBackend
+        from polyforge.llm.pool import EndpointPool
 
-        return OpenAICompatibleBackend(
-            base_url=config.base_url or "",
-            model=config.model or "",
-            api_key=os.environ.get(config.api_key_env),
-            response_format=config.response_format,
-            timeout_s=config.timeout_s,
-            max_attempts=config.max_attempts,
-            max_concurrency=config.max_concurrency,
-            retry_initial_s=config.retry_initial_s,
-        )
+        endpoints = [
+            OpenAICompatibleBackend(
+                base_url=url,
+                model=config.model or "",
+                api_key=os.environ.get(config.api_key_env),
+                response_format=config.response_format,
+                timeout_s=config.timeout_s,
+                max_attempts=config.max_attempts,
+                max_concurrency=config.max_concurrency,
+                retry_initial_s=config.retry_initial_s,
+            )
+            for url in config.base_urls
+        ]
+        return EndpointPool(endpoints, role, config.eject_after, config.probe_interval_s, config.outage_wait_s,
+                            on_notice)
     from polyforge.llm.embedded import EmbeddedBackend
 
     return EmbeddedBackend(model_path=config.model, context_tokens=config.context_tokens, threads=config.threads)

@@ -43,6 +43,16 @@ class LLMError(RuntimeError):
     """A backend could not produce a completion (after its own retries): recorded per work item."""
 
 
+class EndpointUnavailable(RuntimeError):
+    """A server failed for reasons of its own (refused or dropped connections, timeouts, 5xx, garbage bodies)
+    after every retry. Not the work item's fault: a pool tries another endpoint, and a campaign never
+    records it against an item, which stays pending."""
+
+
+class EndpointsDown(EndpointUnavailable):
+    """Every endpoint of a role stayed down longer than the configured wait; the campaign stops, resumable."""
+
+
 @dataclass
 class StructuredOutputError(Exception):
     """The model did not produce a valid object after every allowed attempt."""

@@ -14,7 +14,7 @@ from openai import (
 )
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
+from polyforge.llm.base import ChatBackend, Completion, EndpointUnavailable, LLMError, Message, SamplingParams
 from polyforge.llm.concurrency import AdaptiveLimiter
 
 
@@ -33,7 +33,9 @@ class OpenAICompatibleBackend(ChatBackend):
     JSON schemas go out as `response_format` (the OpenAI `json_schema` form, or llama-cpp-python's
     `json_object` + `schema` form), which the servers turn into constrained decoding. Timeouts,
     429 and 5xx answers, dropped connections and unparseable bodies are retried with exponential
-    backoff and jitter (tenacity); 429 and 5xx also shrink the window of requests in flight.
+    backoff and jitter (tenacity); 429 and 5xx also shrink the window of requests in flight. When
+    every retry failed that way the server is at fault (`EndpointUnavailable`); any other refusal
+    (a 400: a prompt over the context, say) is the request's (`LLMError`).
     """
 
     def __init__(
@@ -114,7 +116,16 @@ class OpenAICompatibleBackend(ChatBackend):
             return await retrying(self._attempt, request)
         except (APIError, *TRANSIENT_ERRORS) as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
-            raise LLMError(f"{self.base_url} ({self.name}), {attempts} attempt(s): {type(exc).__name__}: {exc}") from exc
+            error = EndpointUnavailable if isinstance(exc, TRANSIENT_ERRORS) else LLMError
+            raise error(f"{self.base_url} ({self.name}), {attempts} attempt(s): {type(exc).__name__}: {exc}") from exc
+
+    async def probe(self, timeout_s: float = 5.0) -> bool:
+        """Whether the server answers `GET /models` (its health check) within `timeout_s`."""
+        try:
+            await self._client.with_options(timeout=timeout_s, max_retries=0).models.list()
+        except (APIError, *TRANSIENT_ERRORS):
+            return False
+        return True
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from polyforge.sandbox.execution import Execution, Limits, Status
-from polyforge.sandbox.languages import LANGUAGES, Language, UnknownLanguage, language
+from polyforge.sandbox.languages import LANGUAGES, Toolchain, UnknownLanguage, language
 from polyforge.sandbox.runner import BadRunInput, Sandbox
 
-__all__ = ["BadRunInput", "Execution", "LANGUAGES", "Language", "Limits", "Sandbox", "Status", "UnknownLanguage",
+__all__ = ["BadRunInput", "Execution", "LANGUAGES", "Limits", "Sandbox", "Status", "Toolchain", "UnknownLanguage",
            "language", "run"]
 
 _default: Sandbox | None = None

@@ -7,7 +7,7 @@ import signal
 
 from polyforge.sandbox.execution import Limits, Status
 from polyforge.sandbox.isolation import RawResult
-from polyforge.sandbox.languages import Language
+from polyforge.sandbox.languages import Toolchain
 
 
 def _first_match(patterns: tuple[str, ...], text: str) -> str | None:
@@ -20,7 +20,7 @@ def _first_match(patterns: tuple[str, ...], text: str) -> str | None:
     return None
 
 
-def classify(lang: Language, raw: RawResult, limits: Limits, compiling: bool, testing: bool) -> tuple[Status, str]:
+def classify(lang: Toolchain, raw: RawResult, limits: Limits, compiling: bool, testing: bool) -> tuple[Status, str]:
     """The status of one step (compile or run) and why.
 
     Order matters: limits first (a killed run says little about the code), then the compiler, then

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from polyforge.sandbox.execution import Status
 from polyforge.sandbox.isolation import bwrap_path
-from polyforge.sandbox.languages import LANGUAGES, Language
+from polyforge.sandbox.languages import LANGUAGES, Toolchain
 from polyforge.sandbox.runner import Sandbox
 
 
@@ -22,14 +22,14 @@ class LanguageCheck:
     seconds: float = 0.0    # the hello-world run, compile included
 
 
-def _install_hint(lang: Language) -> str:
+def _install_hint(lang: Toolchain) -> str:
     parts = [f"apt-get install {' '.join(lang.packages['apt'])}"] if "apt" in lang.packages else []
     if "npm" in lang.packages:
         parts.append(f"npm install --global {' '.join(lang.packages['npm'])}")
     return "; ".join(parts) or "see the language table"
 
 
-def missing_parts(sandbox: Sandbox, lang: Language) -> list[str]:
+def missing_parts(sandbox: Sandbox, lang: Toolchain) -> list[str]:
     """Tools and files the language needs that this machine lacks (no run)."""
     home = sandbox.toolchains.home(lang)
     if lang.home_query is not None and home is None:
@@ -49,7 +49,7 @@ def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
     return names
 
 
-def check_language(sandbox: Sandbox, lang: Language) -> LanguageCheck:
+def check_language(sandbox: Sandbox, lang: Toolchain) -> LanguageCheck:
     """Missing tools are named; present ones must also run a hello world in the sandbox."""
     missing = missing_parts(sandbox, lang)
     if missing:

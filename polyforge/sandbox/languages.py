@@ -35,7 +35,9 @@ JS_SYNTAX = (r"^SyntaxError: ",)
 
 
 @dataclass(frozen=True)
-class Language:
+class Toolchain:
+    """How the sandbox runs one language: its files, compile and run commands, test wiring and limits."""
+
     name: str
     aliases: tuple[str, ...]
     source: str                                   # file name of the main program
@@ -80,8 +82,8 @@ class Language:
         return compile_cmd, (self.test_run or self.run)
 
 
-LANGUAGES: tuple[Language, ...] = (
-    Language(
+LANGUAGES: tuple[Toolchain, ...] = (
+    Toolchain(
         name="Python", aliases=("python", "py", "python3"), source="main.py",
         hello="print('ok')",
         run=("python3", "-s", "main.py"),
@@ -91,7 +93,7 @@ LANGUAGES: tuple[Language, ...] = (
         runtime_patterns=(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", r"^Traceback "),
         memory_patterns=(r"^MemoryError",), syntax_patterns=(r"^(SyntaxError|IndentationError|TabError): ",),
     ),
-    Language(
+    Toolchain(
         name="JavaScript", aliases=("javascript", "js", "node"), source="main.js",
         hello="console.log('ok')",
         run=("node", "main.js"), test_run=("node", "--require", "./.strict_assert.js", "main.js"),
@@ -99,7 +101,7 @@ LANGUAGES: tuple[Language, ...] = (
         packages={"apt": ("nodejs", "npm")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY, syntax_patterns=JS_SYNTAX,
     ),
-    Language(
+    Toolchain(
         name="TypeScript", aliases=("typescript", "ts"), source="main.ts",
         hello="const word: string = 'ok'; console.log(word)",
         compile=("tsc", "--target", "es2020", "--module", "commonjs", "--lib", "es2020,dom", "--types", "node",
@@ -111,14 +113,14 @@ LANGUAGES: tuple[Language, ...] = (
         packages={"npm": ("typescript", "@types/node")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
     ),
-    Language(
+    Toolchain(
         name="C", aliases=("c",), source="main.c",
         hello='#include <stdio.h>\nint main(void) { puts("ok"); return 0; }\n',
         compile=("gcc", "-std=gnu11", "-O1", "-o", "main", "{sources}", "-lm"), run=("./main",),
         binaries=("gcc",), version_command=("gcc", "--version"), packages={"apt": ("gcc", "libc6-dev")},
         failed_patterns=(r"Assertion .* failed",),
     ),
-    Language(
+    Toolchain(
         name="C++", aliases=("c++", "cpp", "cxx"), source="main.cpp",
         hello='#include <iostream>\nint main() { std::cout << "ok" << std::endl; }\n',
         compile=("g++", "-std=gnu++17", "-O1", "-o", "main", "{sources}"), run=("./main",),
@@ -126,7 +128,7 @@ LANGUAGES: tuple[Language, ...] = (
         failed_patterns=(r"Assertion .* failed",), memory_patterns=(r"std::bad_alloc",),
         runtime_patterns=(r"terminate called",),
     ),
-    Language(
+    Toolchain(
         name="Java", aliases=("java",), source="Main.java",
         hello='class Main { public static void main(String[] a) { System.out.println("ok"); } }\n',
         # The source-file launcher compiles and runs in one JVM: no class name to guess.
@@ -137,7 +139,7 @@ LANGUAGES: tuple[Language, ...] = (
         memory_patterns=(r"java\.lang\.OutOfMemoryError", r"insufficient memory for the Java Runtime"),
         syntax_patterns=(r"^error: compilation failed",), runtime_patterns=(r"^Exception in thread",),
     ),
-    Language(
+    Toolchain(
         name="Rust", aliases=("rust", "rs"), source="main.rs",
         hello='fn main() { println!("ok"); }\n',
         compile=("rustc", "--edition", "2021", "-O", "-o", "main", "main.rs"), run=("./main",),
@@ -148,7 +150,7 @@ LANGUAGES: tuple[Language, ...] = (
         failed_patterns=(r"assertion .*failed", r"^test result: FAILED"),
         memory_patterns=(r"memory allocation of \d+ bytes failed",), runtime_patterns=(r"panicked at",),
     ),
-    Language(
+    Toolchain(
         name="Go", aliases=("go", "golang"), source="main.go",
         hello='package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("ok") }\n',
         compile=("go", "build", "-o", "main", "."), run=("./main",),
@@ -163,21 +165,21 @@ LANGUAGES: tuple[Language, ...] = (
         failed_patterns=(r"^--- FAIL", r"Error Trace:"), memory_patterns=(r"out of memory",),
         syntax_patterns=(r"\[build failed\]", r"\[setup failed\]"), runtime_patterns=(r"^panic: ",),
     ),
-    Language(
+    Toolchain(
         name="Shell", aliases=("shell", "bash", "sh"), source="main.sh",
         hello="echo ok", run=("bash", "main.sh"),
         binaries=("bash", "bc", "awk"), version_command=("bash", "--version"),
         packages={"apt": ("bash", "bc", "gawk")},
         syntax_patterns=(r"syntax error near unexpected token", r"syntax error: unexpected end of file"),
     ),
-    Language(
+    Toolchain(
         name="Perl", aliases=("perl", "pl"), source="main.pl",
         hello='print "ok\\n";', run=("perl", "main.pl"),
         binaries=("perl",), version_command=("perl", "-e", "print $^V"), packages={"apt": ("perl",)},
         memory_patterns=(r"^Out of memory",),
         syntax_patterns=(r"aborted due to compilation errors", r"^syntax error at"),
     ),
-    Language(
+    Toolchain(
         name="Ruby", aliases=("ruby", "rb"), source="main.rb",
         hello="puts 'ok'", run=("ruby", "main.rb"),
         binaries=("ruby",), version_command=("ruby", "--version"), packages={"apt": ("ruby",)},
@@ -185,7 +187,7 @@ LANGUAGES: tuple[Language, ...] = (
         memory_patterns=(r"NoMemoryError", r"failed to allocate memory"),
         syntax_patterns=(r"syntax error", r"\(SyntaxError\)"), runtime_patterns=(r"\(\w+(Error|Exception)\)$",),
     ),
-    Language(
+    Toolchain(
         name="PHP", aliases=("php",), source="main.php",
         hello='<?php echo "ok\\n";',
         run=("php", "-d", "zend.assertions=1", "-d", "assert.exception=1", "-d", "display_errors=stderr",
@@ -194,7 +196,7 @@ LANGUAGES: tuple[Language, ...] = (
         failed_patterns=(r"AssertionError", r"assert\("), memory_patterns=(r"Allowed memory size", r"Out of memory"),
         syntax_patterns=(r"Parse error: ",), runtime_patterns=(r"Fatal error: ",),
     ),
-    Language(
+    Toolchain(
         name="Lua", aliases=("lua",), source="main.lua",
         hello="print('ok')", run=("lua5.4", "main.lua"),
         binaries=("lua5.4",), version_command=("lua5.4", "-v"), packages={"apt": ("lua5.4",)},
@@ -210,7 +212,7 @@ class UnknownLanguage(ValueError):
     pass
 
 
-def language(name: str) -> Language:
+def language(name: str) -> Toolchain:
     """The table row for a language name or alias (case-insensitive)."""
     try:
         return _BY_NAME[name.strip().lower()]

@@ -15,7 +15,7 @@ from polyforge.sandbox.classify import classify
 from polyforge.sandbox.execution import Execution, Limits, Status
 from polyforge.sandbox.isolation import (SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, execute,
                                          prepare_workdir, sandbox_argv)
-from polyforge.sandbox.languages import Language, language
+from polyforge.sandbox.languages import Toolchain, language
 
 class BadRunInput(ValueError):
     """Files that cannot make a run (bad names); the message says which and why."""
@@ -29,7 +29,7 @@ class Toolchains:
         self._versions: dict[str, str] = {}
         self._lock = threading.RLock()
 
-    def home(self, lang: Language) -> str | None:
+    def home(self, lang: Toolchain) -> str | None:
         if lang.home_query is None:
             return None
         with self._lock:
@@ -37,7 +37,7 @@ class Toolchains:
                 self._homes[lang.name] = _host_output(lang.home_query)
             return self._homes[lang.name]
 
-    def version(self, lang: Language) -> str:
+    def version(self, lang: Toolchain) -> str:
         with self._lock:
             if lang.name not in self._versions:
                 command = list(lang.version_command)
@@ -47,16 +47,16 @@ class Toolchains:
                 self._versions[lang.name] = found or "unknown"
             return self._versions[lang.name]
 
-    def binds(self, lang: Language) -> dict[str, str]:
+    def binds(self, lang: Toolchain) -> dict[str, str]:
         home = self.home(lang)
         return {home: f"{TOOLCHAIN_ROOT}/{lang.name.lower()}"} if home else {}
 
-    def host_path(self, lang: Language) -> str:
+    def host_path(self, lang: Toolchain) -> str:
         """The sandbox's PATH as host folders: where its binaries are found from outside."""
         home = self.home(lang)
         return f"{home}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
 
-    def path(self, lang: Language) -> str:
+    def path(self, lang: Toolchain) -> str:
         home = self.home(lang)
         return f"{TOOLCHAIN_ROOT}/{lang.name.lower()}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
 
@@ -105,7 +105,7 @@ class Sandbox:
         except SandboxUnavailable as exc:
             return Execution(Status.SANDBOX_ERROR, None, "", str(exc), 0.0, language=lang.name, reason=str(exc))
 
-    def _layout(self, lang: Language, files: Mapping[str, str], test: str | None) -> dict[str, str]:
+    def _layout(self, lang: Toolchain, files: Mapping[str, str], test: str | None) -> dict[str, str]:
         names = list(files)
         main = files[names[0]]
         layout = {_checked_name(name): files[name] for name in names[1:]}
@@ -120,7 +120,7 @@ class Sandbox:
             layout.update(lang.support_files)
         return layout
 
-    def _run_in(self, lang: Language, layout: dict[str, str], limits: Limits, testing: bool) -> Execution:
+    def _run_in(self, lang: Toolchain, layout: dict[str, str], limits: Limits, testing: bool) -> Execution:
         compile_cmd, run_cmd = lang.commands(testing)
         with tempfile.TemporaryDirectory(prefix="polyforge-run-") as tmp:
             workdir = Path(tmp)
@@ -141,19 +141,19 @@ class Sandbox:
             status, reason = classify(lang, raw, limits, compiling=False, testing=testing)
             return _execution(lang, status, reason, raw, seconds)
 
-    def _step(self, lang: Language, workdir: Path, command: list[str], limits: Limits) -> RawResult:
+    def _step(self, lang: Toolchain, workdir: Path, command: list[str], limits: Limits) -> RawResult:
         env = {"PATH": self.toolchains.path(lang), **lang.env}
         argv, uid = sandbox_argv(command, workdir, limits, env, self.toolchains.binds(lang))
         prepare_workdir(workdir, uid)
         return execute(argv, limits)
 
-    def _seed_cache(self, lang: Language, target: Path) -> None:
+    def _seed_cache(self, lang: Toolchain, target: Path) -> None:
         """Copy the language's warm compiler cache into the run (each run gets its own copy)."""
         warm = self._warm_cache(lang)
         if warm is not None:
             shutil.copytree(warm, target, dirs_exist_ok=True)
 
-    def _warm_cache(self, lang: Language) -> Path | None:
+    def _warm_cache(self, lang: Toolchain) -> Path | None:
         version = self.toolchains.version(lang)
         digest = hashlib.sha256(version.encode()).hexdigest()[:12]
         folder = self._cache_root / f"{lang.name.lower()}-{digest}"
@@ -186,7 +186,7 @@ def _expand(command: tuple[str, ...], sources: list[str]) -> list[str]:
     return out
 
 
-def _execution(lang: Language, status: Status, reason: str, raw: RawResult, seconds: float) -> Execution:
+def _execution(lang: Toolchain, status: Status, reason: str, raw: RawResult, seconds: float) -> Execution:
     return Execution(status=status, exit_code=raw.exit_code, stdout=raw.stdout.decode("utf-8", "replace"),
                      stderr=raw.stderr.decode("utf-8", "replace"), seconds=round(seconds, 4), language=lang.name,
                      reason=reason, truncated=raw.output_overflow)

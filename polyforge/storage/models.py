@@ -281,3 +281,23 @@ class IngestLanguageStat(Base):
     dropped: Mapped[dict] = mapped_column(doc="Reason -> snippets (or files, for parse failures) dropped.")
 
     run: Mapped[IngestRun] = relationship(back_populates="languages")
+
+
+class EndpointUsage(Base):
+    """What one server endpoint of one role did for a campaign, over all its runs."""
+
+    __tablename__ = "endpoint_usage"
+    __table_args__ = (UniqueConstraint("campaign_id", "role", "base_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20), doc="generator, judge or second_judge.")
+    base_url: Mapped[str] = mapped_column(String(500))
+    model: Mapped[str] = mapped_column(String(200))
+    requests: Mapped[int] = mapped_column(default=0, doc="Calls sent (each with its own retries).")
+    failures: Mapped[int] = mapped_column(default=0, doc="Calls that failed after their retries.")
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0, doc="Total latency of the calls that succeeded.")
+    ejections: Mapped[int] = mapped_column(default=0, doc="Times the endpoint was taken out of the pool.")
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

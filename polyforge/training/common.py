@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from polyforge.config import TrainingConfig
+
 
 @dataclass
 class TrainingRunResult:
@@ -35,15 +37,15 @@ def use_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
-def trainer_arguments(output_dir: Path, max_steps: int, batch_size: int, learning_rate: float, max_length: int,
-                      seed: int) -> dict:
-    """The TRL config fields every trainer here sets the same way: log each step, save only at the end."""
+def trl_fields(settings: TrainingConfig, output_dir: Path, max_steps: int, learning_rate: float, seed: int) -> dict:
+    """The TRL config fields both trainers take from the training settings (whose defaults are the only ones):
+    log each step, save only at the end."""
     return {
         "output_dir": str(output_dir / "checkpoints"),
         "max_steps": max_steps,
-        "per_device_train_batch_size": batch_size,
+        "per_device_train_batch_size": settings.batch_size,
         "learning_rate": learning_rate,
-        "max_length": max_length,
+        "max_length": settings.max_length,
         "seed": seed,
         "logging_steps": 1,
         "save_strategy": "no",

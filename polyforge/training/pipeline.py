@@ -25,8 +25,8 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
                    say: Callable[[str], None] = print) -> TrainingOutcome:
     """Coarse SFT when configured (`out/sft-coarse/model`), SFT (`out/sft/model`), then DPO when preferences
     exist (`out/dpo/model`), each stage starting from the model of the one before; `say` reports each step."""
-    from polyforge.training.dpo import DPORunConfig, train_dpo
-    from polyforge.training.sft import SFTRunConfig, train_sft
+    from polyforge.training.dpo import train_dpo
+    from polyforge.training.sft import train_sft
 
     with session_scope(database_url, create=False) as session:
         campaign = latest_campaign(session)
@@ -37,10 +37,7 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
 
     def sft_stage(examples: list[dict], base_model: str, folder: str, steps: int) -> TrainingRunResult:
         say(f"SFT: TRL SFTTrainer, {steps} steps from {base_model}")
-        result = train_sft(examples, SFTRunConfig(
-            base_model=base_model, output_dir=out / folder, max_steps=steps, batch_size=settings.batch_size,
-            max_length=settings.max_length, learning_rate=settings.learning_rate, seed=seed,
-        ))
+        result = train_sft(examples, settings, base_model, out / folder, steps, seed)
         say(f"SFT: {result.steps} steps on {result.examples} examples, final loss {_loss(result)}")
         return result
 
@@ -58,11 +55,7 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         return TrainingOutcome(sft, None, sft.model_dir, coarse)
     say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} preference pairs")
     try:
-        dpo = train_dpo(preferences, DPORunConfig(
-            base_model=str(sft.model_dir), output_dir=out / "dpo", max_steps=settings.dpo_steps,
-            batch_size=settings.batch_size, max_length=settings.max_length, learning_rate=settings.dpo_learning_rate,
-            beta=settings.dpo_beta, seed=seed,
-        ))
+        dpo = train_dpo(preferences, settings, str(sft.model_dir), out / "dpo", seed)
     except NoTrainableExamples as exc:
         say(f"DPO: skipped, {exc}")
         return TrainingOutcome(sft, None, sft.model_dir, coarse)

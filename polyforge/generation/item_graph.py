@@ -1,0 +1,234 @@
+"""One work item as a LangGraph graph: snippet -> instruction -> answer -> tests -> judge -> route.
+
+Each step is a `Step` with the state fields it reads and writes (item_state.py); the graph wires them
+in order and ends an item early when a step sets a status of `PairStatus.ended_early()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from langgraph.graph import END, START, StateGraph
+
+from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
+from polyforge.generation.discussion import build_discussion_graph, discuss
+from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, ended
+from polyforge.prompts import Taxonomy
+from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
+from polyforge.sandbox.pool import ExecutionPool, Job
+from polyforge.terms import PairStatus
+
+CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
+
+
+@dataclass(frozen=True)
+class ItemSettings:
+    """How every work item of a campaign is processed (from the campaign config)."""
+
+    candidates: int = 1  # answers sampled per instruction; the judge keeps the best
+    novelty_threshold: float = 0.9  # similarity to the memory bank at which an instruction is a duplicate
+    discussion_rounds: int = 1  # critique-and-revise rounds for items with peers
+    transfer: bool = True  # peers carry the discussed task into their languages
+
+
+def passed(execution: Execution | None) -> bool:
+    return execution is not None and execution.status is Status.PASSED
+
+
+def best_candidate(verdicts: list[Verdict], executions: list[Execution | None]) -> int:
+    """The candidate that passed its tests with the highest final score (then the best of the rest);
+    unscored ones rank last, ties keep the earlier."""
+    ran = executions or [None] * len(verdicts)
+    keys = [(passed(e), v.final_score if v.final_score is not None else float("-inf")) for e, v in zip(ran, verdicts)]
+    return keys.index(max(keys))
+
+
+def execution_note(execution: Execution | None) -> str | None:
+    """What the judge is told about a candidate's run."""
+    if execution is None:
+        return None
+    return execution.status.value + (f" ({execution.reason})" if execution.reason else "")
+
+
+class ItemSteps:
+    """The steps of the item graph, sharing the campaign's agents, judge, tester and sandbox."""
+
+    def __init__(self, agents: Mapping[str, LanguageAgent], judge: JudgeAgent, settings: ItemSettings,
+                 taxonomy: Taxonomy | None = None, tester: TesterAgent | None = None,
+                 executor: ExecutionPool | None = None):
+        self.agents, self.judge, self.settings = agents, judge, settings
+        self.taxonomy, self.tester, self.executor = taxonomy, tester, executor
+        self.discussion = build_discussion_graph(agents, settings.discussion_rounds, settings.transfer)
+
+    def steps(self) -> list[Step]:
+        """In graph order; every field a step reads is written by an earlier one (or is the item)."""
+        return [
+            Step("write_instruction", ("item",), ("instruction",), self.write_instruction),
+            Step("discuss", ("item", "instruction"), ("instruction", "discussion", "transfers"), self.discuss),
+            Step("check_novelty", ("item", "instruction"), ("novelty", "memory_id"), self.check_novelty),
+            Step("classify", ("item", "instruction"), ("classification",), self.classify),
+            Step("write_answers", ("item", "instruction"), ("candidates",), self.write_answers),
+            Step("execute", ("item", "instruction"), ("tests", "executions"), self.execute),
+            Step("judge", ("item", "instruction"), ("verdicts", "answer", "verdict"), self.judge_candidates),
+            Step("remember", ("item", "status"), (), self.remember),
+        ]
+
+    async def write_instruction(self, state: ItemState) -> dict:
+        item = state.item
+        agent = self.agents[item.language]
+        if item.mode == TRANSFER_MODE:
+            return {"instruction": item.instruction}
+        try:
+            if item.mode == "answer_first":
+                output = await agent.write_instruction_answer_first(item.code, item.path, item.seed, item.target)
+            elif item.mode == "evolve":
+                output = await agent.evolve_seed(item.code, item.seed, item.target)
+            else:
+                output = await agent.write_instruction(item.code, item.path, item.seed, item.target)
+        except ITEM_ERRORS as exc:
+            return ended(PairStatus.failed, f"instruction: {exc}")
+        return {"instruction": output}
+
+    async def discuss(self, state: ItemState) -> dict:
+        item = state.item
+        outcome = await discuss(self.discussion, item.language, list(item.peers), state.instruction, item.seed)
+        update = {"instruction": outcome["instruction"], "discussion": outcome["turns"],
+                  "transfers": outcome.get("transfers", {})}
+        if "error" in outcome:
+            update.update(ended(PairStatus.failed, f"discussion: {outcome['error']}"))
+        return update
+
+    def check_novelty(self, state: ItemState) -> dict:
+        memory = self.agents[state.item.language].memory
+        if memory is None:
+            return {}
+        threshold = self.settings.novelty_threshold
+        instruction = state.instruction.text
+        vector = memory.embedder.encode([instruction])  # embedded once: checked, then remembered
+        similarity = memory.novelty_of_vector(vector[0])
+        if similarity >= threshold:
+            return {"novelty": similarity, **ended(PairStatus.duplicate, f"novelty: {similarity:.3f} similar to an "
+                                                   f"instruction in memory (threshold {threshold})")}
+        entry = memory.new_entry("generated", instruction)
+        memory.add([entry], vector)
+        return {"novelty": similarity, "memory_id": entry.id}
+
+    async def classify(self, state: ItemState) -> dict:
+        if self.taxonomy is None:
+            return {}
+        item = state.item
+        try:
+            labels = await self.agents[item.language].classify(state.instruction.text, self.taxonomy, item.seed)
+        except ITEM_ERRORS as exc:
+            return ended(PairStatus.failed, f"classify: {exc}")
+        return {"classification": labels}
+
+    async def write_answers(self, state: ItemState) -> dict:
+        item = state.item
+        agent = self.agents[item.language]
+        results = await asyncio.gather(
+            *(agent.write_answer(state.instruction.text, item.seed + i * CANDIDATE_SEED_STRIDE)
+              for i in range(self.settings.candidates)),
+            return_exceptions=True,
+        )
+        unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, ITEM_ERRORS)]
+        if unexpected:
+            raise unexpected[0]
+        written = [r for r in results if isinstance(r, StageOutput)]
+        if not written:  # one good candidate is enough to go on
+            return ended(PairStatus.failed, f"answer: {results[0]}")
+        return {"candidates": written}
+
+    async def execute(self, state: ItemState) -> dict:
+        """The tester writes tests from the first candidate's code; the sandbox runs every candidate.
+
+        A language the sandbox lacks, or answers without a code block, leave the item unexecuted;
+        a tester failure is recorded and the item goes on to the judge.
+        """
+        item = state.item
+        if self.tester is None or self.executor is None:
+            return {}
+        try:
+            runnable = sandbox_language(item.language).name
+        except UnknownLanguage:
+            return {}
+        codes = [code_block(candidate.text) for candidate in state.candidates]
+        first = next((code for code in codes if code), None)
+        if first is None:
+            return {"executions": [None] * len(codes)}
+        try:
+            tests = await self.tester.write_tests(item.language, state.instruction.text, first, item.seed)
+        except ITEM_ERRORS as exc:
+            return {"error": f"tester: {exc}"}
+
+        async def run(code: str | None) -> Execution | None:
+            return await self.executor.arun(Job(runnable, {"main": code}, test=tests.text)) if code else None
+
+        return {"tests": tests, "executions": list(await asyncio.gather(*(run(code) for code in codes)))}
+
+    async def judge_candidates(self, state: ItemState) -> dict:
+        item = state.item
+        executions = state.executions or [None] * len(state.candidates)
+        try:
+            verdicts = list(await asyncio.gather(
+                *(self.judge.judge(item.language, state.instruction.text, candidate.text, item.seed,
+                                   execution_status=execution.status.value if execution else None,
+                                   execution_note=execution_note(execution))
+                  for candidate, execution in zip(state.candidates, executions))
+            ))
+        except ITEM_ERRORS as exc:
+            return ended(PairStatus.failed, f"judge: {exc}")
+        best = best_candidate(verdicts, state.executions)
+        return {"verdicts": verdicts, "answer": state.candidates[best], "verdict": verdicts[best],
+                "status": verdicts[best].route}
+
+    def remember(self, state: ItemState) -> dict:
+        memory = self.agents[state.item.language].memory
+        if memory is not None and state.memory_id is not None and state.status is PairStatus.accepted:
+            memory.mark(state.memory_id, PairStatus.accepted, state.answer.text)
+        return {}
+
+
+def _continue_unless_ended(next_step: str):
+    def decide(state: ItemState) -> str:
+        return END if state.status in PairStatus.ended_early() else next_step
+
+    return decide
+
+
+def _discuss_if_peers(state: ItemState) -> str:
+    if state.status is PairStatus.failed:
+        return END
+    return "discuss" if state.item.peers else "check_novelty"
+
+
+def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, settings: ItemSettings = ItemSettings(),
+                     taxonomy: Taxonomy | None = None, tester: TesterAgent | None = None,
+                     executor: ExecutionPool | None = None):
+    """Compile the graph once per campaign; every work item runs through it concurrently.
+
+    With `settings.candidates` > 1 the answer is sampled that many times, the judge scores each, and
+    the best one becomes the pair's answer; the others remain in the state as DPO material. When the
+    agent has a memory bank, an instruction too similar to one it holds is dropped before any answer
+    is written (status `duplicate`), and a novel one is remembered at once, so that two items in
+    flight cannot both pass with the same task. An item with peers has its drafted instruction
+    discussed first (see `discussion.py`); the novelty check sees the revision.
+    """
+    graph = StateGraph(ItemState)
+    for step in ItemSteps(agents, judge, settings, taxonomy, tester, executor).steps():
+        graph.add_node(step.name, step)
+    graph.add_edge(START, "write_instruction")
+    graph.add_conditional_edges("write_instruction", _discuss_if_peers, ["discuss", "check_novelty", END])
+    for step, following in (("discuss", "check_novelty"), ("check_novelty", "classify"),
+                            ("classify", "write_answers"), ("write_answers", "execute"), ("judge", "remember")):
+        graph.add_conditional_edges(step, _continue_unless_ended(following), [following, END])
+    graph.add_edge("execute", "judge")
+    graph.add_edge("remember", END)
+    return graph.compile()
+
+
+async def run_item(graph, item: WorkItem) -> ItemState:
+    """The item's final state after the graph ran it."""
+    return ItemState(**await graph.ainvoke(ItemState(item=item)))

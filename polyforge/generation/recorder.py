@@ -1,0 +1,221 @@
+"""The recorder: finished work items become database rows (pair, scores, runs, preferences, transcript).
+
+It needs one per-campaign value, `Provenance`, built once when the campaign starts; it never sees
+the campaign config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polyforge.agents import StageOutput, Verdict
+from polyforge.checklists import Checklist
+from polyforge.generation.item_graph import passed
+from polyforge.generation.item_runner import ItemResult
+from polyforge.generation.item_state import ItemState
+from polyforge.llm import Completion
+from polyforge.llm.pool import EndpointPool
+from polyforge.prompts import PromptLibrary
+from polyforge.storage import (
+    ChecklistVersion,
+    Discussion,
+    DiscussionTurn,
+    ExecutionRecord,
+    JudgeScore,
+    Pair,
+    Preference,
+    PromptVersion,
+)
+from polyforge.storage.endpoint_usage import COUNTED, add_endpoint_usage
+from polyforge.terms import PairOrigin
+
+OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What every pair of a campaign records about how it was made."""
+
+    campaign_id: int
+    model: str  # the generator
+    judge_model: str  # the judge model(s)
+    checklist_hash: str
+    weights: dict[str, float]  # checklist criterion -> weight
+    sampling: dict  # the campaign's sampling settings (each pair adds its own seed and mode)
+
+
+def record_versions(session: Session, checklist: Checklist, prompts: PromptLibrary) -> None:
+    """Store the text behind every template and checklist hash a pair may cite, once per version."""
+    known = set(session.execute(select(PromptVersion.name, PromptVersion.content_hash)).all())
+    for name, (content_hash, content) in prompts.versions().items():
+        if (name, content_hash) not in known:
+            session.add(PromptVersion(name=name, content_hash=content_hash, content=content))
+    if session.scalar(select(ChecklistVersion.id).where(ChecklistVersion.content_hash == checklist.content_hash)) is None:
+        session.add(ChecklistVersion(name=checklist.name, content_hash=checklist.content_hash,
+                                     content=checklist.source_text))
+    session.commit()
+
+
+def stage_completions(state: ItemState) -> dict[str, list[Completion]]:
+    """Every completion a work item spent, by stage (retries included)."""
+    turns = state.discussion
+    draft = turns[0].output if turns else state.instruction
+    return {
+        "instruction": draft.completions if draft else [],
+        # A transfer's completions belong to the pair it became, in that pair's instruction stage.
+        "discussion": [c for turn in turns[1:] if turn.role != "transfer" for c in turn.output.completions],
+        "classify": state.classification.completions if state.classification else [],
+        "answer": [c for candidate in state.candidates for c in candidate.completions],
+        "tester": state.tests.completions if state.tests else [],
+        "judge": [c for verdict in state.verdicts for c in verdict.completions],
+    }
+
+
+def preferences(state: ItemState) -> list[tuple[StageOutput, Verdict]]:
+    """The candidates the chosen answer beat, on final score or by passing the tests they failed:
+    (rejected candidate, its verdict)."""
+    chosen = state.verdict
+    if chosen is None or chosen.final_score is None:
+        return []
+    executions = state.executions or [None] * len(state.candidates)
+    chosen_passed = passed(next(e for v, e in zip(state.verdicts, executions) if v is chosen))
+    return [
+        (candidate, verdict)
+        for candidate, verdict, execution in zip(state.candidates, state.verdicts, executions)
+        if verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
+                                      or (chosen_passed and not passed(execution)))
+    ]
+
+
+def _preference(pair: Pair, chosen: Verdict, rejected_text: str, rejected: Verdict) -> Preference:
+    rejected_score = "unscored" if rejected.final_score is None else f"{rejected.final_score:.2f}"
+    return Preference(
+        prompt=pair.instruction, chosen=pair.answer, rejected=rejected_text, chosen_score=chosen.final_score,
+        rejected_score=rejected.final_score, reason=f"judge score {chosen.final_score:.2f} vs {rejected_score}",
+    )
+
+
+def _execution_records(state: ItemState) -> list[ExecutionRecord]:
+    """The sandbox runs of every candidate, the chosen one marked."""
+    if state.tests is None:
+        return []
+    return [
+        ExecutionRecord(
+            candidate=index, chosen=candidate is state.answer, language=execution.language,
+            status=execution.status.value, reason=execution.reason, exit_code=execution.exit_code,
+            stdout=execution.stdout[-OUTPUT_KEPT:], stderr=execution.stderr[-OUTPUT_KEPT:], seconds=execution.seconds,
+            flaky=execution.flaky, tests=state.tests.text,
+        )
+        for index, (candidate, execution) in enumerate(zip(state.candidates, state.executions))
+        if execution is not None
+    ]
+
+
+def _templates(state: ItemState) -> dict[str, str]:
+    """Template name -> content hash, for every prompt the item rendered."""
+    outputs = (*(turn.output for turn in state.discussion), state.instruction, state.answer, state.tests)
+    templates = {output.template: output.template_hash for output in outputs if output is not None}
+    if state.classification is not None:
+        templates["classify"] = state.classification.template_hash
+    if state.verdict is not None:
+        templates["judge"] = state.verdict.template_hash
+    return templates
+
+
+def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
+    """The pair a finished work item made, with its scores, runs, preferences and provenance."""
+    item, verdict, labels = state.item, state.verdict, state.classification
+    spent = stage_completions(state)
+    tokens = {
+        stage: {"prompt": sum(c.prompt_tokens for c in cs), "completion": sum(c.completion_tokens for c in cs),
+                "calls": len(cs)}
+        for stage, cs in spent.items()
+    }
+    pair = Pair(
+        campaign_id=provenance.campaign_id,
+        snippet_id=item.snippet_id,
+        language=item.language,
+        instruction=state.instruction.text if state.instruction else "",
+        answer=state.answer.text if state.answer else "",
+        status=state.status,
+        topic=labels.topic if labels else None,
+        difficulty=labels.difficulty if labels else None,
+        final_score=verdict.final_score if verdict else None,
+        score_spread=verdict.score_spread if verdict else None,
+        flag_reason=verdict.flag_reason if verdict else None,
+        error=state.error or (verdict.error if verdict else None),
+        model=provenance.model,
+        judge_model=provenance.judge_model,
+        sampling={**provenance.sampling, "item_seed": item.seed, "mode": item.mode},
+        templates=_templates(state),
+        checklist_hash=provenance.checklist_hash,
+        judge_samples=[sample.as_record() for sample in verdict.samples] if verdict else None,
+        tokens=tokens,
+        total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
+        seconds=sum(c.seconds for cs in spent.values() for c in cs),
+    )
+    pair.preferences = [_preference(pair, verdict, candidate.text, other) for candidate, other in preferences(state)]
+    pair.executions = _execution_records(state)
+    pair.execution_status = next((record.status for record in pair.executions if record.chosen), None)
+    if verdict is not None:
+        pair.scores = [
+            JudgeScore(criterion=key, score=value, weight=provenance.weights[key],
+                       rationale=verdict.rationales.get(key), spread=verdict.spreads.get(key),
+                       decided_by=verdict.overrides.get(key, "judge"))
+            for key, value in verdict.scores.items()
+        ]
+    return pair
+
+
+def _discussion(provenance: Provenance, state: ItemState) -> Discussion:
+    turns = state.discussion
+    return Discussion(
+        campaign_id=provenance.campaign_id, proposer_language=state.item.language,
+        peer_languages=list(state.item.peers), rounds=sum(turn.role == "revision" for turn in turns),
+        turns=[DiscussionTurn(position=position, round=turn.round, language=turn.language, role=turn.role,
+                              text=turn.output.text, template_hash=turn.output.template_hash)
+               for position, turn in enumerate(turns)],
+    )
+
+
+def record_item(session: Session, provenance: Provenance, result: ItemResult) -> list[Pair]:
+    """Store one finished work item in its own transaction: its pair, its discussion's transcript and
+    the pairs its transfers became, so that a crash keeps all of them or none."""
+    pair = pair_from_state(provenance, result.state)
+    pairs = [pair]
+    if result.state.discussion:
+        discussion = _discussion(provenance, result.state)
+        pair.origin, pair.discussion = PairOrigin.discussion, discussion
+        for transfer in result.transfers:
+            transferred = pair_from_state(provenance, transfer)
+            transferred.origin, transferred.discussion = PairOrigin.transfer, discussion
+            pairs.append(transferred)
+    session.add_all(pairs)
+    session.commit()
+    return pairs
+
+
+class EndpointUsageLog:
+    """Stores what each endpoint of the campaign's pools did, as increments since the last flush."""
+
+    def __init__(self, pools: Sequence[EndpointPool]):
+        self.pools = pools
+        self._flushed: dict[tuple[str, str], dict] = {}
+
+    def flush(self, session: Session, campaign_id: int) -> None:
+        increments = []
+        for pool in self.pools:
+            for stats in pool.stats():
+                now = {name: getattr(stats, name) for name in COUNTED}
+                before = self._flushed.get((stats.role, stats.base_url), dict.fromkeys(COUNTED, 0))
+                if now != before:
+                    increments.append({"role": stats.role, "base_url": stats.base_url, "model": stats.model,
+                                       "last_error": stats.last_error,
+                                       **{name: now[name] - before[name] for name in COUNTED}})
+                self._flushed[(stats.role, stats.base_url)] = now
+        if increments:
+            add_endpoint_usage(session, campaign_id, increments)

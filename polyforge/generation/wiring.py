@@ -1,0 +1,83 @@
+"""Wiring: the campaign config turned into backends, agents, a judge, a tester and a sandbox pool,
+and those into an item runner. Nothing here schedules or stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import NamedTuple
+
+from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent
+from polyforge.checklists import Checklist
+from polyforge.config import CampaignConfig
+from polyforge.generation.item_graph import ItemSettings, build_item_graph
+from polyforge.generation.item_runner import ItemRunner
+from polyforge.languages import grammar_names
+from polyforge.llm import ChatBackend, create_backend
+from polyforge.memory import MemoryBank
+from polyforge.prompts import PromptLibrary, Taxonomy
+from polyforge.sandbox import Limits, Sandbox
+from polyforge.sandbox.pool import ExecutionPool, ResultCache
+
+
+class Backends(NamedTuple):
+    generator: ChatBackend
+    judge: ChatBackend
+    second_judge: ChatBackend | None = None
+
+    @classmethod
+    def from_config(cls, config: CampaignConfig, on_notice: Callable[[str], None] = lambda message: None) -> Backends:
+        """One backend per role (the judge shares the generator's when it is the same model); `on_notice`
+        hears of endpoint outages."""
+        models = config.models
+        generator = create_backend(models.generator, "generator", on_notice)
+        judge = (generator if models.judge in (None, models.generator)
+                 else create_backend(models.judge, "judge", on_notice))
+        second = create_backend(models.second_judge, "second_judge", on_notice) if models.second_judge else None
+        return cls(generator, judge, second)
+
+    def distinct(self) -> list[ChatBackend]:
+        """Each backend once, for closing."""
+        unique: list[ChatBackend] = []
+        for backend in self:
+            if backend is not None and all(backend is not seen for seen in unique):
+                unique.append(backend)
+        return unique
+
+
+def item_settings(config: CampaignConfig) -> ItemSettings:
+    discussion = config.generation.discussion
+    return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
+                        discussion.transfer)
+
+
+def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],
+                    banks: Mapping[str, MemoryBank], prompts: PromptLibrary) -> dict[str, LanguageAgent]:
+    sampling = config.sampling
+    return {language: LanguageAgent(language, generator, sampling.instruction, sampling.answer,
+                                    memory=banks.get(language), few_shot=config.memory.few_shot, prompts=prompts)
+            for language in languages}
+
+
+def judge_agent(config: CampaignConfig, backends: Backends, checklist: Checklist,
+                prompts: PromptLibrary) -> JudgeAgent:
+    return JudgeAgent(backends.judge, checklist, config.sampling.judge, config.judge,
+                      second_backend=backends.second_judge, grammars=grammar_names(), prompts=prompts)
+
+
+def execution_pool(config: CampaignConfig) -> ExecutionPool | None:
+    """The sandbox pool that runs generated tests, or None when execution is off."""
+    settings = config.execution
+    if not settings.enabled:
+        return None
+    limits = Limits(cpu_seconds=settings.cpu_seconds, wall_seconds=settings.wall_seconds, memory_mb=settings.memory_mb)
+    cache = ResultCache(config.output_dir / "sandbox-cache.db") if settings.cache else None
+    return ExecutionPool(Sandbox(limits), settings.workers, cache, settings.repeats)
+
+
+def item_runner(config: CampaignConfig, generator: ChatBackend, agents: Mapping[str, LanguageAgent],
+                judge: JudgeAgent, taxonomy: Taxonomy | None, executor: ExecutionPool | None,
+                prompts: PromptLibrary) -> ItemRunner:
+    """The item runner for this campaign: the item graph compiled over its agents, judge, tester and sandbox;
+    the generator writes the tests."""
+    tester = TesterAgent(generator, config.sampling.tester, prompts) if executor is not None else None
+    return ItemRunner(build_item_graph(agents, judge, item_settings(config), taxonomy, tester, executor))
