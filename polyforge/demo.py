@@ -15,7 +15,7 @@ from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.storage import session_scope
 from polyforge.storage.db import DB_FILENAME
 from polyforge.terms import PairStatus
-from polyforge.training.pipeline import TrainingOutcome, train_and_verify
+from polyforge.training.recipe import TrainingOutcome, train_and_verify
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 DEMO_CONFIG = EXAMPLES_DIR / "campaign.yaml"

@@ -5,8 +5,10 @@ import threading
 
 import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
+from polyforge.cli import app
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.llm import EndpointsDown, LLMError
@@ -40,6 +42,7 @@ def fleet_config(sample_repo, tmp_path, db_url, urls, **model):
         "name": "fleet", "output_dir": str(tmp_path), "database_url": db_url, "sources": [{"path": str(sample_repo)}],
         "languages": ["Python", "C", "Go", "JavaScript"], "budgets": {"max_pairs": PAIRS}, "concurrency": 4,
         "memory": {"enabled": False}, "execution": {"enabled": False}, "coverage": {"classify": False},
+        "judge": {"rationales": False, "max_retries": 0},
         "models": {"generator": {"backend": "openai", "model": "smollm2", "base_url": urls,
                                  "response_format": "json_object", "timeout_s": 60, "max_attempts": 2,
                                  "retry_initial_s": 0.1, "max_concurrency": 2, "eject_after": 1,
@@ -82,7 +85,14 @@ def assert_every_item_accounted_for(pairs):
     assert infrastructure == []
 
 
-def test_a_campaign_survives_losing_one_of_two_endpoints(servers, sample_repo, tmp_path, db_url):
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """The outage tests test the pool and the scheduler, not the dialect: one database kind keeps them short."""
+    return f"sqlite:///{tmp_path / 'fleet.db'}"
+
+
+def test_a_campaign_survives_losing_one_of_two_endpoints(servers, sample_repo, tmp_path, sqlite_url):
+    db_url = sqlite_url
     first, second = servers(2)
     config = fleet_config(sample_repo, tmp_path, db_url, [first.url, second.url])
     progress = KillAfter(first, 2)
@@ -98,9 +108,15 @@ def test_a_campaign_survives_losing_one_of_two_endpoints(servers, sample_repo, t
     assert any(f"{first.url} ejected" in notice for notice in progress.notices)
     by_url = {stats.base_url: stats for stats in result.endpoints}
     assert by_url[first.url].ejections == dead.ejections
+    for command in ("status", "report"):  # both show what each endpoint did
+        shown = CliRunner().invoke(app, [command, db_url])
+        assert shown.exit_code == 0, shown.output
+        dead_row = next(line for line in shown.output.splitlines() if first.url in line)
+        assert f" {dead.requests} " in dead_row and f" {dead.failures} " in dead_row
 
 
-def test_the_only_server_dies_and_comes_back_and_no_item_fails(servers, sample_repo, tmp_path, db_url):
+def test_the_only_server_dies_and_comes_back_and_no_item_fails(servers, sample_repo, tmp_path, sqlite_url):
+    db_url = sqlite_url
     (server,) = servers(1)
     config = fleet_config(sample_repo, tmp_path, db_url, server.url, outage_wait_s=120)
     restart = lambda: threading.Timer(2.0, server.start).start()  # noqa: E731 - a restart a little later
@@ -116,7 +132,8 @@ def test_the_only_server_dies_and_comes_back_and_no_item_fails(servers, sample_r
 
 
 def test_an_outage_past_the_wait_stops_the_campaign_and_the_same_command_resumes(servers, sample_repo, tmp_path,
-                                                                                  db_url):
+                                                                                  sqlite_url):
+    db_url = sqlite_url
     (server,) = servers(1)
     config = fleet_config(sample_repo, tmp_path, db_url, server.url, outage_wait_s=1)
     with pytest.raises(EndpointsDown, match="run the same command again"):

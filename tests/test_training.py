@@ -99,7 +99,7 @@ def test_examples_all_too_long_is_a_clear_error(tmp_path, tokenizer):
 def test_coarse_stage_on_every_answered_pair_then_fine_on_accepted(tmp_path, tokenizer):
     from factories import campaign_with_snippets, pair
     from polyforge.storage import open_engine, session_factory
-    from polyforge.training.pipeline import train_campaign
+    from polyforge.training.recipe import train_campaign
 
     base = tmp_path / "tiny"
     tiny_llama(tokenizer).save_pretrained(base)

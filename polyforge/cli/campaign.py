@@ -24,21 +24,29 @@ from polyforge.storage.report import coverage_counts, latest_campaign
 app = typer.Typer()
 
 
+EXIT_ENDPOINTS_DOWN = 75  # EX_TEMPFAIL: try again later; the same command resumes
+
+
 @contextmanager
 def campaign_display() -> Iterator:
     """The hooks of a campaign run, drawn as a live progress bar; Ctrl+C or SIGTERM stops the run cleanly
-    (status 'interrupted') and ends the command with exit status 130."""
+    (status 'interrupted') and ends the command with exit status 130, and so does an outage of every
+    endpoint of a role past its wait, with exit status 75."""
     from polyforge.generation.campaign import CampaignProgress
+    from polyforge.llm import EndpointsDown
 
     # SIGTERM (a scheduler, `kill`) stops like Ctrl+C: items in flight are dropped, banks saved, status set.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with progress() as bar:
             live = LiveProgress(bar)
-            yield CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done)
+            yield CampaignProgress(live.on_ingested, live.on_scheduled, live.on_item_done, live.on_notice)
     except KeyboardInterrupt:
         console.print("stopped: every finished item is stored; run the same command again to resume")
         raise typer.Exit(130)
+    except EndpointsDown as exc:
+        console.print(f"[bold red]stopped:[/] {exc}; every finished item is stored, the items in flight are pending")
+        raise typer.Exit(EXIT_ENDPOINTS_DOWN)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -50,6 +58,9 @@ def run(
     new_campaign: Annotated[bool, typer.Option(
         help="Start the config over as a new campaign instead of resuming the last one of its name; "
              "the memory banks are reused, so tasks seen before are rejected as duplicates.")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        help="Schedule the campaign's failed items again (a reply that never parsed, a budget exceeded); "
+             "items stopped by a server outage are never failed, a plain resume takes them.")] = False,
 ) -> None:
     """Run (or resume) a generation campaign from a config file."""
     from polyforge.generation.campaign import CampaignRunner
@@ -58,9 +69,12 @@ def run(
         campaign = load_config(config, {"output_dir": str(out)} if out else None)
         output_path(campaign.output_dir, folder=True)
         with campaign_display() as hooks:
-            result = asyncio.run(CampaignRunner(campaign, hooks, new_campaign=new_campaign).run())
+            result = asyncio.run(CampaignRunner(campaign, hooks, new_campaign=new_campaign,
+                                                retry_failed=retry_failed).run())
     except USER_ERRORS as exc:
         fail(str(exc))
+    if retry_failed:
+        console.print(f"scheduled {result.requeued} failed item(s) again")
     print_campaign_result(result)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")

@@ -23,7 +23,7 @@ def train(
 ) -> None:
     """Fine-tune on a campaign: [coarse SFT,] SFT on its pairs, then DPO on its preferences; saves model folders."""
     from polyforge.config import TrainingConfig
-    from polyforge.training.pipeline import train_and_verify
+    from polyforge.training.recipe import train_and_verify
 
     output_path(out, folder=True)
     url = database_url_of(source)

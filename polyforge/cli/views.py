@@ -7,6 +7,7 @@ import math
 from collections import Counter
 from datetime import datetime
 
+from rich.console import Group
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,7 +16,8 @@ from polyforge.checklists.calibration import CalibrationReport
 from polyforge.cli.common import console
 from polyforge.generation.coverage import Coverage
 from polyforge.ingest import IngestReport
-from polyforge.storage import session_scope
+from polyforge.storage import EndpointUsage, session_scope
+from polyforge.storage.endpoint_usage import endpoint_usage
 from polyforge.storage.report import (
     CriterionDistribution,
     Synergy,
@@ -56,6 +58,10 @@ class LiveProgress:
             task = self._progress.tasks[self._task]
             self._progress.console.print(f"[{task.completed:.0f}/{task.total:.0f}] {language}: {status}")
 
+    def on_notice(self, message: str) -> None:
+        """News about the servers (an endpoint ejected, all down, back) above the bar."""
+        self._progress.console.print(f"[yellow]{message}[/]")
+
     def _describe(self) -> str:
         c = self._counts
         return (f"pairs [green]{c[PairStatus.accepted]} accepted[/] [yellow]{c[PairStatus.flagged]} flagged[/] "
@@ -76,6 +82,7 @@ def print_summary(database: str, campaign_id: int) -> None:
         distributions = criterion_distributions(session, campaign_id)
         reasons = flag_reason_counts(session, campaign_id)
         discussion = synergy(session, campaign_id)
+        endpoints = endpoint_usage(session, campaign_id)
     table = Table(title=f"campaign {campaign_id}")
     for column in ("language", "generated", *PairStatus, "mean score",
                    "tokens", "seconds"):
@@ -92,6 +99,23 @@ def print_summary(database: str, campaign_id: int) -> None:
         console.print("flag reasons: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items()))
     if discussion is not None:
         print_synergy(discussion)
+    if endpoints:
+        console.print(endpoint_table(endpoints, f"server endpoints of campaign {campaign_id}"))
+
+
+def endpoint_table(rows: list[EndpointUsage], title: str) -> Table:
+    """Calls, failures, tokens and mean latency per server endpoint (over every run of the campaign)."""
+    table = Table(title=title)
+    for column in ("campaign", "role", "endpoint", "requests", "failures", "ejections", "prompt tokens",
+                   "completion tokens", "mean latency", "last error"):
+        table.add_column(column, justify="left" if column in ("role", "endpoint", "last error") else "right")
+    for row in rows:
+        succeeded = row.requests - row.failures
+        latency = f"{row.seconds / succeeded:.2f} s" if succeeded else "-"
+        table.add_row(str(row.campaign_id), row.role, row.base_url, str(row.requests), str(row.failures),
+                      str(row.ejections), str(row.prompt_tokens), str(row.completion_tokens), latency,
+                      (row.last_error or "-")[:80])
+    return table
 
 
 def _rate(value: float | None) -> str:
@@ -171,10 +195,12 @@ def criterion_table(distributions: list[CriterionDistribution]) -> Table:
     return table
 
 
-def status_table(sessions: sessionmaker[Session], source: str) -> Table:
-    """Every campaign in the database with its progress, read afresh (a campaign may be writing)."""
+def status_table(sessions: sessionmaker[Session], source: str) -> Group:
+    """Every campaign in the database with its progress, read afresh (a campaign may be writing), and the
+    server endpoints the campaigns used."""
     with sessions() as session:
         rows = campaign_progress(session)
+        endpoints = [usage for row in rows for usage in endpoint_usage(session, row.id)]
     table = Table(title=f"campaigns in {source} at {datetime.now():%H:%M:%S}")
     for column in ("id", "name", "status", "snippets", "pairs", *PROGRESS_STATUSES,
                    "started", "finished"):
@@ -185,7 +211,7 @@ def status_table(sessions: sessionmaker[Session], source: str) -> Table:
         finished = f"{row.finished_at:%m-%d %H:%M}" if row.finished_at else "-"
         table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
                       f"{row.created_at:%m-%d %H:%M}", finished)
-    return table
+    return Group(table, *([endpoint_table(endpoints, "server endpoints")] if endpoints else []))
 
 
 def print_ingest_report(report: IngestReport) -> None:
