@@ -1,6 +1,7 @@
 """Campaigns against real llama.cpp servers that die: pools of endpoints, outages, resume, retrying failures."""
 
 import asyncio
+import re
 import threading
 
 import pytest
@@ -111,8 +112,9 @@ def test_a_campaign_survives_losing_one_of_two_endpoints(servers, sample_repo, t
     for command in ("status", "report"):  # both show what each endpoint did
         shown = CliRunner().invoke(app, [command, db_url])
         assert shown.exit_code == 0, shown.output
-        dead_row = next(line for line in shown.output.splitlines() if first.url in line)
-        assert f" {dead.requests} " in dead_row and f" {dead.failures} " in dead_row
+        dead_row = next(line for line in shown.output.splitlines() if first.url in line and "│" in line)
+        assert re.search(rf"│\s+{dead.requests} │\s+{dead.failures} │\s+{dead.ejections} │", dead_row), dead_row
+        assert f"last error of {first.url}:" in shown.output
 
 
 def test_the_only_server_dies_and_comes_back_and_no_item_fails(servers, sample_repo, tmp_path, sqlite_url):

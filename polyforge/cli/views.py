@@ -103,19 +103,24 @@ def print_summary(database: str, campaign_id: int) -> None:
         console.print(endpoint_table(endpoints, f"server endpoints of campaign {campaign_id}"))
 
 
-def endpoint_table(rows: list[EndpointUsage], title: str) -> Table:
-    """Calls, failures, tokens and mean latency per server endpoint (over every run of the campaign)."""
+def endpoint_table(rows: list[EndpointUsage], title: str, by_campaign: bool = False) -> Group:
+    """Calls, failures, ejections, tokens (prompt/completion) and mean latency per server endpoint (over every run of the
+    campaign), then each endpoint's last error."""
     table = Table(title=title)
-    for column in ("campaign", "role", "endpoint", "requests", "failures", "ejections", "prompt tokens",
-                   "completion tokens", "mean latency", "last error"):
-        table.add_column(column, justify="left" if column in ("role", "endpoint", "last error") else "right")
+    columns = ("campaign",) * by_campaign + ("role", "endpoint", "calls", "failed", "ejected",
+                                            "tokens in/out", "latency")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("role", "endpoint") else "right", no_wrap=True)
+    errors = []
     for row in rows:
         succeeded = row.requests - row.failures
         latency = f"{row.seconds / succeeded:.2f} s" if succeeded else "-"
-        table.add_row(str(row.campaign_id), row.role, row.base_url, str(row.requests), str(row.failures),
-                      str(row.ejections), str(row.prompt_tokens), str(row.completion_tokens), latency,
-                      (row.last_error or "-")[:80])
-    return table
+        table.add_row(*(str(row.campaign_id),) * by_campaign, row.role, row.base_url, str(row.requests),
+                      str(row.failures), str(row.ejections), f"{row.prompt_tokens}/{row.completion_tokens}", latency)
+        if row.last_error:  # it names its endpoint and model first
+            errors.append(f"last error of {row.base_url}: "
+                          + row.last_error.removeprefix(f"{row.base_url} ({row.model}), "))
+    return Group(table, *errors)
 
 
 def _rate(value: float | None) -> str:
@@ -211,7 +216,7 @@ def status_table(sessions: sessionmaker[Session], source: str) -> Group:
         finished = f"{row.finished_at:%m-%d %H:%M}" if row.finished_at else "-"
         table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
                       f"{row.created_at:%m-%d %H:%M}", finished)
-    return Group(table, *([endpoint_table(endpoints, "server endpoints")] if endpoints else []))
+    return Group(table, *([endpoint_table(endpoints, "server endpoints", by_campaign=True)] if endpoints else []))
 
 
 def print_ingest_report(report: IngestReport) -> None:
