@@ -107,12 +107,10 @@ class ItemSteps:
         threshold = self.settings.novelty_threshold
         instruction = state.instruction.text
         vector = memory.embedder.encode([instruction])  # embedded once: checked, then remembered
-        similarity = memory.novelty_of_vector(vector[0])
-        if similarity >= threshold:
+        similarity, entry = memory.admit("generated", instruction, vector[0], threshold)  # atomic across items
+        if entry is None:
             return {"novelty": similarity, **ended(PairStatus.duplicate, f"novelty: {similarity:.3f} similar to an "
                                                    f"instruction in memory (threshold {threshold})")}
-        entry = memory.new_entry("generated", instruction)
-        memory.add([entry], vector)
         return {"novelty": similarity, "memory_id": entry.id}
 
     async def classify(self, state: ItemState) -> dict:
