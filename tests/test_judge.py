@@ -54,9 +54,18 @@ def test_fenced_blocks_are_found_with_any_info_string_and_fence():
     ("fn total(xs: &[i32]) -> i32 { xs.iter().sum() }\n", "rust", True),
     ("def total(xs):\n    return sum(xs)\n", "rust", False),
     ("", "python", False),
+    # comments and blank lines only: not code (the count of named children alone said it was)
+    ("# TODO: sum the list\n\n# return the total\n", "python", False),
+    ("// add the numbers here\n/* and return them */\n", "javascript", False),
+    ("// no body yet\n\nfn main() {}\n", "rust", True),
 ])
 def test_tree_sitter_decides_whether_code_parses(code, grammar, clean):
     assert parses_cleanly(code, grammar) is clean
+
+
+def test_a_block_of_comments_is_no_code_for_the_parser_rule(checklist):
+    [fact] = known_facts(checklist, "Here:\n```python\n# sum the list with sum()\n\n```", "python", None)
+    assert (fact.criterion, fact.score) == ("code_exists", 1) and "none of 1" in fact.explanation
 
 
 def test_parser_override_sets_code_exists_from_the_answer(checklist):

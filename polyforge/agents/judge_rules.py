@@ -43,10 +43,20 @@ def _parser(grammar: str):
     return get_parser(grammar)
 
 
+def syntax_tree(code: str, grammar: str):
+    """The root node of `code` parsed with the tree-sitter grammar `grammar`."""
+    return _parser(grammar).parse(code.encode("utf-8")).root_node
+
+
+def is_comment(node) -> bool:
+    return "comment" in node.type
+
+
 def parses_cleanly(code: str, grammar: str) -> bool:
-    """True when tree-sitter parses `code` without error nodes and finds at least one construct."""
-    root = _parser(grammar).parse(code.encode("utf-8")).root_node
-    return root.named_child_count > 0 and not root.has_error
+    """True when tree-sitter parses `code` without error nodes and finds at least one construct that is not a
+    comment: a block of comments and blank lines holds no code."""
+    root = syntax_tree(code, grammar)
+    return not root.has_error and any(not is_comment(child) for child in root.named_children)
 
 
 def parser_override(criterion: str, checklist: Checklist, answer: str, grammar: str | None) -> Override | None:
