@@ -17,9 +17,11 @@ from polyforge.checklists import Checklist
 
 _MARKDOWN = MarkdownIt("commonmark")
 
-# Sandbox statuses that are a verdict on the code. Anything else (e.g. an infrastructure error) is not.
+# Sandbox statuses that are a verdict on the code. Anything else is not: an infrastructure error, or tests that
+# are no evidence ('vacuous_tests': no assertion, or they pass against a stub), which leave the judge's score.
 PASSED_STATUSES = frozenset({"passed"})
 FAILED_STATUSES = frozenset({"failed", "compile_error", "runtime_error", "timeout", "memory_limit"})
+NOT_EVIDENCE = frozenset({"sandbox_error", "vacuous_tests"})
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,10 @@ def parser_override(criterion: str, checklist: Checklist, answer: str, grammar: 
 
 
 def sandbox_override(criterion: str, checklist: Checklist, execution_status: str | None) -> Override | None:
-    """The sandbox's verdict when the pair was executed: passed is the top score, any failure the bottom."""
+    """The sandbox's verdict when the pair was executed: passed is the top score, any failure the bottom; a run
+    that is no evidence about the code decides nothing."""
+    if execution_status in NOT_EVIDENCE:
+        return None
     if execution_status in PASSED_STATUSES:
         return Override(criterion, checklist.scale.max, "sandbox", f"the sandbox run {execution_status}")
     if execution_status in FAILED_STATUSES:
