@@ -99,12 +99,19 @@ def test_language_without_a_grammar_keeps_the_judges_score(checklist, criteria):
 @pytest.mark.parametrize(("status", "correctness"), [
     ("passed", 10), ("failed", 1), ("compile_error", 1), ("runtime_error", 1), ("timeout", 1),
     (None, 7), ("sandbox_error", 7),  # not executed, or no verdict on the code: the judge's score stands
+    ("vacuous_tests", 7),  # tests that are no evidence (no assertion, or a stub passes them) decide nothing
 ])
 def test_sandbox_verdict_overrides_code_correctness(status, correctness, checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: scores(criteria, 7), checklist)
     verdict = run(agent, execution_status=status)
     assert verdict.scores["code_correctness"] == correctness
     assert (verdict.overrides.get("code_correctness") == "sandbox") == (correctness != 7)
+
+
+def test_vacuous_tests_never_flag_a_disagreement_with_the_sandbox(checklist, criteria):
+    agent, _, _ = judge_with(lambda m, s: scores(criteria, 2), checklist, max_sandbox_gap=1)
+    verdict = run(agent, execution_status="vacuous_tests")
+    assert SANDBOX_DISAGREES not in verdict.flag_reasons and verdict.scores["code_correctness"] == 2
 
 
 def test_failed_execution_can_sink_a_pair_the_judge_liked(checklist, criteria):
