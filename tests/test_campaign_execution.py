@@ -81,7 +81,7 @@ def test_execution_can_be_turned_off(sample_repo, tmp_path, db_url, criteria):
         assert {p.execution_status for p in session.scalars(select(Pair))} == {None}
 
 
-def tester_script(tests_reply: str, criteria, seen: list | None = None):
+def script_with_tester_reply(tests_reply: str, criteria, seen: list | None = None):
     """The pipeline script with the tester's reply replaced (and the tester prompts kept in `seen`)."""
     def reply(messages, schema):
         if stage_of(messages) == "tester":
@@ -98,7 +98,7 @@ def test_the_tester_writes_from_the_instruction_not_from_a_candidate(sample_repo
     now the tester sees the instruction and only the signature the two candidates share."""
     answers = iter([WRONG, RIGHT] * 10)
     seen: list[str] = []
-    script = tester_script("```python\nassert total([1, 2, 3]) == 6\n```", criteria, seen)
+    script = script_with_tester_reply("```python\nassert total([1, 2, 3]) == 6\n```", criteria, seen)
 
     def reply(messages, schema):
         return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
@@ -117,7 +117,7 @@ def test_vacuous_tests_are_recorded_and_do_not_decide_correctness(sample_repo, t
     for number, tests in enumerate(["```python\nprint(total([1, 2, 3]))\n```", "```python\nassert total([]) == 0\n```"]):
         url = db_url if number == 0 else f"sqlite:///{tmp_path / 'second.db'}"
         config = campaign(sample_repo, tmp_path / str(number), url, budgets={"max_pairs": 1}, concurrency=1)
-        run(config, ScriptedBackend(tester_script(tests, criteria)))
+        run(config, ScriptedBackend(script_with_tester_reply(tests, criteria)))
         with session_factory(open_engine(url))() as session:
             pair = session.scalars(select(Pair)).one()
             assert pair.execution_status == "vacuous_tests"
@@ -133,7 +133,7 @@ def test_a_prose_tester_reply_is_the_testers_failure(sample_repo, tmp_path, db_u
     compile error; now it is the tester's failure, recorded, and no run is charged to the answer."""
     prose = "The function should return the sum of the list, and zero for an empty list."
     config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1)
-    run(config, ScriptedBackend(tester_script(prose, criteria)))
+    run(config, ScriptedBackend(script_with_tester_reply(prose, criteria)))
     with session_factory(open_engine(db_url))() as session:
         pair = session.scalars(select(Pair)).one()
         assert pair.error == "tester: reply is prose, not code"
