@@ -79,3 +79,62 @@ def test_execution_can_be_turned_off(sample_repo, tmp_path, db_url, criteria):
     assert not any(stage_of(m) == "tester" for m, _ in backend.calls)
     with session_factory(open_engine(db_url))() as session:
         assert {p.execution_status for p in session.scalars(select(Pair))} == {None}
+
+
+def script_with_tester_reply(tests_reply: str, criteria, seen: list | None = None):
+    """The pipeline script with the tester's reply replaced (and the tester prompts kept in `seen`)."""
+    def reply(messages, schema):
+        if stage_of(messages) == "tester":
+            if seen is not None:
+                seen.append(messages[1]["content"])
+            return tests_reply
+        return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
+
+    return reply
+
+
+def test_the_tester_writes_from_the_instruction_not_from_a_candidate(sample_repo, tmp_path, db_url, criteria):
+    """The tests used to be written from the first candidate's code (its body was in the tester's prompt);
+    now the tester sees the instruction and only the signature the two candidates share."""
+    answers = iter([WRONG, RIGHT] * 10)
+    seen: list[str] = []
+    script = script_with_tester_reply("```python\nassert total([1, 2, 3]) == 6\n```", criteria, seen)
+
+    def reply(messages, schema):
+        return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
+
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
+                      sampling={"candidates": 2})
+    run(config, ScriptedBackend(reply))
+    [prompt] = seen
+    assert "sum of a list of integers" in prompt and "def total(xs):" in prompt
+    assert "len(xs)" not in prompt and "sum(xs)" not in prompt
+
+
+def test_vacuous_tests_are_recorded_and_do_not_decide_correctness(sample_repo, tmp_path, db_url, criteria):
+    """Tests that only print, or that a stub returning 0 passes too, used to count as 'passed' and set
+    code correctness to the top score; now every run is 'vacuous_tests' and the judge's score stands."""
+    for number, tests in enumerate(["```python\nprint(total([1, 2, 3]))\n```", "```python\nassert total([]) == 0\n```"]):
+        url = db_url if number == 0 else f"sqlite:///{tmp_path / 'second.db'}"
+        config = campaign(sample_repo, tmp_path / str(number), url, budgets={"max_pairs": 1}, concurrency=1)
+        run(config, ScriptedBackend(script_with_tester_reply(tests, criteria)))
+        with session_factory(open_engine(url))() as session:
+            pair = session.scalars(select(Pair)).one()
+            assert pair.execution_status == "vacuous_tests"
+            [record] = pair.executions
+            assert record.status == "vacuous_tests" and record.reason.endswith("the answer's own run: passed")
+            assert ("no assertion" if number == 0 else "every function's body is `return 0`") in record.reason
+            correctness = next(score for score in pair.scores if score.criterion == "code_correctness")
+            assert correctness.decided_by == "judge" and correctness.score == 8
+
+
+def test_a_prose_tester_reply_is_the_testers_failure(sample_repo, tmp_path, db_url, criteria):
+    """A reply without a code block used to run as the tests, so its prose failed every answer with a
+    compile error; now it is the tester's failure, recorded, and no run is charged to the answer."""
+    prose = "The function should return the sum of the list, and zero for an empty list."
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1)
+    run(config, ScriptedBackend(script_with_tester_reply(prose, criteria)))
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert pair.error == "tester: reply is prose, not code"
+        assert pair.execution_status is None and pair.executions == []

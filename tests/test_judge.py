@@ -54,9 +54,18 @@ def test_fenced_blocks_are_found_with_any_info_string_and_fence():
     ("fn total(xs: &[i32]) -> i32 { xs.iter().sum() }\n", "rust", True),
     ("def total(xs):\n    return sum(xs)\n", "rust", False),
     ("", "python", False),
+    # comments and blank lines only: not code (the count of named children alone said it was)
+    ("# TODO: sum the list\n\n# return the total\n", "python", False),
+    ("// add the numbers here\n/* and return them */\n", "javascript", False),
+    ("// no body yet\n\nfn main() {}\n", "rust", True),
 ])
 def test_tree_sitter_decides_whether_code_parses(code, grammar, clean):
     assert parses_cleanly(code, grammar) is clean
+
+
+def test_a_block_of_comments_is_no_code_for_the_parser_rule(checklist):
+    [fact] = known_facts(checklist, "Here:\n```python\n# sum the list with sum()\n\n```", "python", None)
+    assert (fact.criterion, fact.score) == ("code_exists", 1) and "none of 1" in fact.explanation
 
 
 def test_parser_override_sets_code_exists_from_the_answer(checklist):
@@ -90,12 +99,19 @@ def test_language_without_a_grammar_keeps_the_judges_score(checklist, criteria):
 @pytest.mark.parametrize(("status", "correctness"), [
     ("passed", 10), ("failed", 1), ("compile_error", 1), ("runtime_error", 1), ("timeout", 1),
     (None, 7), ("sandbox_error", 7),  # not executed, or no verdict on the code: the judge's score stands
+    ("vacuous_tests", 7),  # tests that are no evidence (no assertion, or a stub passes them) decide nothing
 ])
 def test_sandbox_verdict_overrides_code_correctness(status, correctness, checklist, criteria):
     agent, _, _ = judge_with(lambda m, s: scores(criteria, 7), checklist)
     verdict = run(agent, execution_status=status)
     assert verdict.scores["code_correctness"] == correctness
     assert (verdict.overrides.get("code_correctness") == "sandbox") == (correctness != 7)
+
+
+def test_vacuous_tests_never_flag_a_disagreement_with_the_sandbox(checklist, criteria):
+    agent, _, _ = judge_with(lambda m, s: scores(criteria, 2), checklist, max_sandbox_gap=1)
+    verdict = run(agent, execution_status="vacuous_tests")
+    assert SANDBOX_DISAGREES not in verdict.flag_reasons and verdict.scores["code_correctness"] == 2
 
 
 def test_failed_execution_can_sink_a_pair_the_judge_liked(checklist, criteria):

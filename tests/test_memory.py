@@ -2,13 +2,15 @@
 
 import asyncio
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
-from polyforge.agents import JudgeAgent, LanguageAgent
+from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput
 from polyforge.config import CampaignConfig, StageSampling
 from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
 from polyforge.generation.item_state import WorkItem
@@ -137,3 +139,52 @@ def test_a_second_campaign_reuses_the_banks_and_rejects_more(sample_repo, tmp_pa
     engine = open_engine(f"sqlite:///{tmp_path / 'polyforge.db'}")
     with session_factory(engine)() as session:
         assert len(session.scalars(select(Pair).where(Pair.status == "duplicate")).all()) == 12
+
+
+class _AxisEmbedder:
+    """A stand-in for the embedder: every text lands near the first axis, so all are near duplicates."""
+
+    dimension = 8
+
+    def encode(self, texts):
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        vectors[:, 1] = [0.001 * (len(text) % 7) for text in texts]
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+class _SlowSearchBank(MemoryBank):
+    """A bank whose searches take a while (a large IVF index, a busy GPU): the window in which another
+    thread can search before the first one has added."""
+
+    def nearest_vector(self, vector, k=4, kinds=None):
+        found = super().nearest_vector(vector, k, kinds)
+        time.sleep(0.05)
+        return found
+
+
+def test_near_duplicates_in_flight_together_are_admitted_once(checklist):
+    """Items run check_novelty on executor threads. Searching and then adding without one lock let every
+    one of these near duplicates pass (each searched before any had added: the test fails that way);
+    `MemoryBank.admit` checks and adds atomically, so exactly one gets in and ids stay unique."""
+    from polyforge.generation.item_graph import ItemSteps
+    from polyforge.generation.item_state import ItemState
+
+    bank = _SlowSearchBank(_AxisEmbedder())
+    backend = ScriptedBackend(lambda messages, schema: "")
+    agent = LanguageAgent("Python", backend, StageSampling(), StageSampling(), memory=bank)
+    steps = ItemSteps({"Python": agent}, JudgeAgent(backend, checklist, StageSampling()),
+                      ItemSettings(novelty_threshold=0.9))
+
+    def check(number: int) -> dict:
+        item = WorkItem(snippet_id=number, language="Python", path="a.py", code="pass", seed=number)
+        instruction = StageOutput(f"Sum a list of integers (variant {number}).", "instruction", "h", [])
+        return steps.check_novelty(ItemState(item=item, instruction=instruction))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        updates = list(pool.map(check, range(8)))
+    admitted = [update for update in updates if "memory_id" in update]
+    assert len(admitted) == 1 and len(bank) == 1
+    assert sum(update.get("status") == "duplicate" for update in updates) == 7
+    ids = [bank.new_entry("generated", f"x{i}").id for i in range(3)]
+    assert admitted[0]["memory_id"] not in ids and len(set(ids)) == 3

@@ -9,6 +9,7 @@ import pytest
 from doubles import ScriptedBackend
 from polyforge.agents import TesterAgent, code_block
 from polyforge.agents.language_agent import EmptyOutput
+from polyforge.agents.tester import ProseReply
 from polyforge.config import StageSampling
 
 
@@ -19,17 +20,37 @@ def test_code_block_takes_the_first_fenced_block():
     assert code_block("```\n\n```") is None
 
 
-def test_tester_sends_the_task_and_code_and_returns_test_code_only():
+def test_tester_writes_from_the_task_and_language_and_returns_test_code_only():
     backend = ScriptedBackend(lambda messages, schema: "Here:\n```lua\nassert(add(1, 2) == 3)\n```")
-    tests = asyncio.run(TesterAgent(backend, StageSampling()).write_tests(
-        "Lua", "Add two numbers.", "function add(a, b) return a + b end", seed=3))
+    tests = asyncio.run(TesterAgent(backend, StageSampling()).write_tests("Lua", "Add two numbers.", seed=3))
     assert tests.text == "assert(add(1, 2) == 3)" and tests.template == "tester" and tests.template_hash
     system, user = backend.calls[0][0]
     assert "tester" in system["content"] and "Lua" in system["content"]
-    assert "Add two numbers." in user["content"] and "function add(a, b)" in user["content"]
+    assert "Add two numbers." in user["content"] and "defines" not in user["content"]
+
+
+def test_the_tester_is_told_the_shared_interface_only():
+    backend = ScriptedBackend(lambda messages, schema: "```python\nassert add(1, 2) == 3\n```")
+    asyncio.run(TesterAgent(backend, StageSampling()).write_tests(
+        "Python", "Add two numbers.", interface=["def add(a, b):"]))
+    user = backend.calls[0][0][1]["content"]
+    assert "The solution defines:\n```python\ndef add(a, b):\n```" in user
 
 
 def test_an_empty_reply_is_an_error_of_the_stage():
     backend = ScriptedBackend(lambda messages, schema: "   ")
     with pytest.raises(EmptyOutput, match="tester"):
-        asyncio.run(TesterAgent(backend, StageSampling()).write_tests("Go", "t", "package main"))
+        asyncio.run(TesterAgent(backend, StageSampling()).write_tests("Go", "t"))
+
+
+def test_a_prose_reply_is_the_testers_failure_not_test_code():
+    """Without a fenced block the whole reply used to become the tests, so prose ran as code and every answer
+    was charged a compile error; now tree-sitter decides: prose is `ProseReply`, bare code is taken."""
+    prose = ScriptedBackend(lambda messages, schema: "I would check that add returns the sum of its two arguments.")
+    with pytest.raises(ProseReply, match="reply is prose, not code"):
+        asyncio.run(TesterAgent(prose, StageSampling()).write_tests("Python", "Add two numbers."))
+    bare = ScriptedBackend(lambda messages, schema: "assert add(1, 2) == 3\nassert add(0, 0) == 0\n")
+    tests = asyncio.run(TesterAgent(bare, StageSampling()).write_tests("Python", "Add two numbers."))
+    assert tests.text == "assert add(1, 2) == 3\nassert add(0, 0) == 0"
+    # a language without a grammar cannot tell prose: the reply is taken as it is
+    assert asyncio.run(TesterAgent(prose, StageSampling(), grammars={}).write_tests("Python", "t")).text

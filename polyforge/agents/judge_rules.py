@@ -17,9 +17,11 @@ from polyforge.checklists import Checklist
 
 _MARKDOWN = MarkdownIt("commonmark")
 
-# Sandbox statuses that are a verdict on the code. Anything else (e.g. an infrastructure error) is not.
+# Sandbox statuses that are a verdict on the code. Anything else is not: an infrastructure error, or tests that
+# are no evidence ('vacuous_tests': no assertion, or they pass against a stub), which leave the judge's score.
 PASSED_STATUSES = frozenset({"passed"})
 FAILED_STATUSES = frozenset({"failed", "compile_error", "runtime_error", "timeout", "memory_limit"})
+NOT_EVIDENCE = frozenset({"sandbox_error", "vacuous_tests"})
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,20 @@ def _parser(grammar: str):
     return get_parser(grammar)
 
 
+def syntax_tree(code: str, grammar: str):
+    """The root node of `code` parsed with the tree-sitter grammar `grammar`."""
+    return _parser(grammar).parse(code.encode("utf-8")).root_node
+
+
+def is_comment(node) -> bool:
+    return "comment" in node.type
+
+
 def parses_cleanly(code: str, grammar: str) -> bool:
-    """True when tree-sitter parses `code` without error nodes and finds at least one construct."""
-    root = _parser(grammar).parse(code.encode("utf-8")).root_node
-    return root.named_child_count > 0 and not root.has_error
+    """True when tree-sitter parses `code` without error nodes and finds at least one construct that is not a
+    comment: a block of comments and blank lines holds no code."""
+    root = syntax_tree(code, grammar)
+    return not root.has_error and any(not is_comment(child) for child in root.named_children)
 
 
 def parser_override(criterion: str, checklist: Checklist, answer: str, grammar: str | None) -> Override | None:
@@ -63,7 +75,10 @@ def parser_override(criterion: str, checklist: Checklist, answer: str, grammar: 
 
 
 def sandbox_override(criterion: str, checklist: Checklist, execution_status: str | None) -> Override | None:
-    """The sandbox's verdict when the pair was executed: passed is the top score, any failure the bottom."""
+    """The sandbox's verdict when the pair was executed: passed is the top score, any failure the bottom; a run
+    that is no evidence about the code decides nothing."""
+    if execution_status in NOT_EVIDENCE:
+        return None
     if execution_status in PASSED_STATUSES:
         return Override(criterion, checklist.scale.max, "sandbox", f"the sandbox run {execution_status}")
     if execution_status in FAILED_STATUSES:

@@ -1,11 +1,19 @@
-"""The tester agent: writes unit tests for an instruction-answer pair, in the pair's language."""
+"""The tester agent: writes unit tests for a task, in the task's language, from the task itself.
+
+The tests are written from the instruction and the language's conventions, never from one candidate's
+code, so that they favour no candidate; the tester may be told the signatures every candidate shares
+(`test_evidence.shared_interface`). A reply that is prose, not code, is the tester's failure.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 
+from polyforge.agents.judge_rules import parses_cleanly
 from polyforge.agents.language_agent import EmptyOutput, StageOutput, sampling_params
 from polyforge.config import StageSampling
+from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend
 from polyforge.prompts import BUNDLED, PromptLibrary
 
@@ -21,17 +29,36 @@ def code_block(text: str) -> str | None:
     return code if code.strip() else None
 
 
+class ProseReply(EmptyOutput):
+    """The tester answered in words where test code was asked for."""
+
+
 class TesterAgent:
-    def __init__(self, backend: ChatBackend, sampling: StageSampling, prompts: PromptLibrary = BUNDLED):
+    def __init__(self, backend: ChatBackend, sampling: StageSampling, prompts: PromptLibrary = BUNDLED,
+                 grammars: Mapping[str, str] | None = None):
+        """`grammars` maps a language name to its tree-sitter grammar (default: the language table's), to tell
+        a reply without a code block that is code from one that is prose."""
         self.backend = backend
         self.prompts = prompts
+        self.grammars = dict(grammar_names() if grammars is None else grammars)
         self._sampling = sampling
 
-    async def write_tests(self, language: str, instruction: str, code: str, seed: int | None = None) -> StageOutput:
-        """Test code for `code` (the answer's code block); its text is the code only."""
-        prompt = self.prompts.render("tester", language=language, instruction=instruction, code=code)
+    async def write_tests(self, language: str, instruction: str, seed: int | None = None,
+                          interface: Sequence[str] = ()) -> StageOutput:
+        """Test code for the task `instruction` (its text is the code only). `interface`: the function signatures
+        every candidate answer shares, if any.
+
+        A reply without a fenced block counts as code when it parses with the language's grammar (languages
+        without one: always); otherwise it is prose, and `ProseReply` says so.
+        """
+        prompt = self.prompts.render("tester", language=language, instruction=instruction, interface=list(interface))
         completion = await self.backend.chat(prompt.messages, sampling_params(self._sampling, seed))
-        tests = code_block(completion.text) or completion.text.strip()
+        tests = code_block(completion.text)
+        if tests is None:
+            tests = completion.text.strip()
+            grammar = self.grammars.get(language)
+            if tests and grammar is not None and not parses_cleanly(tests, grammar):
+                raise ProseReply("reply is prose, not code")
         if not tests:
             raise EmptyOutput(f"tester: the model returned no test code (finish: {completion.finish_reason})")
         return StageOutput(tests, "tester", prompt.template_hash, [completion])

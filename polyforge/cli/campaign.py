@@ -70,7 +70,7 @@ def run(
         output_path(campaign.output_dir, folder=True)
         with campaign_display() as hooks:
             result = asyncio.run(CampaignRunner(campaign, hooks, new_campaign=new_campaign,
-                                                retry_failed=retry_failed).run())
+                                                retry_failed=retry_failed, check_sandbox=True).run())
     except USER_ERRORS as exc:
         fail(str(exc))
     if retry_failed:

@@ -17,6 +17,7 @@ from polyforge.export import ExportError
 from polyforge.ingest import IngestError
 from polyforge.llm.embedded import EmbeddedModelMissing
 from polyforge.prompts import PromptError
+from polyforge.sandbox.doctor import SandboxMissing
 from polyforge.storage import DatabaseNotFound, UnusableDatabase, database_url, readable_database_url
 
 console = Console(soft_wrap=True)  # never break a printed path across lines
@@ -28,7 +29,7 @@ DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, UnusableDatabase,
-               EmbeddedModelMissing, CalibrationError, ExportError)
+               EmbeddedModelMissing, CalibrationError, ExportError, SandboxMissing)
 
 
 def fail(message: str) -> NoReturn:

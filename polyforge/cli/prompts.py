@@ -42,6 +42,7 @@ def sample_variables(language: str, code: str) -> dict:
         "original": SAMPLE_INSTRUCTION, "taxonomy": load_taxonomy(), "checklist": load_checklist("default"),
         "rationales": False, "execution": "passed", "proposer_language": "Rust", "source_language": "Rust",
         "critiques": [("Rust", "Say what an empty list returns."), ("Go", "Give the type of the result.")],
+        "interface": ["def moving_average(values, window):"],
     }
 
 

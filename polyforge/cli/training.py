@@ -46,12 +46,14 @@ def evaluate_models(
     out: Annotated[Optional[Path], typer.Option(help="Write every task's outcome here (JSONL).")] = None,
 ) -> None:
     """pass@1 of models on a code benchmark: greedy completions, run with the tasks' tests in the sandbox."""
+    from polyforge.sandbox.doctor import SandboxMissing, require_sandbox
     from polyforge.training.evaluation import EvaluationError, benchmark_tasks, compare_models, write_outcomes
 
     if out:
         output_path(out, folder=False)
     try:
         tasks = benchmark_tasks(benchmark, language, limit)
+        require_sandbox(sorted({task.language for task in tasks}))  # before any model loads
         with progress() as bar:
 
             def track(model: str):  # one bar per model, started once the model is loaded
@@ -59,7 +61,7 @@ def evaluate_models(
                 return lambda outcome: bar.advance(task)
 
             reports = compare_models(models, tasks, max_new_tokens, batch_size, on_model=track)
-    except EvaluationError as exc:
+    except (EvaluationError, SandboxMissing) as exc:
         fail(str(exc))
     console.print(pass_at_1_table(benchmark, len(tasks), reports))
     if out:

@@ -33,6 +33,7 @@ from polyforge.llm import ChatBackend
 from polyforge.llm.pool import EndpointPool, EndpointStats
 from polyforge.memory import MemoryBank, shared_embedder
 from polyforge.prompts import PromptLibrary, load_taxonomy
+from polyforge.sandbox.doctor import require_sandbox
 from polyforge.storage import Pair, database, database_url
 from polyforge.storage.campaigns import find_or_create_campaign, mark_campaign, requeue_failed
 from polyforge.storage.report import coverage_counts
@@ -73,12 +74,15 @@ class CampaignResult:
 class CampaignRunner:
     def __init__(self, config: CampaignConfig, progress: CampaignProgress | None = None,
                  backends: tuple[ChatBackend, ...] | None = None, new_campaign: bool = False,
-                 retry_failed: bool = False):
+                 retry_failed: bool = False, check_sandbox: bool = False):
         """`backends` (generator, judge[, second judge]) replaces the configured ones; tests pass doubles here.
         `new_campaign` starts the config over as a new campaign instead of resuming the last one of its name
-        (the memory banks are still reused); `retry_failed` schedules the campaign's failed items again."""
+        (the memory banks are still reused); `retry_failed` schedules the campaign's failed items again.
+        `check_sandbox`, when execution is on: raise SandboxMissing before any work when bubblewrap is missing,
+        and after ingest, before any item runs, when a campaign language lacks its toolchain."""
         self.config = config
         self.new_campaign, self.retry_failed = new_campaign, retry_failed
+        self.check_sandbox = check_sandbox and config.execution.enabled
         self.progress = progress or CampaignProgress()
         self._backends = Backends(*backends) if backends is not None else None
         self.checklist = load_checklist(config.judge.checklist)
@@ -88,6 +92,8 @@ class CampaignRunner:
     async def run(self) -> CampaignResult:
         config = self.config
         url = config.database_url or database_url(config.output_dir)
+        if self.check_sandbox:
+            require_sandbox()  # bubblewrap; the languages' toolchains once ingest has found them
         with database(url) as sessions:
             result = CampaignResult(0, url)
             items, budget = self._prepare(sessions, result)
@@ -128,6 +134,8 @@ class CampaignRunner:
                    result: CampaignResult) -> None:
         config = self.config
         languages = {item.language for item in items} | {peer for item in items for peer in item.peers}
+        if self.check_sandbox:
+            require_sandbox(sorted(languages))
         bank_settings = BankSettings.from_config(config)
         banks: dict[str, MemoryBank] = {}
         origins: dict[str, str] = {}

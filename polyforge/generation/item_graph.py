@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
+from polyforge.agents.test_evidence import as_evidence, shared_interface, vacuity
 from polyforge.generation.discussion import build_discussion_graph, discuss
 from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, ended
 from polyforge.prompts import Taxonomy
@@ -107,12 +108,10 @@ class ItemSteps:
         threshold = self.settings.novelty_threshold
         instruction = state.instruction.text
         vector = memory.embedder.encode([instruction])  # embedded once: checked, then remembered
-        similarity = memory.novelty_of_vector(vector[0])
-        if similarity >= threshold:
+        similarity, entry = memory.admit("generated", instruction, vector[0], threshold)  # atomic across items
+        if entry is None:
             return {"novelty": similarity, **ended(PairStatus.duplicate, f"novelty: {similarity:.3f} similar to an "
                                                    f"instruction in memory (threshold {threshold})")}
-        entry = memory.new_entry("generated", instruction)
-        memory.add([entry], vector)
         return {"novelty": similarity, "memory_id": entry.id}
 
     async def classify(self, state: ItemState) -> dict:
@@ -142,10 +141,12 @@ class ItemSteps:
         return {"candidates": written}
 
     async def execute(self, state: ItemState) -> dict:
-        """The tester writes tests from the first candidate's code; the sandbox runs every candidate.
+        """The tester writes tests from the instruction (told only the signatures every candidate shares); the
+        sandbox runs every candidate with them. Tests that are no evidence (no assertion, or they pass against
+        a stub of the answer) turn every run into `vacuous_tests`.
 
         A language the sandbox lacks, or answers without a code block, leave the item unexecuted;
-        a tester failure is recorded and the item goes on to the judge.
+        a tester failure (a prose reply included) is recorded and the item goes on to the judge.
         """
         item = state.item
         if self.tester is None or self.executor is None:
@@ -155,18 +156,20 @@ class ItemSteps:
         except UnknownLanguage:
             return {}
         codes = [code_block(candidate.text) for candidate in state.candidates]
-        first = next((code for code in codes if code), None)
-        if first is None:
+        if not any(codes):
             return {"executions": [None] * len(codes)}
         try:
-            tests = await self.tester.write_tests(item.language, state.instruction.text, first, item.seed)
+            tests = await self.tester.write_tests(item.language, state.instruction.text, item.seed,
+                                                  interface=shared_interface(item.language, codes))
         except ITEM_ERRORS as exc:
             return {"error": f"tester: {exc}"}
 
         async def run(code: str | None) -> Execution | None:
             return await self.executor.arun(Job(runnable, {"main": code}, test=tests.text)) if code else None
 
-        return {"tests": tests, "executions": list(await asyncio.gather(*(run(code) for code in codes)))}
+        executions = list(await asyncio.gather(*(run(code) for code in codes)))
+        vacuous, note = await vacuity(run, item.language, tests.text, codes)
+        return {"tests": tests, "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
     async def judge_candidates(self, state: ItemState) -> dict:
         item = state.item

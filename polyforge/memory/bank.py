@@ -3,12 +3,17 @@
 Inner product over normalized embeddings (cosine similarity). The index is exact (flat) while the
 bank is small and becomes IVF past `ivf_threshold` vectors, which keeps a query at about a
 millisecond at a million vectors; on a machine with faiss-gpu and CUDA it moves to the GPU.
+
+A bank is shared by the work items in flight, which run its calls on several threads: every method
+holds the bank's lock, and `admit` checks and adds in one step, so that of two near-duplicate
+instructions in flight exactly one is admitted.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +57,11 @@ class MemoryBank:
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self._dimension))
         self._entries: dict[int, MemoryEntry] = {}
         self._next_id = 0
+        self._lock = threading.RLock()  # reentrant: admit searches and adds under one hold
 
     def __len__(self) -> int:
-        return self._index.ntotal
+        with self._lock:
+            return self._index.ntotal
 
     @property
     def index_kind(self) -> str:
@@ -62,8 +69,20 @@ class MemoryBank:
 
     def new_entry(self, kind: str, instruction: str, answer: str = "") -> MemoryEntry:
         """An entry with the next free id (not yet added)."""
-        self._next_id += 1
-        return MemoryEntry(self._next_id - 1, kind, instruction, answer)
+        with self._lock:
+            self._next_id += 1
+            return MemoryEntry(self._next_id - 1, kind, instruction, answer)
+
+    def admit(self, kind: str, instruction: str, vector: np.ndarray, threshold: float) -> tuple[float, MemoryEntry | None]:
+        """Check and remember in one step: (the highest similarity of `vector` to the bank, the new entry), or
+        (that similarity, None) when it reaches `threshold`, leaving the bank as it was."""
+        with self._lock:
+            similarity = self.novelty_of_vector(vector)
+            if similarity >= threshold:
+                return similarity, None
+            entry = self.new_entry(kind, instruction)
+            self.add([entry], vector.reshape(1, -1))
+            return similarity, entry
 
     def add(self, entries: list[MemoryEntry], vectors: np.ndarray | None = None) -> None:
         """Remember entries; their instructions are embedded unless `vectors` are given."""
@@ -71,12 +90,13 @@ class MemoryBank:
             return
         if vectors is None:
             vectors = self.embedder.encode([e.instruction for e in entries])
-        self._index.add_with_ids(vectors, np.array([e.id for e in entries], dtype=np.int64))
-        for entry in entries:
-            self._entries[entry.id] = entry
-            self._next_id = max(self._next_id, entry.id + 1)
-        if self.index_kind == "flat" and len(self) >= self.ivf_threshold:
-            self._to_ivf()
+        with self._lock:
+            self._index.add_with_ids(vectors, np.array([e.id for e in entries], dtype=np.int64))
+            for entry in entries:
+                self._entries[entry.id] = entry
+                self._next_id = max(self._next_id, entry.id + 1)
+            if self.index_kind == "flat" and len(self) >= self.ivf_threshold:
+                self._to_ivf()
 
     def _to_ivf(self) -> None:
         """Rebuild as IVF (nlist about 4 sqrt(n)), trained on the vectors the flat index holds."""
@@ -95,24 +115,24 @@ class MemoryBank:
 
     def mark(self, entry_id: int, kind: str, answer: str = "") -> None:
         """Record what became of an entry (e.g. PairStatus.accepted once judged), keeping its vector."""
-        entry = self._entries[entry_id]
-        self._entries[entry_id] = MemoryEntry(entry.id, kind, entry.instruction, answer or entry.answer)
+        with self._lock:
+            entry = self._entries[entry_id]
+            self._entries[entry_id] = MemoryEntry(entry.id, kind, entry.instruction, answer or entry.answer)
 
     def nearest(self, text: str, k: int = 4, kinds: tuple[str, ...] | None = None) -> list[Neighbour]:
         """The k most similar entries (of the given kinds), most similar first."""
         return self.nearest_vector(self.embedder.encode([text])[0], k, kinds)
 
     def nearest_vector(self, vector: np.ndarray, k: int = 4, kinds: tuple[str, ...] | None = None) -> list[Neighbour]:
-        if len(self) == 0:
-            return []
-        # Over-fetch when filtering by kind, so that k of the wanted kinds usually come back.
-        fetch = min(len(self), k if kinds is None else k * 8)
-        similarities, ids = self._index.search(vector.reshape(1, -1), fetch)
-        found = []
-        for similarity, entry_id in zip(similarities[0], ids[0]):
-            entry = self._entries.get(int(entry_id))
-            if entry is not None and (kinds is None or entry.kind in kinds):
-                found.append(Neighbour(entry, float(similarity)))
+        with self._lock:
+            if len(self) == 0:
+                return []
+            # Over-fetch when filtering by kind, so that k of the wanted kinds usually come back.
+            fetch = min(len(self), k if kinds is None else k * 8)
+            similarities, ids = self._index.search(vector.reshape(1, -1), fetch)
+            entries = [self._entries.get(int(entry_id)) for entry_id in ids[0]]
+        found = [Neighbour(entry, float(similarity)) for similarity, entry in zip(similarities[0], entries)
+                 if entry is not None and (kinds is None or entry.kind in kinds)]
         return found[:k]
 
     def novelty(self, text: str) -> float:
@@ -127,12 +147,14 @@ class MemoryBank:
         """Write index, entries and metadata; each file appears atomically."""
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / (INDEX_FILE + ".partial")
-        faiss.write_index(_on_cpu(self._index), str(partial))
+        with self._lock:  # index and entries from the same moment
+            faiss.write_index(_on_cpu(self._index), str(partial))
+            entries = list(self._entries.values())
+            meta = {"model": EMBEDDING_MODEL, "dimension": self._dimension, "size": len(self),
+                    "index": self.index_kind, "fingerprint": fingerprint or {}}
         partial.replace(folder / INDEX_FILE)
-        lines = "".join(json.dumps(entry.__dict__, ensure_ascii=False) + "\n" for entry in self._entries.values())
+        lines = "".join(json.dumps(entry.__dict__, ensure_ascii=False) + "\n" for entry in entries)
         _write_atomic(folder / ENTRIES_FILE, lines)
-        meta = {"model": EMBEDDING_MODEL, "dimension": self._dimension, "size": len(self),
-                "index": self.index_kind, "fingerprint": fingerprint or {}}
         _write_atomic(folder / META_FILE, json.dumps(meta, indent=2))
 
     @classmethod
@@ -159,7 +181,8 @@ class MemoryBank:
 
     def memory_bytes(self) -> int:
         """Bytes the index holds (vectors, lists, ids), as FAISS serializes it."""
-        return faiss.serialize_index(_on_cpu(self._index)).nbytes
+        with self._lock:
+            return faiss.serialize_index(_on_cpu(self._index)).nbytes
 
 
 def _gpu_available() -> bool:

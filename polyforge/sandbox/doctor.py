@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from polyforge.sandbox.execution import Status
 from polyforge.sandbox.isolation import bwrap_path
-from polyforge.sandbox.languages import LANGUAGES, Toolchain
+from polyforge.sandbox.languages import LANGUAGES, Toolchain, UnknownLanguage, language
 from polyforge.sandbox.runner import Sandbox
+
+INSTALL = "`make toolchains` installs what the sandbox needs"
+
+
+class SandboxMissing(RuntimeError):
+    """Execution is asked for, but this machine cannot run it; the message names what is missing and how to
+    install it."""
 
 
 @dataclass
@@ -39,6 +47,12 @@ def missing_parts(sandbox: Sandbox, lang: Toolchain) -> list[str]:
     return missing + [path for path in lang.requires_paths if not os.path.exists(os.path.join(home or "/", path))]
 
 
+def toolchain_gap(sandbox: Sandbox, lang: Toolchain) -> str | None:
+    """What the language lacks on this machine and how to install it, or None (no run)."""
+    missing = missing_parts(sandbox, lang)
+    return f"missing {', '.join(missing)} ({_install_hint(lang)})" if missing else None
+
+
 def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
     """The `manager` ("apt" or "npm") packages that would bring the missing toolchains."""
     sandbox = sandbox or Sandbox()
@@ -51,9 +65,9 @@ def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
 
 def check_language(sandbox: Sandbox, lang: Toolchain) -> LanguageCheck:
     """Missing tools are named; present ones must also run a hello world in the sandbox."""
-    missing = missing_parts(sandbox, lang)
-    if missing:
-        return LanguageCheck(lang.name, False, "", f"missing {', '.join(missing)} ({_install_hint(lang)})")
+    gap = toolchain_gap(sandbox, lang)
+    if gap:
+        return LanguageCheck(lang.name, False, "", gap)
     execution = sandbox.run(lang.name, {lang.source: lang.hello})
     version = sandbox.toolchains.version(lang).splitlines()[0]
     if execution.status is not Status.PASSED or execution.stdout.strip() != "ok":
@@ -68,6 +82,27 @@ def sandbox_problem() -> str | None:
     if bwrap_path() is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
     return None
+
+
+def require_sandbox(languages: Iterable[str] = (), sandbox: Sandbox | None = None) -> None:
+    """Before work that executes code: raise SandboxMissing when bubblewrap is missing, or when one of
+    `languages` that the sandbox runs lacks a tool of its toolchain (no run; languages the sandbox does not
+    know are never executed, so they need nothing)."""
+    problem = sandbox_problem()
+    if problem:
+        raise SandboxMissing(f"the sandbox cannot run: {problem}; {INSTALL}")
+    sandbox = sandbox or Sandbox()
+    lacking = []
+    for name in dict.fromkeys(languages):
+        try:
+            lang = language(name)
+        except UnknownLanguage:
+            continue
+        gap = toolchain_gap(sandbox, lang)
+        if gap:
+            lacking.append(f"{lang.name}: {gap}")
+    if lacking:
+        raise SandboxMissing(f"the sandbox cannot run every language: {'; '.join(lacking)}; {INSTALL}")
 
 
 def doctor(sandbox: Sandbox | None = None, workers: int | None = None) -> list[LanguageCheck]:

@@ -16,6 +16,9 @@ class Status(StrEnum):
     TIMEOUT = "timeout"              # wall-clock or CPU-seconds limit
     MEMORY_LIMIT = "memory_limit"    # ran out of the memory limit
     SANDBOX_ERROR = "sandbox_error"  # the sandbox itself could not run the code (not the code's fault)
+    # The tests are no evidence (no assertion, or they also pass against a stub of the answer): set by
+    # whoever weighs the tests (the campaign's execute step), never by a run; the reason keeps the run's own status.
+    VACUOUS_TESTS = "vacuous_tests"
 
 
 @dataclass(frozen=True)

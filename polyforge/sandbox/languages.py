@@ -32,6 +32,9 @@ JS_FAILED = (r"^AssertionError",)
 JS_RUNTIME = (r"^\w*Error\b", r"^Uncaught ")
 JS_MEMORY = (r"heap out of memory", r"Fatal process out of memory", r"invalid size error", r"Allocation failed")
 JS_SYNTAX = (r"^SyntaxError: ",)
+JS_FUNCTIONS = ("function_declaration", "function_expression", "function", "generator_function_declaration",
+                "method_definition", "arrow_function")
+JS_ASSERTIONS = (r"\bassert\b", r"\bexpect\s*\(", r"\bthrow\b", r"process\.exit\(\s*[1-9]")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class Toolchain:
     syntax_patterns: tuple[str, ...] = ()         # interpreters: the parser rejected the code
     cache_dir: str | None = None                  # a compiler cache the sandbox warms once (Go) ...
     cache_warmup: dict[str, str] = field(default_factory=dict)  # ... by running this trusted program's tests
+    # Whether generated tests are evidence (polyforge/agents/test_evidence.py applies these):
+    functions: tuple[str, ...] = ()               # tree-sitter node types of a function definition (field `body`)
+    # Trivial bodies, one stub program each: every function of the answer gets this body. Tests that pass
+    # against a stub are vacuous. Empty: no stub generator for the language (the stub check is skipped).
+    stub_bodies: tuple[str, ...] = ()
+    assertion_patterns: tuple[str, ...] = ()      # multiline regexes; tests matching none hold no assertion
 
     @property
     def extension(self) -> str:
@@ -92,6 +101,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         failed_patterns=(r"^AssertionError",),
         runtime_patterns=(r"^[\w.]+(Error|Exception|Exit|Interrupt)\b", r"^Traceback "),
         memory_patterns=(r"^MemoryError",), syntax_patterns=(r"^(SyntaxError|IndentationError|TabError): ",),
+        functions=("function_definition",), stub_bodies=("return None", "return 0", "return []"),
+        assertion_patterns=(r"\bassert", r"\braise\b", r"\bexit\(\s*[1-9]", r"pytest\.raises"),
     ),
     Toolchain(
         name="JavaScript", aliases=("javascript", "js", "node"), source="main.js",
@@ -100,6 +111,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         support_files=NODE_SUPPORT, binaries=("node",), version_command=("node", "--version"), min_memory_mb=1024,
         packages={"apt": ("nodejs", "npm")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY, syntax_patterns=JS_SYNTAX,
+        functions=JS_FUNCTIONS, stub_bodies=("{ return undefined; }", "{ return 0; }", "{ return []; }"),
+        assertion_patterns=JS_ASSERTIONS,
     ),
     Toolchain(
         name="TypeScript", aliases=("typescript", "ts"), source="main.ts",
@@ -112,6 +125,9 @@ LANGUAGES: tuple[Toolchain, ...] = (
         home_query=("npm", "root", "--global"), requires_paths=("@types/node",),  # npm's global folder
         packages={"npm": ("typescript", "@types/node")},
         failed_patterns=JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
+        functions=JS_FUNCTIONS,
+        stub_bodies=("{ return undefined as any; }", "{ return 0 as any; }", "{ return [] as any; }"),
+        assertion_patterns=JS_ASSERTIONS,
     ),
     Toolchain(
         name="C", aliases=("c",), source="main.c",
@@ -119,6 +135,9 @@ LANGUAGES: tuple[Toolchain, ...] = (
         compile=("gcc", "-std=gnu11", "-O1", "-o", "main", "{sources}", "-lm"), run=("./main",),
         binaries=("gcc",), version_command=("gcc", "--version"), packages={"apt": ("gcc", "libc6-dev")},
         failed_patterns=(r"Assertion .* failed",),
+        functions=("function_definition",), stub_bodies=("{ return 0; }",),  # void: a warning; a struct: no build
+        assertion_patterns=(r"\bassert\s*\(", r"\b(exit|_Exit)\s*\(\s*(EXIT_FAILURE|[1-9])", r"\babort\s*\(",
+                            r"\breturn\s+[1-9]"),
     ),
     Toolchain(
         name="C++", aliases=("c++", "cpp", "cxx"), source="main.cpp",
@@ -127,6 +146,9 @@ LANGUAGES: tuple[Toolchain, ...] = (
         binaries=("g++",), version_command=("g++", "--version"), packages={"apt": ("g++",)},
         failed_patterns=(r"Assertion .* failed",), memory_patterns=(r"std::bad_alloc",),
         runtime_patterns=(r"terminate called",),
+        functions=("function_definition",),
+        assertion_patterns=(r"\bassert\s*\(", r"\b(exit|_Exit)\s*\(\s*(EXIT_FAILURE|[1-9])", r"\babort\s*\(",
+                            r"\breturn\s+[1-9]", r"\bthrow\b"),
     ),
     Toolchain(
         name="Java", aliases=("java",), source="Main.java",
@@ -138,6 +160,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         failed_patterns=(r"java\.lang\.AssertionError",),
         memory_patterns=(r"java\.lang\.OutOfMemoryError", r"insufficient memory for the Java Runtime"),
         syntax_patterns=(r"^error: compilation failed",), runtime_patterns=(r"^Exception in thread",),
+        functions=("method_declaration",),
+        assertion_patterns=(r"\bassert\b", r"\bassert\w*\s*\(", r"\bthrow\b", r"System\.exit\(\s*[1-9]"),
     ),
     Toolchain(
         name="Rust", aliases=("rust", "rs"), source="main.rs",
@@ -149,6 +173,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         home_query=("rustc", "--print", "sysroot"), min_memory_mb=1024, min_processes=128,
         failed_patterns=(r"assertion .*failed", r"^test result: FAILED"),
         memory_patterns=(r"memory allocation of \d+ bytes failed",), runtime_patterns=(r"panicked at",),
+        functions=("function_item",), stub_bodies=("{ Default::default() }",),  # the zero value of its type
+        assertion_patterns=(r"\b(debug_)?assert(_eq|_ne)?!", r"\bpanic!", r"process::exit\(\s*[1-9]"),
     ),
     Toolchain(
         name="Go", aliases=("go", "golang"), source="main.go",
@@ -164,6 +190,9 @@ LANGUAGES: tuple[Toolchain, ...] = (
         cache_dir=".cache/go-build", cache_warmup=GO_WARMUP, min_memory_mb=2048, min_processes=256,
         failed_patterns=(r"^--- FAIL", r"Error Trace:"), memory_patterns=(r"out of memory",),
         syntax_patterns=(r"\[build failed\]", r"\[setup failed\]"), runtime_patterns=(r"^panic: ",),
+        functions=("function_declaration", "method_declaration"),
+        assertion_patterns=(r"\bt\.(Error|Errorf|Fatal|Fatalf|Fail|FailNow)\(", r"\b(assert|require)\.\w+\(",
+                            r"\bpanic\(", r"os\.Exit\(\s*[1-9]"),
     ),
     Toolchain(
         name="Shell", aliases=("shell", "bash", "sh"), source="main.sh",
@@ -171,6 +200,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         binaries=("bash", "bc", "awk"), version_command=("bash", "--version"),
         packages={"apt": ("bash", "bc", "gawk")},
         syntax_patterns=(r"syntax error near unexpected token", r"syntax error: unexpected end of file"),
+        functions=("function_definition",),
+        assertion_patterns=(r"\bexit\s+[1-9]", r"\|\|\s*(exit|false|return\s+[1-9])"),
     ),
     Toolchain(
         name="Perl", aliases=("perl", "pl"), source="main.pl",
@@ -178,6 +209,7 @@ LANGUAGES: tuple[Toolchain, ...] = (
         binaries=("perl",), version_command=("perl", "-e", "print $^V"), packages={"apt": ("perl",)},
         memory_patterns=(r"^Out of memory",),
         syntax_patterns=(r"aborted due to compilation errors", r"^syntax error at"),
+        assertion_patterns=(r"\bdie\b", r"\b(ok|is|isnt|like|is_deeply|cmp_ok)\s*\(", r"\bexit\s*\(?\s*[1-9]"),
     ),
     Toolchain(
         name="Ruby", aliases=("ruby", "rb"), source="main.rb",
@@ -186,6 +218,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         failed_patterns=(r"AssertionError", r"Minitest::Assertion", r"Test failed"),
         memory_patterns=(r"NoMemoryError", r"failed to allocate memory"),
         syntax_patterns=(r"syntax error", r"\(SyntaxError\)"), runtime_patterns=(r"\(\w+(Error|Exception)\)$",),
+        functions=("method", "singleton_method"),
+        assertion_patterns=(r"\bassert", r"\braise\b", r"\bexit\s*\(?\s*(false|[1-9])", r"\babort\b"),
     ),
     Toolchain(
         name="PHP", aliases=("php",), source="main.php",
@@ -195,6 +229,7 @@ LANGUAGES: tuple[Toolchain, ...] = (
         binaries=("php",), version_command=("php", "--version"), packages={"apt": ("php-cli",)},
         failed_patterns=(r"AssertionError", r"assert\("), memory_patterns=(r"Allowed memory size", r"Out of memory"),
         syntax_patterns=(r"Parse error: ",), runtime_patterns=(r"Fatal error: ",),
+        assertion_patterns=(r"\bassert\s*\(", r"\bthrow\b", r"\bexit\s*\(\s*[1-9]"),
     ),
     Toolchain(
         name="Lua", aliases=("lua",), source="main.lua",
@@ -202,6 +237,8 @@ LANGUAGES: tuple[Toolchain, ...] = (
         binaries=("lua5.4",), version_command=("lua5.4", "-v"), packages={"apt": ("lua5.4",)},
         failed_patterns=(r"assertion failed!",), memory_patterns=(r"not enough memory",),
         syntax_patterns=(r"main\.lua:\d+: .*(near|expected)",), runtime_patterns=(r"stack traceback",),
+        functions=("function_declaration",),
+        assertion_patterns=(r"\bassert\s*\(", r"\berror\s*\(", r"os\.exit\(\s*(false|[1-9])"),
     ),
 )
 

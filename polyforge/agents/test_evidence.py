@@ -1,0 +1,187 @@
+"""Whether generated tests are evidence about an answer, and what the tester may be told about the answers.
+
+Per-language knowledge is data in the sandbox's language table (`polyforge/sandbox/languages.py`): the
+tree-sitter node types of function definitions (`functions`), the trivial bodies of stub programs
+(`stub_bodies`) and the patterns of an assertion (`assertion_patterns`); the grammar comes from the
+language table of `polyforge/languages`. This module only applies them:
+
+- `shared_interface`: the function signatures every candidate defines, so that tests written from the
+  instruction can call the solution without favouring one candidate;
+- `assertion_free`: tests that hold no assertion (comments aside) check nothing;
+- `stub_programs`: the candidate with every function's body replaced by a trivial one (returns None, 0,
+  an empty list; a compiled language's zero value); tests that pass against a stub check nothing either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from polyforge.agents.judge_rules import is_comment, syntax_tree
+from polyforge.languages import grammar_names
+from polyforge.sandbox import Execution, Status, Toolchain, UnknownLanguage, language as sandbox_language
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    signature: str  # the definition up to its body, whitespace collapsed
+    body: tuple[int, int]  # byte range of the body in the code
+
+
+def _grammar(lang: Toolchain) -> str | None:
+    return grammar_names().get(lang.name)
+
+
+def _toolchain(language: str) -> Toolchain | None:
+    try:
+        return sandbox_language(language)
+    except UnknownLanguage:
+        return None
+
+
+def _name(node) -> str:
+    """A definition's name: its `name` field, the identifier at the end of its declarator chain (C), or the
+    name it is assigned to (an arrow function in `const f = ...`)."""
+    named = node.child_by_field_name("name")
+    declarator = node.child_by_field_name("declarator")
+    while named is None and declarator is not None:
+        named = declarator if declarator.child_by_field_name("declarator") is None else None
+        declarator = declarator.child_by_field_name("declarator")
+    if named is None and node.parent is not None:
+        named = node.parent.child_by_field_name("name") or node.parent.child_by_field_name("left")
+    return named.text.decode("utf-8", "replace") if named is not None else ""
+
+
+def _outermost_functions(node, types: frozenset[str]) -> Iterator:
+    for child in node.named_children:
+        if child.type in types and child.child_by_field_name("body") is not None:
+            yield child
+        else:
+            yield from _outermost_functions(child, types)
+
+
+def functions(code: str, lang: Toolchain) -> list[Function]:
+    """The functions `code` defines, outermost only (a nested function goes with its parent's body)."""
+    grammar = _grammar(lang)
+    if grammar is None or not lang.functions:
+        return []
+    data = code.encode("utf-8")
+    found = []
+    for node in _outermost_functions(syntax_tree(code, grammar), frozenset(lang.functions)):
+        body = node.child_by_field_name("body")
+        start = node.start_byte
+        if node.parent is not None and node.parent.type in ("variable_declarator", "assignment"):
+            start = node.parent.start_byte  # `f = (x) =>`: the name belongs to the signature
+        signature = " ".join(data[start:body.start_byte].decode("utf-8", "replace").split())
+        found.append(Function(_name(node), signature, (body.start_byte, body.end_byte)))
+    return found
+
+
+def shared_interface(language: str, codes: Sequence[str | None]) -> list[str]:
+    """What every candidate with code defines alike: a function's signature when all candidates write it the
+    same, its name alone when they agree on the name only; nothing of what only some define. It favours no
+    candidate: the tester learns only what they all share."""
+    lang = _toolchain(language)
+    defined = [functions(code, lang) for code in codes if code] if lang is not None else []
+    if not defined or not all(defined):
+        return []
+    shared = []
+    for function in defined[0]:
+        same_name = [[f for f in others if f.name == function.name] for others in defined[1:]]
+        if not function.name or not all(same_name):
+            continue
+        alike = all(any(f.signature == function.signature for f in group) for group in same_name)
+        shared.append(function.signature if alike else function.name)
+    return shared
+
+
+def _without_comments(code: str, grammar: str | None) -> str:
+    if grammar is None:
+        return code
+    data = code.encode("utf-8")
+    cuts, stack = [], [syntax_tree(code, grammar)]
+    while stack:
+        node = stack.pop()
+        if is_comment(node):
+            cuts.append((node.start_byte, node.end_byte))
+        else:
+            stack.extend(node.named_children)
+    for start, end in sorted(cuts, reverse=True):
+        data = data[:start] + b" " + data[end:]
+    return data.decode("utf-8", "replace")
+
+
+def assertion_free(language: str, tests: str) -> bool:
+    """True when the tests hold none of the language's assertion patterns outside comments; a language
+    without patterns is never judged assertion-free."""
+    lang = _toolchain(language)
+    if lang is None or not lang.assertion_patterns:
+        return False
+    text = _without_comments(tests, _grammar(lang))
+    return not any(re.search(pattern, text, re.MULTILINE) for pattern in lang.assertion_patterns)
+
+
+def stub_programs(language: str, code: str) -> list[str]:
+    """`code` with every function's body replaced by each of the language's stub bodies in turn; empty when
+    the language has no stub generator or the code defines no function."""
+    lang = _toolchain(language)
+    if lang is None or not lang.stub_bodies:
+        return []
+    bodies = [function.body for function in functions(code, lang)]
+    if not bodies:
+        return []
+    data = code.encode("utf-8")
+    programs = []
+    for stub in lang.stub_bodies:
+        program = data
+        for start, end in sorted(bodies, reverse=True):
+            program = program[:start] + stub.encode("utf-8") + program[end:]
+        programs.append(program.decode("utf-8"))
+    return programs
+
+
+def has_stub_generator(language: str) -> bool:
+    lang = _toolchain(language)
+    return lang is not None and bool(lang.stub_bodies) and _grammar(lang) is not None
+
+
+async def vacuity(run: Callable[[str], Awaitable[Execution | None]], language: str, tests: str,
+                  codes: Sequence[str | None]) -> tuple[str | None, str]:
+    """(why the tests are no evidence, or None; what the stub check could not do, or '').
+
+    `run(program)` runs a program with the tests. Tests without an assertion are vacuous without a run;
+    otherwise the first candidate that defines functions is stubbed with each of the language's stub
+    bodies in turn, and tests that pass against any stub are vacuous.
+    """
+    if assertion_free(language, tests):
+        return "the tests hold no assertion", ""
+    if not has_stub_generator(language):
+        return None, f"stub check skipped: no stub generator for {language}"
+    lang = sandbox_language(language)
+    stubs = next((programs for code in codes if code and (programs := stub_programs(language, code))), [])
+    if not stubs:
+        return None, "stub check skipped: the answers define no function"
+    outcomes = []
+    for body, program in zip(lang.stub_bodies, stubs):
+        execution = await run(program)
+        if execution is not None and execution.status is Status.PASSED:
+            return f"the tests also pass when every function's body is `{body}`", ""
+        outcomes.append(execution.status if execution is not None else None)
+    if all(outcome is Status.COMPILE_ERROR for outcome in outcomes):
+        return None, "stub check inconclusive: no stub program compiled"
+    return None, ""
+
+
+def as_evidence(execution: Execution | None, vacuous: str | None, note: str) -> Execution | None:
+    """A candidate's run as the campaign records it: `vacuous_tests` (with the run's own status in the reason)
+    when the tests are no evidence; otherwise the run, with the stub check's note added to its reason."""
+    if execution is None:
+        return None
+    if vacuous:
+        own = execution.status.value + (f" ({execution.reason})" if execution.reason else "")
+        return replace(execution, status=Status.VACUOUS_TESTS, reason=f"{vacuous}; the answer's own run: {own}")
+    if note:
+        return replace(execution, reason="; ".join(part for part in (execution.reason, note) if part))
+    return execution
