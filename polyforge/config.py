@@ -136,7 +136,11 @@ class SamplingConfig(_Strict):
 
     instruction: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160))
     answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
-    judge: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.0, max_tokens=200))
+    judge: StageSampling = Field(
+        default_factory=lambda: StageSampling(temperature=0.0),
+        description="The judge's sampling. Leave max_tokens out to have it derived from the checklist (the "
+        "longest valid reply, with or without rationales); a value set here must be at least that.",
+    )
     tester: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.2, max_tokens=256))
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
     candidates: int = Field(
@@ -290,6 +294,21 @@ class DiscussionConfig(_Strict):
         return self
 
 
+class GatesConfig(_Strict):
+    """Cheap checks that drop an item or an answer before answer, test and judge tokens are spent on it.
+    A dropped item is stored as rejected with the reason (`gate: ...`); a dropped answer among several
+    candidates is not judged, and still serves as the rejected side of a DPO preference."""
+
+    restated_snippet: bool = Field(default=True, description="Drop an instruction that restates the snippet's code.")
+    refusal: bool = Field(default=True, description="Drop an empty answer, or one that declines the task.")
+    code_block: bool = Field(
+        default=True, description="Drop an answer without a code block in its language that parses (tree-sitter)."
+    )
+    failed_tests: bool = Field(
+        default=True, description="Reject without a judge call an item whose every candidate failed its tests."
+    )
+
+
 class GenerationConfig(_Strict):
     """How instructions are made, as a weighted mix of the report's modes, and how many are discussed."""
 
@@ -299,6 +318,7 @@ class GenerationConfig(_Strict):
         "then write the task it answers), 'evolve' (a harder variant of the nearest seed or accepted task).",
     )
     discussion: DiscussionConfig = Field(default_factory=DiscussionConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
     @model_validator(mode="after")
     def _usable_mix(self) -> "GenerationConfig":
@@ -428,7 +448,8 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
 
 
 def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConfig:
-    """Read and validate a campaign YAML file; relative source and prompt paths resolve against its folder."""
+    """Read and validate a campaign YAML file; its relative paths resolve against its folder. `overrides` (top-level
+    keys, from the command line) replace the file's values; their paths are relative to the working directory."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: " + ("a folder, not a config file" if path.is_dir() else "config file not found"))
@@ -439,25 +460,27 @@ def load_config(path: str | Path, overrides: dict | None = None) -> CampaignConf
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(raw).__name__}")
     try:
-        config = CampaignConfig.model_validate(raw)
-        resolve_paths(config, path.resolve().parent)
-        # Overrides come from the command line: their paths are relative to the working directory.
-        return config.model_validate({**config.model_dump(), **(overrides or {})}) if overrides else config
+        config = CampaignConfig.model_validate({**raw, **(overrides or {})})
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, str(path))) from exc
+    resolve_paths(config, path.resolve().parent, skip=frozenset(overrides or ()))
+    return config
 
 
 def _resolved(value: Path, base: Path) -> Path:
     return value if value.is_absolute() else (base / value).resolve()
 
 
-def resolve_paths(model: BaseModel, base: Path) -> None:
+def resolve_paths(model: BaseModel, base: Path, skip: frozenset[str] = frozenset()) -> None:
     """Make every path of the config absolute against `base`, the config file's folder (in place).
 
     A name-or-path value (a checklist, seeds, taxonomy, model) becomes a path only when a file or folder
-    of that name is there; otherwise it stays a bundled name (or a path the reader resolves).
+    of that name is there; otherwise it stays a bundled name (or a path the reader resolves). Fields named in
+    `skip` are left as they are.
     """
     for name, info in type(model).model_fields.items():
+        if name in skip:
+            continue
         value = getattr(model, name)
         if RELATIVE in info.metadata and value is not None:
             setattr(model, name, [_resolved(v, base) for v in value] if isinstance(value, list) else _resolved(value, base))

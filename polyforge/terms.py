@@ -26,6 +26,10 @@ class PairStatus(StrEnum):
         return cls.duplicate, cls.failed
 
 
+# A pair that a cheap gate dropped before the judge is rejected, and its error says why after this prefix.
+GATE = "gate: "
+
+
 class PairOrigin(StrEnum):
     """How a pair's instruction came about."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable
 
 from polyforge.llm import ChatBackend, Completion, LLMError, Message, SamplingParams
@@ -49,13 +50,43 @@ def stage_of(messages: list[Message]) -> str:
 
 CLASSIFICATION = json.dumps({"topic": "algorithms", "difficulty": "easy"})
 
+# A correct answer to "sum a list of integers" per language, so that answers pass the code-block gate.
+SUMS = {
+    "Python": "def total(xs):\n    return sum(xs)\n",
+    "Go": "package main\n\nfunc total(xs []int) int {\n\ts := 0\n\tfor _, x := range xs {\n\t\ts += x\n\t}\n"
+          "\treturn s\n}\n",
+    "Rust": "fn total(xs: &[i64]) -> i64 {\n    xs.iter().sum()\n}\n",
+    "C": "int total(const int *xs, int n) {\n    int s = 0;\n    for (int i = 0; i < n; i++) s += xs[i];\n"
+         "    return s;\n}\n",
+    "C++": "#include <vector>\n\nint total(const std::vector<int>& xs) {\n    int s = 0;\n"
+           "    for (int x : xs) s += x;\n    return s;\n}\n",
+    "JavaScript": "function total(xs) {\n  return xs.reduce((a, b) => a + b, 0);\n}\n",
+    "TypeScript": "function total(xs: number[]): number {\n  return xs.reduce((a, b) => a + b, 0);\n}\n",
+    "Java": "class Total {\n    static int total(int[] xs) {\n        int s = 0;\n        for (int x : xs) s += x;\n"
+            "        return s;\n    }\n}\n",
+    "Kotlin": "fun total(xs: List<Int>): Int = xs.sum()\n",
+    "Shell": "total() {\n  local s=0\n  for x in \"$@\"; do s=$((s + x)); done\n  echo \"$s\"\n}\n",
+}
+
+
+def language_of(messages: list[Message]) -> str:
+    """The language an answer prompt asks for ("You are an expert Go programmer")."""
+    return re.search(r"(\S+) programmer", messages[0]["content"]).group(1)
+
+
+def answer_in(language: str) -> str:
+    """The scripted answer: a sentence, then the sum function in `language`, fenced and tagged."""
+    return f"Sum the integers.\n```{language.lower()}\n{SUMS[language]}```"
+
 
 def uniform_scores(value: int, criteria: list[str]) -> str:
     return json.dumps({criterion: value for criterion in criteria})
 
 
-def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str | None = None):
-    """A reply function for whole work items: fixed instruction and answer, scripted judge."""
+def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str | None = None,
+                    answer_language: str | None = None):
+    """A reply function for whole work items: fixed instruction, the answer in the prompt's language (or
+    always in `answer_language`), scripted judge."""
 
     def reply(messages: list[Message], json_schema: dict | None) -> str:
         stage = stage_of(messages)
@@ -71,7 +102,7 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
             language = messages[0]["content"].split("experienced ")[1].split(" teacher")[0]
             return f"In {language}: return the sum of a list of integers; an empty list sums to 0."
         if stage == "answer":
-            return "Sum with the built-in.\n```python\ndef total(xs):\n    return sum(xs)\n```"
+            return answer_in(answer_language or language_of(messages))
         if stage == "classify":
             return CLASSIFICATION
         if stage == "tester":
@@ -83,15 +114,16 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
 
 def two_candidates_script(judge_score: Callable[[list[Message], bool], int], criteria: list[str]):
     """A reply function for campaigns of two candidates per instruction: the answers alternate between one without
-    code and one with a code block; the judge gives every criterion `judge_score(messages, has_code)`."""
-    answers = itertools.cycle(["I would not know.", "```\nsolution()\n```"])
+    code (which the code-block gate drops before the judge) and one with a code block in the prompt's language;
+    the judge gives every criterion `judge_score(messages, has_code)`."""
+    with_code = itertools.cycle([False, True])
 
     def reply(messages: list[Message], json_schema: dict | None) -> str:
         stage = stage_of(messages)
         if stage == "instruction":
             return "Solve the task."
         if stage == "answer":
-            return next(answers)
+            return answer_in(language_of(messages)) if next(with_code) else "I would not know."
         if stage == "classify":
             return CLASSIFICATION
         return uniform_scores(judge_score(messages, "```" in messages[1]["content"]), criteria)

@@ -105,8 +105,9 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
             return uniform_scores(8 if "```" in messages[1]["content"] else 3, criteria)
         return CLASSIFICATION if stage == "classify" else "Sum a list of integers."
 
+    # The judge, not the code-block gate, is what this test watches: both candidates must reach it.
     run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}, concurrency=1,
-                    sampling={"candidates": 2}), ScriptedBackend(reply))
+                    sampling={"candidates": 2}, generation={"gates": {"code_block": False}}), ScriptedBackend(reply))
     with open_session(db_url) as session:
         pairs = session.scalars(select(Pair)).all()
         assert len(pairs) == 4
@@ -126,11 +127,13 @@ def test_ensemble_samples_and_overrides_are_stored_and_summarized(sample_repo, t
     from polyforge.cli.views import print_summary
     from polyforge.storage.report import criterion_distributions, flag_reason_counts
 
-    generator = ScriptedBackend(pipeline_script(lambda m: "unused"))
+    # Python answers in every language, let past the code-block gate: the parser rule decides code_exists.
+    generator = ScriptedBackend(pipeline_script(lambda m: "unused", answer_language="Python"))
     first = ScriptedBackend(lambda m, s: uniform_scores(9, criteria), name="judge-a")
     second = ScriptedBackend(lambda m, s: uniform_scores(4, criteria), name="judge-b")
     config = make_config(sample_repo, tmp_path, db_url, languages=["Python", "Rust"], budgets={"max_pairs": 4},
-                         judge={"samples": 2, "max_judge_gap": 2}, sampling={"judge": {"temperature": 0.7}})
+                         judge={"samples": 2, "max_judge_gap": 2}, sampling={"judge": {"temperature": 0.7}},
+                         generation={"gates": {"code_block": False}})
     result = asyncio.run(CampaignRunner(config, backends=(generator, first, second)).run())
     assert len(first.calls) == len(second.calls) == 4 * 2
     with open_session(db_url) as session:

@@ -79,10 +79,11 @@ def test_mixture_follows_the_shares(campaign_db, tmp_path):
 def test_dpo_rows_pair_the_better_candidate_against_the_worse(campaign_db, tmp_path):
     rows = read_jsonl(export(campaign_db, tmp_path / "dpo.jsonl", "dpo-jsonl",
                              ExportFilter(("accepted", "flagged", "rejected"))).data_path)
-    assert len(rows) == 12  # every pair beat its bad candidate (scored 1)
+    assert len(rows) == 12  # every pair beat its bad candidate, which the code-block gate dropped unjudged
     for row in rows:
-        assert row["chosen"][0]["content"].startswith("```") and row["rejected"][0]["content"] == "I would not know."
-        assert row["prompt"][0]["role"] == "user" and row["chosen_score"] > row["rejected_score"]
+        assert "```" in row["chosen"][0]["content"] and row["rejected"][0]["content"] == "I would not know."
+        assert row["prompt"][0]["role"] == "user" and row["chosen_score"] >= 2 and row["rejected_score"] is None
+        assert row["reason"].endswith(f"vs gate: no {row['language']} code block")
 
 
 def test_parquet_and_hf_exports_load_with_datasets(campaign_db, tmp_path):

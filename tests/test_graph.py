@@ -8,7 +8,7 @@ import pytest
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
-from polyforge.config import JudgeConfig, StageSampling
+from polyforge.config import GatesConfig, JudgeConfig, StageSampling
 from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import preferences, stage_completions
@@ -85,10 +85,12 @@ def test_rejection_sampling_keeps_the_best_candidate(checklist, criteria):
     backend = ScriptedBackend(reply)
     agent = LanguageAgent("Python", backend, StageSampling(), StageSampling())
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0))
-    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, ItemSettings(candidates=3)), ITEM))
+    no_code_gate = GatesConfig(code_block=False)  # the answers are bare words: the judge alone ranks them here
+    state = asyncio.run(run_item(build_item_graph({"Python": agent}, judge, ItemSettings(candidates=3,
+                                                                                         gates=no_code_gate)), ITEM))
     assert state.answer.text == "answer B" and state.verdict.final_score == pytest.approx(8)
     assert state.status == "accepted"
-    beaten = {candidate.text: verdict.final_score for candidate, verdict in preferences(state)}
+    beaten = {b.candidate.text: b.verdict.final_score for b in preferences(state)}
     assert beaten == {"answer A": pytest.approx(4), "answer C": pytest.approx(6)}
     assert len(stage_completions(state)["answer"]) == 3 and len(stage_completions(state)["judge"]) == 3
 

@@ -10,6 +10,8 @@ judge's output stayed malformed: a pair the judge could not score is never accep
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +78,41 @@ class Verdict:
         return "; ".join(self.flag_reasons) or None
 
 
+RATIONALE_MAX_CHARS = 240
+# Characters per token of a JSON reply, on the low side of what BPE vocabularies of code models reach
+# (keys, digits and punctuation tokenize densely), so a budget from it holds the reply.
+JSON_CHARS_PER_TOKEN = 2.5
+BUDGET_MARGIN_TOKENS = 16  # the opening brace, a newline or two, end-of-text
+
+
+class JudgeBudgetError(ValueError):
+    """A judge token budget that cannot hold the checklist's reply; the message names both numbers."""
+
+
+def judge_token_budget(checklist: Checklist, rationales: bool) -> int:
+    """The tokens the longest valid judge reply can take: every criterion at the scale's widest score and,
+    with rationales, every rationale at its longest, laid out with a little whitespace."""
+    score = max(checklist.scale.min, checklist.scale.max, key=lambda value: len(str(value)))
+    value = {"score": score, "rationale": "x" * RATIONALE_MAX_CHARS} if rationales else score
+    longest = json.dumps({criterion.id: value for criterion in checklist.criteria}, indent=1)
+    return math.ceil(len(longest) / JSON_CHARS_PER_TOKEN) + BUDGET_MARGIN_TOKENS
+
+
+def judge_sampling(checklist: Checklist, rationales: bool, sampling: StageSampling) -> StageSampling:
+    """The judge's sampling with a token budget that holds its reply: derived from the checklist, unless
+    `max_tokens` was set, which must then be large enough."""
+    needed = judge_token_budget(checklist, rationales)
+    if "max_tokens" not in sampling.model_fields_set:
+        return sampling.model_copy(update={"max_tokens": needed})
+    if sampling.max_tokens < needed:
+        kind = "scores and rationales" if rationales else "scores"
+        raise JudgeBudgetError(
+            f"sampling.judge.max_tokens is {sampling.max_tokens}, but the {kind} of the {len(checklist.criteria)} "
+            f"criteria of checklist {checklist.name!r} can take {needed} tokens: raise it to {needed} or more, "
+            "or remove it to have it derived" + ("" if not rationales else ", or set judge.rationales: false"))
+    return sampling
+
+
 def judge_schema(checklist: Checklist, rationales: bool) -> type[BaseModel]:
     """A pydantic model with one required field per criterion, bounded by the checklist's scale.
 
@@ -89,7 +126,7 @@ def judge_schema(checklist: Checklist, rationales: bool) -> type[BaseModel]:
             "ScoredCriterion",
             __config__=ConfigDict(extra="forbid"),
             score=score_type,
-            rationale=(str, Field(min_length=1, max_length=240)),
+            rationale=(str, Field(min_length=1, max_length=RATIONALE_MAX_CHARS)),
         )
         fields = {c.id: (scored, ...) for c in checklist.criteria}
     else:
@@ -116,7 +153,7 @@ class JudgeAgent:
         self.settings = settings or JudgeConfig()
         self.rationales = bool(self.settings.rationales)  # unset outside a campaign config: off
         self.grammars = dict(grammars or {})
-        self._sampling = sampling
+        self._sampling = judge_sampling(checklist, self.rationales, sampling)
         self._schema = judge_schema(checklist, self.rationales)
 
     @property

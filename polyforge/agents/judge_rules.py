@@ -34,10 +34,17 @@ class Override:
     explanation: str
 
 
+def fenced_blocks(text: str) -> list[tuple[str, str]]:
+    """(language tag, body) of each Markdown fenced code block in `text`, in order; the tag is the info
+    string's first word ('' when none). CommonMark: a fence left open, as in a reply cut by max_tokens,
+    runs to the end."""
+    return [((token.info.split() or [""])[0], token.content) for token in _MARKDOWN.parse(text)
+            if token.type == "fence"]
+
+
 def fenced_code_blocks(text: str) -> list[str]:
-    """The bodies of the Markdown fenced code blocks in `text`, in order (CommonMark: a fence left open,
-    as in a reply cut by max_tokens, runs to the end)."""
-    return [token.content for token in _MARKDOWN.parse(text) if token.type == "fence"]
+    """The bodies of the Markdown fenced code blocks in `text`, in order."""
+    return [body for _, body in fenced_blocks(text)]
 
 
 @lru_cache(maxsize=None)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from polyforge.agents.judge import JudgeBudgetError
 from polyforge.checklists import ChecklistError
 from polyforge.checklists.calibration import CalibrationError
 from polyforge.config import ConfigError
@@ -29,7 +30,7 @@ DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, UnusableDatabase,
-               EmbeddedModelMissing, CalibrationError, ExportError, SandboxMissing)
+               EmbeddedModelMissing, CalibrationError, ExportError, SandboxMissing, JudgeBudgetError)
 
 
 def fail(message: str) -> NoReturn:

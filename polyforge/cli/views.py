@@ -20,11 +20,14 @@ from polyforge.storage import EndpointUsage, session_scope
 from polyforge.storage.endpoint_usage import endpoint_usage
 from polyforge.storage.report import (
     CriterionDistribution,
+    StageCost,
     Synergy,
     campaign_progress,
     criterion_distributions,
     flag_reason_counts,
+    gate_drops,
     language_summaries,
+    stage_costs,
     synergy,
     total_summary,
 )
@@ -83,6 +86,8 @@ def print_summary(database: str, campaign_id: int) -> None:
         reasons = flag_reason_counts(session, campaign_id)
         discussion = synergy(session, campaign_id)
         endpoints = endpoint_usage(session, campaign_id)
+        costs = stage_costs(session, campaign_id)
+        drops = gate_drops(session, campaign_id)
     table = Table(title=f"campaign {campaign_id}")
     for column in ("language", "generated", *PairStatus, "mean score",
                    "tokens", "seconds"):
@@ -97,10 +102,27 @@ def print_summary(database: str, campaign_id: int) -> None:
         console.print(criterion_table(distributions))
     if reasons:
         console.print("flag reasons: " + ", ".join(f"{reason} {count}" for reason, count in reasons.items()))
+    if drops:
+        console.print("dropped by a gate before the judge: "
+                      + ", ".join(f"{reason} {count}" for reason, count in drops.items()))
+    if costs:
+        console.print(stage_cost_table(costs))
     if discussion is not None:
         print_synergy(discussion)
     if endpoints:
         console.print(endpoint_table(endpoints, f"server endpoints of campaign {campaign_id}"))
+
+
+def stage_cost_table(costs: list[StageCost]) -> Table:
+    """Per stage: calls, prompt tokens the server computed and took from its cache, completion tokens, and
+    replies cut off by max_tokens."""
+    table = Table(title="tokens per stage")
+    for column in ("stage", "calls", "prompt tokens", "cached", "completion tokens", "truncated"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for cost in costs:
+        cached = f"{cost.cached} ({cost.cached / cost.prompt:.0%})" if cost.prompt else "0"
+        table.add_row(cost.stage, str(cost.calls), str(cost.prompt), cached, str(cost.completion), str(cost.truncated))
+    return table
 
 
 def endpoint_table(rows: list[EndpointUsage], title: str, by_campaign: bool = False) -> Group:

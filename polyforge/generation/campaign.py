@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from polyforge.agents.judge import judge_sampling
 from polyforge.checklists import load_checklist
 from polyforge.config import CampaignConfig
 from polyforge.generation.budget import Budget
@@ -88,6 +89,7 @@ class CampaignRunner:
         self.checklist = load_checklist(config.judge.checklist)
         self.prompts = PromptLibrary(config.prompts.folder)
         self.taxonomy = load_taxonomy(config.coverage.taxonomy) if config.coverage.classify else None
+        judge_sampling(self.checklist, bool(config.judge.rationales), config.sampling.judge)  # refused before any work
 
     async def run(self) -> CampaignResult:
         config = self.config

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
+from polyforge.agents.gates import answer_gate, instruction_gate
 from polyforge.agents.test_evidence import as_evidence, shared_interface, vacuity
+from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
-from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, ended
+from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, dropped, ended
+from polyforge.languages import grammar_names
 from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
 from polyforge.sandbox.pool import ExecutionPool, Job
@@ -32,17 +35,19 @@ class ItemSettings:
     novelty_threshold: float = 0.9  # similarity to the memory bank at which an instruction is a duplicate
     discussion_rounds: int = 1  # critique-and-revise rounds for items with peers
     transfer: bool = True  # peers carry the discussed task into their languages
+    gates: GatesConfig = field(default_factory=GatesConfig)  # cheap checks before answers, tests and the judge
 
 
 def passed(execution: Execution | None) -> bool:
     return execution is not None and execution.status is Status.PASSED
 
 
-def best_candidate(verdicts: list[Verdict], executions: list[Execution | None]) -> int:
-    """The candidate that passed its tests with the highest final score (then the best of the rest);
-    unscored ones rank last, ties keep the earlier."""
+def best_candidate(verdicts: list[Verdict | None], executions: list[Execution | None]) -> int:
+    """The judged candidate that passed its tests with the highest final score (then the best of the rest);
+    unscored ones rank last, ties keep the earlier; screened-out ones (no verdict) never win."""
     ran = executions or [None] * len(verdicts)
-    keys = [(passed(e), v.final_score if v.final_score is not None else float("-inf")) for e, v in zip(ran, verdicts)]
+    keys = [(v is not None, passed(e), v.final_score if v is not None and v.final_score is not None else float("-inf"))
+            for e, v in zip(ran, verdicts)]
     return keys.index(max(keys))
 
 
@@ -68,9 +73,11 @@ class ItemSteps:
         return [
             Step("write_instruction", ("item",), ("instruction",), self.write_instruction),
             Step("discuss", ("item", "instruction"), ("instruction", "discussion", "transfers"), self.discuss),
+            Step("screen_instruction", ("item", "instruction"), (), self.screen_instruction),
             Step("check_novelty", ("item", "instruction"), ("novelty", "memory_id"), self.check_novelty),
             Step("classify", ("item", "instruction"), ("classification",), self.classify),
             Step("write_answers", ("item", "instruction"), ("candidates",), self.write_answers),
+            Step("screen_answers", ("item", "candidates"), ("screened_out",), self.screen_answers),
             Step("execute", ("item", "instruction"), ("tests", "executions"), self.execute),
             Step("judge", ("item", "instruction"), ("verdicts", "answer", "verdict"), self.judge_candidates),
             Step("remember", ("item", "status"), (), self.remember),
@@ -100,6 +107,11 @@ class ItemSteps:
         if "error" in outcome:
             update.update(ended(PairStatus.failed, f"discussion: {outcome['error']}"))
         return update
+
+    def screen_instruction(self, state: ItemState) -> dict:
+        reason = instruction_gate(state.instruction.text, state.item.code) if self.settings.gates.restated_snippet \
+            else None
+        return dropped(reason) if reason else {}
 
     def check_novelty(self, state: ItemState) -> dict:
         memory = self.agents[state.item.language].memory
@@ -140,6 +152,16 @@ class ItemSteps:
             return ended(PairStatus.failed, f"answer: {results[0]}")
         return {"candidates": written}
 
+    def screen_answers(self, state: ItemState) -> dict:
+        """Drop the candidates a gate refuses; when none is left the item is rejected without tests or judge."""
+        gates, language = self.settings.gates, state.item.language
+        grammar = grammar_names().get(language)
+        reasons = {index: reason for index, candidate in enumerate(state.candidates)
+                   if (reason := answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal))}
+        if len(reasons) == len(state.candidates):
+            return {"screened_out": reasons, **dropped(reasons[0])}
+        return {"screened_out": reasons}
+
     async def execute(self, state: ItemState) -> dict:
         """The tester writes tests from the instruction (told only the signatures every candidate shares); the
         sandbox runs every candidate with them. Tests that are no evidence (no assertion, or they pass against
@@ -155,7 +177,8 @@ class ItemSteps:
             runnable = sandbox_language(item.language).name
         except UnknownLanguage:
             return {}
-        codes = [code_block(candidate.text) for candidate in state.candidates]
+        codes = [None if index in state.screened_out else code_block(candidate.text)
+                 for index, candidate in enumerate(state.candidates)]
         if not any(codes):
             return {"executions": [None] * len(codes)}
         try:
@@ -172,15 +195,25 @@ class ItemSteps:
         return {"tests": tests, "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
     async def judge_candidates(self, state: ItemState) -> dict:
+        """The judge scores every candidate the gates kept, unless each of them failed its tests (then the
+        item is rejected without a judge call)."""
         item = state.item
         executions = state.executions or [None] * len(state.candidates)
+        kept = [index for index in range(len(state.candidates)) if index not in state.screened_out]
+        if self.settings.gates.failed_tests and all(
+                executions[index] is not None and executions[index].status is Status.FAILED for index in kept):
+            return dropped("every candidate failed its tests")
+
+        async def judged(index: int) -> Verdict | None:
+            if index not in kept:
+                return None
+            execution = executions[index]
+            return await self.judge.judge(item.language, state.instruction.text, state.candidates[index].text,
+                                          item.seed, execution_status=execution.status.value if execution else None,
+                                          execution_note=execution_note(execution))
+
         try:
-            verdicts = list(await asyncio.gather(
-                *(self.judge.judge(item.language, state.instruction.text, candidate.text, item.seed,
-                                   execution_status=execution.status.value if execution else None,
-                                   execution_note=execution_note(execution))
-                  for candidate, execution in zip(state.candidates, executions))
-            ))
+            verdicts = list(await asyncio.gather(*(judged(index) for index in range(len(state.candidates)))))
         except ITEM_ERRORS as exc:
             return ended(PairStatus.failed, f"judge: {exc}")
         best = best_candidate(verdicts, state.executions)
@@ -195,16 +228,17 @@ class ItemSteps:
 
 
 def _continue_unless_ended(next_step: str):
+    """Before the judge, a status means a step ended the item."""
     def decide(state: ItemState) -> str:
-        return END if state.status in PairStatus.ended_early() else next_step
+        return END if state.status is not None else next_step
 
     return decide
 
 
 def _discuss_if_peers(state: ItemState) -> str:
-    if state.status is PairStatus.failed:
+    if state.status is not None:
         return END
-    return "discuss" if state.item.peers else "check_novelty"
+    return "discuss" if state.item.peers else "screen_instruction"
 
 
 def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, settings: ItemSettings = ItemSettings(),
@@ -223,11 +257,13 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, set
     for step in ItemSteps(agents, judge, settings, taxonomy, tester, executor).steps():
         graph.add_node(step.name, step)
     graph.add_edge(START, "write_instruction")
-    graph.add_conditional_edges("write_instruction", _discuss_if_peers, ["discuss", "check_novelty", END])
-    for step, following in (("discuss", "check_novelty"), ("check_novelty", "classify"),
-                            ("classify", "write_answers"), ("write_answers", "execute"), ("judge", "remember")):
+    graph.add_conditional_edges("write_instruction", _discuss_if_peers, ["discuss", "screen_instruction", END])
+    for step, following in (("discuss", "screen_instruction"), ("screen_instruction", "check_novelty"),
+                            ("check_novelty", "classify"), ("classify", "write_answers"),
+                            ("write_answers", "screen_answers"), ("screen_answers", "execute")):
         graph.add_conditional_edges(step, _continue_unless_ended(following), [following, END])
     graph.add_edge("execute", "judge")
+    graph.add_edge("judge", "remember")  # remember marks accepted pairs; it reads the status the judge set
     graph.add_edge("remember", END)
     return graph.compile()
 

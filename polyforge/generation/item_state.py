@@ -18,7 +18,7 @@ from polyforge.agents import StageOutput, Verdict
 from polyforge.agents.language_agent import Classification
 from polyforge.generation.discussion import Turn
 from polyforge.sandbox import Execution
-from polyforge.terms import PairStatus
+from polyforge.terms import GATE, PairStatus
 
 TRANSFER_MODE = "transfer"  # the mode of an item whose task a discussion carried over from another language
 
@@ -50,16 +50,17 @@ class ItemState:
     memory_id: int | None = None  # the instruction's entry in the memory bank
     classification: Classification | None = None  # the instruction's topic and difficulty
     candidates: list[StageOutput] = field(default_factory=list)  # every answer sampled (rejection sampling)
+    screened_out: dict[int, str] = field(default_factory=dict)  # candidate index -> the gate that dropped it
     tests: StageOutput | None = None  # unit tests the tester wrote for this item's answers
     executions: list[Execution | None] = field(default_factory=list)  # per candidate (None: no code to run)
-    verdicts: list[Verdict] = field(default_factory=list)  # one per candidate, same order
+    verdicts: list[Verdict | None] = field(default_factory=list)  # per candidate (None: screened out, not judged)
     answer: StageOutput | None = None  # the chosen candidate
     verdict: Verdict | None = None  # its verdict
     status: PairStatus | None = None  # set by the judge's route, or by a step that ends the item early
-    error: str | None = None  # why the item failed or was dropped
+    error: str | None = None  # why the item failed or was dropped (a gate's reason starts with `gate: `)
 
 
-# Any step may end the item: it then writes a status (failed or duplicate) and an error.
+# Any step may end the item: it then writes a status (failed, duplicate, or rejected by a gate) and an error.
 ENDING_FIELDS = ("status", "error")
 STATE_FIELDS = tuple(f.name for f in dataclasses.fields(ItemState))
 _HINTS = typing.get_type_hints(ItemState)
@@ -123,3 +124,10 @@ class Step:
 def ended(status: PairStatus, error: str) -> dict:
     """The update of a step that ends the item early."""
     return {"status": status, "error": error}
+
+
+
+
+def dropped(reason: str) -> dict:
+    """The update of a gate that drops the item before the judge: rejected, with the gate's reason."""
+    return ended(PairStatus.rejected, GATE + reason)

@@ -16,7 +16,7 @@ from polyforge.agents import StageOutput, Verdict
 from polyforge.checklists import Checklist
 from polyforge.generation.item_graph import passed
 from polyforge.generation.item_runner import ItemResult
-from polyforge.generation.item_state import ItemState
+from polyforge.generation.item_state import GATE, ItemState
 from polyforge.llm import Completion
 from polyforge.llm.pool import EndpointPool
 from polyforge.prompts import PromptLibrary
@@ -71,31 +71,44 @@ def stage_completions(state: ItemState) -> dict[str, list[Completion]]:
         "classify": state.classification.completions if state.classification else [],
         "answer": [c for candidate in state.candidates for c in candidate.completions],
         "tester": state.tests.completions if state.tests else [],
-        "judge": [c for verdict in state.verdicts for c in verdict.completions],
+        "judge": [c for verdict in state.verdicts if verdict is not None for c in verdict.completions],
     }
 
 
-def preferences(state: ItemState) -> list[tuple[StageOutput, Verdict]]:
-    """The candidates the chosen answer beat, on final score or by passing the tests they failed:
-    (rejected candidate, its verdict)."""
+@dataclass(frozen=True)
+class Beaten:
+    """A candidate the chosen answer beat: judged lower, failed the tests it passed, or dropped by a gate."""
+
+    candidate: StageOutput
+    verdict: Verdict | None  # None: a gate dropped it before the judge
+    gate: str | None = None
+
+
+def preferences(state: ItemState) -> list[Beaten]:
+    """The candidates the chosen answer beat, on final score, by passing the tests they failed, or because
+    a gate dropped them."""
     chosen = state.verdict
     if chosen is None or chosen.final_score is None:
         return []
     executions = state.executions or [None] * len(state.candidates)
     chosen_passed = passed(next(e for v, e in zip(state.verdicts, executions) if v is chosen))
-    return [
-        (candidate, verdict)
-        for candidate, verdict, execution in zip(state.candidates, state.verdicts, executions)
-        if verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
-                                      or (chosen_passed and not passed(execution)))
-    ]
+    beaten = []
+    for index, (candidate, verdict, execution) in enumerate(zip(state.candidates, state.verdicts, executions)):
+        if index in state.screened_out:
+            beaten.append(Beaten(candidate, None, state.screened_out[index]))
+        elif verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
+                                        or (chosen_passed and not passed(execution))):
+            beaten.append(Beaten(candidate, verdict))
+    return beaten
 
 
-def _preference(pair: Pair, chosen: Verdict, rejected_text: str, rejected: Verdict) -> Preference:
-    rejected_score = "unscored" if rejected.final_score is None else f"{rejected.final_score:.2f}"
+def _preference(pair: Pair, chosen: Verdict, beaten: Beaten) -> Preference:
+    rejected_score = beaten.verdict.final_score if beaten.verdict is not None else None
+    against = (f"{GATE}{beaten.gate}" if beaten.gate is not None
+               else "unscored" if rejected_score is None else f"{rejected_score:.2f}")
     return Preference(
-        prompt=pair.instruction, chosen=pair.answer, rejected=rejected_text, chosen_score=chosen.final_score,
-        rejected_score=rejected.final_score, reason=f"judge score {chosen.final_score:.2f} vs {rejected_score}",
+        prompt=pair.instruction, chosen=pair.answer, rejected=beaten.candidate.text, chosen_score=chosen.final_score,
+        rejected_score=rejected_score, reason=f"judge score {chosen.final_score:.2f} vs {against}",
     )
 
 
@@ -132,7 +145,8 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
     spent = stage_completions(state)
     tokens = {
         stage: {"prompt": sum(c.prompt_tokens for c in cs), "completion": sum(c.completion_tokens for c in cs),
-                "calls": len(cs)}
+                "calls": len(cs), "cached": sum(c.cached_tokens for c in cs),
+                "truncated": sum(c.truncated for c in cs)}
         for stage, cs in spent.items()
     }
     pair = Pair(
@@ -158,7 +172,7 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
         total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
         seconds=sum(c.seconds for cs in spent.values() for c in cs),
     )
-    pair.preferences = [_preference(pair, verdict, candidate.text, other) for candidate, other in preferences(state)]
+    pair.preferences = [_preference(pair, verdict, beaten) for beaten in preferences(state)]
     pair.executions = _execution_records(state)
     pair.execution_status = next((record.status for record in pair.executions if record.chosen), None)
     if verdict is not None:

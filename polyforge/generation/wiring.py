@@ -47,7 +47,7 @@ class Backends(NamedTuple):
 def item_settings(config: CampaignConfig) -> ItemSettings:
     discussion = config.generation.discussion
     return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
-                        discussion.transfer)
+                        discussion.transfer, config.generation.gates)
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],

@@ -5,13 +5,14 @@ from __future__ import annotations
 import abc
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 Message = dict[str, str]
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
+MAX_BUDGET_GROWTH = 4  # a structured reply cut off by max_tokens may grow to this many times its stage's budget
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,13 @@ class Completion:
     completion_tokens: int = 0
     seconds: float = 0.0
     finish_reason: str | None = None
+    cached_tokens: int = 0  # prompt tokens the server took from its prefix cache instead of computing them
     parsed: Any = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the reply was cut off by `max_tokens`."""
+        return self.finish_reason == "length"
 
     @property
     def total_tokens(self) -> int:
@@ -108,20 +115,29 @@ async def chat_structured(
 
     Returns the object and every completion spent on it (for token accounting). A retry shows the
     model its own invalid reply and the error, which small models fix more often than a cold retry.
+    A reply cut off by `max_tokens` is never retried at the same budget: the next attempt has twice
+    the tokens, up to MAX_BUDGET_GROWTH times the stage's budget, and then the retries stop.
     """
     json_schema = schema.model_json_schema()
     spent: list[Completion] = []
     attempt_messages = list(messages)
     error = ""
+    budget, ceiling = params.max_tokens, params.max_tokens * MAX_BUDGET_GROWTH
     for attempt in range(max_retries + 1):
-        attempt_params = params if params.seed is None else SamplingParams(
-            params.temperature, params.top_p, params.max_tokens, params.seed + attempt
-        )
+        attempt_params = replace(params, max_tokens=budget,
+                                 seed=None if params.seed is None else params.seed + attempt)
         completion = await backend.chat(attempt_messages, attempt_params, json_schema=json_schema)
         spent.append(completion)
         try:
             parsed = schema.model_validate(json.loads(extract_json(completion.text)))
         except (json.JSONDecodeError, ValidationError) as exc:
+            if completion.truncated:
+                error = f"reply cut off at max_tokens={budget}"
+                if budget >= ceiling:
+                    break
+                budget = min(budget * 2, ceiling)
+                attempt_messages = list(messages)  # a cold retry: half an object teaches the model nothing
+                continue
             error = _short_error(exc)
             attempt_messages = list(messages) + [
                 {"role": "assistant", "content": completion.text[:2000]},
@@ -130,7 +146,7 @@ async def chat_structured(
             continue
         completion.parsed = parsed
         return parsed, spent
-    raise StructuredOutputError(schema.__name__, max_retries + 1, error, spent[-1].text if spent else "", spent)
+    raise StructuredOutputError(schema.__name__, len(spent), error, spent[-1].text if spent else "", spent)
 
 
 def _short_error(exc: Exception) -> str:

@@ -27,6 +27,13 @@ TRANSIENT_ERRORS = (RateLimitError, InternalServerError, APIConnectionError, jso
 PRESSURE_ERRORS = (RateLimitError, InternalServerError)
 
 
+def _cached_tokens(usage) -> int:
+    """Prompt tokens the server reused from its prefix cache (`usage.prompt_tokens_details.cached_tokens`,
+    reported by vLLM with prefix caching, llama.cpp's server and hosted APIs); 0 when it does not say."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    return getattr(details, "cached_tokens", None) or 0
+
+
 class OpenAICompatibleBackend(ChatBackend):
     """Chat completions through `openai.AsyncOpenAI`, with retries and adaptive concurrency.
 
@@ -99,6 +106,7 @@ class OpenAICompatibleBackend(ChatBackend):
             text=choice.message.content or "",
             model=response.model or self.name,
             prompt_tokens=usage.prompt_tokens if usage else 0,
+            cached_tokens=_cached_tokens(usage),
             completion_tokens=usage.completion_tokens if usage else 0,
             seconds=time.perf_counter() - started,
             finish_reason=choice.finish_reason,

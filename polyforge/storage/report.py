@@ -10,7 +10,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Campaign, Discussion, JudgeScore, Pair, PromptVersion, Snippet
-from polyforge.terms import PairOrigin, PairStatus
+from polyforge.terms import GATE, PairOrigin, PairStatus
 
 STATUSES = tuple(PairStatus)
 
@@ -280,3 +280,39 @@ def template_outcomes(session: Session, campaign_id: int | None = None,
         if (name, content_hash) in outcomes:
             outcomes[(name, content_hash)].first_used = first_used
     return sorted(outcomes.values(), key=lambda row: (row.template, row.first_used is None, str(row.first_used)))
+
+
+@dataclass
+class StageCost:
+    """What one stage of the work items spent over a campaign, as the servers reported it."""
+
+    stage: str
+    calls: int = 0
+    prompt: int = 0  # prompt tokens, cached ones included
+    cached: int = 0  # prompt tokens the server took from its prefix cache
+    completion: int = 0
+    truncated: int = 0  # replies cut off by max_tokens
+
+
+def stage_costs(session: Session, campaign_id: int) -> list[StageCost]:
+    """Calls, prompt tokens (and how many were cached), completion tokens and truncated replies per stage."""
+    costs: dict[str, StageCost] = {}
+    query = select(Pair.tokens).where(Pair.campaign_id == campaign_id).execution_options(yield_per=5000)
+    for tokens in session.scalars(query):
+        for stage, spent in (tokens or {}).items():
+            cost = costs.setdefault(stage, StageCost(stage))
+            cost.calls += spent.get("calls", 0)
+            cost.prompt += spent.get("prompt", 0)
+            cost.cached += spent.get("cached", 0)
+            cost.completion += spent.get("completion", 0)
+            cost.truncated += spent.get("truncated", 0)
+    return [cost for cost in costs.values() if cost.calls]
+
+
+def gate_drops(session: Session, campaign_id: int) -> dict[str, int]:
+    """Items dropped by a cheap gate before the judge, per gate (details in parentheses folded together)."""
+    counts: Counter = Counter()
+    for error in session.scalars(select(Pair.error).where(Pair.campaign_id == campaign_id,
+                                                          Pair.error.like(f"{GATE}%"))):
+        counts[error.removeprefix(GATE).split(" (")[0]] += 1
+    return dict(counts.most_common())
