@@ -49,7 +49,9 @@ def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_
             if pair.status == "failed":
                 assert "attempt(s)" in pair.error  # why it failed is recorded with the item
             elif pair.status != "duplicate":
-                assert pair.instruction and pair.answer
+                assert pair.instruction
+                # an answer, unless a gate dropped the item first (an instruction that restates its snippet)
+                assert pair.answer or pair.error.startswith("gate: instruction restates")
     engine.dispose()
 
 

@@ -43,6 +43,10 @@ def test_an_unreachable_server_is_the_endpoints_fault_not_the_requests():
 def test_a_request_the_server_refuses_is_the_requests_fault(llama_server_url):
     backend = OpenAICompatibleBackend(llama_server_url, "smollm2", max_attempts=2, retry_initial_s=0.01)
     too_long = [{"role": "user", "content": "word " * 5000}]  # over the server's 2048-token context
-    with pytest.raises(LLMError, match="1 attempt"):
-        asyncio.run(backend.chat(too_long, SamplingParams(max_tokens=4)))
-    assert asyncio.run(backend.probe()) is True
+
+    async def refused_then_probed():
+        with pytest.raises(LLMError, match="1 attempt"):
+            await backend.chat(too_long, SamplingParams(max_tokens=4))
+        return await backend.probe()  # the server itself is fine
+
+    assert asyncio.run(refused_then_probed()) is True
