@@ -7,8 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from factories import campaign_with_snippets, pair
+from factories import campaign_with_snippets, pair, snippet
 from polyforge.storage import (
+    Campaign,
     Discussion,
     DiscussionTurn,
     ExecutionRecord,
@@ -22,6 +23,8 @@ from polyforge.storage.accounts import add_user, new_token
 
 BASE_URL = "http://127.0.0.1:8000"  # what the default WebSettings allow
 PASSWORD = "correct horse battery"
+# Model output that would run script in the annotator's browser if it were not escaped.
+HOSTILE = ("<script>window.pwned=1</script>", '"><img src=x onerror="window.pwned=1">')
 
 
 @pytest.fixture
@@ -57,6 +60,24 @@ def review_db(db_url):
             add_user(session, name, role, PASSWORD)
     engine.dispose()
     return db_url, ids
+
+
+@pytest.fixture
+def hostile_pair(review_db) -> int:
+    """A flagged pair whose instruction, answer (prose and code), tests and output carry HOSTILE; its id."""
+    url, _ = review_db
+    script, image = HOSTILE
+    code = f"def f():\n    return '{script}' + '{image}'\n"
+    with session_scope(url, create=False) as session:
+        campaign = session.scalars(select(Campaign)).first()
+        hostile = pair(campaign, snippet(campaign, 99), "Python", "flagged", f"Fix {script} and {image} please.",
+                       answer=f"Here {script} {image}:\n```python\n{code}```\n", flag_reason=f"odd {script}")
+        hostile.executions = [ExecutionRecord(candidate=0, chosen=True, language="python", status="failed",
+                                              reason=image, exit_code=1, stdout=script, stderr=image, seconds=0.1,
+                                              tests=f"assert f() == '{script}'")]
+        session.add(hostile)
+        session.commit()
+        return hostile.id
 
 
 def visible_text(page: str) -> str:

@@ -5,6 +5,7 @@ verdicts in the `review` table, where calibration and exports read them, under t
 Every route but the login page and static files needs a login (`security.Guard`).
 """
 
+import math
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
@@ -202,11 +203,10 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         start a session."""
         throttle: LoginThrottle = app.state.throttle
         keys = (f"user:{name.strip().lower()}", f"address:{request.client.host if request.client else '?'}")
-        wait = throttle.wait_s(*keys)
+        wait = math.ceil(throttle.wait_s(*keys))
         if wait:
-            response = login_form(request, safe_next(next), name,
-                                  f"too many failed logins: try again in {int(wait) + 1} s", 429)
-            response.headers["retry-after"] = str(int(wait) + 1)
+            response = login_form(request, safe_next(next), name, f"too many failed logins: try again in {wait} s", 429)
+            response.headers["retry-after"] = str(wait)
             return response
         user = authenticate_password(db, name, password)
         if user is None:
