@@ -35,8 +35,8 @@ def review_db(db_url):
     with session_factory(engine)() as session:
         campaign, snippets = campaign_with_snippets(session, 5)
         talk = Discussion(campaign_id=campaign.id, proposer_language="Python", peer_languages=["Rust"], rounds=1,
-                          turns=[DiscussionTurn(position=0, round=0, language="Python", role="draft", text="Draft task.",
-                                                template_hash="t"),
+                          turns=[DiscussionTurn(position=0, round=0, language="Python", role="draft",
+                                                text="Draft task.", template_hash="t"),
                                  DiscussionTurn(position=1, round=1, language="Rust", role="critique",
                                                 text="Say what happens on empty input.", template_hash="t")])
         first = pair(campaign, snippets[0], "Python", "flagged", "Reverse a list.", final_score=5.0,

@@ -8,7 +8,6 @@ import sys
 import time
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -16,7 +15,8 @@ from polyforge.review import create_app
 from polyforge.storage import Pair, Review, open_engine, session_factory
 from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
-from review_support import BASE_URL, logged_in, review_db, token_for, visible_text  # noqa: F401  (review_db is a fixture)
+from review_support import BASE_URL, logged_in, token_for, visible_text
+from review_support import review_db  # noqa: F401  (a fixture)
 
 
 def queue_ids(client, **params):

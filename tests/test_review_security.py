@@ -21,7 +21,6 @@ from review_support import (  # noqa: F401  (review_db and hostile_pair are fixt
     hostile_pair,
     log_in,
     logged_in,
-    login_token,
     review_db,
     session_csrf,
     token_for,
@@ -72,7 +71,8 @@ def test_every_route_but_login_and_static_files_refuses_anonymous_requests(revie
                 failures.append(f"{method} {route.path}: {problem}")
     assert failures == []
     assert {"/", "/pairs/{pair_id}", "/pairs/{pair_id}/review", "/logout", "/api/queue", "/api/pairs/{pair_id}",
-            "/api/pairs/{pair_id}/reviews", "/api/me", "/api/users", "/docs", "/openapi.json", "/added-later"} <= checked
+            "/api/pairs/{pair_id}/reviews", "/api/me", "/api/users", "/docs", "/openapi.json",
+            "/added-later"} <= checked
     assert public == {("GET", "/login"), ("POST", "/login")}
     assert client.get("/static/review.css").status_code == 200  # static files need no login
     assert client.get("/login").status_code == 200
@@ -157,8 +157,8 @@ def test_posts_from_another_origin_are_refused_even_with_a_valid_token(review_db
         refused = client.post(form, data={"verdict": "accept"}, headers=headers, follow_redirects=False)
         assert refused.status_code == 403 and "cross-origin" in refused.text, headers
     assert reviews(url) == 0
-    allowed = client.post(form, data={"verdict": "accept"}, headers={"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"},
-                          follow_redirects=False)
+    same_origin = {"Origin": BASE_URL, "Sec-Fetch-Site": "same-origin"}
+    allowed = client.post(form, data={"verdict": "accept"}, headers=same_origin, follow_redirects=False)
     assert allowed.status_code == 303 and reviews(url) == 1
 
 

@@ -101,12 +101,12 @@ def users_add(
     db: DatabaseOption = "runs/demo",
 ) -> None:
     """Add a user; the password is asked for (or read from stdin when it is not a terminal) and stored hashed."""
-    from polyforge.storage.accounts import AccountError, add_user, check_new_user, check_password
+    from polyforge.storage.accounts import AccountError, add_user, check_new_user
 
     with _accounts(db) as session:
         try:
-            check_new_user(session, name, role.value)
-            add_user(session, name, role.value, check_password(_read_password()))
+            check_new_user(session, name, role.value)  # before asking for a password
+            add_user(session, name, role.value, _read_password())
         except AccountError as exc:
             fail(str(exc))
     console.print(f"added {role.value} {name}")

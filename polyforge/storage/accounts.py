@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +25,12 @@ MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "pf_"
 
 _hasher = PasswordHasher()
-# Verified against when a name is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when a name is unknown, so that a wrong name takes as long as a wrong password."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -115,7 +120,7 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
     """The user when the password is theirs, else None (a wrong name costs the same time as a wrong password)."""
     user = session.scalar(select(User).where(User.name == name.strip()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
