@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml Makefile
 	# PostgreSQL server binaries, for the storage tests (Debian/Ubuntu; skipped where absent or not root).
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 		apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; } || echo "PostgreSQL not installed: its tests will skip"
+	# Chromium, for the review app's browser tests (playwright drives it; skipped where absent).
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium not installed: the review app's browser tests will skip"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
 	# The CPU build of torch first, so nothing pulls a multi-GB CUDA build.

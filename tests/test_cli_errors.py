@@ -58,7 +58,27 @@ CASES = {
     ],
     "status": lambda p: foreign_databases(p),
     "report": lambda p: foreign_databases(p),
-    "review": lambda p: foreign_databases(p),
+    "review serve": lambda p: [
+        *foreign_databases(p),
+        ([str(p.good_db), "--public-url", "ftp://review.example"], "ftp://review.example"),
+        ([str(p.good_db), "--certfile", str(p.missing), "--keyfile", str(p.a_file)], p.missing),
+        ([str(p.good_db), "--certfile", str(p.a_file)], p.a_file),
+    ],
+    "review users add": lambda p: [
+        *[(["ana", "--db", *args], named) for args, named in foreign_databases(p)],
+        (["ana", "--db", str(p.good_db)], "password"),  # nothing on stdin
+        (["ana", "--db", str(p.good_db), "--role", "boss"], "boss"),
+        (["two words", "--db", str(p.good_db)], "two words"),
+    ],
+    "review users list": lambda p: [(["--db", *args], named) for args, named in foreign_databases(p)],
+    "review users remove": lambda p: [
+        *[(["ana", "--db", *args], named) for args, named in foreign_databases(p)],
+        (["nobody", "--db", str(p.good_db)], "nobody"),
+    ],
+    "review users token": lambda p: [
+        *[(["ana", "--db", *args], named) for args, named in foreign_databases(p)],
+        (["nobody", "--db", str(p.good_db)], "nobody"),
+    ],
     "export": lambda p: [
         *foreign_databases(p, "--format", "sft-jsonl", "--out", str(p.tmp / "out.jsonl")),
         ([str(p.good_db), "--out", str(p.under_file)], p.a_file),

@@ -1,4 +1,5 @@
-"""The annotators' web app: the queue, one pair's page, verdicts by form and by API, and what they change."""
+"""The annotators' web app: the queue, one pair's page, verdicts by form and by API, and what they change.
+(Logins, tokens and the protections around them: test_review_security.py.)"""
 
 import re
 import socket
@@ -7,56 +8,15 @@ import sys
 import time
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from factories import campaign_with_snippets, pair
 from polyforge.review import create_app
-from polyforge.storage import (
-    Discussion,
-    DiscussionTurn,
-    ExecutionRecord,
-    JudgeScore,
-    Pair,
-    Review,
-    open_engine,
-    session_factory,
-)
+from polyforge.storage import Pair, Review, open_engine, session_factory
 from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
-
-
-@pytest.fixture
-def review_db(db_url):
-    """Three flagged pairs (one discussed, with a sandbox run and scores), one accepted, one rejected."""
-    engine = open_engine(db_url)
-    with session_factory(engine)() as session:
-        campaign, snippets = campaign_with_snippets(session, 5)
-        talk = Discussion(campaign_id=campaign.id, proposer_language="Python", peer_languages=["Rust"], rounds=1,
-                          turns=[DiscussionTurn(position=0, round=0, language="Python", role="draft", text="Draft task.",
-                                                template_hash="t"),
-                                 DiscussionTurn(position=1, round=1, language="Rust", role="critique",
-                                                text="Say what happens on empty input.", template_hash="t")])
-        first = pair(campaign, snippets[0], "Python", "flagged", "Reverse a list.", final_score=5.0,
-                      flag_reason="borderline final score", origin="discussion", discussion=talk)
-        first.scores = [JudgeScore(criterion="code_correctness", score=4, weight=2.0, rationale="Off by one.")]
-        first.executions = [ExecutionRecord(candidate=0, chosen=True, language="python", status="failed",
-                                            reason="assertion failed", exit_code=1, stdout="", stderr="AssertionError",
-                                            seconds=0.1, tests="assert f0() == 1")]
-        session.add_all([
-            first,
-            pair(campaign, snippets[1], "Go", "flagged", "Sum a slice.", final_score=4.5,
-                  flag_reason="judge disagrees with the sandbox"),
-            pair(campaign, snippets[2], "Python", "flagged", "Parse a date.", final_score=5.5,
-                  flag_reason="borderline final score"),
-            pair(campaign, snippets[3], "Python", "accepted", "Count words.", final_score=8.0),
-            pair(campaign, snippets[4], "Python", "rejected", "Print hello.", final_score=2.0),
-        ])
-        session.commit()
-        ids = {p.instruction: p.id for p in session.scalars(select(Pair))}
-    engine.dispose()
-    return db_url, ids
+from review_support import BASE_URL, logged_in, token_for, visible_text
+from review_support import review_db  # noqa: F401  (a fixture)
 
 
 def queue_ids(client, **params):
@@ -65,7 +25,7 @@ def queue_ids(client, **params):
 
 def test_the_queue_lists_flagged_pairs_waiting_for_review(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
+    client = logged_in(create_app(url))
     flagged = [ids["Reverse a list."], ids["Sum a slice."], ids["Parse a date."]]
     assert queue_ids(client) == flagged
     assert queue_ids(client, language="Go") == [ids["Sum a slice."]]
@@ -79,41 +39,40 @@ def test_the_queue_lists_flagged_pairs_waiting_for_review(review_db):
 
 def test_accepted_and_rejected_pairs_can_be_audited(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
+    client = logged_in(create_app(url))
     assert queue_ids(client, status="accepted") == [ids["Count words."]]
     assert queue_ids(client, status="rejected") == [ids["Print hello."]]
     assert client.get("/api/queue", params={"status": "duplicate"}).status_code == 422
     page = client.get("/", params={"status": "accepted"})
     assert "accepted: 1 waiting for review, 0 reviewed" in page.text and "Count words." in page.text
     response = client.post(f"/pairs/{ids['Count words.']}/review?status=accepted",
-                           data={"annotator": "ana", "verdict": "reject"}, follow_redirects=False)
+                           data={"verdict": "reject"}, follow_redirects=False)
     assert response.headers["location"] == "/?status=accepted"  # the audit queue is done
     assert queue_ids(client, status="accepted") == []
 
 
 def test_a_pair_page_shows_what_the_judge_saw(review_db):
     url, ids = review_db
-    page = TestClient(create_app(url)).get(f"/pairs/{ids['Reverse a list.']}")
+    page = logged_in(create_app(url)).get(f"/pairs/{ids['Reverse a list.']}")
     assert page.status_code == 200
     for shown in ("Reverse a list.", "borderline final score", "code_correctness", "Off by one.", "assertion failed",
                   "assert f0() == 1", "Say what happens on empty input.", "def f0():", "discussion"):
-        assert shown in page.text, shown
+        assert shown in visible_text(page.text), shown
 
 
 def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
+    client = logged_in(create_app(url))
     first, second = ids["Reverse a list."], ids["Sum a slice."]
-    response = client.post(f"/pairs/{first}/review", data={"annotator": " ana ", "verdict": "accept", "note": "fine"},
+    response = client.post(f"/pairs/{first}/review", data={"verdict": "accept", "note": "fine"},
                            follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/pairs/{second}?"
-    assert client.cookies.get("polyforge_annotator") == "ana"  # remembered for the next form
     assert queue_ids(client) == [second, ids["Parse a date."]]
     assert first in queue_ids(client, pending="false")
     assert "flagged: 2 waiting for review, 1 reviewed" in client.get("/").text
     # a filtered queue stays filtered: the last Python pair leads back to the Python queue
     response = client.post(f"/pairs/{ids['Parse a date.']}/review?language=Python",
-                           data={"annotator": "ana", "verdict": "reject"}, follow_redirects=False)
+                           data={"verdict": "reject"}, follow_redirects=False)
     assert response.headers["location"] == "/?language=Python"
 
     engine = open_engine(url)
@@ -121,29 +80,31 @@ def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
         stored = session.scalars(select(Review).order_by(Review.id)).all()
         assert [(r.pair_id, r.annotator, r.verdict, r.note) for r in stored] == [
             (first, "ana", "accept", "fine"), (ids["Parse a date."], "ana", "reject", None)]
+        assert stored[0].user_id is not None and stored[0].user_id == stored[1].user_id  # the logged-in user
         assert review_verdicts(session) == {first: True, ids["Parse a date."]: False}  # what calibration reads
         assert session.get(Pair, first).status == "flagged"  # the judge's route is kept
     engine.dispose()
 
 
-def test_a_form_without_a_name_says_what_is_missing(review_db):
+def test_a_form_without_a_verdict_says_what_is_missing(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
-    page = client.post(f"/pairs/{ids['Sum a slice.']}/review", data={"annotator": "  ", "verdict": "accept"})
-    assert page.status_code == 200 and "annotator: give your name" in page.text
+    client = logged_in(create_app(url))
+    page = client.post(f"/pairs/{ids['Sum a slice.']}/review", data={"note": "hm"})
+    assert page.status_code == 200 and "verdict: &#39;&#39; is not one of accept, reject" in page.text
     assert ids["Sum a slice."] in queue_ids(client)
 
 
 def test_the_api_validates_verdicts_and_names_unknown_pairs(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
+    client = TestClient(create_app(url), base_url=BASE_URL, headers={"Authorization": f"Bearer {token_for(url, 'bo')}"})
     pair_id = ids["Sum a slice."]
-    bad = client.post(f"/api/pairs/{pair_id}/reviews", json={"annotator": "bo", "verdict": "maybe"})
+    bad = client.post(f"/api/pairs/{pair_id}/reviews", json={"verdict": "maybe"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "verdict"]
-    missing = client.post("/api/pairs/99999/reviews", json={"annotator": "bo", "verdict": "accept"})
+    missing = client.post("/api/pairs/99999/reviews", json={"verdict": "accept"})
     assert missing.status_code == 404 and "no pair 99999" in missing.json()["detail"]
     assert client.get("/api/pairs/99999").status_code == 404
-    created = client.post(f"/api/pairs/{pair_id}/reviews", json={"annotator": "bo", "verdict": "reject"})
+    # a name in the body does not choose the annotator: the token's user is
+    created = client.post(f"/api/pairs/{pair_id}/reviews", json={"annotator": "root", "verdict": "reject"})
     assert created.status_code == 201 and created.json()["verdict"] == "reject"
     detail = client.get(f"/api/pairs/{pair_id}").json()
     assert detail["status"] == "flagged" and [r["annotator"] for r in detail["reviews"]] == ["bo"]
@@ -151,12 +112,13 @@ def test_the_api_validates_verdicts_and_names_unknown_pairs(review_db):
 
 def test_verdicts_override_the_judge_in_exports(review_db):
     url, ids = review_db
-    client = TestClient(create_app(url))
-    client.post(f"/api/pairs/{ids['Reverse a list.']}/reviews", json={"annotator": "a", "verdict": "accept"})
-    client.post(f"/api/pairs/{ids['Count words.']}/reviews", json={"annotator": "a", "verdict": "reject"})
+    app = create_app(url)
+    ana, bo = logged_in(app, "ana"), logged_in(app, "bo")
+    ana.post(f"/api/pairs/{ids['Reverse a list.']}/reviews", json={"verdict": "accept"})
+    ana.post(f"/api/pairs/{ids['Count words.']}/reviews", json={"verdict": "reject"})
     # the latest verdict wins: rejected first, then accepted on a second look
-    client.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"annotator": "a", "verdict": "reject"})
-    client.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"annotator": "b", "verdict": "accept"})
+    ana.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "reject"})
+    bo.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "accept"})
     engine = open_engine(url)
     with session_factory(engine)() as session:
         accepted = {r["pair_id"] for r in iter_sft_records(session, ExportFilter(("accepted",)))}
@@ -172,28 +134,31 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_polyforge_review_serves_the_app(review_db):
+def test_polyforge_review_serve_serves_the_app_to_logged_in_users(review_db):
     url, ids = review_db
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "polyforge.cli", "review", url, "--port", str(port)],
+    token = token_for(url, "ana")
+    server = subprocess.Popen([sys.executable, "-m", "polyforge.cli", "review", "serve", url, "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/queue", timeout=2)
+                response = httpx.get(f"http://127.0.0.1:{port}/api/queue", timeout=2,
+                                     headers={"Authorization": f"Bearer {token}"})
                 break
             except httpx.TransportError:
                 assert server.poll() is None, server.stdout.read()
                 assert time.monotonic() < deadline, "the review app did not start within 60 s"
                 time.sleep(0.3)
         assert response.status_code == 200 and len(response.json()) == 3
+        assert httpx.get(f"http://127.0.0.1:{port}/api/queue", timeout=2).status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def test_polyforge_review_needs_an_existing_database(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "polyforge.cli", "review", str(tmp_path / "none")],
+def test_polyforge_review_serve_needs_an_existing_database(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "polyforge.cli", "review", "serve", str(tmp_path / "none")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "no Polyforge database" in result.stdout + result.stderr

@@ -10,8 +10,9 @@ import typer
 from polyforge.cli import campaign, data, judge, prompts, review, sandbox, training
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
-for group in (campaign, review, data, training):  # their commands sit at the top level
+for group in (campaign, data, training):  # their commands sit at the top level
     app.add_typer(group.app)
+app.add_typer(review.app, name="review")
 app.add_typer(judge.app, name="judge")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(prompts.app, name="prompts")

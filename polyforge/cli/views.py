@@ -308,3 +308,16 @@ def pass_at_1_table(benchmark: str, tasks: int, reports: list) -> Table:
         cells = [f"{r.pass_at_1(name):.1%} ({'/'.join(map(str, r.counts(name)))})" for r in reports]
         table.add_row(name or "all", *cells, end_section=name is None)
     return table
+
+
+def print_users(users: list) -> None:
+    """The review app's users: (User, API token count) pairs."""
+    if not users:
+        console.print("no users yet: `polyforge review users add NAME --role admin` adds one")
+        return
+    table = Table(title="review app users")
+    for column in ("name", "role", "API tokens", "added"):
+        table.add_column(column, justify="right" if column == "API tokens" else "left")
+    for user, tokens in users:
+        table.add_row(user.name, user.role, str(tokens), f"{user.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)

@@ -12,6 +12,7 @@ from polyforge.storage.db import (
     session_scope,
 )
 from polyforge.storage.models import (
+    ApiToken,
     Base,
     Campaign,
     ChecklistVersion,
@@ -25,9 +26,12 @@ from polyforge.storage.models import (
     PromptVersion,
     Review,
     Snippet,
+    User,
+    WebSession,
 )
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Campaign",
     "ChecklistVersion",
@@ -43,6 +47,8 @@ __all__ = [
     "Review",
     "Snippet",
     "UnusableDatabase",
+    "User",
+    "WebSession",
     "database",
     "database_url",
     "existing_database_url",

@@ -241,12 +241,60 @@ class Review(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
-    annotator: Mapped[str] = mapped_column(String(100))
+    annotator: Mapped[str] = mapped_column(String(100), doc="The name of the user who gave the verdict.")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", name="fk_review_user_id_app_user"), index=True,
+        doc="The logged-in user who gave the verdict; None for verdicts stored before accounts, or whose user was removed.")
     verdict: Mapped[str] = mapped_column(String(20), doc="accept or reject.")
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     pair: Mapped[Pair] = relationship(back_populates="reviews")
+
+
+class User(Base):
+    """An account of the review app: an annotator or an admin, who logs in with a password or an API token.
+    (The table is not named `user`, a reserved word in PostgreSQL.)"""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20), doc="annotator or admin.")
+    password_hash: Mapped[str] = mapped_column(String(200), doc="argon2id, with its parameters and salt.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    sessions: Mapped[list[WebSession]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """A token a script sends as `Authorization: Bearer ...`; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class WebSession(Base):
+    """A browser's login: the SHA-256 of its cookie, and the CSRF token its forms must carry."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="sessions")
 
 
 class IngestRun(Base):

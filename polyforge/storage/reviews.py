@@ -103,8 +103,9 @@ def pair_for_review(session: Session, pair_id: int) -> Pair | None:
     )
 
 
-def add_review(session: Session, pair_id: int, annotator: str, verdict: str, note: str | None = None) -> Review:
-    """Store an annotator's verdict on a pair and commit it."""
+def add_review(session: Session, pair_id: int, annotator: str, verdict: str, note: str | None = None,
+               user_id: int | None = None) -> Review:
+    """Store an annotator's verdict on a pair and commit it; `user_id` is the logged-in user who gave it."""
     annotator = annotator.strip()
     if not annotator:
         raise ReviewError("annotator: give your name, so that verdicts can be told apart")
@@ -112,7 +113,8 @@ def add_review(session: Session, pair_id: int, annotator: str, verdict: str, not
         raise ReviewError(f"verdict: {verdict!r} is not one of {', '.join(VERDICTS)}")
     if session.get(Pair, pair_id) is None:
         raise LookupError(f"no pair {pair_id} in this database")
-    review = Review(pair_id=pair_id, annotator=annotator[:100], verdict=verdict, note=(note or "").strip() or None)
+    review = Review(pair_id=pair_id, annotator=annotator[:100], user_id=user_id, verdict=verdict,
+                    note=(note or "").strip() or None)
     session.add(review)
     session.commit()
     return review

@@ -1,0 +1,245 @@
+"""What stands between the network and the review app: host and origin checks, logins, CSRF, rate limits.
+
+`Guard` is an ASGI middleware in front of every route, so a route added later is protected without doing
+anything: a request must name an allowed host (DNS rebinding), a state-changing one must come from an
+allowed origin and carry the CSRF token of its session, and only the login page and static files answer
+anyone who has not logged in (with a session cookie) or sent an API token (`Authorization: Bearer ...`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import parse_qs, quote, urlsplit
+
+from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from polyforge.storage.accounts import Viewer, viewer_for_session, viewer_for_token
+
+SESSION_COOKIE = "polyforge_session"
+LOGIN_COOKIE = "polyforge_login"  # the login form's CSRF token, before there is a session
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/login"})
+PUBLIC_PREFIXES = ("/static/",)
+MAX_FORM_BYTES = 1 << 20
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin"}
+# For the app's own pages: no script at all, styles and forms only from the app.
+PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'")
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def host_key(netloc: str, scheme: str) -> str | None:
+    """`host:port` in one spelling (lower case, the scheme's default port filled in), or None when malformed."""
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port or (443 if scheme in ("https", "wss") else 80)
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host:
+        return None
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Where the app is served and how annotators reach it."""
+
+    host: str = "127.0.0.1"  # the bound address
+    port: int = 8000
+    public_urls: tuple[str, ...] = ()  # addresses annotators open besides http://HOST:PORT (names, an https proxy)
+    session_hours: float = 12.0
+    login_failures: int = 5  # failed logins allowed per user, and per client address, within the window
+    login_window_s: float = 60.0
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """The `host:port` values a request may name: the bound address (its loopback names when it is a loopback
+        or wildcard address) and every public URL's."""
+        bound = [self.host] if self.host not in WILDCARD_ADDRESSES and not is_loopback(self.host) else LOOPBACK_NAMES
+        keys = {host_key(_bracketed(host) + f":{self.port}", "http") for host in bound}
+        keys |= {host_key(parts.netloc, parts.scheme) for parts in map(urlsplit, self.public_urls)}
+        return frozenset(key for key in keys if key)
+
+
+def _bracketed(host: str) -> str:
+    bare = host.strip("[]")
+    return f"[{bare}]" if ":" in bare else bare
+
+
+class LoginThrottle:
+    """At most `failures` failed logins per key (a user name, a client address) within `window_s` seconds."""
+
+    def __init__(self, failures: int = 5, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self.failures, self.window_s, self.clock = failures, window_s, clock
+        self._failed: dict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> deque[float]:
+        times, horizon = self._failed[key], self.clock() - self.window_s
+        while times and times[0] <= horizon:
+            times.popleft()
+        if not times:
+            del self._failed[key]  # keep the table as small as the recent failures
+            return deque()
+        return times
+
+    def wait_s(self, *keys: str) -> float:
+        """Seconds before any of `keys` may try again; 0 when all may."""
+        waits = [times[0] + self.window_s - self.clock() for times in map(self._recent, keys)
+                 if len(times) >= self.failures]
+        return max(waits, default=0.0)
+
+    def failed(self, *keys: str) -> None:
+        for key in keys:
+            self._failed[key].append(self.clock())
+
+
+def safe_next(target: str | None) -> str:
+    """A path inside this app to go to after logging in; anything else (another site) becomes /."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def wants_json(path: str) -> bool:
+    return path.startswith("/api/") or path == "/openapi.json"
+
+
+class Guard:
+    """The ASGI middleware described in the module docstring; puts the request's `Viewer` (or None on a public
+    path) in `request.state.viewer`."""
+
+    def __init__(self, app: ASGIApp, settings: WebSettings, sessions: sessionmaker):
+        self.app, self.sessions = app, sessions
+        self.hosts = settings.allowed_hosts()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":  # no websockets here
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        send = _with_headers(send, SECURITY_HEADERS)
+        request = Request(scope)
+        refusal, viewer = await self._check(request)
+        if refusal is None and request.method not in SAFE_METHODS and (viewer is None or viewer.csrf_token):
+            receive, refusal = await self._check_csrf(request, receive, viewer)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["viewer"] = viewer
+        await self.app(scope, receive, send)
+
+    async def _check(self, request: Request) -> tuple[Response | None, Viewer | None]:
+        """A refusal for the request (or None) and who sends it (None: nobody logged in)."""
+        scheme = request.url.scheme
+        host = request.headers.get("host", "")
+        if host_key(host, scheme) not in self.hosts:
+            return PlainTextResponse(f"unknown host {host!r}: open the app at the address it is served on "
+                                     "(`polyforge review serve --public-url` adds one)", 400), None
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("origin")
+            cross_site = request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+            if cross_site or (origin is not None and host_key(urlsplit(origin).netloc, urlsplit(origin).scheme)
+                                                       not in self.hosts):
+                return PlainTextResponse("cross-origin request refused", 403), None
+        viewer, bad_token = await run_in_threadpool(self._identify, request)
+        if bad_token:
+            return JSONResponse({"detail": "unknown API token (`polyforge review users token NAME` makes one)"},
+                                401, headers={"www-authenticate": "Bearer"}), None
+        path = request.url.path
+        if viewer is None and path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
+            if wants_json(path):
+                return JSONResponse({"detail": "log in first: send Authorization: Bearer TOKEN, or a session cookie "
+                                               "from /login"}, 401, headers={"www-authenticate": "Bearer"}), None
+            target = path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", 303), None
+        return None, viewer
+
+    def _identify(self, request: Request) -> tuple[Viewer | None, bool]:
+        """(who the request comes from, whether it carried an API token that is not valid)."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        with self.sessions() as db:
+            if scheme.lower() == "bearer" and token.strip():
+                viewer = viewer_for_token(db, token.strip())
+                return viewer, viewer is None
+            cookie = request.cookies.get(SESSION_COOKIE)
+            return (viewer_for_session(db, cookie) if cookie else None), False
+
+    async def _check_csrf(self, request: Request, receive: Receive, viewer: Viewer | None
+                          ) -> tuple[Receive, Response | None]:
+        """A state-changing request from a browser carries the CSRF token of its session (of the login form
+        before one exists), in the X-CSRF-Token header or the form's csrf_token field."""
+        expected = viewer.csrf_token if viewer else request.cookies.get(LOGIN_COOKIE)
+        given = request.headers.get(CSRF_HEADER)
+        if given is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            body = await _read_body(receive)
+            if body is None:
+                return receive, PlainTextResponse("form too large", 413)
+            given = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [None])[0]
+            receive = _replay(body, receive)
+        if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            return receive, PlainTextResponse("CSRF token missing or wrong: reload the page and send the form again",
+                                              403)
+        return receive, None
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > MAX_FORM_BYTES:
+            return None
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body already read, then whatever comes next (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+def _with_headers(send: Send, headers: dict[str, str]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(name.encode(), value.encode()) for name, value in headers.items() if name.encode() not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending

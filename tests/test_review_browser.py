@@ -1,0 +1,149 @@
+"""The review app in a real browser (Debian's headless Chromium driven by playwright): logging in and out, model
+output that tries to run script, and a form another local site posts to the app."""
+
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from polyforge.review import create_app
+from polyforge.review.security import WebSettings
+from polyforge.storage import Review, session_scope
+from review_support import HOSTILE, PASSWORD, hostile_pair, review_db  # noqa: F401  (fixtures)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason=f"no {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    yield opened
+    context.close()
+
+
+@pytest.fixture
+def app_url(review_db):
+    """The app over the review database, served by uvicorn on a free local port."""
+    url, _ = review_db
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(url, WebSettings(port=port)), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the review app did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def log_in(page, app_url: str, name: str = "ana", password: str = PASSWORD) -> None:
+    page.goto(f"{app_url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def reviews(url: str) -> list[tuple[str, str]]:
+    with session_scope(url, create=False) as session:
+        return [(review.annotator, review.verdict) for review in session.scalars(select(Review).order_by(Review.id))]
+
+
+def test_an_annotator_logs_in_and_out(page, app_url):
+    page.goto(f"{app_url}/")
+    assert page.url == f"{app_url}/login?next=%2F"
+    log_in(page, app_url, password="wrong password")
+    assert "wrong name or password" in page.inner_text("p.error")
+    log_in(page, app_url)
+    page.wait_for_url(f"{app_url}/")
+    assert "flagged: 3 waiting for review" in page.inner_text("header")
+    cookie, = [c for c in page.context.cookies() if c["name"] == "polyforge_session"]
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and cookie["secure"] is False
+    assert "polyforge_session" not in page.evaluate("document.cookie")  # out of reach of any script
+    page.click("header button")  # log out
+    page.wait_for_url(f"{app_url}/login")
+    page.goto(f"{app_url}/")
+    assert page.url.startswith(f"{app_url}/login")
+
+
+def test_model_output_shows_as_text_and_never_runs(page, app_url, hostile_pair):
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    log_in(page, app_url)
+    page.wait_for_url(f"{app_url}/")
+    for path in ("/", f"/pairs/{hostile_pair}"):
+        page.goto(f"{app_url}{path}")
+        assert page.evaluate("typeof window.pwned") == "undefined", path
+        assert page.locator("img[src=x]").count() == 0 and page.locator("body script").count() == 0, path
+    for block in ("div.instruction", "div.answer"):
+        shown = page.inner_text(block)
+        for payload in HOSTILE:
+            assert payload in shown, (block, payload)
+    assert page.locator("div.answer div.highlight").count() == 1  # the answer's code block, highlighted
+    assert violations == []  # nothing even tried to run (the CSP would have reported it)
+
+
+def test_a_form_another_local_site_posts_to_the_app_is_refused(page, app_url, review_db, hostile_pair):
+    """A page on another port of the same machine (same site, other origin) submits a verdict form to the app
+    while the annotator is logged in: the browser sends the session cookie, the app refuses the post."""
+    url, ids = review_db
+    target = f"{app_url}/pairs/{ids['Sum a slice.']}/review"
+    attack = (f'<form method="post" action="{target}"><input name="verdict" value="accept">'
+              '<input name="csrf_token" value="guessed"></form><script>document.forms[0].submit()</script>').encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args):
+            pass
+
+    attacker = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        log_in(page, app_url)
+        page.wait_for_url(f"{app_url}/")
+        with page.expect_response(target) as answer:
+            page.goto(f"http://127.0.0.1:{attacker.server_address[1]}/")
+        assert answer.value.status == 403
+        assert "refused" in answer.value.text()
+        assert reviews(url) == []
+    finally:
+        attacker.shutdown()
+    # the app's own form, in the same browser, works
+    page.goto(f"{app_url}/pairs/{ids['Sum a slice.']}")
+    page.click("button.accept")
+    page.wait_for_url(f"{app_url}/pairs/**")
+    assert reviews(url) == [("ana", "accept")]
