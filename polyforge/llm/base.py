@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ async def chat_structured(
     Returns the object and every completion spent on it (for token accounting). A retry shows the
     model its own invalid reply and the error, which small models fix more often than a cold retry.
     """
-    json_schema = schema.model_json_schema()
+    json_schema = _json_schema(schema)
     spent: list[Completion] = []
     attempt_messages = list(messages)
     error = ""
@@ -131,6 +132,12 @@ async def chat_structured(
         completion.parsed = parsed
         return parsed, spent
     raise StructuredOutputError(schema.__name__, max_retries + 1, error, spent[-1].text if spent else "", spent)
+
+
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict:
+    # Building a schema costs about a millisecond, and every call of a stage asks for the same one.
+    return schema.model_json_schema()
 
 
 def _short_error(exc: Exception) -> str:
