@@ -90,7 +90,7 @@ class Schedule:
     def languages(self) -> set[str]:
         """The languages that agents are needed for: those with items, and any that may be a peer."""
         turns = [language for language, quota in self.quotas.items() if quota > 0][: self.total]
-        may_discuss = self.total and self.policy.discussion_share and self.policy.peers_per_item
+        may_discuss = self.total > 0 and self.policy.discussion_share > 0 and self.policy.peers_per_item > 0
         return set(turns) | (set(self.peer_pool) if may_discuss else set())
 
     def items(self, sessions: sessionmaker) -> Iterator[WorkItem]:
