@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from polyforge.config import StageSampling
 from polyforge.llm import ChatBackend, Completion, LLMError, SamplingParams, StructuredOutputError, chat_structured
@@ -36,6 +37,13 @@ class Classification:
     difficulty: str | None
     template_hash: str
     completions: list[Completion] = field(default_factory=list)
+
+
+@functools.cache
+def classification_schema(topics: tuple[str, ...], difficulties: tuple[str, ...]) -> type[BaseModel]:
+    """The classifier's reply: one of the taxonomy's topics and one of its difficulties (built once per taxonomy,
+    since building a pydantic model costs about a millisecond)."""
+    return create_model("TopicAndDifficulty", topic=(Literal[topics], ...), difficulty=(Literal[difficulties], ...))
 
 
 def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
@@ -112,11 +120,7 @@ class LanguageAgent:
     async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
         """The instruction's topic and difficulty, constrained to the taxonomy; None for both if it fails."""
         prompt = self.prompts.render("classify", language=self.language, instruction=instruction, taxonomy=taxonomy)
-        schema = create_model(
-            "TopicAndDifficulty",
-            topic=(Literal[tuple(taxonomy.topics)], ...),
-            difficulty=(Literal[tuple(taxonomy.difficulties)], ...),
-        )
+        schema = classification_schema(tuple(taxonomy.topics), tuple(taxonomy.difficulties))
         params = SamplingParams(temperature=0.0, top_p=1.0, max_tokens=40, seed=seed)
         try:
             parsed, completions = await chat_structured(self.backend, prompt.messages, schema, params, max_retries=1)

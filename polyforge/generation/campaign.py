@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
@@ -26,7 +26,7 @@ from polyforge.generation.item_runner import ItemResult, ItemRunner
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
 from polyforge.generation.recorder import EndpointUsageLog, Provenance, record_item, record_versions
-from polyforge.generation.scheduler import SchedulePolicy, pending_work
+from polyforge.generation.scheduler import Schedule, SchedulePolicy, plan_work
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
 from polyforge.ingest import IngestReport, stream_snippets
 from polyforge.ingest.store import store_ingest_run, store_snippets
@@ -98,10 +98,10 @@ class CampaignRunner:
             require_sandbox()  # bubblewrap; the languages' toolchains once ingest has found them
         with database(url) as sessions:
             result = CampaignResult(0, url)
-            items, budget = self._prepare(sessions, result)
+            schedule, budget = self._prepare(sessions, result)
             campaign_id = result.campaign_id
             try:
-                await self._run(sessions, items, budget, result)
+                await self._run(sessions, schedule, budget, result)
             except BaseException:
                 with sessions() as session:
                     mark_campaign(session, campaign_id, CampaignStatus.interrupted)
@@ -110,8 +110,8 @@ class CampaignRunner:
                 mark_campaign(session, campaign_id, CampaignStatus.finished)
         return result
 
-    def _prepare(self, sessions: sessionmaker, result: CampaignResult) -> tuple[list[WorkItem], Budget]:
-        """Open (or resume) the campaign, stream the sources' snippets into it, and pick the pending items."""
+    def _prepare(self, sessions: sessionmaker, result: CampaignResult) -> tuple[Schedule, Budget]:
+        """Open (or resume) the campaign, stream the sources' snippets into it, and plan the pending items."""
         config = self.config
         started = time.perf_counter()
         with sessions() as session:
@@ -129,22 +129,21 @@ class CampaignRunner:
             self.progress.on_ingested(report)
             pairs_done = session.scalar(select(func.count(Pair.id)).where(Pair.campaign_id == campaign.id))
             budget = Budget(config.budgets.max_pairs, pairs_done, config.budgets.max_tokens)
-            items = pending_work(session, campaign.id, budget.pairs_left, SchedulePolicy.from_config(config))
-        return items, budget
+            schedule = plan_work(session, campaign.id, budget.pairs_left, SchedulePolicy.from_config(config))
+        return schedule, budget
 
-    async def _run(self, sessions: sessionmaker, items: list[WorkItem], budget: Budget,
-                   result: CampaignResult) -> None:
+    async def _run(self, sessions: sessionmaker, schedule: Schedule, budget: Budget, result: CampaignResult) -> None:
         config = self.config
-        languages = {item.language for item in items} | {peer for item in items for peer in item.peers}
+        languages = schedule.languages
         if self.check_sandbox:
             require_sandbox(sorted(languages))
         bank_settings = BankSettings.from_config(config)
         banks: dict[str, MemoryBank] = {}
         origins: dict[str, str] = {}
-        if config.memory.enabled and items:
+        if config.memory.enabled and schedule.total:
             with sessions() as session:
                 banks, origins = open_banks(session, bank_settings, languages, shared_embedder())
-        self.progress.on_scheduled(len(items))
+        self.progress.on_scheduled(schedule.total)
         backends = self._backends or Backends.from_config(config, self.progress.on_notice)
         usage = EndpointUsageLog([backend for backend in backends.distinct() if isinstance(backend, EndpointPool)])
         executor = execution_pool(config)
@@ -161,7 +160,7 @@ class CampaignRunner:
                     result.coverage = Coverage(self.taxonomy, coverage_counts(session))
             loop = _ItemLoop(runner, budget, sessions, provenance, result, self.progress,
                              config.coverage.steer, config.generation.discussion.transfer, usage)
-            await loop.run(items, config.concurrency)
+            await loop.run(schedule.items(sessions), schedule.total, config.concurrency)
         finally:
             if executor is not None:
                 executor.close()
@@ -189,10 +188,11 @@ class _ItemLoop:
         self.expected = 0  # items scheduled, transfers included
         self.pair_budget = budget.pairs_left
 
-    async def run(self, items: list[WorkItem], concurrency: int) -> None:
-        self.expected = len(items)
+    async def run(self, items: Iterable[WorkItem], total: int, concurrency: int) -> None:
+        """Run `items` (`total` of them, taken lazily) with at most `concurrency` in flight."""
+        self.expected = total
         queue = iter(items)  # shared: each item goes to exactly one worker
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(concurrency, max(len(items), 1)))]
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(concurrency, max(total, 1)))]
         try:
             await asyncio.gather(*workers)
         except BaseException:  # one worker's failure (every endpoint down, a bug) stops the others: they stay pending

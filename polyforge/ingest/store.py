@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -20,18 +21,22 @@ BATCH = 2000
 
 
 def store_snippets(session: Session, campaign_id: int, records: Iterable[SnippetRecord]) -> int:
-    """Add the snippets the campaign does not hold yet, committing in batches; returns how many."""
-    known = set(session.scalars(select(Snippet.content_hash).where(Snippet.campaign_id == campaign_id)))
+    """Add the snippets the campaign does not hold yet, committing in batches; returns how many.
+
+    Which ones it holds is asked a batch at a time, so a resumed campaign's memory does not grow with
+    the snippets it already has."""
     added = 0
-    for record in records:
-        if record.content_hash in known:
-            continue
-        known.add(record.content_hash)
-        session.add(Snippet(campaign_id=campaign_id, **asdict(record)))
-        added += 1
-        if added % BATCH == 0:
-            session.commit()
-    session.commit()
+    records = iter(records)
+    while batch := list(itertools.islice(records, BATCH)):
+        known = set(session.scalars(select(Snippet.content_hash).where(
+            Snippet.campaign_id == campaign_id, Snippet.content_hash.in_({record.content_hash for record in batch}))))
+        for record in batch:
+            if record.content_hash in known:
+                continue
+            known.add(record.content_hash)
+            session.add(Snippet(campaign_id=campaign_id, **asdict(record)))
+            added += 1
+        session.commit()
     return added
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -118,7 +119,7 @@ async def chat_structured(
     A reply cut off by `max_tokens` is never retried at the same budget: the next attempt has twice
     the tokens, up to MAX_BUDGET_GROWTH times the stage's budget, and then the retries stop.
     """
-    json_schema = schema.model_json_schema()
+    json_schema = _json_schema(schema)
     spent: list[Completion] = []
     attempt_messages = list(messages)
     error = ""
@@ -147,6 +148,12 @@ async def chat_structured(
         completion.parsed = parsed
         return parsed, spent
     raise StructuredOutputError(schema.__name__, len(spent), error, spent[-1].text if spent else "", spent)
+
+
+@functools.cache
+def _json_schema(schema: type[BaseModel]) -> dict:
+    # Building a schema costs about a millisecond, and every call of a stage asks for the same one.
+    return schema.model_json_schema()
 
 
 def _short_error(exc: Exception) -> str:
