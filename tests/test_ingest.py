@@ -11,7 +11,7 @@ from polyforge.cli.common import console
 from polyforge.config import IngestConfig
 from polyforge.ingest import IngestError, ingest
 from polyforge.storage import Snippet, open_engine, session_factory
-from polyforge.storage.models import IngestLanguageStat, IngestRun
+from polyforge.storage.run_models import IngestLanguageStat, IngestRun
 
 ONE_PROCESS = IngestConfig(workers=1)
 

@@ -14,7 +14,8 @@ from polyforge.config import IngestConfig
 from polyforge.ingest.pipeline import IngestReport, SnippetRecord, stream_snippets
 from polyforge.storage import session_scope
 from polyforge.storage.campaigns import find_or_create_campaign
-from polyforge.storage.models import IngestLanguageStat, IngestRun, Snippet
+from polyforge.storage.models import Snippet
+from polyforge.storage.run_models import IngestLanguageStat, IngestRun
 from polyforge.terms import CampaignStatus
 
 BATCH = 2000

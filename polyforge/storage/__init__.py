@@ -18,7 +18,6 @@ from polyforge.storage.models import (
     ChecklistVersion,
     Discussion,
     DiscussionTurn,
-    EndpointUsage,
     ExecutionRecord,
     JudgeScore,
     Pair,
@@ -29,6 +28,7 @@ from polyforge.storage.models import (
     User,
     WebSession,
 )
+from polyforge.storage.run_models import EndpointUsage, IngestLanguageStat, IngestRun
 
 __all__ = [
     "ApiToken",
@@ -39,6 +39,8 @@ __all__ = [
     "Discussion",
     "DiscussionTurn",
     "EndpointUsage",
+    "IngestLanguageStat",
+    "IngestRun",
     "ExecutionRecord",
     "JudgeScore",
     "Pair",

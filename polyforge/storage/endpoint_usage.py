@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import EndpointUsage
+from polyforge.storage.run_models import EndpointUsage
 
 COUNTED = ("requests", "failures", "prompt_tokens", "completion_tokens", "seconds", "ejections")
 

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from polyforge.storage.models import Base
+from polyforge.storage import Base  # the package: every model module is imported, so the metadata is whole
 
 config = context.config
 target_metadata = Base.metadata
