@@ -77,19 +77,19 @@ class TruncatingBackend(ChatBackend):
 
 
 def test_a_cut_off_reply_is_retried_with_a_larger_budget_never_the_same():
-    backend = TruncatingBackend('{"a": 1,        "b": 2}')  # 23 characters
+    backend = TruncatingBackend('{"a": 1,  "b": 2}')  # 17 characters
     parsed, spent = asyncio.run(chat_structured(backend, [{"role": "user", "content": "x"}], Pair,
-                                                SamplingParams(max_tokens=8), max_retries=3))
-    assert parsed == Pair(a=1, b=2) and backend.budgets == [8, 16, 32]
-    assert [c.truncated for c in spent] == [True, True, False]
+                                                SamplingParams(max_tokens=10), max_retries=3))
+    assert parsed == Pair(a=1, b=2) and backend.budgets == [10, 20]
+    assert [c.truncated for c in spent] == [True, False]
 
 
 def test_retries_stop_when_the_budget_cannot_grow_further():
     backend = TruncatingBackend('{"a": 1,' + " " * 200 + '"b": 2}')  # whitespace a grammar let through
-    with pytest.raises(StructuredOutputError, match="cut off at max_tokens=32") as raised:
+    with pytest.raises(StructuredOutputError, match="cut off at max_tokens=16") as raised:
         asyncio.run(chat_structured(backend, [{"role": "user", "content": "x"}], Pair,
                                     SamplingParams(max_tokens=8), max_retries=5))
-    assert backend.budgets == [8, 16, 32] and raised.value.attempts == 3  # 4x is the ceiling: no 4th call
+    assert backend.budgets == [8, 16] and raised.value.attempts == 2  # twice the budget is the ceiling
 
 
 # --- cheap gates -------------------------------------------------------------------------------------------

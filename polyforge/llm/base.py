@@ -13,7 +13,10 @@ from pydantic import BaseModel, ValidationError
 
 Message = dict[str, str]
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
-MAX_BUDGET_GROWTH = 4  # a structured reply cut off by max_tokens may grow to this many times its stage's budget
+# A structured reply cut off by max_tokens is retried once with twice the tokens, then no more: a budget that
+# holds the longest valid reply (the judge's is derived so) is cut off only by a degenerate reply, which more
+# tokens rarely mend, and the worst case costs what three tries at the same budget did.
+MAX_BUDGET_GROWTH = 2
 
 
 @dataclass(frozen=True)
