@@ -33,8 +33,9 @@ def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_
             # Every item goes through every stage, so the seeded fault schedule meets every kind of fault.
             "generation": {"gates": {"restated_snippet": False, "refusal": False, "code_block": False,
                                      "failed_tests": False}},
+            # Every call must finish well inside the 4 s timeout, or the server works on for abandoned calls.
             "sampling": {"seed": 2, "instruction": {"max_tokens": 32}, "answer": {"max_tokens": 40},
-                         "judge": {"max_tokens": 120, "temperature": 0}},
+                         "tester": {"max_tokens": 48}, "judge": {"max_tokens": 120, "temperature": 0}},
         })
         result = asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
     finally:
