@@ -20,11 +20,6 @@ class PairStatus(StrEnum):
         """The statuses of pairs that reached the judge: their instruction was novel and answered."""
         return cls.accepted, cls.flagged, cls.rejected
 
-    @classmethod
-    def ended_early(cls) -> tuple[PairStatus, ...]:
-        """The statuses that end a work item before the judge."""
-        return cls.duplicate, cls.failed
-
 
 # A pair that a cheap gate dropped before the judge is rejected, and its error says why after this prefix.
 GATE = "gate: "

@@ -1,7 +1,8 @@
 """One work item as a LangGraph graph: snippet -> instruction -> answer -> tests -> judge -> route.
 
 Each step is a `Step` with the state fields it reads and writes (item_state.py); the graph wires them
-in order and ends an item early when a step sets a status of `PairStatus.ended_early()`.
+in order and ends an item when a step before the judge sets a status (failed, duplicate, or rejected by
+a gate).
 """
 
 from __future__ import annotations

@@ -244,7 +244,8 @@ def ingest(
     languages: Sequence[str] | None = None,
     on_file: Callable[[int], None] = lambda size: None,
 ) -> IngestReport:
-    """Run the ingest stage and keep its snippets in `report.snippets` (the campaign runner's entry)."""
+    """Run the ingest stage and keep its snippets in `report.snippets` (for callers that want them all in memory;
+    campaigns and `polyforge ingest` stream them into the database instead)."""
     report = IngestReport()
     report.snippets.extend(stream_snippets(sources, config, report, languages, on_file))
     return report
