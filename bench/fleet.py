@@ -149,7 +149,7 @@ class ThroughputRow:
         return 1000 * self.simulator_cpu_s / self.items
 
 
-class _Clock:
+class CampaignClock:
     """Progress hooks that time the campaign loop: from the first schedule to the last stored item."""
 
     def __init__(self) -> None:
@@ -174,7 +174,7 @@ def measure_throughput(endpoints: int, per_endpoint: int, latency_ms: float, rou
         config = campaign_config(work / f"run-{endpoints}", sources, simulator.base_urls, per_endpoint, items,
                                  concurrency)
         backends = Backends.from_config(config)  # built before the clock starts: client setup is not throughput
-        clock = _Clock()
+        clock = CampaignClock()
         progress = CampaignProgress(on_scheduled=clock.scheduled, on_item_done=clock.item_done)
         result = asyncio.run(CampaignRunner(config, progress, backends=tuple(backends)).run())
         simulator_cpu_s = simulator.cpu_seconds()

@@ -59,14 +59,16 @@ class ModelConfig(_Strict):
     """One LLM endpoint.
 
     `embedded` runs SmolLM2-135M-Instruct in process through llama-cpp-python (no server needed);
-    `openai` talks to any OpenAI-compatible server: vLLM (`vllm serve ...`), SGLang, llama.cpp's
-    server or a hosted API.
+    `openai` talks to any OpenAI-compatible server: vLLM (`polyforge serve vllm`, `vllm serve ...`), SGLang,
+    llama.cpp's server or a hosted API; `vllm` runs vLLM's engine in process (an environment with vLLM:
+    `make vllm` on a CPU machine), batching every request in flight.
     """
 
-    backend: Literal["embedded", "openai"] = "embedded"
+    backend: Literal["embedded", "openai", "vllm"] = "embedded"
     model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
-        description="Model name sent to the server (openai), or a GGUF file path (embedded; default: the bundled SmolLM2).",
+        description="Model name sent to the server (openai), a GGUF file path (embedded; default: the bundled "
+        "SmolLM2), or a transformers model folder (vllm; default: the bundled SmolLM2 converted once).",
     )
     base_url: str | list[str] | None = Field(
         default=None,
@@ -95,7 +97,7 @@ class ModelConfig(_Strict):
         description="How long a campaign waits when every endpoint of this model is down before it stops "
         "(resumable: the same command goes on); items in flight stay pending, never failed.",
     )
-    context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded model.")
+    context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded and vllm backends.")
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
     @model_validator(mode="after")

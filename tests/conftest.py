@@ -57,6 +57,34 @@ def llama_server_url(tmp_path_factory):
         yield url
 
 
+def vllm_python_or_skip():
+    """The interpreter with vLLM (`make vllm` builds it; `make test` depends on it); CI fails without it."""
+    from polyforge.llm.vllm_server import VLLMUnavailable, find_vllm_python
+
+    try:
+        return find_vllm_python()
+    except VLLMUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory):
+    """A real vLLM OpenAI-compatible server serving the bundled model, started once per session the way a user
+    starts one (`polyforge serve vllm`); it must stop cleanly (exit 0) at the end."""
+    from servers import ServeVLLM
+
+    vllm_python_or_skip()
+    server = ServeVLLM(tmp_path_factory.mktemp("vllm"))
+    try:
+        server.start()
+        yield server
+    finally:
+        status = server.stop()
+    assert status == 0 and "stopped" in server.output, f"serve vllm did not stop cleanly ({status}):\n{server.output[-2000:]}"
+
+
 @pytest.fixture
 def checklist():
     from polyforge.checklists import load_checklist

@@ -68,3 +68,44 @@ def llama_server(gguf: Path, log_path: Path, alias: str = "smollm2") -> Iterator
         yield server.start()
     finally:
         server.stop()
+
+
+class ServeVLLM:
+    """`polyforge serve vllm` as a user runs it: a child process that prints its URLs once the server answers
+    and stops the server on SIGTERM. `output` keeps what the command printed, for the tests to read."""
+
+    def __init__(self, log_dir: Path, model: str = "embedded"):
+        self.log_dir, self.model = log_dir, model
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.output_path = log_dir / "serve.out"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def output(self) -> str:
+        return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
+
+    def start(self, timeout_s: float = 900) -> str:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.output_path.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "polyforge.cli", "serve", "vllm", self.model, "--port", str(self.port),
+                 "--log-dir", str(self.log_dir), "--ready-timeout-s", str(timeout_s)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s + 60
+        while "ready:" not in self.output:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"polyforge serve vllm exited ({self.process.returncode}):\n{self.output[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"polyforge serve vllm not ready after {timeout_s} s:\n{self.output[-3000:]}")
+            time.sleep(2)
+        return self.url
+
+    def stop(self, timeout_s: float = 90) -> int:
+        """SIGTERM, as a service manager sends it; the command's exit status."""
+        if self.process is None:
+            return 0
+        if self.process.poll() is None:
+            self.process.terminate()
+        return self.process.wait(timeout=timeout_s)

@@ -124,6 +124,13 @@ CASES = {
         (["instruction", "--folder", str(p.tmp / "no-prompts")], p.tmp / "no-prompts"),
     ],
     "prompts compare": lambda p: foreign_databases(p),
+    "serve vllm": lambda p: [
+        ([str(p.tmp / "no-model")], p.tmp / "no-model"),
+        ([str(p.folder)], "config.json"),  # a folder that is not a transformers model
+        (["--replicas", "0"], "--replicas"),
+        (["--log-dir", str(p.a_file)], p.a_file),
+        (["--python", str(p.missing)], p.missing),
+    ],
 }
 
 

@@ -4,4 +4,6 @@ import sys
 
 from polyforge.cli import main
 
-sys.exit(main())
+# Guarded: the in-process vllm backend spawns an engine process, which imports this module again.
+if __name__ == "__main__":
+    sys.exit(main())

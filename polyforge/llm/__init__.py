@@ -55,6 +55,11 @@ def create_backend(config: ModelConfig, role: str = "generator",
         ]
         return EndpointPool(endpoints, role, config.eject_after, config.probe_interval_s, config.outage_wait_s,
                             on_notice)
+    if config.backend == "vllm":
+        from polyforge.llm.checkpoint import resolve_checkpoint
+        from polyforge.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(resolve_checkpoint(config.model), context_tokens=config.context_tokens)
     from polyforge.llm.embedded import EmbeddedBackend
 
     return EmbeddedBackend(model_path=config.model, context_tokens=config.context_tokens, threads=config.threads)

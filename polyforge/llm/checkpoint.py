@@ -1,0 +1,48 @@
+"""The embedded model as a plain transformers checkpoint, converted once from its GGUF and cached: what the
+trainers fine-tune and what vLLM serves when no other model is named."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from polyforge.llm.embedded import EMBEDDED_MODEL_NAME, bundled_gguf_path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("POLYFORGE_CACHE", Path.home() / ".cache" / "polyforge"))
+
+
+def embedded_checkpoint() -> Path:
+    """A plain transformers checkpoint of the bundled GGUF model (about 40 s the first time).
+
+    A model loaded from GGUF refuses `save_pretrained`, so its dequantized weights are copied into
+    a model built from the same config, which saves normally. The folder appears atomically.
+    """
+    target = cache_dir() / "models" / EMBEDDED_MODEL_NAME
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundled_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    # The GGUF origin is recorded as a quantization config; the copy holds plain float weights, and
+    # trainers refuse to fine-tune a model whose config says it is quantized.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(loaded.state_dict())
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    plain.save_pretrained(partial)
+    tokenizer.save_pretrained(partial)
+    partial.replace(target)
+    return target
+
+
+def resolve_checkpoint(name: str | None) -> str:
+    """'embedded' (or nothing) -> the cached SmolLM2 checkpoint; anything else (a folder, a hub name) as is."""
+    return str(embedded_checkpoint()) if name in (None, "embedded") else name
