@@ -8,7 +8,7 @@ with a message naming the key, what was found and what is expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -98,6 +98,11 @@ class ModelConfig(_Strict):
         "(resumable: the same command goes on); items in flight stay pending, never failed.",
     )
     context_tokens: int = Field(default=2048, ge=256, description="Context window of the embedded and vllm backends.")
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="More vLLM engine arguments for the vllm backend, as vLLM names them (AsyncEngineArgs), e.g. "
+        "{tensor_parallel_size: 2, gpu_memory_utilization: 0.85, enforce_eager: true}.",
+    )
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
 
     @model_validator(mode="after")
@@ -105,6 +110,8 @@ class ModelConfig(_Strict):
         if self.backend == "openai" and (not self.base_urls or not self.model):
             raise ValueError("the openai backend needs both 'base_url' (e.g. http://127.0.0.1:8000/v1, or a list "
                              "of them) and 'model'")
+        if self.engine_args and self.backend != "vllm":
+            raise ValueError(f"'engine_args' is for the vllm backend only (this model's backend is {self.backend!r})")
         return self
 
     @property

@@ -52,6 +52,14 @@ def test_openai_backend_needs_base_url_and_model(tmp_path):
         load_config(path)
 
 
+def test_engine_args_belong_to_the_vllm_backend(tmp_path):
+    path = write(tmp_path, "sources: [{path: .}]\nmodels: {generator: {engine_args: {enforce_eager: true}}}\n")
+    with pytest.raises(ConfigError, match=r"models\.generator.*engine_args.*vllm backend only.*'embedded'"):
+        load_config(path)
+    path = write(tmp_path, "sources: [{path: .}]\nmodels: {generator: {backend: vllm, engine_args: {enforce_eager: true}}}\n")
+    assert load_config(path).models.generator.engine_args == {"enforce_eager": True}
+
+
 def test_not_a_mapping_and_bad_yaml_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(write(tmp_path, "- a\n- b\n"))

@@ -119,7 +119,7 @@ def test_in_process_vllm_backend_runs_a_campaign(tmp_path, sample_repo):
     if not polyforge.is_file():
         pytest.fail(f"{polyforge} is missing: `make vllm` installs Polyforge next to vLLM")
     config_path = tmp_path / "campaign.yaml"
-    config_path.write_text(yaml.safe_dump(campaign_config(tmp_path, sample_repo, {"backend": "vllm"})))
+    config_path.write_text(yaml.safe_dump(campaign_config(tmp_path, sample_repo, {"backend": "vllm", "engine_args": {"enforce_eager": True}})))
     finished = subprocess.run([str(polyforge), "run", str(config_path)], capture_output=True, text=True,
                               timeout=1200)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]

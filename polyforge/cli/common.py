@@ -17,7 +17,7 @@ from polyforge.config import ConfigError
 from polyforge.export import ExportError
 from polyforge.ingest import IngestError
 from polyforge.llm.embedded import EmbeddedModelMissing
-from polyforge.llm.vllm_backend import VLLMNotInstalled
+from polyforge.llm.vllm_backend import VLLMBackendError
 from polyforge.prompts import PromptError
 from polyforge.sandbox.doctor import SandboxMissing
 from polyforge.storage import DatabaseNotFound, UnusableDatabase, database_url, readable_database_url
@@ -32,7 +32,7 @@ DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, UnusableDatabase,
                EmbeddedModelMissing, CalibrationError, ExportError, SandboxMissing, JudgeBudgetError,
-               VLLMNotInstalled)
+               VLLMBackendError)
 
 
 def fail(message: str) -> NoReturn:

