@@ -25,6 +25,7 @@ class TrainingRunResult:
     steps: int
     final_loss: float | None
     wall_s: float = 0.0
+    epochs: float = 0.0  # passes over the data, all processes together
     resumed_from: str | None = None  # the checkpoint the stage went on from
     ranks: list[dict] = field(default_factory=list)  # per process: rank and a digest of its final weights
     data: dict = field(default_factory=dict)  # examples per language and source, rows per kind
@@ -233,7 +234,7 @@ def train_and_save(trainer, tokenizer, output_dir: Path, examples: int, settings
         trainer.save_model(str(model_dir))  # every rank calls it: ZeRO-3 gathers the shards
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     result = TrainingRunResult(model_dir, examples, output.global_step, float(losses[-1]) if losses else None,
-                               round(wall_s, 2), str(checkpoint) if checkpoint else None, ranks, data or {})
+                               round(wall_s, 2), round(trainer.state.epoch or 0.0, 4), str(checkpoint) if checkpoint else None, ranks, data or {})
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
         partial = output_dir / (RESULT_FILE + ".partial")
