@@ -6,12 +6,8 @@ import re
 
 import pytest
 
-from training_support import campaign_database, smollm2_tokenizer, tiny_model_folder, train, training_yaml
+from training_support import campaign_database, train, training_yaml
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return tiny_model_folder(tmp_path_factory.mktemp("model") / "tiny", smollm2_tokenizer())
 
 
 def test_two_cpu_processes_train_every_stage_in_step(tmp_path, tiny_model):
