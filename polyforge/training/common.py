@@ -157,10 +157,24 @@ def _quantization_config(settings: TrainingConfig):
                               bnb_4bit_compute_dtype=torch.bfloat16 if use_bf16(settings) else torch.float16)
 
 
+def load_causal_lm(source: str | Path, quantization=None):
+    """A causal LM from a model folder or hub name; a folder holding only an adapter (a stage saved with
+    `save_adapter_only`) loads as the model the adapter was trained on, itself loaded this way, with the adapter
+    merged in."""
+    from transformers import AutoModelForCausalLM
+
+    adapter_config = Path(source) / "adapter_config.json"
+    if adapter_config.is_file():
+        from peft import PeftModel
+
+        base = json.loads(adapter_config.read_text())["base_model_name_or_path"]
+        return PeftModel.from_pretrained(load_causal_lm(base), str(source)).merge_and_unload()
+    return AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization)
+
+
 def load_model_and_tokenizer(base_model: str, settings: TrainingConfig, model=None, tokenizer=None):
-    """The given model and tokenizer, or both loaded from `base_model` ('embedded' or a folder). A folder holding
-    only an adapter (a stage saved with `save_adapter_only`) loads as its base model with the adapter merged in."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """The given model and tokenizer, or both loaded from `base_model` ('embedded' or a folder)."""
+    from transformers import AutoTokenizer
 
     from polyforge.training.base_model import resolve_base_model
 
@@ -168,12 +182,7 @@ def load_model_and_tokenizer(base_model: str, settings: TrainingConfig, model=No
     if model is None or tokenizer is None:
         source = resolve_base_model(base_model)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        if (Path(source) / "adapter_config.json").is_file():
-            from peft import AutoPeftModelForCausalLM
-
-            model = AutoPeftModelForCausalLM.from_pretrained(source).merge_and_unload()
-        else:
-            model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization)
+        model = load_causal_lm(source, quantization)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -204,10 +213,11 @@ def weights_digest(model) -> str:
     return hashlib.sha256(sums.cpu().numpy().tobytes()).hexdigest()[:16]
 
 
-def train_and_save(trainer, tokenizer, output_dir: Path, examples: int, settings: TrainingConfig,
+def train_and_save(trainer, tokenizer, output_dir: Path, examples: int, settings: TrainingConfig, base_model: str,
                    resume: bool = False, data: dict | None = None, say=print) -> TrainingRunResult:
     """Run `trainer` (from the stage's last checkpoint when `resume`), save the model to `output_dir/model`
-    (merged with its adapter, or the adapter alone) and the result to `output_dir/stage.json`."""
+    (merged with its adapter, or the adapter alone, whose recorded base is `base_model`, the folder the stage
+    started from) and the result to `output_dir/stage.json`."""
     from accelerate.utils import gather_object
     from transformers.trainer_callback import PrinterCallback
 
@@ -231,6 +241,10 @@ def train_and_save(trainer, tokenizer, output_dir: Path, examples: int, settings
         if trainer.is_world_process_zero():
             model.merge_and_unload().save_pretrained(str(model_dir))
     else:
+        if settings.adapter != "none":  # the adapter applies to the model this stage started from
+            from polyforge.training.base_model import resolve_base_model
+
+            model.peft_config["default"].base_model_name_or_path = str(resolve_base_model(base_model))
         trainer.save_model(str(model_dir))  # every rank calls it: ZeRO-3 gathers the shards
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     result = TrainingRunResult(model_dir, examples, output.global_step, float(losses[-1]) if losses else None,

@@ -40,4 +40,5 @@ def train_dpo(examples: list[dict], settings: TrainingConfig, base_model: str, o
     trainer = DPOTrainer(model=model, ref_model=reference, args=dpo_config(settings, output_dir, seed),
                          train_dataset=dataset, processing_class=tokenizer, peft_config=adapter,
                          callbacks=[ProgressLine("DPO", say)])
-    return train_and_save(trainer, tokenizer, output_dir, len(examples), settings, resume, data_counts(examples), say)
+    return train_and_save(trainer, tokenizer, output_dir, len(examples), settings, base_model, resume,
+                          data_counts(examples), say)

@@ -147,17 +147,16 @@ def train_and_verify(database_url: str, out: Path, settings: TrainingConfig, see
 
 
 def verify_final_model(outcome: TrainingOutcome, say: Callable[[str], None]) -> None:
-    """Load the final model as a user would: a full model with transformers, an adapter with peft."""
+    """Load the final model as the next user would: a full model with transformers, an adapter with peft over the
+    model its stage started from."""
+    from polyforge.training.common import load_causal_lm
+
+    load_causal_lm(outcome.final_model)
     if (outcome.final_model / "adapter_config.json").is_file():
-        from peft import AutoPeftModelForCausalLM
-
-        AutoPeftModelForCausalLM.from_pretrained(outcome.final_model)
-        say(f"final model: {outcome.final_model} (an adapter; loads with peft.AutoPeftModelForCausalLM)")
-        return
-    from transformers import AutoModelForCausalLM
-
-    AutoModelForCausalLM.from_pretrained(outcome.final_model)
-    say(f"final model: {outcome.final_model} (loads with AutoModelForCausalLM.from_pretrained)")
+        say(f"final model: {outcome.final_model} (a LoRA adapter; peft's PeftModel.from_pretrained loads it over the "
+            "model named as its base_model_name_or_path)")
+    else:
+        say(f"final model: {outcome.final_model} (loads with AutoModelForCausalLM.from_pretrained)")
 
 
 def _loss(result: TrainingRunResult) -> str:

@@ -40,5 +40,5 @@ def train_sft(examples: list[dict], settings: TrainingConfig, base_model: str, o
     args = sft_config(settings, output_dir, settings.max_steps if max_steps is None else max_steps, seed)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(settings), callbacks=[ProgressLine(stage, say)])
-    return train_and_save(trainer, tokenizer, output_dir, len(examples), settings, resume,
+    return train_and_save(trainer, tokenizer, output_dir, len(examples), settings, base_model, resume,
                           data_counts(examples, rows), say)
