@@ -17,7 +17,8 @@ def test_two_cpu_processes_train_every_stage_in_step(tmp_path, tiny_model):
     from polyforge.training.common import weights_digest
 
     database = campaign_database(tmp_path / "campaign.db", pairs=8)
-    config = training_yaml(tmp_path / "campaign.yaml", tiny_model, max_steps=4, dpo_steps=2)
+    config = training_yaml(tmp_path / "campaign.yaml", tiny_model, max_steps=4, dpo_steps=2,
+                           fim={"share": 0.2, "mode": "ast"})
     out = tmp_path / "run"
     result = train(database, "--out", str(out), "--config", str(config), "--launcher", "accelerate",
                    "--num-processes", "2", "--cpu")
@@ -40,9 +41,12 @@ def test_two_cpu_processes_train_every_stage_in_step(tmp_path, tiny_model):
         for step in range(1, steps + 1):
             label = "SFT" if stage == "sft" else "DPO"
             assert len(re.findall(rf"^{label}: step {step}/{steps} loss ", result.stdout, re.MULTILINE)) == 1
-        # 8 examples, 2 per process per step: with 2 processes an epoch takes 2 steps (one process: 4), so each
-        # process trained on its own half of every batch.
-        assert recorded["epochs"] == steps / 2
+    # SFT: 8 chat rows and 2 AST FIM rows, 2 per process per step: with 2 processes an epoch takes 2.5 steps (one
+    # process: 5), so each process trained on its own half of every batch. DPO: 8 pairs, an epoch in 2 steps.
+    assert summary["stages"]["sft"]["data"]["rows_by_kind"]["chat"] == 8
+    assert sum(count for kind, count in summary["stages"]["sft"]["data"]["rows_by_kind"].items()
+               if kind.startswith("fim-")) == 2
+    assert (summary["stages"]["sft"]["epochs"], summary["stages"]["dpo"]["epochs"]) == (1.6, 1.0)
     assert "tokens/s, ETA" in result.stdout and f"final model: {out / 'dpo' / 'model'}" in result.stdout
 
 
