@@ -41,12 +41,12 @@ def test_two_cpu_processes_train_every_stage_in_step(tmp_path, tiny_model):
         for step in range(1, steps + 1):
             label = "SFT" if stage == "sft" else "DPO"
             assert len(re.findall(rf"^{label}: step {step}/{steps} loss ", result.stdout, re.MULTILINE)) == 1
-    # SFT: 8 chat rows and 2 AST FIM rows, 2 per process per step: with 2 processes an epoch takes 2.5 steps (one
-    # process: 5), so each process trained on its own half of every batch. DPO: 8 pairs, an epoch in 2 steps.
+    # SFT: 8 chat rows and 2 AST FIM rows; each process holds 5 of them, 3 batches of 2 an epoch, so 4 steps are
+    # 1.33 epochs (one process alone: 0.8). DPO: 8 pairs, 4 per process, an epoch in 2 steps (alone: 4).
     assert summary["stages"]["sft"]["data"]["rows_by_kind"]["chat"] == 8
     assert sum(count for kind, count in summary["stages"]["sft"]["data"]["rows_by_kind"].items()
                if kind.startswith("fim-")) == 2
-    assert (summary["stages"]["sft"]["epochs"], summary["stages"]["dpo"]["epochs"]) == (1.6, 1.0)
+    assert (summary["stages"]["sft"]["epochs"], summary["stages"]["dpo"]["epochs"]) == (1.3333, 1.0)
     assert "tokens/s, ETA" in result.stdout and f"final model: {out / 'dpo' / 'model'}" in result.stdout
 
 

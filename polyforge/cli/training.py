@@ -70,7 +70,30 @@ def train(
     except (*USER_ERRORS, TrainingSetupError, NoTrainableExamples, ChatTemplateMissing) as exc:
         fail(str(exc))
     verify_final_model(outcome, console.print)
+    if settings.evaluation.benchmark:
+        evaluate_after_training(outcome, settings, out)
     console.print(f"run summary: {out / 'summary.json'}")
+
+
+def evaluate_after_training(outcome, settings, out: Path) -> None:
+    """pass@1 of the base model and each stage's model on the configured benchmark: one table, also in the summary."""
+    from polyforge.sandbox.doctor import SandboxMissing
+    from polyforge.training.evaluation import EvaluationError
+    from polyforge.training.stage_evaluation import add_to_summary, evaluate_stages
+
+    benchmark = settings.evaluation.benchmark
+    try:
+        with progress() as bar:
+
+            def track(stage: str):  # one bar per stage's model, once it is loaded
+                task = bar.add_task(f"{stage}: {benchmark}", total=None)
+                return lambda outcome: bar.advance(task)
+
+            reports, tasks = evaluate_stages(outcome, settings.base_model, settings.evaluation, on_model=track)
+    except (EvaluationError, SandboxMissing) as exc:
+        fail(f"training finished, but training.evaluation cannot run: {exc}")
+    console.print(pass_at_1_table(benchmark, tasks, reports))
+    add_to_summary(out, benchmark, tasks, reports)
 
 
 @app.command("eval")
