@@ -2,7 +2,11 @@
 config, and the shipped DeepSpeed configs as DeepSpeed's and TRL's own parsers read them."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +112,14 @@ def test_launch_options_that_cannot_run_are_refused(options, message):
 
     with pytest.raises(TrainingSetupError, match=message):
         LaunchOptions(**options).check(TrainingConfig())
+
+
+def test_gpu_check_fails_loudly_without_a_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: run scripts/gpu-check.sh itself")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "gpu-check.sh"
+    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode != 0 and "gpu-check: FAILED: no CUDA GPU" in result.stderr
