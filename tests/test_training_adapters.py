@@ -35,7 +35,8 @@ def test_lora_sft_then_dpo_adapters_load_with_peft_and_merge(tmp_path, tiny_mode
     with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), sft.model_dir)
     merged = with_adapter.merge_and_unload()
     assert weights_digest(merged) != weights_digest(base)  # the adapter learned something, and merges in
-    frozen = {name: weight for name, weight in base.state_dict().items() if "q_proj" not in name and "v_proj" not in name}
+    frozen = {name: weight for name, weight in base.state_dict().items()
+              if "q_proj" not in name and "v_proj" not in name}
     assert all(torch.equal(weight, merged.state_dict()[name]) for name, weight in frozen.items())  # only LoRA's layers
 
     # DPO from the SFT adapter: its adapter applies over base + SFT adapter, the folder it started from.

@@ -248,7 +248,8 @@ def train_and_save(trainer, tokenizer, output_dir: Path, examples: int, settings
         trainer.save_model(str(model_dir))  # every rank calls it: ZeRO-3 gathers the shards
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     result = TrainingRunResult(model_dir, examples, output.global_step, float(losses[-1]) if losses else None,
-                               round(wall_s, 2), round(trainer.state.epoch or 0.0, 4), str(checkpoint) if checkpoint else None, ranks, data or {})
+                               round(wall_s, 2), round(trainer.state.epoch or 0.0, 4),
+                               str(checkpoint) if checkpoint else None, ranks, data or {})
     if trainer.is_world_process_zero():
         tokenizer.save_pretrained(str(model_dir))
         partial = output_dir / (RESULT_FILE + ".partial")

@@ -82,7 +82,8 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
     if settings.dpo_steps and not preferences:
         say("DPO: skipped, no preference pairs (set sampling.candidates above 1 to collect them)")
     elif settings.dpo_steps:
-        say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} preference pairs")
+        say(f"DPO: TRL DPOTrainer, {settings.dpo_steps} steps from the SFT model on {len(preferences)} "
+            "preference pairs")
         try:
             dpo = stage("dpo", "DPO", lambda: train_dpo(preferences, settings, str(sft.model_dir), out / "dpo", seed,
                                                         resume=resume, say=say))
