@@ -86,7 +86,8 @@ def main() -> int:
                       "  max_length: 256\n  learning_rate: 1.0e-4\n  dpo_learning_rate: 1.0e-5\n  bf16: auto\n"
                       "  save_steps: 10\n  report_to: []\n")
     command = [sys.executable, "-m", "polyforge.cli", "train", url, "--out", str(args.out / "train"),
-               "--config", str(config), "--launcher", "accelerate", "--num-processes", str(processes), "--deepspeed", args.deepspeed]
+               "--config", str(config), "--launcher", "accelerate", "--num-processes", str(processes),
+               "--deepspeed", args.deepspeed]
     print("gpu-check:", " ".join(command), flush=True)
     if subprocess.run(command).returncode != 0:
         print("gpu-check: FAILED: polyforge train exited with an error (output above)", file=sys.stderr)
