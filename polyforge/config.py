@@ -472,6 +472,15 @@ class TrainingConfig(_Strict):
     evaluation: StageEvaluationConfig = Field(
         default_factory=StageEvaluationConfig, description="pass@1 of the base model and each stage's model.")
 
+    @model_validator(mode="after")
+    def _zero3_saves_adapters_alone(self) -> "TrainingConfig":
+        # Under ZeRO-3 every rank holds a shard of each weight: rank 0 alone cannot merge an adapter into them.
+        if self.deepspeed in ("zero3", "zero3-offload") and self.adapter != "none" and not self.save_adapter_only:
+            raise ValueError(f"deepspeed {self.deepspeed!r} with adapter {self.adapter!r} needs save_adapter_only: "
+                             "true (the merged model cannot be written from sharded weights); merge afterwards "
+                             "with peft's merge_and_unload")
+        return self
+
 
 class CampaignConfig(_Strict):
     """A generation campaign: where code comes from, which models, how much, and what passes."""

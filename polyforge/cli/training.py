@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import ValidationError
 
 from polyforge.cli.common import USER_ERRORS, console, database_url_of, fail, output_path, progress
 from polyforge.cli.views import pass_at_1_table
@@ -51,7 +52,10 @@ def train(
     try:
         settings = load_config(config).training if config else TrainingConfig()
         if deepspeed:
-            settings = settings.model_copy(update={"deepspeed": deepspeed})
+            try:  # validated again: the option may clash with the config's other settings
+                settings = TrainingConfig.model_validate({**settings.model_dump(), "deepspeed": deepspeed})
+            except ValidationError as exc:
+                fail(f"--deepspeed {deepspeed}: " + "; ".join(error["msg"] for error in exc.errors()))
         deepspeed_config_file(settings.deepspeed)  # a bad name or file fails before any work
         options = LaunchOptions(num_processes, num_machines, machine_rank, main_process_ip, main_process_port, cpu)
         if launcher == "none":
