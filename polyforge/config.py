@@ -432,6 +432,12 @@ class TrainingConfig(_Strict):
     dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
     dpo_beta: float = Field(default=0.1, gt=0)
     dpo_learning_rate: float = Field(default=5e-7, gt=0)
+    mix: dict[str, float] = Field(
+        default={},
+        description="Shares of the SFT stages' examples per language (or per source repository, with mix_by), "
+        "e.g. {Python: 0.6, Go: 0.4}, as the export's --mix takes them: as large as the scarcest key allows.",
+    )
+    mix_by: Literal["language", "source"] = Field(default="language", description="What the mix's keys name.")
     completion_only_loss: bool = Field(
         default=True, description="SFT loss on the answer's tokens only, not on the instruction's (the prompt).")
     packing: bool = Field(

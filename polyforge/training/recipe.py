@@ -51,8 +51,9 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
     with session_scope(database_url, create=False) as session:
         campaign = latest_campaign(session)
         campaign_id = campaign.id if campaign else None
-        sft_data = sft_examples(session, campaign_id)
-        coarse_data = coarse_examples(session, campaign_id) if settings.coarse_steps else None
+        sft_data = sft_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
+        coarse_data = (coarse_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
+                       if settings.coarse_steps else None)
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
 
     def stage(name: str, label: str, run: Callable[[], TrainingRunResult]) -> TrainingRunResult:

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 from polyforge.config import TrainingConfig
+from polyforge.export import ExportError
 from polyforge.training.common import NoTrainableExamples, TrainingSetupError, is_main_process
 from polyforge.training.recipe import train_campaign
 from polyforge.training.sft_data import ChatTemplateMissing
 
 # Problems with the data or settings: one line on rank 0 and exit status 2, as the command itself would.
-USER_ERRORS = (NoTrainableExamples, TrainingSetupError, ChatTemplateMissing)
+USER_ERRORS = (NoTrainableExamples, TrainingSetupError, ChatTemplateMissing, ExportError)
 
 
 def main(argv: list[str] | None = None) -> int:
