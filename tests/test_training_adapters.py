@@ -87,6 +87,8 @@ def test_settings_map_onto_trl_fields(tmp_path):
         load_model_and_tokenizer("embedded", TrainingConfig(adapter="qlora"))
     with pytest.raises(TrainingSetupError, match="neither a shipped config"):
         sft_config(TrainingConfig(deepspeed="zero9"), tmp_path, 5)
+    with pytest.raises(ValueError, match="needs save_adapter_only"):  # ZeRO-3 shards cannot merge on rank 0
+        TrainingConfig(deepspeed="zero3", adapter="lora")
 
 
 def test_tensorboard_gets_the_losses(tmp_path, tiny_model):

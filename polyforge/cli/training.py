@@ -41,6 +41,7 @@ def train(
     a run summary (OUT/summary.json), and with training.evaluation a pass@1 table of every stage."""
     from polyforge.config import TrainingConfig
     from polyforge.training.common import NoTrainableExamples, TrainingSetupError, deepspeed_config_file
+    from polyforge.training.evaluation import EvaluationError
     from polyforge.training.launch import LaunchOptions, launch
     from polyforge.training.recipe import read_outcome, train_campaign, verify_final_model
     from polyforge.training.sft_data import ChatTemplateMissing
@@ -57,6 +58,13 @@ def train(
             except ValidationError as exc:
                 fail(f"--deepspeed {deepspeed}: " + "; ".join(error["msg"] for error in exc.errors()))
         deepspeed_config_file(settings.deepspeed)  # a bad name or file fails before any work
+        if settings.evaluation.benchmark:
+            from polyforge.training.stage_evaluation import evaluation_tasks
+
+            try:
+                evaluation_tasks(settings.evaluation)  # a benchmark that cannot run fails before training
+            except EvaluationError as exc:
+                fail(f"training.evaluation: {exc}")
         options = LaunchOptions(num_processes, num_machines, machine_rank, main_process_ip, main_process_port, cpu)
         if launcher == "none":
             if num_processes > 1 or num_machines > 1 or settings.deepspeed:

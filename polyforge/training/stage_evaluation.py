@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from polyforge.config import StageEvaluationConfig
+from polyforge.sandbox.mceval import Task
 from polyforge.training.evaluation import EvaluationReport, TaskOutcome, benchmark_tasks, compare_models
 from polyforge.training.recipe import SUMMARY_FILE, TrainingOutcome
 
@@ -19,14 +20,21 @@ def stage_models(outcome: TrainingOutcome, base_model: str) -> dict[str, str]:
     return {"base": base_model, **{name: str(result.model_dir) for name, result in outcome.stages.items()}}
 
 
+def evaluation_tasks(settings: StageEvaluationConfig) -> list[Task]:
+    """The benchmark's tasks, once the sandbox has shown it can run their languages; `polyforge train` calls it
+    before training too, so that a bad benchmark fails before any work."""
+    from polyforge.sandbox.doctor import require_sandbox
+
+    tasks = benchmark_tasks(settings.benchmark, settings.languages or None, settings.limit)
+    require_sandbox(sorted({task.language for task in tasks}))
+    return tasks
+
+
 def evaluate_stages(outcome: TrainingOutcome, base_model: str, settings: StageEvaluationConfig,
                     on_model: Callable[[str], Callable[[TaskOutcome], None] | None] = lambda stage: None
                     ) -> tuple[list[EvaluationReport], int]:
     """Each stage's report (named by stage) on the configured benchmark, and the number of tasks."""
-    from polyforge.sandbox.doctor import require_sandbox
-
-    tasks = benchmark_tasks(settings.benchmark, settings.languages or None, settings.limit)
-    require_sandbox(sorted({task.language for task in tasks}))  # before any model loads
+    tasks = evaluation_tasks(settings)
     models = stage_models(outcome, base_model)
     stage_of = {model: stage for stage, model in models.items()}
     reports = compare_models(list(models.values()), tasks, settings.max_new_tokens,
