@@ -93,6 +93,8 @@ CASES = {
         ([str(p.good_db), "--out", str(p.tmp / "run"), "--deepspeed", "zero9"], "zero9"),
         ([str(p.good_db), "--out", str(p.tmp / "run"), "--launcher", "slurm"], "slurm"),
         ([str(p.good_db), "--out", str(p.tmp / "run"), "--num-processes", "2"], "--launcher accelerate"),
+        ([str(p.good_db), "--out", str(p.tmp / "run"), "--launcher", "accelerate", "--deepspeed", "zero2"],
+         "CUDA GPUs"),
     ],
     "eval": lambda p: [
         (["embedded", "--benchmark", str(p.tmp / "no-mceval")], p.tmp / "no-mceval"),

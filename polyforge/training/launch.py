@@ -44,8 +44,13 @@ class LaunchOptions:
             raise TrainingSetupError(f"--machine-rank {self.machine_rank} must be 0 to {self.num_machines - 1}")
         if self.num_machines > 1 and not self.main_process_ip:
             raise TrainingSetupError("several machines need --main-process-ip, the address of the machine of rank 0")
-        if settings.deepspeed and self.cpu:
-            raise TrainingSetupError("DeepSpeed trains on GPUs; drop --cpu or --deepspeed")
+        if settings.deepspeed:
+            import torch
+
+            if self.cpu or not torch.cuda.is_available():
+                raise TrainingSetupError("DeepSpeed trains on CUDA GPUs and " + (
+                    "--cpu asks for none: drop --cpu or --deepspeed" if self.cpu else
+                    "this machine has none: drop --deepspeed (or training.deepspeed) here"))
 
 
 def accelerate_config(options: LaunchOptions, settings: TrainingConfig) -> dict:
