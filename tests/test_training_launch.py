@@ -14,6 +14,7 @@ from training_support import campaign_database, train, training_yaml
 
 
 
+@pytest.mark.slow  # two real processes, each importing the training stack: about a minute
 def test_two_cpu_processes_train_every_stage_in_step(tmp_path, tiny_model):
     from accelerate.commands.config.config_args import load_config_from_file
     from transformers import AutoModelForCausalLM

@@ -15,6 +15,7 @@ STEPS, EVERY = 12, 3
 
 
 
+@pytest.mark.slow  # two real runs of the command: about a minute
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, tiny_model):
     database = campaign_database(tmp_path / "campaign.db", pairs=8, preferences=False)
     config = training_yaml(tmp_path / "campaign.yaml", tiny_model, coarse_steps=2, max_steps=STEPS, dpo_steps=0,
