@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml Makefile
 	# The CPU build of torch first, so nothing pulls a multi-GB CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet "llama-cpp-python[server]==0.3.36"
-	$(BIN)/pip install --quiet -e ".[dev]"
+	# DeepSpeed (in .[dev]) builds its CUDA ops at first use on a GPU machine, not at install.
+	DS_BUILD_OPS=0 $(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 # The sandbox's toolchains (language table: polyforge/sandbox/languages.py); installs only what is missing.

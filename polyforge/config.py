@@ -367,8 +367,60 @@ class ExecutionConfig(_Strict):
     cache: bool = Field(default=True, description="Reuse results of identical runs (OUTPUT_DIR/sandbox-cache.db).")
 
 
+class LoraConfig(_Strict):
+    """A LoRA adapter (peft): which layers get one and how large it is."""
+
+    rank: int = Field(default=16, ge=1, description="Rank r of each adapter's low-rank matrices.")
+    alpha: int = Field(default=32, ge=1, description="Scale: the update is multiplied by alpha / rank.")
+    dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on the adapter's input.")
+    target_modules: str | list[str] = Field(
+        default="all-linear",
+        description="Module names that get an adapter, e.g. [q_proj, v_proj], or 'all-linear' (every linear layer "
+        "but the output head).",
+    )
+
+
+FimLevel = Literal["expression", "statement", "block", "function_body"]
+
+
+class FimConfig(_Strict):
+    """Fill-in-the-middle samples mixed into SFT (the report's mixed tuning): a span of an answer's code is cut out
+    and the model learns to fill it from the code before and after it."""
+
+    share: float = Field(
+        default=0.0, ge=0, lt=1,
+        description="Share of the SFT examples that are FIM samples, made from the same answers' code (0: none).",
+    )
+    mode: Literal["ast", "line"] = Field(
+        default="ast",
+        description="'ast': the middle is one tree-sitter node of a chosen level; 'line': a run of whole lines.",
+    )
+    levels: list[FimLevel] = Field(
+        default=["expression", "statement", "block", "function_body"], min_length=1,
+        description="AST levels a middle is drawn from, each equally likely (ast mode).",
+    )
+    spm_rate: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Share of FIM samples in suffix-prefix-middle order; the others are prefix-suffix-middle.",
+    )
+
+
+class StageEvaluationConfig(_Strict):
+    """pass@1 of the base model and of each stage's model, run in the sandbox after training."""
+
+    benchmark: str | None = Field(
+        default=None, description="'humaneval' or a McEval data folder; None: no evaluation after training.")
+    languages: list[str] = Field(default=[], description="Only these languages of the benchmark (default: all).")
+    limit: int | None = Field(default=20, ge=1, description="Tasks per language.")
+    max_new_tokens: int = Field(default=256, ge=16, description="Tokens each completion may take.")
+
+
 class TrainingConfig(_Strict):
-    """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): SFT, then DPO."""
+    """Training on a campaign's pairs (`polyforge demo` and `polyforge train`): [coarse SFT,] SFT, then DPO.
+
+    These are the only defaults: every field maps onto a field of TRL's `SFTConfig` / `DPOConfig` (or of peft's
+    `LoraConfig`), built in `polyforge/training/common.py`.
+    """
 
     enabled: bool = True
     base_model: Annotated[str, NAME_OR_PATH] = Field(
@@ -381,12 +433,68 @@ class TrainingConfig(_Strict):
         description="Coarse SFT steps on every answered pair, whatever its verdict, before the fine stage starts "
         "from that model (the report's coarse-to-fine); 0: one stage.",
     )
-    batch_size: int = Field(default=2, ge=1)
+    batch_size: int = Field(default=2, ge=1, description="Examples per device per step (per_device_train_batch_size).")
+    gradient_accumulation_steps: int = Field(
+        default=1, ge=1, description="Steps whose gradients add up before one optimizer step.")
     max_length: int = Field(default=384, ge=32, description="Tokens per example.")
     learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")
     dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
     dpo_beta: float = Field(default=0.1, gt=0)
     dpo_learning_rate: float = Field(default=5e-7, gt=0)
+    mix: dict[str, float] = Field(
+        default={},
+        description="Shares of the SFT stages' examples per language (or per source repository, with mix_by), "
+        "e.g. {Python: 0.6, Go: 0.4}, as the export's --mix takes them: as large as the scarcest key allows.",
+    )
+    mix_by: Literal["language", "source"] = Field(default="language", description="What the mix's keys name.")
+    completion_only_loss: bool = Field(
+        default=True, description="SFT loss on the answer's tokens only, not on the instruction's (the prompt).")
+    packing: bool = Field(
+        default=False, description="Pack several SFT examples into each max_length sequence (TRL's packing).")
+    gradient_checkpointing: bool = Field(
+        default=False, description="Recompute activations in the backward pass: less memory, about 30% slower.")
+    bf16: bool | Literal["auto"] = Field(
+        default="auto", description="bfloat16 mixed precision; 'auto': when the GPU supports it (never on CPU).")
+    save_steps: int = Field(
+        default=0, ge=0,
+        description="Write a checkpoint every N optimizer steps, which `polyforge train --resume` continues from "
+        "(0: none, only the final model).",
+    )
+    save_total_limit: int = Field(default=2, ge=1, description="Checkpoints kept per stage; older ones are deleted.")
+    logging_steps: int = Field(default=1, ge=1, description="Optimizer steps between two progress lines.")
+    report_to: list[str] | Literal["auto"] = Field(
+        default="auto",
+        description="Trackers the trainers log to (TRL's report_to): e.g. [tensorboard, wandb, mlflow], [] for none; "
+        "'auto': tensorboard when installed, plus W&B or MLflow when their environment variables are set.",
+    )
+    deepspeed: Annotated[str | None, NAME_OR_PATH] = Field(
+        default=None,
+        description="DeepSpeed config: 'zero2', 'zero3', 'zero3-offload' (shipped, 'auto' values filled in from "
+        "these settings) or a JSON file; needs a GPU and a launch through accelerate.",
+    )
+    adapter: Literal["none", "lora", "qlora"] = Field(
+        default="none",
+        description="'none': train every weight; 'lora': LoRA adapters (peft); 'qlora': LoRA on a 4-bit base "
+        "model (bitsandbytes, GPU only).",
+    )
+    lora: LoraConfig = Field(default_factory=LoraConfig, description="The adapters' shape (lora and qlora).")
+    save_adapter_only: bool = Field(
+        default=False,
+        description="With an adapter, save only the adapter (peft's folder, loads with PeftModel) instead of the "
+        "base model with the adapter merged in; the next stage starts from base plus adapter either way.",
+    )
+    fim: FimConfig = Field(default_factory=FimConfig, description="Fill-in-the-middle samples mixed into SFT.")
+    evaluation: StageEvaluationConfig = Field(
+        default_factory=StageEvaluationConfig, description="pass@1 of the base model and each stage's model.")
+
+    @model_validator(mode="after")
+    def _zero3_saves_adapters_alone(self) -> "TrainingConfig":
+        # Under ZeRO-3 every rank holds a shard of each weight: rank 0 alone cannot merge an adapter into them.
+        if self.deepspeed in ("zero3", "zero3-offload") and self.adapter != "none" and not self.save_adapter_only:
+            raise ValueError(f"deepspeed {self.deepspeed!r} with adapter {self.adapter!r} needs save_adapter_only: "
+                             "true (the merged model cannot be written from sharded weights); merge afterwards "
+                             "with peft's merge_and_unload")
+        return self
 
 
 class CampaignConfig(_Strict):

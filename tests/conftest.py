@@ -95,3 +95,11 @@ def checklist():
 @pytest.fixture
 def criteria(checklist) -> list[str]:
     return [c.id for c in checklist.criteria]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A folder holding a tiny random Llama and SmolLM2's tokenizer (training tests start from it)."""
+    from training_support import smollm2_tokenizer, tiny_model_folder
+
+    return tiny_model_folder(tmp_path_factory.mktemp("model") / "tiny", smollm2_tokenizer())

@@ -90,6 +90,11 @@ CASES = {
         *foreign_databases(p),
         ([str(p.good_db), "--out", str(p.under_file)], p.a_file),
         ([str(p.good_db), "--config", str(p.missing)], p.missing),
+        ([str(p.good_db), "--out", str(p.tmp / "run"), "--deepspeed", "zero9"], "zero9"),
+        ([str(p.good_db), "--out", str(p.tmp / "run"), "--launcher", "slurm"], "slurm"),
+        ([str(p.good_db), "--out", str(p.tmp / "run"), "--num-processes", "2"], "--launcher accelerate"),
+        ([str(p.good_db), "--out", str(p.tmp / "run"), "--launcher", "accelerate", "--deepspeed", "zero2"],
+         "CUDA GPUs"),
     ],
     "eval": lambda p: [
         (["embedded", "--benchmark", str(p.tmp / "no-mceval")], p.tmp / "no-mceval"),

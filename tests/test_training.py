@@ -138,3 +138,29 @@ def test_trl_configs_come_from_the_training_settings_alone(tmp_path):
     defaults = TrainingConfig()
     assert dpo_config(defaults, tmp_path).max_steps == defaults.dpo_steps
     assert sft_config(defaults, tmp_path, defaults.max_steps).learning_rate == defaults.learning_rate
+
+
+def test_sft_stages_follow_the_configured_language_mix(tmp_path):
+    from collections import Counter
+
+    from factories import campaign_with_snippets, pair, snippet
+    from polyforge.export import ExportError
+    from polyforge.storage import open_engine, session_factory
+    from polyforge.training.datasets import coarse_examples, sft_examples
+
+    engine = open_engine(f"sqlite:///{tmp_path / 'campaign.db'}")
+    with session_factory(engine)() as session:
+        campaign, python = campaign_with_snippets(session, 6)
+        go = [snippet(campaign, 10 + index, "Go") for index in range(2)]
+        session.add_all([*[pair(campaign, row, "Python", "accepted", f"P{i}.") for i, row in enumerate(python)],
+                         *[pair(campaign, row, "Go", "accepted", f"G{i}.") for i, row in enumerate(go)]])
+        session.commit()
+        even = {"Python": 0.5, "Go": 0.5}
+        fine = sft_examples(session, campaign.id, mix=even)
+        assert Counter(example["language"] for example in fine.examples) == {"Python": 2, "Go": 2}
+        coarse = coarse_examples(session, campaign.id, mix={"Python": 0.75, "Go": 0.25})
+        assert Counter(example["language"] for example in coarse.examples) == {"Python": 6, "Go": 2}
+        assert len(sft_examples(session, campaign.id).examples) == 8  # no mix: every accepted pair
+        with pytest.raises(ExportError, match="Rust"):
+            sft_examples(session, campaign.id, mix={"Rust": 1.0})
+    engine.dispose()

@@ -19,15 +19,21 @@ class SFTExamples:
     note: str
 
 
-def sft_examples(session: Session, campaign_id: int | None = None, min_accepted: int = 4) -> SFTExamples:
-    """Accepted pairs as chat examples; all answered pairs when fewer than `min_accepted` were accepted.
+def _filter(statuses: tuple[str, ...], campaign_id: int | None, mix: dict[str, float] | None, mix_by: str):
+    return ExportFilter(statuses, campaign_id=campaign_id, mixture=dict(mix or {}), mix_by=mix_by)
+
+
+def sft_examples(session: Session, campaign_id: int | None = None, min_accepted: int = 4,
+                 mix: dict[str, float] | None = None, mix_by: str = "language") -> SFTExamples:
+    """Accepted pairs as chat examples; all answered pairs when fewer than `min_accepted` were accepted. `mix`
+    gives shares per language (or source), as the export's --mix does.
 
     The fallback keeps a smoke run on a tiny model possible, and the note says it happened.
     """
-    accepted = list(iter_sft_records(session, ExportFilter((PairStatus.accepted,), campaign_id=campaign_id)))
+    accepted = list(iter_sft_records(session, _filter((PairStatus.accepted,), campaign_id, mix, mix_by)))
     if len(accepted) >= min_accepted:
         return SFTExamples(accepted, (PairStatus.accepted,), f"training on {len(accepted)} accepted pairs")
-    everything = list(iter_sft_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))
+    everything = list(iter_sft_records(session, _filter(ALL_ANSWERED, campaign_id, mix, mix_by)))
     return SFTExamples(
         everything,
         ALL_ANSWERED,
@@ -36,9 +42,10 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
     )
 
 
-def coarse_examples(session: Session, campaign_id: int | None = None) -> SFTExamples:
-    """Every answered pair, accepted or not: the broad, noisier data of the coarse SFT stage."""
-    everything = list(iter_sft_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))
+def coarse_examples(session: Session, campaign_id: int | None = None, mix: dict[str, float] | None = None,
+                    mix_by: str = "language") -> SFTExamples:
+    """Every answered pair, accepted or not: the broad, noisier data of the coarse SFT stage (in `mix`'s shares)."""
+    everything = list(iter_sft_records(session, _filter(ALL_ANSWERED, campaign_id, mix, mix_by)))
     return SFTExamples(everything, ALL_ANSWERED, f"coarse stage: all {len(everything)} answered pairs")
 
 

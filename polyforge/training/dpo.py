@@ -6,7 +6,10 @@ import copy
 from pathlib import Path
 
 from polyforge.config import TrainingConfig
-from polyforge.training.common import TrainingRunResult, load_model_and_tokenizer, train_and_save, trl_fields
+from polyforge.training.common import (TrainingRunResult, load_model_and_tokenizer, lora_config, train_and_save,
+                                       trl_fields)
+from polyforge.training.progress import ProgressLine
+from polyforge.training.sft_data import data_counts
 
 DPO_COLUMNS = ("prompt", "chosen", "rejected")
 
@@ -20,7 +23,7 @@ def dpo_config(settings: TrainingConfig, output_dir: Path, seed: int = 0):
 
 
 def train_dpo(examples: list[dict], settings: TrainingConfig, base_model: str, output_dir: Path, seed: int = 0,
-              model=None, tokenizer=None) -> TrainingRunResult:
+              model=None, tokenizer=None, resume: bool = False, say=print) -> TrainingRunResult:
     """Train on `examples` (conversational prompt/chosen/rejected, as `dpo-jsonl` exports) from `base_model`
     (typically the SFT model folder) and save the model to `output_dir/model`."""
     if not examples:
@@ -28,11 +31,14 @@ def train_dpo(examples: list[dict], settings: TrainingConfig, base_model: str, o
     from datasets import Dataset
     from trl import DPOTrainer
 
-    model, tokenizer = load_model_and_tokenizer(base_model, model, tokenizer)
+    model, tokenizer = load_model_and_tokenizer(base_model, settings, model, tokenizer)
     dataset = Dataset.from_list([{column: example[column] for column in DPO_COLUMNS} for example in examples])
-    # The reference is a frozen copy of the starting policy; TRL would otherwise reload it by name,
-    # which fails for a model built in memory.
-    reference = copy.deepcopy(model).eval()
+    adapter = lora_config(settings)
+    # Without an adapter the reference is a frozen copy of the starting policy (TRL would otherwise reload it by
+    # name, which fails for a model built in memory); with one, TRL uses the policy with its adapter disabled.
+    reference = None if adapter else copy.deepcopy(model).eval()
     trainer = DPOTrainer(model=model, ref_model=reference, args=dpo_config(settings, output_dir, seed),
-                         train_dataset=dataset, processing_class=tokenizer)
-    return train_and_save(trainer, tokenizer, output_dir, len(examples))
+                         train_dataset=dataset, processing_class=tokenizer, peft_config=adapter,
+                         callbacks=[ProgressLine("DPO", say)])
+    return train_and_save(trainer, tokenizer, output_dir, len(examples), settings, base_model, resume,
+                          data_counts(examples), say)

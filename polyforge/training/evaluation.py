@@ -126,18 +126,20 @@ def evaluate(model: str, tasks: list[Task], complete: Complete, sandbox: Sandbox
 def transformers_completer(model_name: str, max_new_tokens: int = 384) -> Complete:
     """Greedy completions from a transformers model folder, or 'embedded' (the bundled SmolLM2)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from polyforge.training.base_model import resolve_base_model
+    from polyforge.training.common import load_causal_lm
 
-    if model_name != "embedded" and not (Path(model_name) / "config.json").is_file():
+    if model_name != "embedded" and not any((Path(model_name) / name).is_file()
+                                            for name in ("config.json", "adapter_config.json")):
         raise EvaluationError(f"model {model_name!r}: not a transformers model folder (no config.json); "
                               "give a folder `polyforge train` wrote, e.g. runs/demo/sft/model, or 'embedded'")
     source = resolve_base_model(model_name)
     tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source)
+    model = load_causal_lm(source)  # a full model, or an adapter over its base
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).eval()
 
