@@ -19,8 +19,9 @@ app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=
 
 @app.command()
 def doctor() -> None:
-    """List the languages usable on this machine, and why the others are not."""
+    """List the languages usable on this machine, and why the others are not; say how runs are contained."""
     from polyforge.sandbox.doctor import doctor as check_all
+    from polyforge.sandbox.doctor import isolation_report
 
     with console.status("running a hello world per language in the sandbox..."):
         checks = check_all()
@@ -32,6 +33,12 @@ def doctor() -> None:
                       f"{check.seconds:.2f}", check.problem)
     console.print(table)
     console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable")
+    containment = Table(title="sandbox containment")
+    containment.add_column("layer")
+    containment.add_column("in force")
+    for layer, state in isolation_report():
+        containment.add_row(layer, state)
+    console.print(containment)
 
 
 @app.command("run")
