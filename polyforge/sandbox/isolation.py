@@ -157,7 +157,9 @@ def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[st
         argv += ["--ro-bind", str(workdir), INPUT_DIR, *scratch(WORKDIR)]
     else:
         argv += ["--bind", str(workdir), WORKDIR]
-    argv += ["--chdir", WORKDIR, "--clearenv"]
+    # The root is bubblewrap's own tmpfs, of no size limit, and an unprivileged user's to write (its
+    # folders are made in the user's namespace): read-only, with only the mounts above writable.
+    argv += ["--remount-ro", "/", "--chdir", WORKDIR, "--clearenv"]
     for key, value in {"HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", **env}.items():
         argv += ["--setenv", key, value]
     if uid is not None:
