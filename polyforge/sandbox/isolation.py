@@ -34,14 +34,14 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyforge.sandbox import cgroups, seccomp
 from polyforge.sandbox.execution import Limits
 
 WORKDIR = "/work"
-INPUT_DIR = "/input"  # the run's files, read-only, copied into the tmpfs /work before the program starts
+INPUT_DIR = "/input"  # a run's folder tree, read-only, copied into the tmpfs /work before the program starts
 # bubblewrap's own tasks in the step's cgroup (its monitor and the namespace's init), on top of the program's.
 BWRAP_TASKS = 2
 COPY_INPUT = ["/bin/sh", "-c", f'cp -R {INPUT_DIR}/. {WORKDIR}/ 2>/tmp/.copy-input || '
@@ -109,12 +109,56 @@ def _rlimits(limits: Limits) -> list[str]:
             "--core=0", "--"]
 
 
+@dataclass
+class PrivateWork:
+    """What goes into a step's tmpfs /work. Plain files are written there by bubblewrap itself from open
+    descriptors (`--file`), which starts no program; a folder with subfolders (Go's build cache) is
+    bound read-only at /input and copied by `cp`."""
+
+    workdir: Path
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (open descriptor, mode)
+    copy_tree: bool = False
+
+    @classmethod
+    def open(cls, workdir: Path) -> PrivateWork:
+        work = cls(workdir)
+        entries = list(workdir.iterdir())
+        if any(not entry.is_file() or entry.is_symlink() for entry in entries):
+            work.copy_tree = True
+            return work
+        try:
+            for entry in entries:
+                executable = entry.stat().st_mode & 0o111
+                work.files[entry.name] = (os.open(entry, os.O_RDONLY | os.O_CLOEXEC), 0o777 if executable else 0o666)
+        except OSError:
+            work.close()
+            raise
+        return work
+
+    @property
+    def fds(self) -> tuple[int, ...]:
+        return tuple(fd for fd, _ in self.files.values())
+
+    def argv(self) -> list[str]:
+        if self.copy_tree:
+            return ["--ro-bind", str(self.workdir), INPUT_DIR]
+        args = []
+        for name, (fd, mode) in self.files.items():
+            args += ["--perms", f"{mode:04o}", "--file", str(fd), f"{WORKDIR}/{name}"]
+        return args
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
+        self.files.clear()
+
+
 def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[str, str],
-                 binds: dict[str, str], uid: int | None, seccomp_fd: int, private_work: bool) -> list[str]:
+                 binds: dict[str, str], uid: int | None, seccomp_fd: int, work: PrivateWork | None) -> list[str]:
     """The full argv that runs `command` in the sandbox as `uid` (None: ours).
 
-    `binds` maps host folders to sandbox paths, bound read-only. `private_work`: /work is a tmpfs
-    holding a copy of `workdir`; otherwise `workdir` itself is bound writable at /work.
+    `binds` maps host folders to sandbox paths, bound read-only. With `work`, /work is a tmpfs that
+    receives a copy of `workdir`; without, `workdir` itself is bound writable at /work.
     """
     bwrap = bwrap_path()
     if bwrap is None:
@@ -143,9 +187,9 @@ def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[st
                 args += ["--perms", "0755", "--dir", str(parent)]
         return args
 
-    def scratch(inside: str) -> list[str]:
+    def scratch(inside: str, mode: str = "1777") -> list[str]:
         """A world-writable tmpfs of the run's disk size (its pages count in the cgroup's memory too)."""
-        return ["--perms", "1777", "--size", str(limits.disk_mb * 1024 * 1024), "--tmpfs", inside]
+        return ["--perms", mode, "--size", str(limits.disk_mb * 1024 * 1024), "--tmpfs", inside]
 
     for entry in ETC_ENTRIES:
         if os.path.exists(f"/etc/{entry}"):
@@ -153,8 +197,9 @@ def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[st
     argv += ["--proc", "/proc", "--dev", "/dev", *scratch("/dev/shm"), *scratch("/tmp")]
     for host, inside in binds.items():
         argv += parents(inside) + ["--ro-bind", host, inside]
-    if private_work:
-        argv += ["--ro-bind", str(workdir), INPUT_DIR, *scratch(WORKDIR)]
+    if work is not None:
+        # not sticky: the program may replace or remove the files it was given, which bubblewrap owns
+        argv += [*scratch(WORKDIR, "0777"), *work.argv()]
     else:
         argv += ["--bind", str(workdir), WORKDIR]
     # The root is bubblewrap's own tmpfs, of no size limit, and an unprivileged user's to write (its
@@ -165,12 +210,16 @@ def sandbox_argv(command: list[str], workdir: Path, limits: Limits, env: dict[st
     if uid is not None:
         argv += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--"]
-    return argv + _rlimits(limits) + (COPY_INPUT if private_work else []) + command
+    return argv + _rlimits(limits) + (COPY_INPUT if work is not None and work.copy_tree else []) + command
 
 
 def run_step(command: list[str], workdir: Path, limits: Limits, env: dict[str, str], binds: dict[str, str],
              private_work: bool = True) -> RawResult:
-    """Run one command in the sandbox, in a cgroup of its own where one can be made, and say what it did."""
+    """Run one command in the sandbox, in a cgroup of its own where one can be made, and say what it did.
+
+    `private_work`: the program gets a tmpfs /work with a copy of `workdir`; otherwise (a compile
+    step, whose output the next step needs) `workdir` itself.
+    """
     uid = _next_uid() if os.geteuid() == 0 else None
     prepare_workdir(workdir, uid)
     cgroup_mode = cgroups.mode()
@@ -178,21 +227,25 @@ def run_step(command: list[str], workdir: Path, limits: Limits, env: dict[str, s
         filter_fd = seccomp.filter_fd()
     except seccomp.SeccompUnavailable as exc:
         raise SandboxUnavailable(str(exc)) from exc
+    work = PrivateWork.open(workdir) if private_work else None
     try:
-        argv = sandbox_argv(command, workdir, limits, env, binds, uid, filter_fd, private_work)
+        argv = sandbox_argv(command, workdir, limits, env, binds, uid, filter_fd, work)
+        fds = (filter_fd, *(work.fds if work else ()))
         if cgroup_mode.kind == "none":
-            return execute(argv, limits, pass_fds=(filter_fd,))
+            return execute(argv, limits, pass_fds=fds)
         try:
             cgroup = cgroups.RunCgroup(cgroup_mode, limits.memory_mb * 1024 * 1024, limits.processes + BWRAP_TASKS)
         except OSError as exc:
             raise SandboxUnavailable(f"cannot make the run's cgroup: {exc}") from exc
         with cgroup:
-            raw = execute(cgroup.join_prefix() + argv, limits, pass_fds=(filter_fd,))
+            raw = execute(cgroup.join_prefix() + argv, limits, pass_fds=fds)
             raw.oom_kills = cgroup.oom_kills()
             raw.process_limit_hits = cgroup.process_limit_hits()
             return raw
     finally:
         os.close(filter_fd)
+        if work is not None:
+            work.close()
 
 
 def prepare_workdir(workdir: Path, uid: int | None) -> None:
