@@ -48,9 +48,10 @@ class Toolchain:
     hello: str                                    # prints "ok": the doctor's proof that the toolchain works
     compile: tuple[str, ...] | None = None
     # Test wiring. "append": the test code is appended to the main program (it calls the program's
-    # functions, as McEval's tests and most generated tests do). "separate": the test is its own
-    # file, `test_source`, next to the program (Go's *_test.go).
-    test_wiring: Literal["append", "separate"] = "append"
+    # functions, as McEval's tests and most generated tests do). "prepend": the test comes first (a
+    # Fortran main program whose `contains` section the program's functions complete). "separate":
+    # the test is its own file, `test_source`, next to the program (Go's *_test.go).
+    test_wiring: Literal["append", "prepend", "separate"] = "append"
     test_source: str | None = None                # where the program (append) or the test (separate) goes
     test_compile: tuple[str, ...] | None = None   # defaults to `compile`; () for none
     test_run: tuple[str, ...] | None = None       # defaults to `run`
@@ -239,6 +240,28 @@ LANGUAGES: tuple[Toolchain, ...] = (
         syntax_patterns=(r"main\.lua:\d+: .*(near|expected)",), runtime_patterns=(r"stack traceback",),
         functions=("function_declaration",),
         assertion_patterns=(r"\bassert\s*\(", r"\berror\s*\(", r"os\.exit\(\s*(false|[1-9])"),
+    ),
+    Toolchain(
+        name="Tcl", aliases=("tcl", "tclsh"), source="main.tcl",
+        hello="puts ok", run=("tclsh", "main.tcl"),
+        binaries=("tclsh",), version_command=("readlink", "-f", "/usr/bin/tclsh"), packages={"apt": ("tcl",)},
+        failed_patterns=(r"Test case \d+ Failed", r"Expected .* but got", r"(?i)assertion failed"),
+        memory_patterns=(r"unable to (re)?alloc",),
+        syntax_patterns=(r"^missing close-(brace|bracket)", r"^extra characters after close-",),
+        runtime_patterns=(r"^\s+while executing",),
+        assertion_patterns=(r"\berror\b", r"\bexit\s+[1-9]", r"\bthrow\b"),
+    ),
+    Toolchain(
+        name="Fortran", aliases=("fortran", "f90", "gfortran"), source="main.f90",
+        hello="program hello\n  print '(a)', 'ok'\nend program hello\n",
+        compile=("gfortran", "-O1", "-ffree-line-length-none", "-o", "main", "{sources}"), run=("./main",),
+        test_wiring="prepend",
+        binaries=("gfortran",), version_command=("gfortran", "--version"), packages={"apt": ("gfortran",)},
+        failed_patterns=(r"(?i)assertion failed", r"(?i)test \S* ?failed"),
+        memory_patterns=(r"Allocation would exceed memory limit", r"Operating system error: Cannot allocate memory"),
+        runtime_patterns=(r"^Program received signal", r"^Fortran runtime error", r"^ERROR STOP"),
+        functions=("function", "subroutine"),
+        assertion_patterns=(r"(?i)\berror\s+stop\b", r"(?i)\bstop\s+[1-9]", r"(?i)assert"),
     ),
 )
 

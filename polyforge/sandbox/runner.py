@@ -113,6 +113,9 @@ class Sandbox:
         elif lang.test_wiring == "append":
             layout[lang.test_source or lang.source] = main.rstrip("\n") + "\n\n" + test
             layout.update(lang.support_files)
+        elif lang.test_wiring == "prepend":
+            layout[lang.test_source or lang.source] = test.rstrip("\n") + "\n\n" + main
+            layout.update(lang.support_files)
         else:
             layout[lang.source] = main
             layout[lang.test_source] = test
