@@ -263,6 +263,62 @@ LANGUAGES: tuple[Toolchain, ...] = (
         functions=("function", "subroutine"),
         assertion_patterns=(r"(?i)\berror\s+stop\b", r"(?i)\bstop\s+[1-9]", r"(?i)assert"),
     ),
+    Toolchain(
+        name="Common Lisp", aliases=("common lisp", "common_lisp", "lisp", "sbcl", "cl"), source="main.lisp",
+        hello='(write-line "ok")',
+        # SBCL reserves its whole heap up front: size it to fit the data-segment limit.
+        run=("sbcl", "--dynamic-space-size", "512MB", "--script", "main.lisp"),
+        binaries=("sbcl",), version_command=("sbcl", "--version"), packages={"apt": ("sbcl",)},
+        min_memory_mb=1024,
+        failed_patterns=(r"The assertion .* failed",), memory_patterns=(r"Heap exhausted",),
+        syntax_patterns=(r"READ error during", r"end of file on"), runtime_patterns=(r"^Unhandled \S+",),
+        assertion_patterns=(r"\(assert\b", r"\(error\b", r"\(sb-ext:exit\s+:code\s+[1-9]"),
+    ),
+    Toolchain(
+        name="Pascal", aliases=("pascal", "fpc", "delphi"), source="main.pas",
+        hello="begin\n  writeln('ok');\nend.\n",
+        compile=("fpc", "-Sa", "-O1", "-v0", "-omain", "main.pas"), run=("./main",),
+        binaries=("fpc",), version_command=("fpc", "-iV"), packages={"apt": ("fp-compiler", "fp-units-rtl")},
+        failed_patterns=(r"EAssertionFailed", r"Assertion failed", r"^Runtime error 227"),
+        memory_patterns=(r"EOutOfMemory", r"^Runtime error 203"),
+        runtime_patterns=(r"^An unhandled exception occurred", r"^Runtime error \d+"),
+        assertion_patterns=(r"(?i)\bassert\s*\(", r"(?i)\bhalt\s*\(\s*[1-9]", r"(?i)\braise\b"),
+    ),
+    Toolchain(
+        name="Elixir", aliases=("elixir", "ex", "exs"), source="main.exs",
+        hello='IO.puts("ok")', run=("elixir", "main.exs"),
+        binaries=("elixir", "erl"), version_command=("elixir", "--short-version"),
+        packages={"apt": ("elixir", "erlang-nox")}, min_memory_mb=1024, min_processes=256,  # the BEAM's threads
+        failed_patterns=(r"\d+ tests?, [1-9]\d* failures?", r"Assertion with .* failed"),
+        syntax_patterns=(r"\*\* \((CompileError|SyntaxError|TokenMissingError|MismatchedDelimiterError)\)",),
+        runtime_patterns=(r"^\*\* \(\w+",),
+        memory_patterns=(r"Cannot allocate \d+ bytes of memory", r"eheap_alloc"),
+        assertion_patterns=(r"\bassert(_raise|_receive)?\b", r"\braise\b", r"System\.halt\(\s*[1-9]"),
+    ),
+    Toolchain(
+        name="Erlang", aliases=("erlang", "erl"), source="main.erl",  # the module must be named main
+        hello='-module(main).\n-export([main/0]).\nmain() -> io:format("ok~n").\n',
+        compile=("erlc", "main.erl"),
+        run=("erl", "-noshell", "-eval", "main:main(), init:stop()."),
+        test_run=("erl", "-noshell", "-eval", "ok = main:test(), init:stop()."),
+        binaries=("erlc", "erl"), version_command=("erl", "-noshell", "-eval",
+                                                   "io:format(erlang:system_info(otp_release)), halt()."),
+        packages={"apt": ("erlang-nox",)}, min_memory_mb=1024, min_processes=256,
+        failed_patterns=(r"\{badmatch,", r"\{case_clause,", r"assertEqual_failed", r"assertion_failed"),
+        syntax_patterns=(r"main\.erl:\d+:\d*:? syntax error",),
+        runtime_patterns=(r"init terminating in do_boot", r"^\{\"init terminating"),
+        memory_patterns=(r"Cannot allocate \d+ bytes of memory", r"eheap_alloc"),
+        assertion_patterns=(r"\?assert", r"^\s*-?\d+\s*=\s*\w+\(", r"\berror\(", r"\bhalt\(\s*[1-9]"),
+    ),
+    Toolchain(
+        name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
+        hello="put ='ok'\nprint\nqall!\n",
+        # Ex mode, silent, no vimrc, viminfo or swap file; `cq` in a test exits with status 1.
+        run=("vim", "-u", "NONE", "-i", "NONE", "-n", "-N", "-es", "-S", "main.vim", "-c", "qall!"),
+        binaries=("vim",), version_command=("vim", "--version"), packages={"apt": ("vim-nox",)},
+        syntax_patterns=(r"^E(10|15|488|580|171|126|193): ",), runtime_patterns=(r"^E\d+: ",),
+        assertion_patterns=(r"\bassert_\w+\(", r"\bcq\b", r"\bthrow\b", r"\bcquit\b"),
+    ),
 )
 
 _BY_NAME = {alias: lang for lang in LANGUAGES for alias in (lang.name.lower(), *lang.aliases)}
