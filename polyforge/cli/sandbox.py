@@ -13,6 +13,7 @@ from rich.table import Table
 from polyforge.cli.common import console, input_file, progress
 from polyforge.cli.common import fail as _fail
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
+from polyforge.sandbox.languages import UNAVAILABLE
 
 app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=True)
 
@@ -31,8 +32,11 @@ def doctor() -> None:
     for check in checks:
         table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", check.version,
                       f"{check.seconds:.2f}", check.problem)
+    for name, reason in UNAVAILABLE.items():
+        table.add_row(name, "[red]no[/]", "", "", f"not available: {reason}")
     console.print(table)
-    console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable")
+    console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable; "
+                  f"{len(UNAVAILABLE)} more have no toolchain package")
     containment = Table(title="sandbox containment")
     containment.add_column("layer")
     containment.add_column("in force")

@@ -321,6 +321,17 @@ LANGUAGES: tuple[Toolchain, ...] = (
     ),
 )
 
+# Languages McEval covers that no registry this project installs from (Debian, npm, PyPI) brings a
+# toolchain for without a download at install or run time; `polyforge sandbox doctor` lists them.
+UNAVAILABLE: dict[str, str] = {
+    "Julia": "Debian 12 has no julia package (apt-cache policy: no candidate)",
+    "Dart": "Debian has no Dart SDK package; the SDK is a download",
+    "PowerShell": "Debian has no PowerShell package (Microsoft ships it from its own repository)",
+    "Swift": "Debian's 'swift' package is OpenStack's object store; no Swift compiler package",
+    "F#": "Debian has no F# compiler (no fsharp, no dotnet SDK package)",
+    "Visual Basic": "Debian has no VB.NET compiler (no mono-vbnc, no dotnet SDK package)",
+}
+
 _BY_NAME = {alias: lang for lang in LANGUAGES for alias in (lang.name.lower(), *lang.aliases)}
 
 
