@@ -311,6 +311,25 @@ LANGUAGES: tuple[Toolchain, ...] = (
         assertion_patterns=(r"\?assert", r"^\s*-?\d+\s*=\s*\w+\(", r"\berror\(", r"\bhalt\(\s*[1-9]"),
     ),
     Toolchain(
+        name="R", aliases=("r", "rscript"), source="main.R",
+        hello='cat("ok\\n")', run=("Rscript", "--vanilla", "main.R"),
+        binaries=("Rscript",), version_command=("Rscript", "--version"), packages={"apt": ("r-base-core",)},
+        failed_patterns=(r"is not TRUE", r"are not all TRUE", r"^Error: .*(not equal|stopifnot)"),
+        memory_patterns=(r"cannot allocate vector",),
+        syntax_patterns=(r"^Error: unexpected ",), runtime_patterns=(r"^Error in ", r"^Error: "),
+        assertion_patterns=(r"\bstopifnot\s*\(", r"\bstop\s*\(", r"\bexpect_\w+\(", r"\bquit\(.*status\s*=\s*[1-9]"),
+    ),
+    Toolchain(
+        name="Emacs Lisp", aliases=("emacs lisp", "emacs_lisp", "elisp"), source="main.el",
+        hello='(princ "ok\\n")', run=("emacs", "--batch", "-Q", "-l", "./main.el"),
+        binaries=("emacs",), version_command=("emacs", "--version"), packages={"apt": ("emacs-nox",)},
+        failed_patterns=(r"Assertion failed", r"^Test \S+ condition:"),
+        syntax_patterns=(r"End of file during parsing", r"Invalid read syntax"),
+        runtime_patterns=(r"definition is void", r"^Debugger entered", r"Wrong type argument"),
+        memory_patterns=(r"Memory exhausted",),
+        assertion_patterns=(r"\(cl-assert\b", r"\(assert\b", r"\(should\b", r"\(error\b", r"\(kill-emacs\s+[1-9]"),
+    ),
+    Toolchain(
         name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
         hello="put ='ok'\nprint\nqall!\n",
         # Ex mode, silent, no vimrc, viminfo or swap file; `cq` in a test exits with status 1.
