@@ -28,6 +28,24 @@ GO_WARMUP = {
                     'func TestWarm(t *testing.T) { assert.Equal(t, 1, 1) }\n',
 }
 
+# rackunit's checks outside a test suite print a failure and go on (exit status 0): tests run with a
+# check handler that reports the failure and exits 1.
+RACKET_TOOLCHAIN = dict(
+    run=("racket", "main.rkt"),
+    test_run=("racket", "-l", "racket/base", "-l", "rackunit", "-e",
+              '(current-check-handler (lambda (e) (eprintf "rackunit check failed~n")'
+              ' ((error-display-handler) (exn-message e) e) (exit 1)))',
+              "-e", '(dynamic-require (string->path "main.rkt") #f)'),
+    hello='#lang racket/base\n(displayln "ok")\n',
+    binaries=("racket",), version_command=("racket", "--version"), packages={"apt": ("racket",)},
+    min_memory_mb=1024,
+    failed_patterns=(r"^rackunit check failed", r"^FAILURE$"),
+    syntax_patterns=(r"read-syntax: ", r"\bbad syntax\b", r"unbound identifier"),
+    runtime_patterns=(r"^[\w/?!*-]+: contract violation", r"^context\.\.\.:"),
+    memory_patterns=(r"out of memory",),
+    assertion_patterns=(r"\(check-\S+", r"\(error\b", r"\(raise\b", r"\(exit\s+[1-9]"),
+)
+
 JS_FAILED = (r"^AssertionError",)
 JS_RUNTIME = (r"^\w*Error\b", r"^Uncaught ")
 JS_MEMORY = (r"heap out of memory", r"Fatal process out of memory", r"invalid size error", r"Allocation failed")
@@ -329,6 +347,18 @@ LANGUAGES: tuple[Toolchain, ...] = (
         memory_patterns=(r"Memory exhausted",),
         assertion_patterns=(r"\(cl-assert\b", r"\(assert\b", r"\(should\b", r"\(error\b", r"\(kill-emacs\s+[1-9]"),
     ),
+    Toolchain(
+        name="CoffeeScript", aliases=("coffeescript", "coffee"), source="main.coffee",
+        hello="console.log 'ok'", run=("coffee", "main.coffee"),
+        binaries=("coffee", "node"), version_command=("coffee", "--version"), min_memory_mb=1024,
+        packages={"apt": ("nodejs", "npm"), "npm": ("coffeescript",)},
+        failed_patterns=(r"AssertionError",) + JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
+        syntax_patterns=(r"error: (unexpected|missing|unmatched)",),
+        assertion_patterns=JS_ASSERTIONS,
+    ),
+    Toolchain(name="Racket", aliases=("racket", "rkt"), source="main.rkt", **RACKET_TOOLCHAIN),
+    # McEval's Scheme tasks are written for Racket (`#lang racket`, rackunit).
+    Toolchain(name="Scheme", aliases=("scheme",), source="main.rkt", **RACKET_TOOLCHAIN),
     Toolchain(
         name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
         hello="put ='ok'\nprint\nqall!\n",
