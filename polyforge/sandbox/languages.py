@@ -28,25 +28,6 @@ GO_WARMUP = {
                     'func TestWarm(t *testing.T) { assert.Equal(t, 1, 1) }\n',
 }
 
-# System.Diagnostics.Debug.Assert is compiled out without DEBUG and, with it, only prints on Mono; tests
-# written for it (McEval's) expect a failed assertion to fail the run. A type of the global namespace
-# wins over `using System.Diagnostics`, so test runs compile this one in.
-CSHARP_STRICT_DEBUG = """\
-public static class Debug
-{
-    public static void Assert(bool condition) { Assert(condition, "Debug.Assert failed"); }
-    public static void Assert(bool condition, string message)
-    {
-        if (!condition) { System.Console.Error.WriteLine("Assertion failed: " + message); System.Environment.Exit(1); }
-    }
-    public static void Assert(bool condition, string message, string detail) { Assert(condition, message + " " + detail); }
-    public static void WriteLine(object value) { System.Console.Error.WriteLine(value); }
-    public static void WriteLine(string format, params object[] args) { System.Console.Error.WriteLine(format, args); }
-    public static void Write(object value) { System.Console.Error.Write(value); }
-    public static void Fail(string message) { Assert(false, message); }
-}
-"""
-
 # rackunit's checks outside a test suite print a failure and go on (exit status 0): tests run with a
 # check handler that reports the failure and exits 1.
 RACKET_TOOLCHAIN = dict(
@@ -390,19 +371,6 @@ LANGUAGES: tuple[Toolchain, ...] = (
         syntax_patterns=(r"MultipleCompilationErrorsException", r"startup failed:"),
         runtime_patterns=(r"^Caught: ", r"^Exception in thread"),
         assertion_patterns=(r"\bassert\b", r"\bthrow\b", r"System\.exit\(\s*[1-9]"),
-    ),
-    Toolchain(
-        name="C#", aliases=("c#", "csharp", "cs"), source="main.cs",
-        hello='class Hello { static void Main() { System.Console.WriteLine("ok"); } }\n',
-        compile=("mcs", "-nologo", "-out:main.exe", "-r:System.Numerics", "{sources}"), run=("mono", "main.exe"),
-        support_files={"strict_debug.cs": CSHARP_STRICT_DEBUG},
-        binaries=("mcs", "mono"), version_command=("mono", "--version"), packages={"apt": ("mono-devel",)},
-        min_memory_mb=1024, min_processes=128,
-        failed_patterns=(r"^Assertion failed: ",), memory_patterns=(r"OutOfMemoryException",),
-        runtime_patterns=(r"^Unhandled Exception:", r"^\[ERROR\] FATAL UNHANDLED EXCEPTION"),
-        functions=("method_declaration",),
-        assertion_patterns=(r"\bDebug\.Assert\s*\(", r"\bAssert\.\w+\(", r"\bthrow\b",
-                            r"Environment\.Exit\(\s*[1-9]"),
     ),
     Toolchain(
         name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
