@@ -48,10 +48,10 @@ COPY_INPUT = ["/bin/sh", "-c", f'cp -R {INPUT_DIR}/. {WORKDIR}/ 2>/tmp/.copy-inp
               '{ echo "copy-input: $(cat /tmp/.copy-input)" >&2; exit 125; }; exec "$@"', "copy-input"]
 TOOLCHAIN_ROOT = "/opt/toolchain"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
-# /etc entries toolchains read (alternatives symlinks, the config of the JVM, PHP, Free Pascal, R, Racket and Groovy,
+# /etc entries toolchains read (alternatives symlinks, the config of the JVM, PHP, Free Pascal, R and Racket,
 # the loader cache).
 ETC_ENTRIES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "java-17-openjdk", "php", "perl",
-               "localtime", "ssl/openssl.cnf", "fpc.cfg", "fpc-3.2.2.cfg", "R", "racket", "groovy")
+               "localtime", "ssl/openssl.cnf", "fpc.cfg", "fpc-3.2.2.cfg", "R", "racket")
 # Fresh uids for runs when the sandbox runs as root: far above any real account.
 UID_BASE, UID_SPAN = 1_600_000, 400_000
 

@@ -296,7 +296,7 @@ LANGUAGES: tuple[Toolchain, ...] = (
         name="Pascal", aliases=("pascal", "fpc", "delphi"), source="main.pas",
         hello="begin\n  writeln('ok');\nend.\n",
         compile=("fpc", "-Sa", "-O1", "-v0", "-omain", "main.pas"), run=("./main",),
-        binaries=("fpc",), version_command=("fpc", "-iV"), packages={"apt": ("fp-compiler",)},
+        binaries=("fpc",), version_command=("fpc", "-iV"), packages={"apt": ("fp-compiler", "fp-units-rtl")},
         failed_patterns=(r"EAssertionFailed", r"Assertion failed", r"^Runtime error 227"),
         memory_patterns=(r"EOutOfMemory", r"^Runtime error 203"),
         runtime_patterns=(r"^An unhandled exception occurred", r"^Runtime error \d+"),
@@ -359,19 +359,6 @@ LANGUAGES: tuple[Toolchain, ...] = (
     Toolchain(name="Racket", aliases=("racket", "rkt"), source="main.rkt", **RACKET_TOOLCHAIN),
     # McEval's Scheme tasks are written for Racket (`#lang racket`, rackunit).
     Toolchain(name="Scheme", aliases=("scheme",), source="main.rkt", **RACKET_TOOLCHAIN),
-    Toolchain(
-        name="Groovy", aliases=("groovy",), source="main.groovy",
-        hello="println 'ok'", run=("groovy", "main.groovy"),
-        binaries=("groovy", "java"), version_command=("dpkg-query", "-W", "-f=${Version}", "groovy"),
-        packages={"apt": ("groovy",)},
-        env={"JAVA_HOME": "/usr/lib/jvm/java-17-openjdk-amd64"},  # the launcher insists on one
-        min_memory_mb=1024, min_processes=128,
-        failed_patterns=(r"Assertion failed:", r"java\.lang\.AssertionError", r"PowerAssertionError"),
-        memory_patterns=(r"java\.lang\.OutOfMemoryError",),
-        syntax_patterns=(r"MultipleCompilationErrorsException", r"startup failed:"),
-        runtime_patterns=(r"^Caught: ", r"^Exception in thread"),
-        assertion_patterns=(r"\bassert\b", r"\bthrow\b", r"System\.exit\(\s*[1-9]"),
-    ),
     Toolchain(
         name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
         hello="put ='ok'\nprint\nqall!\n",
