@@ -4,7 +4,7 @@ Isolation, by layer:
 - bubblewrap: new mount, PID, network, IPC and UTS namespaces; the host's /usr (and a few /etc
   entries toolchains read) bound read-only; a fresh /proc and /dev; /tmp, /dev/shm and (for the
   program's own run) /work are tmpfs of `Limits.disk_mb` each, so writing stops at that size and
-  never reaches the host's disk; the run's files are copied into /work from a read-only /input.
+  never reaches the host's disk; bubblewrap writes the run's files into /work (`PrivateWork`).
   A compile step writes the host work folder instead (bound at /work), so the next step finds what
   the compiler made: only the trusted compiler runs there. An empty environment. /root, /home, the
   host's /tmp and every other path do not exist inside. The sandbox's PID 1 is bubblewrap's init:
