@@ -82,5 +82,8 @@ def describe() -> str:
         size = len(filter_bpf())
     except SeccompUnavailable as exc:
         return f"unavailable: {exc}"
-    return (f"seccomp filter ({size // 8} BPF instructions): {', '.join(DENIED_SYSCALLS)}, clone with namespace "
+    import pyseccomp as seccomp
+
+    denied = [name for name in DENIED_SYSCALLS if seccomp.resolve_syscall(seccomp.Arch.NATIVE, name) >= 0]
+    return (f"seccomp filter ({size // 8} BPF instructions): {', '.join(denied)}, clone with namespace "
             "flags and raw sockets kill the process (SIGSYS); clone3 answers ENOSYS")
