@@ -153,3 +153,15 @@ def test_cli_doctor_lists_every_language():
     assert result.exit_code == 0, result.output
     assert all(lang.name in result.output for lang in LANGUAGES)
     assert f"of {len(LANGUAGES)} languages usable" in result.output
+
+
+def test_cli_doctor_says_how_runs_are_contained_and_which_languages_have_no_toolchain():
+    from polyforge.sandbox import cgroups
+    from polyforge.sandbox.languages import UNAVAILABLE
+
+    result = CliRunner().invoke(app, ["sandbox", "doctor"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "whole-run limits" in result.output and "seccomp" in result.output
+    mode = cgroups.mode()
+    assert (f"cgroup {mode.kind} per run step" if mode.kind != "none" else "per-process rlimits only") in result.output
+    assert all(name in result.output for name in UNAVAILABLE) and "not available" in result.output

@@ -36,9 +36,18 @@ def test_reference_solutions_pass(reports, language):
     assert report.passed == report.total == SAMPLE, failed
 
 
+# Broken solutions in the sample that McEval's tests cannot tell from the reference (checked by hand).
+UNCAUGHT_MUTANTS = {
+    "Elixir/1": "`true` became 7, which is truthy as well: the tests' `assert` passes on both",
+    "R/3": "the broken loop indexes with negative numbers, the result is numeric(0), and "
+           "`stopifnot(numeric(0) == 14)` passes (an empty condition is not FALSE)",
+}
+
+
 @pytest.mark.parametrize("language", sorted(MCEVAL_LANGUAGES.values()))
 def test_broken_solutions_fail(reports, language):
-    survivors = [r.task_id for r in reports[language].results if r.broken_failed is False]
+    survivors = [r.task_id for r in reports[language].results
+                 if r.broken_failed is False and r.task_id not in UNCAUGHT_MUTANTS]
     assert survivors == []
 
 

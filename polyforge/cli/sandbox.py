@@ -13,14 +13,16 @@ from rich.table import Table
 from polyforge.cli.common import console, input_file, progress
 from polyforge.cli.common import fail as _fail
 from polyforge.sandbox import BadRunInput, Limits, Sandbox, UnknownLanguage
+from polyforge.sandbox.languages import UNAVAILABLE
 
 app = typer.Typer(help="Isolated multilingual code execution.", no_args_is_help=True)
 
 
 @app.command()
 def doctor() -> None:
-    """List the languages usable on this machine, and why the others are not."""
+    """List the languages usable on this machine, and why the others are not; say how runs are contained."""
     from polyforge.sandbox.doctor import doctor as check_all
+    from polyforge.sandbox.doctor import isolation_report
 
     with console.status("running a hello world per language in the sandbox..."):
         checks = check_all()
@@ -30,8 +32,17 @@ def doctor() -> None:
     for check in checks:
         table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", check.version,
                       f"{check.seconds:.2f}", check.problem)
+    for name, reason in UNAVAILABLE.items():
+        table.add_row(name, "[red]no[/]", "", "", f"not available: {reason}")
     console.print(table)
-    console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable")
+    console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable; "
+                  f"{len(UNAVAILABLE)} more have no toolchain package")
+    containment = Table(title="sandbox containment")
+    containment.add_column("layer")
+    containment.add_column("in force")
+    for layer, state in isolation_report():
+        containment.add_row(layer, state)
+    console.print(containment)
 
 
 @app.command("run")

@@ -9,6 +9,10 @@ from polyforge.sandbox.execution import Limits, Status
 from polyforge.sandbox.isolation import RawResult
 from polyforge.sandbox.languages import Toolchain
 
+# What any language prints when a write hits the size of its tmpfs, or when a child died of the seccomp filter.
+DISK_FULL = (r"No space left on device", r"\bENOSPC\b")
+SECCOMP_KILLED = (r"Bad system call",)
+
 
 def _first_match(patterns: tuple[str, ...], text: str) -> str | None:
     for pattern in patterns:
@@ -28,6 +32,9 @@ def classify(lang: Toolchain, raw: RawResult, limits: Limits, compiling: bool, t
     """
     if raw.output_overflow:
         return Status.RUNTIME_ERROR, f"output exceeded {limits.output_bytes} bytes"
+    if raw.oom_kills and (raw.timed_out or raw.exit_code != 0):
+        return Status.MEMORY_LIMIT, (f"the run's processes together exceeded {limits.memory_mb} MB "
+                                     f"(the kernel killed {raw.oom_kills} of them)")
     if raw.timed_out:
         return Status.TIMEOUT, f"wall clock exceeded {limits.wall_seconds:g} s"
     if raw.exit_code == 0:
@@ -40,6 +47,11 @@ def classify(lang: Toolchain, raw: RawResult, limits: Limits, compiling: bool, t
     if sig == signal.SIGXFSZ:
         return Status.RUNTIME_ERROR, f"a file exceeded {limits.file_size_mb} MB"
     text = raw.stderr.decode("utf-8", "replace") + "\n" + raw.stdout.decode("utf-8", "replace")
+    if sig == signal.SIGSYS or _first_match(SECCOMP_KILLED, text):
+        return Status.RUNTIME_ERROR, "denied system call: the seccomp filter killed a process (SIGSYS)"
+    line = _first_match(DISK_FULL, text)
+    if line:
+        return Status.RUNTIME_ERROR, f"disk limit: the run's folders hold {limits.disk_mb} MB each ({line})"
     line = _first_match(lang.memory_patterns, text)
     if line:
         return Status.MEMORY_LIMIT, line
@@ -54,11 +66,12 @@ def classify(lang: Toolchain, raw: RawResult, limits: Limits, compiling: bool, t
     line = _first_match(lang.runtime_patterns, text)
     if line:
         return Status.RUNTIME_ERROR, line
+    at_limit = f" (the run reached its limit of {limits.processes} processes)" if raw.process_limit_hits else ""
     if sig is not None:
-        return Status.RUNTIME_ERROR, f"killed by signal {sig}"
+        return Status.RUNTIME_ERROR, f"killed by signal {sig}{at_limit}"
     if testing:  # no crash signature: the test harness reported failure through the exit code
-        return Status.FAILED, f"exit code {raw.exit_code}"
-    return Status.RUNTIME_ERROR, f"exit code {raw.exit_code}"
+        return Status.FAILED, f"exit code {raw.exit_code}{at_limit}"
+    return Status.RUNTIME_ERROR, f"exit code {raw.exit_code}{at_limit}"
 
 
 def _first_error_line(text: str) -> str | None:

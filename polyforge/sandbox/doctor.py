@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from polyforge.sandbox.execution import Status
+from polyforge.sandbox import cgroups, seccomp
+from polyforge.sandbox.execution import Limits, Status
 from polyforge.sandbox.isolation import bwrap_path
 from polyforge.sandbox.languages import LANGUAGES, Toolchain, UnknownLanguage, language
 from polyforge.sandbox.runner import Sandbox
@@ -57,6 +60,8 @@ def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
     """The `manager` ("apt" or "npm") packages that would bring the missing toolchains."""
     sandbox = sandbox or Sandbox()
     names = ["bubblewrap"] if manager == "apt" and bwrap_path() is None else []
+    if manager == "apt" and _seccomp_problem():
+        names.append("libseccomp2")
     for lang in LANGUAGES:
         if missing_parts(sandbox, lang):
             names += [name for name in lang.packages.get(manager, ()) if name not in names]
@@ -77,11 +82,53 @@ def check_language(sandbox: Sandbox, lang: Toolchain) -> LanguageCheck:
     return LanguageCheck(lang.name, True, version, "", execution.seconds)
 
 
+# bubblewrap's --size (the tmpfs limit of a run's folders) came in 0.6.0.
+MIN_BWRAP = (0, 6, 0)
+
+
+def bwrap_version() -> tuple[int, ...] | None:
+    path = bwrap_path()
+    if path is None:
+        return None
+    try:
+        found = re.search(r"(\d+)\.(\d+)\.(\d+)", subprocess.run([path, "--version"], capture_output=True,
+                                                                  text=True, timeout=10).stdout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return tuple(int(part) for part in found.groups()) if found else None
+
+
+def _seccomp_problem() -> str | None:
+    try:
+        seccomp.filter_bpf()
+    except seccomp.SeccompUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def sandbox_problem() -> str | None:
-    """Why no language can run at all (no bubblewrap), or None."""
+    """Why no language can run at all (no bubblewrap, one too old for a size-limited tmpfs, no seccomp), or None."""
     if bwrap_path() is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    return None
+    version = bwrap_version()
+    if version is not None and version < MIN_BWRAP:
+        return (f"bubblewrap {'.'.join(map(str, version))} lacks --size (size-limited folders); "
+                f"{'.'.join(map(str, MIN_BWRAP))} or later is needed")
+    return _seccomp_problem()
+
+
+def isolation_report() -> list[tuple[str, str]]:
+    """How runs are contained on this machine, layer by layer (what `polyforge sandbox doctor` prints)."""
+    version = bwrap_version()
+    limits = Limits()
+    return [
+        ("bubblewrap", ".".join(map(str, version)) if version else "missing or unreadable"),
+        ("whole-run limits", cgroups.mode().describe()),
+        ("per-process limits", "rlimits: CPU seconds, data segment, processes, file size, open files"),
+        ("disk", f"/work, /tmp and /dev/shm are tmpfs of Limits.disk_mb (default {limits.disk_mb} MB) each; "
+                 "the host's disk is never written by the program"),
+        ("seccomp", seccomp.describe()),
+    ]
 
 
 def require_sandbox(languages: Iterable[str] = (), sandbox: Sandbox | None = None) -> None:

@@ -23,13 +23,18 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits of one run; compilation gets `compile_scale` times the time and memory."""
+    """Resource limits of one run; compilation gets `compile_scale` times the time and memory.
+
+    `memory_mb` and `processes` bound the whole run (a cgroup, where one can be made) and each process
+    (rlimits); `disk_mb` is the size of each folder the run can write: /work, /tmp and /dev/shm.
+    """
 
     cpu_seconds: int = 10
     wall_seconds: float = 20.0
     memory_mb: int = 512
     processes: int = 64
     file_size_mb: int = 16
+    disk_mb: int = 64
     open_files: int = 256
     output_bytes: int = 1_000_000
     compile_scale: int = 4

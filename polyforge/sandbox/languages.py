@@ -28,6 +28,24 @@ GO_WARMUP = {
                     'func TestWarm(t *testing.T) { assert.Equal(t, 1, 1) }\n',
 }
 
+# rackunit's checks outside a test suite print a failure and go on (exit status 0): tests run with a
+# check handler that reports the failure and exits 1.
+RACKET_TOOLCHAIN = dict(
+    run=("racket", "main.rkt"),
+    test_run=("racket", "-l", "racket/base", "-l", "rackunit", "-e",
+              '(current-check-handler (lambda (e) (eprintf "rackunit check failed~n")'
+              ' ((error-display-handler) (exn-message e) e) (exit 1)))',
+              "-e", '(dynamic-require (string->path "main.rkt") #f)'),
+    hello='#lang racket/base\n(displayln "ok")\n',
+    binaries=("racket",), version_command=("racket", "--version"), packages={"apt": ("racket",)},
+    min_memory_mb=1024,
+    failed_patterns=(r"^rackunit check failed", r"^FAILURE$"),
+    syntax_patterns=(r"read-syntax: ", r"\bbad syntax\b", r"unbound identifier"),
+    runtime_patterns=(r"^[\w/?!*-]+: contract violation", r"^context\.\.\.:"),
+    memory_patterns=(r"out of memory",),
+    assertion_patterns=(r"\(check-\S+", r"\(error\b", r"\(raise\b", r"\(exit\s+[1-9]"),
+)
+
 JS_FAILED = (r"^AssertionError",)
 JS_RUNTIME = (r"^\w*Error\b", r"^Uncaught ")
 JS_MEMORY = (r"heap out of memory", r"Fatal process out of memory", r"invalid size error", r"Allocation failed")
@@ -48,9 +66,10 @@ class Toolchain:
     hello: str                                    # prints "ok": the doctor's proof that the toolchain works
     compile: tuple[str, ...] | None = None
     # Test wiring. "append": the test code is appended to the main program (it calls the program's
-    # functions, as McEval's tests and most generated tests do). "separate": the test is its own
-    # file, `test_source`, next to the program (Go's *_test.go).
-    test_wiring: Literal["append", "separate"] = "append"
+    # functions, as McEval's tests and most generated tests do). "prepend": the test comes first (a
+    # Fortran main program whose `contains` section the program's functions complete). "separate":
+    # the test is its own file, `test_source`, next to the program (Go's *_test.go).
+    test_wiring: Literal["append", "prepend", "separate"] = "append"
     test_source: str | None = None                # where the program (append) or the test (separate) goes
     test_compile: tuple[str, ...] | None = None   # defaults to `compile`; () for none
     test_run: tuple[str, ...] | None = None       # defaults to `run`
@@ -240,7 +259,127 @@ LANGUAGES: tuple[Toolchain, ...] = (
         functions=("function_declaration",),
         assertion_patterns=(r"\bassert\s*\(", r"\berror\s*\(", r"os\.exit\(\s*(false|[1-9])"),
     ),
+    Toolchain(
+        name="Tcl", aliases=("tcl", "tclsh"), source="main.tcl",
+        hello="puts ok", run=("tclsh", "main.tcl"),
+        binaries=("tclsh",), version_command=("readlink", "-f", "/usr/bin/tclsh"), packages={"apt": ("tcl",)},
+        failed_patterns=(r"Test case \d+ Failed", r"Expected .* but got", r"(?i)assertion failed"),
+        memory_patterns=(r"unable to (re)?alloc",),
+        syntax_patterns=(r"^missing close-(brace|bracket)", r"^extra characters after close-",),
+        runtime_patterns=(r"^\s+while executing",),
+        assertion_patterns=(r"\berror\b", r"\bexit\s+[1-9]", r"\bthrow\b"),
+    ),
+    Toolchain(
+        name="Fortran", aliases=("fortran", "f90", "gfortran"), source="main.f90",
+        hello="program hello\n  print '(a)', 'ok'\nend program hello\n",
+        compile=("gfortran", "-O1", "-ffree-line-length-none", "-o", "main", "{sources}"), run=("./main",),
+        test_wiring="prepend",
+        binaries=("gfortran",), version_command=("gfortran", "--version"), packages={"apt": ("gfortran",)},
+        failed_patterns=(r"(?i)assertion failed", r"(?i)test \S* ?failed"),
+        memory_patterns=(r"Allocation would exceed memory limit", r"Operating system error: Cannot allocate memory"),
+        runtime_patterns=(r"^Program received signal", r"^Fortran runtime error", r"^ERROR STOP"),
+        functions=("function", "subroutine"),
+        assertion_patterns=(r"(?i)\berror\s+stop\b", r"(?i)\bstop\s+[1-9]", r"(?i)assert"),
+    ),
+    Toolchain(
+        name="Common Lisp", aliases=("common lisp", "common_lisp", "lisp", "sbcl", "cl"), source="main.lisp",
+        hello='(write-line "ok")',
+        # SBCL reserves its whole heap up front: size it to fit the data-segment limit.
+        run=("sbcl", "--dynamic-space-size", "512MB", "--script", "main.lisp"),
+        binaries=("sbcl",), version_command=("sbcl", "--version"), packages={"apt": ("sbcl",)},
+        min_memory_mb=1024,
+        failed_patterns=(r"The assertion .* failed",), memory_patterns=(r"Heap exhausted",),
+        syntax_patterns=(r"READ error during", r"end of file on"), runtime_patterns=(r"^Unhandled \S+",),
+        assertion_patterns=(r"\(assert\b", r"\(error\b", r"\(sb-ext:exit\s+:code\s+[1-9]"),
+    ),
+    Toolchain(
+        name="Pascal", aliases=("pascal", "fpc", "delphi"), source="main.pas",
+        hello="begin\n  writeln('ok');\nend.\n",
+        compile=("fpc", "-Sa", "-O1", "-v0", "-omain", "main.pas"), run=("./main",),
+        binaries=("fpc",), version_command=("fpc", "-iV"), packages={"apt": ("fp-compiler", "fp-units-rtl")},
+        failed_patterns=(r"EAssertionFailed", r"Assertion failed", r"^Runtime error 227"),
+        memory_patterns=(r"EOutOfMemory", r"^Runtime error 203"),
+        runtime_patterns=(r"^An unhandled exception occurred", r"^Runtime error \d+"),
+        assertion_patterns=(r"(?i)\bassert\s*\(", r"(?i)\bhalt\s*\(\s*[1-9]", r"(?i)\braise\b"),
+    ),
+    Toolchain(
+        name="Elixir", aliases=("elixir", "ex", "exs"), source="main.exs",
+        hello='IO.puts("ok")', run=("elixir", "main.exs"),
+        binaries=("elixir", "erl"), version_command=("elixir", "--short-version"),
+        packages={"apt": ("elixir", "erlang-nox")}, min_memory_mb=1024, min_processes=256,  # the BEAM's threads
+        failed_patterns=(r"\d+ tests?, [1-9]\d* failures?", r"Assertion with .* failed"),
+        syntax_patterns=(r"\*\* \((CompileError|SyntaxError|TokenMissingError|MismatchedDelimiterError)\)",),
+        runtime_patterns=(r"^\*\* \(\w+",),
+        memory_patterns=(r"Cannot allocate \d+ bytes of memory", r"eheap_alloc"),
+        assertion_patterns=(r"\bassert(_raise|_receive)?\b", r"\braise\b", r"System\.halt\(\s*[1-9]"),
+    ),
+    Toolchain(
+        name="Erlang", aliases=("erlang", "erl"), source="main.erl",  # the module must be named main
+        hello='-module(main).\n-export([main/0]).\nmain() -> io:format("ok~n").\n',
+        compile=("erlc", "main.erl"),
+        run=("erl", "-noshell", "-eval", "main:main(), init:stop()."),
+        test_run=("erl", "-noshell", "-eval", "ok = main:test(), init:stop()."),
+        binaries=("erlc", "erl"), version_command=("erl", "-noshell", "-eval",
+                                                   "io:format(erlang:system_info(otp_release)), halt()."),
+        packages={"apt": ("erlang-nox",)}, min_memory_mb=1024, min_processes=256,
+        failed_patterns=(r"\{badmatch,", r"\{case_clause,", r"assertEqual_failed", r"assertion_failed"),
+        syntax_patterns=(r"main\.erl:\d+:\d*:? syntax error",),
+        runtime_patterns=(r"init terminating in do_boot", r"^\{\"init terminating"),
+        memory_patterns=(r"Cannot allocate \d+ bytes of memory", r"eheap_alloc"),
+        assertion_patterns=(r"\?assert", r"^\s*-?\d+\s*=\s*\w+\(", r"\berror\(", r"\bhalt\(\s*[1-9]"),
+    ),
+    Toolchain(
+        name="R", aliases=("r", "rscript"), source="main.R",
+        hello='cat("ok\\n")', run=("Rscript", "--vanilla", "main.R"),
+        binaries=("Rscript",), version_command=("Rscript", "--version"), packages={"apt": ("r-base-core",)},
+        failed_patterns=(r"is not TRUE", r"are not all TRUE", r"^Error: .*(not equal|stopifnot)"),
+        memory_patterns=(r"cannot allocate vector",),
+        syntax_patterns=(r"^Error: unexpected ",), runtime_patterns=(r"^Error in ", r"^Error: "),
+        assertion_patterns=(r"\bstopifnot\s*\(", r"\bstop\s*\(", r"\bexpect_\w+\(", r"\bquit\(.*status\s*=\s*[1-9]"),
+    ),
+    Toolchain(
+        name="Emacs Lisp", aliases=("emacs lisp", "emacs_lisp", "elisp"), source="main.el",
+        hello='(princ "ok\\n")', run=("emacs", "--batch", "-Q", "-l", "./main.el"),
+        binaries=("emacs",), version_command=("emacs", "--version"), packages={"apt": ("emacs-nox",)},
+        failed_patterns=(r"Assertion failed", r"^Test \S+ condition:"),
+        syntax_patterns=(r"End of file during parsing", r"Invalid read syntax"),
+        runtime_patterns=(r"definition is void", r"^Debugger entered", r"Wrong type argument"),
+        memory_patterns=(r"Memory exhausted",),
+        assertion_patterns=(r"\(cl-assert\b", r"\(assert\b", r"\(should\b", r"\(error\b", r"\(kill-emacs\s+[1-9]"),
+    ),
+    Toolchain(
+        name="CoffeeScript", aliases=("coffeescript", "coffee"), source="main.coffee",
+        hello="console.log 'ok'", run=("coffee", "main.coffee"),
+        binaries=("coffee", "node"), version_command=("coffee", "--version"), min_memory_mb=1024,
+        packages={"apt": ("nodejs", "npm"), "npm": ("coffeescript",)},
+        failed_patterns=(r"AssertionError",) + JS_FAILED, runtime_patterns=JS_RUNTIME, memory_patterns=JS_MEMORY,
+        syntax_patterns=(r"error: (unexpected|missing|unmatched)",),
+        assertion_patterns=JS_ASSERTIONS,
+    ),
+    Toolchain(name="Racket", aliases=("racket", "rkt"), source="main.rkt", **RACKET_TOOLCHAIN),
+    # McEval's Scheme tasks are written for Racket (`#lang racket`, rackunit).
+    Toolchain(name="Scheme", aliases=("scheme",), source="main.rkt", **RACKET_TOOLCHAIN),
+    Toolchain(
+        name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
+        hello="put ='ok'\nprint\nqall!\n",
+        # Ex mode, silent, no vimrc, viminfo or swap file; `cq` in a test exits with status 1.
+        run=("vim", "-u", "NONE", "-i", "NONE", "-n", "-N", "-es", "-S", "main.vim", "-c", "qall!"),
+        binaries=("vim",), version_command=("vim", "--version"), packages={"apt": ("vim-nox",)},
+        syntax_patterns=(r"^E(10|15|488|580|171|126|193): ",), runtime_patterns=(r"^E\d+: ",),
+        assertion_patterns=(r"\bassert_\w+\(", r"\bcq\b", r"\bthrow\b", r"\bcquit\b"),
+    ),
 )
+
+# Languages McEval covers that no registry this project installs from (Debian, npm, PyPI) brings a
+# toolchain for without a download at install or run time; `polyforge sandbox doctor` lists them.
+UNAVAILABLE: dict[str, str] = {
+    "Julia": "Debian 12 has no julia package (apt-cache policy: no candidate)",
+    "Dart": "Debian has no Dart SDK package; the SDK is a download",
+    "PowerShell": "Debian has no PowerShell package (Microsoft ships it from its own repository)",
+    "Swift": "Debian's 'swift' package is OpenStack's object store; no Swift compiler package",
+    "F#": "Debian has no F# compiler (no fsharp, no dotnet SDK package)",
+    "Visual Basic": "Debian has no VB.NET compiler (no mono-vbnc, no dotnet SDK package)",
+}
 
 _BY_NAME = {alias: lang for lang in LANGUAGES for alias in (lang.name.lower(), *lang.aliases)}
 

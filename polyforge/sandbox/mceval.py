@@ -22,7 +22,9 @@ from polyforge.sandbox.runner import Sandbox
 MCEVAL_LANGUAGES = {
     "Python": "Python", "JavaScript": "JavaScript", "TypeScript": "TypeScript", "C": "C", "CPP": "C++",
     "Java": "Java", "Rust": "Rust", "Go": "Go", "Shell": "Shell", "Perl": "Perl", "Ruby": "Ruby", "PHP": "PHP",
-    "Lua": "Lua",
+    "Lua": "Lua", "Tcl": "Tcl", "Fortran": "Fortran", "Common_Lisp": "Common Lisp", "Pascal": "Pascal",
+    "Elixir": "Elixir", "Erlang": "Erlang", "VimScript": "Vim script", "R": "R", "Emacs_Lisp": "Emacs Lisp",
+    "CoffeeScript": "CoffeeScript", "Racket": "Racket", "Scheme": "Scheme",
 }
 # Crates McEval's Rust prompts import whether or not they use them; the sandbox has no crates.
 UNAVAILABLE_CRATES = {"rand": r"\brand::|\.gen_range|thread_rng", "regex": r"\bRegex\b", "md5": r"\bmd5::"}
@@ -138,7 +140,15 @@ def assemble(task: Task, program: str | None = None) -> tuple[dict[str, str], st
         program = _drop_unused_crates(program, test)
     if task.language in ("Lua", "PHP"):
         test = _call_uncalled_tests(test)
+    if task.language == "Fortran":
+        test = FORTRAN_STOP_AFTER_FAILURE.sub(r"\1error stop 1", test)
+    if task.language == "Erlang":  # the sandbox compiles main.erl, so the module is main
+        program = re.sub(r"^-module\(\s*\w+\s*\)\.", "-module(main).", program, count=1, flags=re.MULTILINE)
     return {"main": program}, test
+
+
+# McEval's Fortran tests print a failed assertion, then end with a plain `stop`: exit status 0.
+FORTRAN_STOP_AFTER_FAILURE = re.compile(r"(?i)(print\s*\*,[^\n]*fail[^\n]*\n\s*|write\s*\(\*,\s*\*\)[^\n]*fail[^\n]*\n\s*)stop\b(?!\s*[1-9])")
 
 
 def _drop_unused_crates(program: str, test: str) -> str:

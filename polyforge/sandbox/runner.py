@@ -13,8 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from polyforge.sandbox.classify import classify
 from polyforge.sandbox.execution import Execution, Limits, Status
-from polyforge.sandbox.isolation import (SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, execute,
-                                         prepare_workdir, sandbox_argv)
+from polyforge.sandbox.isolation import SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, run_step
 from polyforge.sandbox.languages import Toolchain, language
 
 class BadRunInput(ValueError):
@@ -114,6 +113,9 @@ class Sandbox:
         elif lang.test_wiring == "append":
             layout[lang.test_source or lang.source] = main.rstrip("\n") + "\n\n" + test
             layout.update(lang.support_files)
+        elif lang.test_wiring == "prepend":
+            layout[lang.test_source or lang.source] = test.rstrip("\n") + "\n\n" + main
+            layout.update(lang.support_files)
         else:
             layout[lang.source] = main
             layout[lang.test_source] = test
@@ -131,7 +133,8 @@ class Sandbox:
             sources = sorted(name for name in layout if name.endswith(lang.extension) and not name.startswith("."))
             seconds = 0.0
             if compile_cmd:
-                raw = self._step(lang, workdir, _expand(compile_cmd, sources), limits.for_compile())
+                # the compiler writes the host work folder, where the run step finds what it made
+                raw = self._step(lang, workdir, _expand(compile_cmd, sources), limits.for_compile(), private_work=False)
                 seconds += raw.seconds
                 status, reason = classify(lang, raw, limits.for_compile(), compiling=True, testing=testing)
                 if status is not Status.PASSED:
@@ -141,11 +144,10 @@ class Sandbox:
             status, reason = classify(lang, raw, limits, compiling=False, testing=testing)
             return _execution(lang, status, reason, raw, seconds)
 
-    def _step(self, lang: Toolchain, workdir: Path, command: list[str], limits: Limits) -> RawResult:
+    def _step(self, lang: Toolchain, workdir: Path, command: list[str], limits: Limits,
+              private_work: bool = True) -> RawResult:
         env = {"PATH": self.toolchains.path(lang), **lang.env}
-        argv, uid = sandbox_argv(command, workdir, limits, env, self.toolchains.binds(lang))
-        prepare_workdir(workdir, uid)
-        return execute(argv, limits)
+        return run_step(command, workdir, limits, env, self.toolchains.binds(lang), private_work)
 
     def _seed_cache(self, lang: Toolchain, target: Path) -> None:
         """Copy the language's warm compiler cache into the run (each run gets its own copy)."""
@@ -168,7 +170,8 @@ class Sandbox:
                 for name, content in lang.cache_warmup.items():
                     (workdir / name).write_text(content, encoding="utf-8")
                 limits = Limits(cpu_seconds=300, wall_seconds=300, memory_mb=4096, processes=512)
-                raw = self._step(lang, workdir, list(lang.test_run), limits)
+                # on the host work folder: the cache it leaves there is what we keep
+                raw = self._step(lang, workdir, list(lang.test_run), limits, private_work=False)
                 if raw.exit_code != 0:
                     return None
                 if folder.exists():
