@@ -2,12 +2,13 @@
 (`polyforge serve vllm --replicas 2` binds each CPU replica to its own cores), and llama.cpp's server on the
 same model for reference.
 
-Usage: python bench/vllm_replicas.py [--items 24] [--concurrency 16] [--setups vllm-1 vllm-2 llama]
+Usage: python bench/vllm_replicas.py [--items 24] [--concurrency 16] [--setups vllm-1 vllm-2 llama] [--compile]
 
 Each setup starts its servers (the start-up time is reported, not counted), then runs the same real campaign
 (`CampaignRunner`, local executor; execution, memory banks and classification off; judge scores only) on the
 same synthetic Python and Go snippets, and reports items per minute and the completion tokens per second the
-servers produced, from the first item scheduled to the last one stored.
+servers produced, from the first item scheduled to the last one stored. vLLM runs eager unless `--compile`
+(torch.compile's warm-up takes minutes per start on a small CPU machine).
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def run_campaign(setup: str, startup_s: float, urls: list[str], work: Path, sour
                dict(result.statuses))
 
 
-def measure_vllm(replicas: int, work: Path, sources: Path, items: int, concurrency: int) -> Row:
-    settings = ServerSettings(model=str(embedded_checkpoint()), served_name=SERVED_NAME,
-                              first_port=free_port(), replicas=replicas)
+def measure_vllm(replicas: int, work: Path, sources: Path, items: int, concurrency: int, compile_: bool) -> Row:
+    settings = ServerSettings(model=str(embedded_checkpoint()), served_name=SERVED_NAME, first_port=free_port(),
+                              replicas=replicas, extra_args=() if compile_ else ("--enforce-eager",))
     started = time.perf_counter()
     fleet = start_fleet(settings, find_vllm_python(), work / f"vllm-{replicas}-logs")
     try:
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--setups", nargs="*", default=["vllm-1", "vllm-2", "llama"],
                         choices=["vllm-1", "vllm-2", "llama"])
+    parser.add_argument("--compile", action="store_true", help="let vLLM torch.compile the model (slow start)")
     args = parser.parse_args()
     if args.items < 1 or args.concurrency < 1:
         parser.error("--items and --concurrency must be at least 1")
@@ -121,10 +123,12 @@ def main() -> None:
             if setup == "llama":
                 rows.append(measure_llama(work, sources, args.items, args.concurrency))
             else:
-                rows.append(measure_vllm(int(setup.split("-")[1]), work, sources, args.items, args.concurrency))
+                rows.append(measure_vllm(int(setup.split("-")[1]), work, sources, args.items, args.concurrency,
+                                         args.compile))
             print(f"{setup}: {rows[-1].items_per_min:.1f} items/min", file=sys.stderr, flush=True)
     base = rows[0]
-    print(f"{os.cpu_count()} cores, {args.items} items per setup, campaign concurrency {args.concurrency}\n")
+    print(f"{os.cpu_count()} cores, {args.items} items per setup, campaign concurrency {args.concurrency}, "
+          f"load average at the end {os.getloadavg()[0]:.1f}\n")
     print("| setup | start-up s | items | seconds | items/min | completion tok/s | prompt tokens | vs first |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
