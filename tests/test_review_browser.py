@@ -1,6 +1,7 @@
 """The review app in a real browser (Debian's headless Chromium driven by playwright): logging in and out, model
 output that tries to run script, and a form another local site posts to the app."""
 
+import re
 import socket
 import threading
 import time
@@ -84,7 +85,7 @@ def test_an_annotator_logs_in_and_out(page, app_url):
     assert "wrong name or password" in page.inner_text("p.error")
     log_in(page, app_url)
     page.wait_for_url(f"{app_url}/")
-    assert "flagged: 3 waiting for review" in page.inner_text("header")
+    assert "flagged assigned to you: 3 open" in page.inner_text("header")
     cookie, = [c for c in page.context.cookies() if c["name"] == "polyforge_session"]
     assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and cookie["secure"] is False
     assert "polyforge_session" not in page.evaluate("document.cookie")  # out of reach of any script
@@ -147,3 +148,45 @@ def test_a_form_another_local_site_posts_to_the_app_is_refused(page, app_url, re
     page.click("button.accept")
     page.wait_for_url(f"{app_url}/pairs/**")
     assert reviews(url) == [("ana", "accept")]
+
+
+def pair_url(pair_id: int) -> re.Pattern:
+    """A pair's page, whatever its query string."""
+    return re.compile(rf"/pairs/{pair_id}(\?.*)?$")
+
+
+def test_an_annotator_works_through_the_queue_with_the_keyboard(page, app_url, review_db):
+    url, ids = review_db
+    first, second, third = ids["Reverse a list."], ids["Sum a slice."], ids["Parse a date."]
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    log_in(page, app_url)
+    page.wait_for_url(f"{app_url}/")
+    page.keyboard.press("j")  # select the first row of the queue, then open it
+    assert page.locator("table.queue tr.current a").inner_text() == str(first)
+    page.keyboard.press("Enter")
+    page.wait_for_url(pair_url(first))
+    assert page.locator("#keys-help").is_hidden()
+    page.keyboard.press("?")
+    assert page.locator("#keys-help").is_visible() and "skip to the next open pair" in page.inner_text("#keys-help")
+    page.keyboard.press("?")
+    assert page.locator("#keys-help").is_hidden()
+    page.keyboard.press("a")  # accept; the next open pair follows
+    page.wait_for_url(pair_url(second))
+    page.keyboard.press("s")  # skip it
+    page.wait_for_url(pair_url(third))
+    page.keyboard.press("k")  # back to the one skipped
+    page.wait_for_url(pair_url(second))
+    page.keyboard.press("r")
+    page.wait_for_url(pair_url(third))
+    page.keyboard.press("e")  # edit: the answer's text area takes the keys now
+    assert page.evaluate("document.activeElement.name") == "text"
+    page.keyboard.type("j k a r ")
+    assert pair_url(third).search(page.url)  # typed, not obeyed
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")  # no next pair after the last: nothing happens
+    page.wait_for_timeout(300)
+    assert pair_url(third).search(page.url)
+    assert reviews(url) == [("ana", "accept"), ("ana", "reject")]
+    assert violations == []

@@ -13,6 +13,7 @@ from polyforge.storage.db import (
 )
 from polyforge.storage.models import (
     ApiToken,
+    Assignment,
     Base,
     Campaign,
     ChecklistVersion,
@@ -22,6 +23,7 @@ from polyforge.storage.models import (
     JudgeScore,
     Pair,
     Preference,
+    PairRevision,
     PromptVersion,
     Review,
     Snippet,
@@ -32,6 +34,7 @@ from polyforge.storage.run_models import EndpointUsage, IngestLanguageStat, Inge
 
 __all__ = [
     "ApiToken",
+    "Assignment",
     "Base",
     "Campaign",
     "ChecklistVersion",
@@ -44,6 +47,7 @@ __all__ = [
     "ExecutionRecord",
     "JudgeScore",
     "Pair",
+    "PairRevision",
     "Preference",
     "PromptVersion",
     "Review",
