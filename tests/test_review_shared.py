@@ -170,7 +170,7 @@ def test_agreement_figures_match_hand_computed_values(review_db):
     assert printed.exit_code == 0, printed.output
     assert re.search(r"all languages\s*│\s*5\s*│\s*2\s*│\s*0\.533", printed.output), printed.output
     assert re.search(r"Python\s*│\s*ana & bo\s*│\s*3\s*│\s*2\s*│\s*0\.400", printed.output), printed.output
-    assert re.search(r"Go\s*│\s*1\s*│\s*2\s*│\s*n/a", printed.output), printed.output
+    assert re.search(r"Go\s*│\s*1\s*│\s*2\s*│\s*-\s", printed.output), printed.output
 
 
 def test_a_correction_is_a_revision_that_exports_use_and_that_makes_a_preference(review_db):

@@ -336,10 +336,6 @@ def print_assignment(report, overlap: int) -> None:
     console.print(table)
 
 
-def _figure(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def print_agreement(scopes: list) -> None:
     """Agreement between annotators: ScopeAgreement rows, overall then per language."""
     if not scopes or not scopes[0].pairs:
@@ -358,4 +354,4 @@ def print_agreement(scopes: list) -> None:
                            _figure(kappa.kappa))
     console.print(alphas)
     console.print(kappas)
-    console.print("n/a: undefined (no pair with two verdicts, or one verdict given throughout)", style="dim")
+    console.print("-: undefined (no pair with two verdicts, or one verdict given throughout)", style="dim")
