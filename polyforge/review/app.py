@@ -31,8 +31,10 @@ from polyforge.review.security import (
     WebSettings,
     safe_next,
 )
-from polyforge.storage import open_engine, session_factory
+from polyforge.storage import Campaign, open_engine, session_factory
+from polyforge.storage.report import campaign_progress
 from polyforge.storage.accounts import Viewer, authenticate_password, end_session, list_users, start_session
+from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
 from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.storage.assignments import DEFAULT_OVERLAP, AssignmentError, AssignmentReport, assign
 from polyforge.storage.reviews import (
@@ -58,6 +60,10 @@ TEMPLATES.env.filters.update(code_html=code_html, text_html=text_html)
 # The judge routes an annotator can work through: its flagged pairs, or audit samples of its decisions.
 ReviewedStatus = Literal[PairStatus.flagged, PairStatus.accepted, PairStatus.rejected]
 MAX_BULK = 500  # pairs one bulk verdict may cover
+DASHBOARD_REFRESH_S = 30
+# The dashboard: its own inline stylesheet (by hash) and its charts as data: images; nothing else.
+DASHBOARD_CSP = (f"default-src 'none'; style-src {STYLE_CSP_SOURCE}; img-src data:; form-action 'none'; "
+                 "frame-ancestors 'none'; base-uri 'none'")
 
 
 class ScoreOut(BaseModel):
@@ -417,6 +423,21 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
                        commit=False)
         db.commit()
         return RedirectResponse(f"/?{_filter_query(spec)}", 303)
+
+    @app.get("/campaigns", response_class=HTMLResponse)
+    def campaigns_page(request: Request, db: Db):
+        """Every campaign, each linking to its dashboard."""
+        return page(request, "campaigns.html", {"campaigns": campaign_progress(db), "filters": ""})
+
+    @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+    def dashboard_page(db: Db, campaign_id: int):
+        """A campaign's dashboard: funnel, scores, criteria, coverage, flags, tokens and endpoints (reloading
+        itself while the campaign runs)."""
+        campaign = db.get(Campaign, campaign_id)
+        if campaign is None:
+            raise HTTPException(404, f"no campaign {campaign_id} in this database; /campaigns lists them")
+        return HTMLResponse(campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S),
+                            headers={"content-security-policy": DASHBOARD_CSP})
 
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(request: Request, db: Db, who: Who, campaign: int | None = None):
