@@ -190,3 +190,21 @@ def test_an_annotator_works_through_the_queue_with_the_keyboard(page, app_url, r
     assert pair_url(third).search(page.url)
     assert reviews(url) == [("ana", "accept"), ("ana", "reject")]
     assert violations == []
+
+
+def test_the_campaign_dashboard_renders_its_charts(page, app_url, review_db):
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    log_in(page, app_url)
+    page.wait_for_url(f"{app_url}/")
+    page.click("header nav a[href='/campaigns']")
+    page.wait_for_url(f"{app_url}/campaigns")
+    page.click("table.campaigns a")
+    page.wait_for_url(re.compile(r"/campaigns/\d+$"))
+    images = page.locator("figure img")
+    assert images.count() >= 4  # funnel, scores, criteria, flags (the fixture has no topics to cover)
+    widths = page.evaluate("Array.from(document.querySelectorAll('figure img'), img => img.complete && img.naturalWidth)")
+    assert len(widths) == images.count() and min(widths) > 100, widths  # every chart decoded and drawn
+    assert page.evaluate("getComputedStyle(document.querySelector('.charts')).display") == "grid"  # styles applied
+    assert violations == []

@@ -126,8 +126,8 @@ def test_a_disagreement_waits_for_an_admin_who_adjudicates_in_the_app(review_db)
     assert admin_page.status_code == 200 and f'href="/pairs/{pair_id}?disputed=true"' in admin_page.text
     assert "adjudication of root" in root.get(f"/pairs/{pair_id}").text
     assert ana.get("/admin").status_code == 403 and "admins only" in ana.get("/admin").text
-    response = root.post(f"/pairs/{pair_id}/review?disputed=true", data={"verdict": "reject", "note": "no overflow check"},
-                         follow_redirects=False)
+    response = root.post(f"/pairs/{pair_id}/review?disputed=true",
+                         data={"verdict": "reject", "note": "no overflow check"}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/?disputed=true"  # no dispute left
     assert reviews(url) == [(pair_id, "ana", "accept", False), (pair_id, "bo", "reject", False),
                             (pair_id, "root", "reject", True)]

@@ -57,7 +57,8 @@ def assign(session: Session, spec: QueueFilter = QueueFilter(), overlap: int = D
     made: Counter = Counter()
     for pair_id in pair_ids:
         have = current.get(pair_id, set())
-        free = sorted((user_id for user_id in names if user_id not in have), key=lambda user_id: (load[user_id], user_id))
+        free = sorted((user_id for user_id in names if user_id not in have),
+                      key=lambda user_id: (load[user_id], user_id))
         for user_id in free[:overlap - len(have)]:
             session.add(Assignment(pair_id=pair_id, user_id=user_id))
             load[user_id] += 1
