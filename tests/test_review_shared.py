@@ -13,7 +13,7 @@ from polyforge.cli import app as cli_app
 from polyforge.export import ExportFilter, iter_dpo_records, iter_sft_records
 from polyforge.review import create_app
 from polyforge.review.agreement import OVERALL, agreement
-from polyforge.storage import Assignment, Pair, PairRevision, Preference, Review, User, session_scope
+from polyforge.storage import Assignment, JudgeScore, Pair, PairRevision, Preference, Review, User, session_scope
 from polyforge.storage.accounts import add_user
 from polyforge.storage.assignments import AssignmentError, assign
 from polyforge.storage.judgments import review_verdicts
@@ -276,3 +276,47 @@ def test_admins_assign_from_the_app_and_bad_requests_say_why(three_annotators):
     assert api.status_code == 200 and api.json()["pairs"] == 2
     assert len(queue_ids(ana)) + len(queue_ids(logged_in(app, "bo"))) + len(queue_ids(logged_in(app, "cy"))) == 6
     assert root.post("/api/assignments", json={"overlap": 0}).status_code == 422
+
+
+def test_agreement_per_criterion_on_the_scores_annotators_give(review_db):
+    """ana and bo score code_correctness on three Python pairs: (8, 8), (4, 6), (2, 2), plus one only ana scored.
+    Quadratic-weighted kappa by hand over the labels 1-10: observed weighted disagreement (0 + 4 + 0) / 3 = 4/3;
+    expected, from ana's (8, 4, 2) against bo's (8, 6, 2): sum over the 9 cross pairs of (x - y)^2 / 9 =
+    (0 + 4 + 36 + 16 + 4 + 4 + 36 + 16 + 0) / 9 = 116/9; kappa = 1 - (4/3) / (116/9) = 1 - 12/116 = 26/29."""
+    url, ids = review_db
+    with session_scope(url, create=False) as session:
+        for instruction in ("Parse a date.", "Count words.", "Print hello.", "Sum a slice."):
+            session.add(JudgeScore(pair_id=ids[instruction], criterion="code_correctness", score=5, weight=2.0))
+        session.commit()
+    app = create_app(url)
+    ana, bo = logged_in(app, "ana"), logged_in(app, "bo")
+    given = {"Reverse a list.": (8, 8), "Parse a date.": (4, 6), "Count words.": (2, 2)}
+    for instruction, (first, second) in given.items():
+        api = f"/api/pairs/{ids[instruction]}/reviews"
+        assert ana.post(api, json={"verdict": "accept", "scores": {"code_correctness": first}}).status_code == 201
+        assert bo.post(api, json={"verdict": "accept", "scores": {"code_correctness": second}}).status_code == 201
+    # a form with one criterion scored and the others left blank
+    form = ana.post(f"/pairs/{ids['Print hello.']}/review?status=rejected",
+                    data={"verdict": "reject", "criterion": ["code_correctness"], "score": ["3"]})
+    assert form.status_code == 200
+    with session_scope(url, create=False) as session:
+        scopes = {scope.scope: scope for scope in agreement(session)}
+    scored = scopes["criterion code_correctness"]
+    assert (scored.pairs, scored.annotators) == (4, 2)
+    (kappa,) = scored.kappas
+    assert (kappa.shared, kappa.agreed) == (3, 2) and kappa.kappa == pytest.approx(26 / 29)
+    assert scored.alpha is not None and 0 < scored.alpha < 1
+    assert scopes[OVERALL].alpha is None  # every verdict was accept: undefined
+    shown = ana.get(f"/api/pairs/{ids['Parse a date.']}").json()["reviews"]
+    assert [review["scores"] for review in shown] == [{"code_correctness": 4}]
+    # scores that cannot be stored are refused, saying why
+    api = f"/api/pairs/{ids['Sum a slice.']}/reviews"
+    for scores, message in (({"code_correctness": 11}, "11 is not a whole number from 1 to 10"),
+                            ({"style": 5}, "'style': not a criterion of pair"),
+                            ({"code_correctness": "x"}, "")):
+        refused = ana.post(api, json={"verdict": "accept", "scores": scores})
+        assert refused.status_code == 422 and message in refused.text, scores
+    page = ana.post(f"/pairs/{ids['Sum a slice.']}/review",
+                    data={"verdict": "accept", "criterion": ["code_correctness"], "score": ["lots"]})
+    assert "score of &#39;code_correctness&#39;: &#39;lots&#39; is not a whole number" in page.text
+    assert ids["Sum a slice."] in queue_ids(ana)

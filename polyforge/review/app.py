@@ -107,6 +107,13 @@ class ReviewOut(BaseModel):
     verdict: Literal["accept", "reject"]
     note: str | None
     adjudication: bool = Field(description="An admin's ruling, which decides the pair.")
+    scores: dict[str, int] = Field(default_factory=dict, description="The annotator's own criterion scores.")
+
+    @classmethod
+    def of(cls, review) -> "ReviewOut":
+        return cls(id=review.id, pair_id=review.pair_id, annotator=review.annotator, verdict=review.verdict,
+                   note=review.note, adjudication=review.adjudication,
+                   scores={score.criterion: score.score for score in review.scores})
 
 
 class RevisionOut(BaseModel):
@@ -157,6 +164,9 @@ class PairOut(BaseModel):
 class ReviewIn(BaseModel):
     verdict: Literal["accept", "reject"]
     note: str | None = Field(default=None, description="Why, in a few words (optional).")
+    scores: dict[str, int] = Field(default_factory=dict, description=(
+        "Your own scores (1-10) of the checklist criteria the judge scored on this pair, by criterion (optional): "
+        "agreement per criterion is measured on them."))
 
 
 class UserOut(BaseModel):
@@ -187,7 +197,7 @@ def _pair_out(pair, viewer: Viewer) -> PairOut:
         scores=[ScoreOut.model_validate(score) for score in pair.scores],
         executions=[ExecutionOut.model_validate(run) for run in pair.executions],
         discussion=[TurnOut.model_validate(turn) for turn in (pair.discussion.turns if pair.discussion else [])],
-        reviews=[ReviewOut.model_validate(review) for review in visible_reviews(pair, viewer)],
+        reviews=[ReviewOut.of(review) for review in visible_reviews(pair, viewer)],
         revisions=[RevisionOut.model_validate(revision) for revision in pair.revisions],
     )
 
@@ -248,10 +258,12 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         if not who.is_admin:
             raise HTTPException(403, "admins only")
 
-    def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str | None):
+    def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str | None,
+                     scores: dict[str, int] | None = None):
         """A verdict from the viewer: an admin's adjudicates, an annotator's counts towards agreement."""
         loaded_pair(db, who, pair_id)
-        return add_review(db, pair_id, who.name, verdict, note, who.user_id, adjudication=who.is_admin)
+        return add_review(db, pair_id, who.name, verdict, note, who.user_id, adjudication=who.is_admin,
+                          scores=scores)
 
     def store_revision(db: Session, who: Viewer, pair_id: int, field: str, text: str):
         loaded_pair(db, who, pair_id)
@@ -328,7 +340,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         """Store a verdict on a pair, as the user the request authenticates as (an admin's is an adjudication; a
         browser session must send its CSRF token in the X-CSRF-Token header)."""
         try:
-            return ReviewOut.model_validate(store_review(db, who, pair_id, body.verdict, body.note))
+            return ReviewOut.of(store_review(db, who, pair_id, body.verdict, body.note, body.scores))
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReviewError as exc:
@@ -384,12 +396,13 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
 
     @app.post("/pairs/{pair_id}/review")
     def review_form(db: Db, who: Who, spec: Filter, pair_id: int, verdict: Annotated[str, Form()] = "",
-                    note: Annotated[str, Form()] = ""):
-        """Store the form's verdict under the logged-in user, then go to the next open pair (or back to the
-        queue)."""
+                    note: Annotated[str, Form()] = "", criterion: Annotated[list[str], Form()] = [],  # noqa: B006
+                    score: Annotated[list[str], Form()] = []):  # noqa: B006
+        """Store the form's verdict (and the criterion scores filled in) under the logged-in user, then go to the
+        next open pair (or back to the queue)."""
         filters = _filter_query(spec)
         try:
-            store_review(db, who, pair_id, verdict, note)
+            store_review(db, who, pair_id, verdict, note, _form_scores(criterion, score))
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReviewError as exc:
@@ -468,6 +481,21 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
             "overlap": overlap, "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
 
     return app
+
+
+def _form_scores(criteria: list[str], scores: list[str]) -> dict[str, int]:
+    """The form's criterion scores (one `criterion` field and one `score` field per criterion, in order); a blank
+    score is no score."""
+    if len(criteria) != len(scores):
+        raise ReviewError(f"scores: {len(scores)} score field(s) for {len(criteria)} criteria")
+    given = {}
+    for criterion, score in zip(criteria, scores):
+        if not score.strip():
+            continue
+        if not score.strip().isdigit():
+            raise ReviewError(f"score of {criterion!r}: {score!r} is not a whole number from 1 to 10")
+        given[criterion] = int(score)
+    return given
 
 
 def _bulk_selection(db: Session, spec: QueueFilter, verdict: str, pair_ids: list[int]

@@ -258,6 +258,23 @@ class Review(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     pair: Mapped[Pair] = relationship(back_populates="reviews")
+    scores: Mapped[list[ReviewScore]] = relationship(back_populates="review", cascade="all, delete-orphan",
+                                                     order_by="ReviewScore.id")
+
+
+class ReviewScore(Base):
+    """An annotator's own score of one checklist criterion, given with a verdict (optional): what agreement per
+    criterion is measured on."""
+
+    __tablename__ = "review_score"
+    __table_args__ = (UniqueConstraint("review_id", "criterion", name="uq_review_score_criterion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"), index=True)
+    criterion: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(doc="1 to 10, the judge's scale.")
+
+    review: Mapped[Review] = relationship(back_populates="scores")
 
 
 class Assignment(Base):

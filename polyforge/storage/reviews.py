@@ -8,14 +8,18 @@ verdicts add up to is `polyforge.storage.verdicts`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from polyforge.storage.models import Assignment, Discussion, Pair, Review
+from polyforge.storage.models import Assignment, Discussion, JudgeScore, Pair, Review, ReviewScore
 from polyforge.storage.verdicts import VERDICTS, disputed, final_verdict
 from polyforge.terms import PairStatus
+
+
+MIN_SCORE, MAX_SCORE = 1, 10  # an annotator's criterion score, on the judge's scale
 
 
 class ReviewError(ValueError):
@@ -123,7 +127,8 @@ def pair_for_review(session: Session, pair_id: int) -> Pair | None:
     return session.scalar(
         select(Pair).where(Pair.id == pair_id).options(
             selectinload(Pair.scores), selectinload(Pair.executions), selectinload(Pair.preferences),
-            selectinload(Pair.reviews), selectinload(Pair.revisions), selectinload(Pair.snippet),
+            selectinload(Pair.reviews).selectinload(Review.scores), selectinload(Pair.revisions),
+            selectinload(Pair.snippet),
             selectinload(Pair.discussion).selectinload(Discussion.turns),
         )
     )
@@ -134,18 +139,35 @@ def check_verdict(verdict: str) -> None:
         raise ReviewError(f"verdict: {verdict!r} is not one of {', '.join(VERDICTS)}")
 
 
+def check_scores(session: Session, pair_id: int, scores: Mapping[str, int]) -> None:
+    """Criterion scores must be whole numbers from 1 to 10, for criteria the judge scored on this pair."""
+    known = set(session.scalars(select(JudgeScore.criterion).where(JudgeScore.pair_id == pair_id)))
+    for criterion, score in scores.items():
+        if criterion not in known:
+            raise ReviewError(f"score of {criterion!r}: not a criterion of pair {pair_id} "
+                              f"({', '.join(sorted(known)) or 'it has no checklist scores'})")
+        if isinstance(score, bool) or not isinstance(score, int) or not MIN_SCORE <= score <= MAX_SCORE:
+            raise ReviewError(f"score of {criterion!r}: {score!r} is not a whole number from {MIN_SCORE} to "
+                              f"{MAX_SCORE}")
+
+
 def add_review(session: Session, pair_id: int, annotator: str, verdict: str, note: str | None = None,
-               user_id: int | None = None, adjudication: bool = False, commit: bool = True) -> Review:
-    """Store a verdict on a pair (an admin's `adjudication`, or an annotator's) under the user who gave it, and
-    commit it unless told not to. Earlier verdicts stay: the latest of each annotator counts."""
+               user_id: int | None = None, adjudication: bool = False, commit: bool = True,
+               scores: Mapping[str, int] | None = None) -> Review:
+    """Store a verdict on a pair (an admin's `adjudication`, or an annotator's), with the annotator's own criterion
+    `scores` if any, under the user who gave it, and commit it unless told not to. Earlier verdicts stay: the
+    latest of each annotator counts."""
     annotator = annotator.strip()
     if not annotator:
         raise ReviewError("annotator: give your name, so that verdicts can be told apart")
     check_verdict(verdict)
     if session.get(Pair, pair_id) is None:
         raise LookupError(f"no pair {pair_id} in this database")
+    check_scores(session, pair_id, scores or {})
     review = Review(pair_id=pair_id, annotator=annotator[:100], user_id=user_id, verdict=verdict,
-                    note=(note or "").strip() or None, adjudication=adjudication)
+                    note=(note or "").strip() or None, adjudication=adjudication,
+                    scores=[ReviewScore(criterion=criterion, score=score)
+                            for criterion, score in (scores or {}).items()])
     session.add(review)
     if commit:
         session.commit()

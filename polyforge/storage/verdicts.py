@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from polyforge.storage.models import Assignment, Pair, Review
+from polyforge.storage.models import Assignment, Pair, Review, ReviewScore
 from polyforge.terms import PairStatus
 
 VERDICTS = ("accept", "reject")
@@ -70,6 +70,18 @@ def annotator_verdicts(session: Session, campaign_id: int | None = None) -> list
     mine, current = _current_annotations()
     query = (select(Pair.id, Pair.language, mine.annotator, mine.verdict).join(mine, current)
              .order_by(Pair.id, mine.annotator))
+    if campaign_id is not None:
+        query = query.where(Pair.campaign_id == campaign_id)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def annotator_criterion_scores(session: Session, campaign_id: int | None = None) -> list[tuple[int, str, str, int]]:
+    """The criterion scores each annotator gave with their latest verdict on each pair, as (pair id, criterion,
+    annotator, score)."""
+    mine, current = _current_annotations()
+    query = (select(Pair.id, ReviewScore.criterion, mine.annotator, ReviewScore.score).select_from(Pair)
+             .join(mine, current)
+             .join(ReviewScore, ReviewScore.review_id == mine.id).order_by(Pair.id, ReviewScore.criterion))
     if campaign_id is not None:
         query = query.where(Pair.campaign_id == campaign_id)
     return [tuple(row) for row in session.execute(query)]

@@ -1,4 +1,5 @@
-"""shared review: assignments, adjudications, revisions of pairs and the preferences they make
+"""shared review: assignments, adjudications, annotators' criterion scores, revisions of pairs and the
+preferences they make
 
 Revision ID: 0010
 Revises: 0009
@@ -50,6 +51,18 @@ def upgrade() -> None:
     with op.batch_alter_table('review', schema=None) as batch_op:
         batch_op.add_column(sa.Column('adjudication', sa.Boolean(), server_default=sa.false(), nullable=False))
 
+    op.create_table('review_score',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('review_id', sa.Integer(), nullable=False),
+    sa.Column('criterion', sa.String(length=64), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['review_id'], ['review.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('review_id', 'criterion', name='uq_review_score_criterion')
+    )
+    with op.batch_alter_table('review_score', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_review_score_review_id'), ['review_id'], unique=False)
+
     with op.batch_alter_table('preference', schema=None) as batch_op:
         batch_op.add_column(sa.Column('revision_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_preference_revision_id_pair_revision', 'pair_revision', ['revision_id'],
@@ -60,6 +73,10 @@ def downgrade() -> None:
     with op.batch_alter_table('preference', schema=None) as batch_op:
         batch_op.drop_constraint('fk_preference_revision_id_pair_revision', type_='foreignkey')
         batch_op.drop_column('revision_id')
+
+    with op.batch_alter_table('review_score', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_review_score_review_id'))
+    op.drop_table('review_score')
 
     with op.batch_alter_table('review', schema=None) as batch_op:
         batch_op.drop_column('adjudication')
