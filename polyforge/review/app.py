@@ -452,14 +452,18 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return HTMLResponse(campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S),
                             headers={"content-security-policy": DASHBOARD_CSP})
 
+    def admin_view(request: Request, db: Session, campaign: int | None = None, overlap: int = DEFAULT_OVERLAP,
+                   report: AssignmentReport | None = None, error: str | None = None) -> Response:
+        disputes = review_queue(db, QueueFilter(disputed_only=True, campaign_id=campaign))
+        return page(request, "admin.html", {
+            "scopes": agreement(db, campaign), "disputes": disputes, "campaign": campaign, "overlap": overlap,
+            "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
+
     @app.get("/admin", response_class=HTMLResponse)
     def admin_page(request: Request, db: Db, who: Who, campaign: int | None = None):
         """Agreement between annotators, the disputed pairs waiting for adjudication, and assignment."""
         admins_only(who)
-        disputes = review_queue(db, QueueFilter(disputed_only=True, campaign_id=campaign))
-        return page(request, "admin.html", {"scopes": agreement(db, campaign), "disputes": disputes,
-                                            "campaign": campaign, "overlap": DEFAULT_OVERLAP, "report": None,
-                                            "error": None, "filters": ""})
+        return admin_view(request, db, campaign)
 
     @app.post("/admin/assign", response_class=HTMLResponse)
     def admin_assign(request: Request, db: Db, who: Who, overlap: Annotated[int, Form(ge=1, le=50)] = DEFAULT_OVERLAP,
@@ -467,18 +471,14 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
                      campaign: Annotated[str, Form()] = "", language: Annotated[str, Form()] = ""):
         """Assign undecided pairs to annotators from the admin page, and show the page again with what was done."""
         admins_only(who)
-        report, error = None, None
         if campaign.strip() and not campaign.strip().isdigit():
-            error = f"campaign: {campaign!r} is not a campaign id (a number)"
-        else:
-            try:
-                spec = QueueFilter(status, int(campaign) if campaign.strip() else None, language.strip() or None)
-                report = assign(db, spec, overlap)
-            except AssignmentError as exc:
-                error = str(exc)
-        return page(request, "admin.html", {
-            "scopes": agreement(db), "disputes": review_queue(db, QueueFilter(disputed_only=True)), "campaign": None,
-            "overlap": overlap, "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
+            return admin_view(request, db, overlap=overlap,
+                              error=f"campaign: {campaign!r} is not a campaign id (a number)")
+        spec = QueueFilter(status, int(campaign) if campaign.strip() else None, language.strip() or None)
+        try:
+            return admin_view(request, db, overlap=overlap, report=assign(db, spec, overlap))
+        except AssignmentError as exc:
+            return admin_view(request, db, overlap=overlap, error=str(exc))
 
     return app
 
