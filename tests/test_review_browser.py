@@ -1,6 +1,7 @@
 """The review app in a real browser (Debian's headless Chromium driven by playwright): logging in and out, model
 output that tries to run script, and a form another local site posts to the app."""
 
+import json
 import re
 import socket
 import threading
@@ -11,10 +12,13 @@ from pathlib import Path
 import pytest
 import uvicorn
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from polyforge.cli import app as cli_app
 from polyforge.review import create_app
 from polyforge.review.security import WebSettings
 from polyforge.storage import Review, session_scope
+from polyforge.storage.judgments import review_verdicts
 from review_support import HOSTILE, PASSWORD, hostile_pair, review_db  # noqa: F401  (fixtures)
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -76,6 +80,12 @@ def log_in(page, app_url: str, name: str = "ana", password: str = PASSWORD) -> N
 def reviews(url: str) -> list[tuple[str, str]]:
     with session_scope(url, create=False) as session:
         return [(review.annotator, review.verdict) for review in session.scalars(select(Review).order_by(Review.id))]
+
+
+def final(url: str) -> list[tuple[int, bool]]:
+    """Review's final verdicts: (pair id, accepted)."""
+    with session_scope(url, create=False) as session:
+        return sorted(review_verdicts(session).items())
 
 
 def test_an_annotator_logs_in_and_out(page, app_url):
@@ -208,3 +218,66 @@ def test_the_campaign_dashboard_renders_its_charts(page, app_url, review_db):
     assert len(widths) == images.count() and min(widths) > 100, widths  # every chart decoded and drawn
     assert page.evaluate("getComputedStyle(document.querySelector('.charts')).display") == "grid"  # styles applied
     assert violations == []
+
+
+def logged_in_page(browser, app_url: str, name: str):
+    """A page of a browser context of its own, logged in as `name` (several users at once, as a team works)."""
+    context = browser.new_context()
+    opened = context.new_page()
+    opened.set_default_timeout(20_000)
+    log_in(opened, app_url, name)
+    opened.wait_for_url(f"{app_url}/")
+    return opened
+
+
+def test_two_annotators_disagree_and_an_admin_adjudicates(browser, app_url, review_db):
+    url, ids = review_db
+    pair_id = ids["Sum a slice."]
+    for name, button in (("ana", "accept"), ("bo", "reject")):
+        annotator = logged_in_page(browser, app_url, name)
+        annotator.goto(f"{app_url}/pairs/{pair_id}")
+        annotator.click(f"form.verdict button.{button}")
+        annotator.wait_for_url(re.compile(r"/pairs/\d+\?"))
+        assert final(url) == [], name  # one verdict, then two that disagree: undecided
+        annotator.context.close()
+    admin = logged_in_page(browser, app_url, "root")
+    admin.goto(f"{app_url}/admin")
+    admin.click(f"a[href='/pairs/{pair_id}?disputed=true']")
+    admin.wait_for_url(pair_url(pair_id))
+    assert admin.locator("table.reviews tr").count() == 3  # header, ana's and bo's verdicts
+    assert "adjudication of root" in admin.inner_text("form.verdict")
+    admin.click("form.verdict button.reject")
+    admin.wait_for_url(f"{app_url}/?disputed=true")
+    assert final(url) == [(pair_id, False)]
+    admin.context.close()
+
+
+def test_an_edit_in_the_browser_shows_up_in_the_sft_and_dpo_exports(browser, app_url, review_db, tmp_path):
+    url, ids = review_db
+    pair_id = ids["Reverse a list."]
+    fixed = "Use slicing:\n```python\ndef reverse(items):\n    return items[::-1]\n```"
+    ana = logged_in_page(browser, app_url, "ana")
+    ana.goto(f"{app_url}/pairs/{pair_id}")
+    ana.keyboard.press("e")
+    ana.fill("textarea.edit-answer", fixed)
+    ana.click("form.edit:has(textarea.edit-answer) button")
+    ana.wait_for_url(pair_url(pair_id))
+    assert "return items[::-1]" in ana.inner_text("div.answer")
+    ana.click("form.verdict button.accept")
+    ana.wait_for_url(re.compile(r"/pairs/\d+\?"))
+    bo = logged_in_page(browser, app_url, "bo")
+    bo.goto(f"{app_url}/pairs/{pair_id}")
+    assert "return items[::-1]" in bo.inner_text("div.answer")  # the pair as corrected
+    bo.click("form.verdict button.accept")
+    bo.wait_for_url(re.compile(r"/pairs/\d+\?"))
+    exported = {}
+    for kind in ("sft", "dpo"):
+        out = tmp_path / f"{kind}.jsonl"
+        result = CliRunner().invoke(cli_app, ["export", url, "--format", f"{kind}-jsonl", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        exported[kind] = [json.loads(line) for line in out.read_text().splitlines()]
+    sft = {row["pair_id"]: row for row in exported["sft"]}
+    assert sft[pair_id]["messages"][1]["content"] == fixed
+    (preference,) = [row for row in exported["dpo"] if row["pair_id"] == pair_id]
+    assert preference["chosen"][0]["content"] == fixed
+    assert preference["rejected"][0]["content"] == "```\nReverse a list. solved\n```"  # the model's original
