@@ -2,6 +2,7 @@
 the agreed one or an admin's adjudication deciding; agreement figures; corrections that exports and DPO use; bulk
 verdicts behind a confirmation. (The keyboard flow in a real browser: test_review_browser.py.)"""
 
+import random
 import re
 
 import pytest
@@ -77,6 +78,8 @@ def test_assign_gives_each_pair_to_k_distinct_annotators_and_balances_the_load(t
     assert all(names == {"ana", "bo", "cy"} for names in assignees(url).values())
     audit = cli("review", "assign", url, "--status", "accepted", "--overlap", "1")
     assert audit.exit_code == 0 and assignees(url)[ids["Count words."]] <= {"ana", "bo", "cy"}
+    both = cli("review", "assign", url, "--limit", "1", "--sample", "1")
+    assert both.exit_code == 2 and "not both" in both.output
     bad = cli("review", "assign", url, "--overlap", "9")
     assert bad.exit_code == 2 and "overlap 9 needs 9 annotators" in bad.output and "Traceback" not in bad.output
 
@@ -320,3 +323,11 @@ def test_agreement_per_criterion_on_the_scores_annotators_give(review_db):
                     data={"verdict": "accept", "criterion": ["code_correctness"], "score": ["lots"]})
     assert "score of &#39;code_correctness&#39;: &#39;lots&#39; is not a whole number" in page.text
     assert ids["Sum a slice."] in queue_ids(ana)
+
+
+def test_an_audit_assigns_a_random_sample_drawn_with_its_seed(three_annotators):
+    url, ids = three_annotators
+    flagged = sorted([ids["Reverse a list."], ids["Sum a slice."], ids["Parse a date."]])
+    result = cli("review", "assign", url, "--overlap", "1", "--sample", "2", "--seed", "7")
+    assert result.exit_code == 0 and "assigned 2 pair(s), 1 annotator(s) each" in result.output, result.output
+    assert sorted(assignees(url)) == sorted(random.Random(7).sample(flagged, 2))

@@ -48,7 +48,7 @@ def serve(
     from polyforge.review.security import WebSettings, is_loopback
     from sqlalchemy import select
 
-    from polyforge.storage import User, session_scope
+    from polyforge.storage import Assignment, User, session_scope
 
     url = database_url_of(source)
     for public in public_url or []:
@@ -69,9 +69,13 @@ def serve(
                       "https proxy in front (--behind-proxy ADDRESS --public-url https://NAME)")
     with session_scope(url, create=False) as session:  # opening it also brings an older schema up to date
         anybody = session.scalar(select(User.id).limit(1)) is not None
+        assigned = session.scalar(select(Assignment.id).limit(1)) is not None
     if not anybody:
         console.print("[yellow]no accounts yet:[/] add one with `polyforge review users add NAME --role admin "
                       f"--db {source}`")
+    elif not assigned:
+        console.print("[yellow]no pairs assigned yet:[/] annotators see only their own; hand pairs out with "
+                      f"`polyforge review assign {source}` (or from /admin)")
     uvicorn.run(create_app(url, settings), host=host, port=port, log_level="warning",
                 proxy_headers=behind_proxy is not None, forwarded_allow_ips=behind_proxy or "", **ssl)
 
@@ -91,6 +95,10 @@ def assign_pairs(
     campaign: Annotated[Optional[int], typer.Option(help="Only this campaign's pairs.")] = None,
     language: Annotated[Optional[str], typer.Option(help="Only pairs in this language.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Assign at most this many pairs (in id order).", min=1)] = None,
+    sample: Annotated[Optional[int], typer.Option(
+        help="Assign a random sample of this many pairs (an audit of the judge's accepted or rejected).", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The random seed of --sample.")] = 0,
 ) -> None:
     """Give the undecided pairs to annotators, OVERLAP distinct ones each, those with the fewest open pairs first;
     each annotator then sees only their own pairs."""
@@ -99,7 +107,7 @@ def assign_pairs(
 
     with _database(source) as session:
         try:
-            report = assign(session, QueueFilter(status.value, campaign, language), overlap, limit)
+            report = assign(session, QueueFilter(status.value, campaign, language), overlap, limit, sample, seed)
         except AssignmentError as exc:
             fail(str(exc))
     print_assignment(report, overlap)

@@ -3,6 +3,7 @@ the fewest open pairs, so that the work stays balanced and agreement can be meas
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, replace
 
@@ -34,13 +35,17 @@ def open_load(session: Session) -> Counter:
 
 
 def assign(session: Session, spec: QueueFilter = QueueFilter(), overlap: int = DEFAULT_OVERLAP,
-           limit: int | None = None) -> AssignmentReport:
-    """Give each undecided pair `spec` selects (at most `limit` of them, in id order) to annotators until it has
-    `overlap` of them, and commit. Pairs that already have enough keep theirs."""
+           limit: int | None = None, sample: int | None = None, seed: int = 0) -> AssignmentReport:
+    """Give each undecided pair `spec` selects (the first `limit` by id, or a random `sample` of them drawn with
+    `seed`, for an audit) to annotators until it has `overlap` of them, and commit. Pairs that already have
+    enough keep theirs."""
     if overlap < 1:
         raise AssignmentError(f"overlap: {overlap}; each pair needs at least 1 annotator")
-    if limit is not None and limit < 1:
-        raise AssignmentError(f"limit: {limit}; give 1 or more, or no limit")
+    for name, value in (("limit", limit), ("sample", sample)):
+        if value is not None and value < 1:
+            raise AssignmentError(f"{name}: {value}; give 1 or more, or leave it out")
+    if limit is not None and sample is not None:
+        raise AssignmentError("give a limit (the first pairs) or a sample (random pairs), not both")
     annotators = session.execute(select(User.id, User.name).where(User.role == "annotator").order_by(User.id)).all()
     if len(annotators) < overlap:
         raise AssignmentError(f"overlap {overlap} needs {overlap} annotators, and there are {len(annotators)}: add "
@@ -49,6 +54,8 @@ def assign(session: Session, spec: QueueFilter = QueueFilter(), overlap: int = D
     assigned = select(func.count(Assignment.id)).where(Assignment.pair_id == Pair.id).correlate(Pair).scalar_subquery()
     query = replace(spec, assignee=None, pending_only=True).apply(select(Pair.id)).where(assigned < overlap)
     pair_ids = session.scalars(query.order_by(Pair.id).limit(limit)).all()
+    if sample is not None and sample < len(pair_ids):
+        pair_ids = sorted(random.Random(seed).sample(pair_ids, sample))
     load = open_load(session)
     current: dict[int, set[int]] = {}
     for pair_id, user_id in session.execute(select(Assignment.pair_id, Assignment.user_id)
