@@ -21,6 +21,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
+from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.review.highlight import code_html, text_html
 from polyforge.review.security import (
     LOGIN_COOKIE,
@@ -32,11 +34,9 @@ from polyforge.review.security import (
     safe_next,
 )
 from polyforge.storage import Campaign, open_engine, session_factory
-from polyforge.storage.report import campaign_progress
 from polyforge.storage.accounts import Viewer, authenticate_password, end_session, list_users, start_session
-from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
-from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.storage.assignments import DEFAULT_OVERLAP, AssignmentError, AssignmentReport, assign
+from polyforge.storage.report import campaign_progress
 from polyforge.storage.reviews import (
     QueueEntry,
     QueueFilter,
@@ -50,7 +50,7 @@ from polyforge.storage.reviews import (
     queue_counts,
     review_queue,
 )
-from polyforge.storage.revisions import RevisionError, add_revision
+from polyforge.storage.revisions import RevisionError, add_revision, current_texts
 from polyforge.terms import PairStatus
 
 HERE = Path(__file__).parent
@@ -136,7 +136,9 @@ class AssignIn(BaseModel):
     status: ReviewedStatus = PairStatus.flagged
     campaign: int | None = None
     language: str | None = None
-    limit: int | None = Field(None, ge=1, description="Assign at most this many pairs (in id order).")
+    limit: int | None = Field(None, ge=1, description="Assign at most this many pairs (the first by id).")
+    sample: int | None = Field(None, ge=1, description="Assign a random sample of this many pairs (an audit).")
+    seed: int = Field(0, description="The random seed of `sample`.")
 
 
 class PairOut(BaseModel):
@@ -175,22 +177,17 @@ class UserOut(BaseModel):
     tokens: int
 
 
-def current_text(pair, field: str) -> str:
-    """The pair's `field` as last corrected, else as the model wrote it (revisions are loaded in id order)."""
-    revised = [revision.text for revision in pair.revisions if revision.field == field]
-    return revised[-1] if revised else getattr(pair, field)
-
-
 def visible_reviews(pair, viewer: Viewer) -> list:
     """An admin sees every verdict; an annotator only their own, so that verdicts stay independent."""
     return list(pair.reviews) if viewer.is_admin else [review for review in pair.reviews
                                                           if review.user_id == viewer.user_id]
 
 
-def _pair_out(pair, viewer: Viewer) -> PairOut:
+def _pair_out(pair, viewer: Viewer, texts: tuple[str, str]) -> PairOut:
+    """The pair for the API; `texts` is its current (instruction, answer)."""
     return PairOut(
         id=pair.id, campaign_id=pair.campaign_id, language=pair.language, status=pair.status, origin=pair.origin,
-        instruction=current_text(pair, "instruction"), answer=current_text(pair, "answer"),
+        instruction=texts[0], answer=texts[1],
         original_instruction=pair.instruction, original_answer=pair.answer,
         final_score=pair.final_score, flag_reason=pair.flag_reason,
         execution_status=pair.execution_status, source_path=pair.snippet.path, code=pair.snippet.code,
@@ -333,7 +330,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     @app.get("/api/pairs/{pair_id}", response_model=PairOut)
     def api_pair(db: Db, who: Who, pair_id: int):
         """One pair with its scores, sandbox runs, discussion transcript, reviews and corrections."""
-        return _pair_out(loaded_pair(db, who, pair_id), who)
+        return _pair_out(loaded_pair(db, who, pair_id), who, current_texts(db, pair_id))
 
     @app.post("/api/pairs/{pair_id}/reviews", response_model=ReviewOut, status_code=201)
     def api_review(db: Db, who: Who, pair_id: int, body: ReviewIn):
@@ -363,7 +360,8 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         """Give undecided pairs to annotators until each has `overlap` of them (admins only)."""
         admins_only(who)
         try:
-            return assign(db, QueueFilter(body.status, body.campaign, body.language or None), body.overlap, body.limit)
+            return assign(db, QueueFilter(body.status, body.campaign, body.language or None), body.overlap, body.limit,
+                          body.sample, body.seed)
         except AssignmentError as exc:
             raise HTTPException(422, str(exc)) from exc
 
@@ -385,10 +383,11 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     def pair_page(request: Request, db: Db, who: Who, spec: Filter, pair_id: int, error: str | None = None):
         pair = loaded_pair(db, who, pair_id)
         before, after = neighbours(db, spec, pair_id)
+        instruction, answer = current_texts(db, pair_id)
         return page(request, "pair.html", {
             "pair": pair, "filters": _filter_query(spec), "error": error, "previous": before, "next": after,
             "skip": next_pending(db, spec, pair_id), "reviews": visible_reviews(pair, who),
-            "instruction": current_text(pair, "instruction"), "answer": current_text(pair, "answer"),
+            "instruction": instruction, "answer": answer,
         })
 
     def back_to_pair(spec: QueueFilter, pair_id: int, error: str) -> RedirectResponse:

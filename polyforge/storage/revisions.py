@@ -33,6 +33,11 @@ def current_answer():
     return func.coalesce(latest_revision("answer"), Pair.answer)
 
 
+def current_texts(session: Session, pair_id: int) -> tuple[str, str]:
+    """The pair's (instruction, answer) as exports see them."""
+    return tuple(session.execute(select(current_instruction(), current_answer()).where(Pair.id == pair_id)).one())
+
+
 def add_revision(session: Session, pair_id: int, field: str, text: str, author: str,
                  user_id: int | None = None) -> PairRevision | None:
     """Store a correction and commit it; None when the text is what the pair already says (nothing to store).
@@ -49,7 +54,7 @@ def add_revision(session: Session, pair_id: int, field: str, text: str, author: 
     pair = session.get(Pair, pair_id)
     if pair is None:
         raise LookupError(f"no pair {pair_id} in this database")
-    now = session.execute(select(current_instruction(), current_answer()).where(Pair.id == pair_id)).one()
+    now = current_texts(session, pair_id)
     if text == (now[0] if field == "instruction" else now[1]):
         return None
     revision = PairRevision(pair_id=pair_id, field=field, text=text, author=author, user_id=user_id)
