@@ -281,3 +281,21 @@ def test_an_edit_in_the_browser_shows_up_in_the_sft_and_dpo_exports(browser, app
     (preference,) = [row for row in exported["dpo"] if row["pair_id"] == pair_id]
     assert preference["chosen"][0]["content"] == fixed
     assert preference["rejected"][0]["content"] == "```\nReverse a list. solved\n```"  # the model's original
+
+
+def test_a_bulk_verdict_on_ticked_pairs_after_a_confirmation(page, app_url, review_db):
+    url, ids = review_db
+    log_in(page, app_url)
+    page.wait_for_url(f"{app_url}/")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("x")  # untick the second pair
+    assert page.locator("table.queue input[type=checkbox]:checked").count() == 2
+    page.click("form.bulk button.reject")
+    page.wait_for_url(f"{app_url}/bulk*")
+    assert "Reject these 2 pair(s)?" in page.inner_text("body")
+    assert reviews(url) == []  # asked, not done
+    page.click("form.confirm button")
+    page.wait_for_url(f"{app_url}/?")
+    assert reviews(url) == [("ana", "reject"), ("ana", "reject")]
+    assert page.locator("table.queue a").all_inner_texts() == [str(ids["Sum a slice."])]

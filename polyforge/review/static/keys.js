@@ -59,6 +59,7 @@
       if (event.key === "Escape") target.blur();
       return;  // typing in a field, not a command
     }
+    if (event.key === "Enter" && target.closest && target.closest("a, button")) return;  // its own click
     const action = actions[event.key];
     if (!action) return;
     event.preventDefault();
