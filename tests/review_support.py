@@ -20,6 +20,9 @@ from polyforge.storage import (
     session_scope,
 )
 from polyforge.storage.accounts import add_user, new_token
+from polyforge.storage.assignments import assign
+from polyforge.storage.reviews import QueueFilter
+from polyforge.terms import PairStatus
 
 BASE_URL = "http://127.0.0.1:8000"  # what the default WebSettings allow
 PASSWORD = "correct horse battery"
@@ -30,7 +33,7 @@ HOSTILE = ("<script>window.pwned=1</script>", '"><img src=x onerror="window.pwne
 @pytest.fixture
 def review_db(db_url):
     """Three flagged pairs (one discussed, with a sandbox run and scores), one accepted, one rejected; users ana
-    (annotator), bo (annotator) and root (admin), all with PASSWORD."""
+    (annotator), bo (annotator) and root (admin), all with PASSWORD; every pair assigned to both annotators."""
     engine = open_engine(db_url)
     with session_factory(engine)() as session:
         campaign, snippets = campaign_with_snippets(session, 5)
@@ -58,6 +61,8 @@ def review_db(db_url):
         ids = {p.instruction: p.id for p in session.scalars(select(Pair))}
         for name, role in (("ana", "annotator"), ("bo", "annotator"), ("root", "admin")):
             add_user(session, name, role, PASSWORD)
+        for status in (PairStatus.flagged, PairStatus.accepted, PairStatus.rejected):
+            assign(session, QueueFilter(status), overlap=2)
     engine.dispose()
     return db_url, ids
 
@@ -77,6 +82,7 @@ def hostile_pair(review_db) -> int:
                                               tests=f"assert f() == '{script}'")]
         session.add(hostile)
         session.commit()
+        assign(session, QueueFilter(), overlap=2)
         return hostile.id
 
 

@@ -57,7 +57,12 @@ CASES = {
         ([str(ROOT / "examples" / "campaign.yaml"), "--out", str(p.a_file)], p.a_file),
     ],
     "status": lambda p: foreign_databases(p),
-    "report": lambda p: foreign_databases(p),
+    "report": lambda p: [
+        *foreign_databases(p),
+        ([str(p.good_db), "--html", str(p.folder)], p.folder),
+        ([str(p.good_db), "--html", str(p.under_file)], p.a_file),
+        ([str(p.good_db), "--html", str(p.tmp / "report.html")], p.good_db),  # no campaign in it
+    ],
     "review serve": lambda p: [
         *foreign_databases(p),
         ([str(p.good_db), "--public-url", "ftp://review.example"], "ftp://review.example"),
@@ -70,6 +75,13 @@ CASES = {
         (["ana", "--db", str(p.good_db), "--role", "boss"], "boss"),
         (["two words", "--db", str(p.good_db)], "two words"),
     ],
+    "review assign": lambda p: [
+        *foreign_databases(p),
+        ([str(p.good_db), "--overlap", "2"], "overlap 2 needs 2 annotators"),  # no annotator yet
+        ([str(p.good_db), "--overlap", "0"], "--overlap"),
+        ([str(p.good_db), "--status", "duplicate"], "duplicate"),
+    ],
+    "review agreement": lambda p: foreign_databases(p),
     "review users list": lambda p: [(["--db", *args], named) for args, named in foreign_databases(p)],
     "review users remove": lambda p: [
         *[(["ana", "--db", *args], named) for args, named in foreign_databases(p)],

@@ -9,10 +9,10 @@ import time
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from polyforge.review import create_app
-from polyforge.storage import Pair, Review, open_engine, session_factory
+from polyforge.storage import Pair, Review, open_engine, session_factory, session_scope
 from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
 from review_support import BASE_URL, logged_in, token_for, visible_text
@@ -32,7 +32,7 @@ def test_the_queue_lists_flagged_pairs_waiting_for_review(review_db):
     assert queue_ids(client, reason="sandbox") == [ids["Sum a slice."]]
     page = client.get("/")
     assert page.status_code == 200
-    assert "flagged: 3 waiting for review, 0 reviewed" in page.text
+    assert "flagged assigned to you: 3 open, 0 reviewed by you" in page.text
     assert re.findall(r'href="/pairs/(\d+)', page.text) == [str(i) for i in flagged]
     assert "Count words." not in page.text  # accepted pairs are not in the queue
 
@@ -44,7 +44,7 @@ def test_accepted_and_rejected_pairs_can_be_audited(review_db):
     assert queue_ids(client, status="rejected") == [ids["Print hello."]]
     assert client.get("/api/queue", params={"status": "duplicate"}).status_code == 422
     page = client.get("/", params={"status": "accepted"})
-    assert "accepted: 1 waiting for review, 0 reviewed" in page.text and "Count words." in page.text
+    assert "accepted assigned to you: 1 open, 0 reviewed by you" in page.text and "Count words." in page.text
     response = client.post(f"/pairs/{ids['Count words.']}/review?status=accepted",
                            data={"verdict": "reject"}, follow_redirects=False)
     assert response.headers["location"] == "/?status=accepted"  # the audit queue is done
@@ -69,7 +69,7 @@ def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
     assert response.status_code == 303 and response.headers["location"] == f"/pairs/{second}?"
     assert queue_ids(client) == [second, ids["Parse a date."]]
     assert first in queue_ids(client, pending="false")
-    assert "flagged: 2 waiting for review, 1 reviewed" in client.get("/").text
+    assert "flagged assigned to you: 2 open, 1 reviewed by you" in client.get("/").text
     # a filtered queue stays filtered: the last Python pair leads back to the Python queue
     response = client.post(f"/pairs/{ids['Parse a date.']}/review?language=Python",
                            data={"verdict": "reject"}, follow_redirects=False)
@@ -81,9 +81,14 @@ def test_a_form_verdict_is_stored_and_leads_to_the_nextpair(review_db):
         assert [(r.pair_id, r.annotator, r.verdict, r.note) for r in stored] == [
             (first, "ana", "accept", "fine"), (ids["Parse a date."], "ana", "reject", None)]
         assert stored[0].user_id is not None and stored[0].user_id == stored[1].user_id  # the logged-in user
+        assert review_verdicts(session) == {}  # bo, the pairs' second annotator, has not spoken yet
+    engine.dispose()
+    bo = logged_in(client.app, "bo")
+    bo.post(f"/pairs/{first}/review", data={"verdict": "accept"})
+    bo.post(f"/pairs/{ids['Parse a date.']}/review", data={"verdict": "reject"})
+    with session_scope(url, create=False) as session:
         assert review_verdicts(session) == {first: True, ids["Parse a date."]: False}  # what calibration reads
         assert session.get(Pair, first).status == "flagged"  # the judge's route is kept
-    engine.dispose()
 
 
 def test_a_form_without_a_verdict_says_what_is_missing(review_db):
@@ -110,22 +115,32 @@ def test_the_api_validates_verdicts_and_names_unknown_pairs(review_db):
     assert detail["status"] == "flagged" and [r["annotator"] for r in detail["reviews"]] == ["bo"]
 
 
-def test_verdicts_override_the_judge_in_exports(review_db):
+def exported(url: str) -> tuple[set[int], set[int]]:
+    """The ids of the pairs an SFT export takes as accepted, and as rejected."""
+    with session_scope(url, create=False) as session:
+        return tuple({r["pair_id"] for r in iter_sft_records(session, ExportFilter((status,)))}
+                     for status in ("accepted", "rejected"))
+
+
+def test_final_verdicts_override_the_judge_in_exports(review_db):
     url, ids = review_db
     app = create_app(url)
-    ana, bo = logged_in(app, "ana"), logged_in(app, "bo")
-    ana.post(f"/api/pairs/{ids['Reverse a list.']}/reviews", json={"verdict": "accept"})
-    ana.post(f"/api/pairs/{ids['Count words.']}/reviews", json={"verdict": "reject"})
-    # the latest verdict wins: rejected first, then accepted on a second look
-    ana.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "reject"})
+    ana, bo, root = logged_in(app, "ana"), logged_in(app, "bo"), logged_in(app, "root")
+    for client in (ana, bo):  # agreed: accept a flagged pair, reject an accepted one
+        client.post(f"/api/pairs/{ids['Reverse a list.']}/reviews", json={"verdict": "accept"})
+        client.post(f"/api/pairs/{ids['Count words.']}/reviews", json={"verdict": "reject"})
+    # an annotator's latest verdict is theirs: bo rejects, then accepts on a second look; ana rejects
+    bo.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "reject"})
     bo.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "accept"})
-    engine = open_engine(url)
-    with session_factory(engine)() as session:
-        accepted = {r["pair_id"] for r in iter_sft_records(session, ExportFilter(("accepted",)))}
-        rejected = {r["pair_id"] for r in iter_sft_records(session, ExportFilter(("rejected",)))}
-    engine.dispose()
-    assert accepted == {ids["Reverse a list."], ids["Parse a date."]}
-    assert rejected == {ids["Count words."], ids["Print hello."]}
+    ana.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "reject"})
+    assert exported(url) == ({ids["Reverse a list."]}, {ids["Count words."], ids["Print hello."]})
+    assert root.get("/api/queue", params={"disputed": "true"}).json()[0]["pair_id"] == ids["Parse a date."]
+    # the admin adjudicates the dispute
+    assert root.post(f"/api/pairs/{ids['Parse a date.']}/reviews", json={"verdict": "accept"}).json()["adjudication"]
+    assert exported(url) == ({ids["Reverse a list."], ids["Parse a date."]}, {ids["Count words."], ids["Print hello."]})
+    assert root.get("/api/queue", params={"disputed": "true"}).json() == []
+    with session_scope(url, create=False) as session:  # every verdict is kept
+        assert session.scalar(select(func.count(Review.id)).where(Review.pair_id == ids["Parse a date."])) == 4
 
 
 def _free_port() -> int:

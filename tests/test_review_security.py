@@ -71,8 +71,10 @@ def test_every_route_but_login_and_static_files_refuses_anonymous_requests(revie
                 failures.append(f"{method} {route.path}: {problem}")
     assert failures == []
     assert {"/", "/pairs/{pair_id}", "/pairs/{pair_id}/review", "/logout", "/api/queue", "/api/pairs/{pair_id}",
-            "/api/pairs/{pair_id}/reviews", "/api/me", "/api/users", "/docs", "/openapi.json",
-            "/added-later"} <= checked
+            "/api/pairs/{pair_id}/reviews", "/api/pairs/{pair_id}/revisions", "/api/assignments", "/api/agreement",
+            "/pairs/{pair_id}/edit", "/bulk", "/admin", "/admin/assign", "/campaigns", "/campaigns/{campaign_id}",
+            "/api/me", "/api/users", "/docs",
+            "/openapi.json", "/added-later"} <= checked
     assert public == {("GET", "/login"), ("POST", "/login")}
     assert client.get("/static/review.css").status_code == 200  # static files need no login
     assert client.get("/login").status_code == 200
@@ -94,7 +96,8 @@ def test_logging_in_sets_a_strict_http_only_cookie_and_returns_to_the_page_asked
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" not in cookie  # plain http here
     page = client.get(target)
     assert page.status_code == 200 and "verdict of ana" in page.text
-    assert "content-security-policy" in page.headers and "script-src" not in page.headers["content-security-policy"]
+    policy = page.headers["content-security-policy"]  # script only from the app's own files, never inline
+    assert "script-src 'self';" in policy and "unsafe" not in policy and "default-src 'none'" in policy
     assert page.headers["x-frame-options"] == "DENY"
 
 

@@ -105,14 +105,25 @@ def status(
 def report(
     source: DatabaseSource = "runs/demo",
     campaign: Annotated[Optional[int], typer.Option(help="Campaign id (default: the newest; see `status`).")] = None,
+    html: Annotated[Optional[Path], typer.Option(
+        "--html", help="Write the campaign's dashboard (charts embedded) to this file instead of printing.")] = None,
 ) -> None:
     """Print a campaign's summary: pairs per language, judge scores, flag reasons, synergy, coverage."""
     url = database_url_of(source)
+    if html is not None:
+        output_path(html, folder=False)
     with session_scope(url, create=False) as session:
         chosen = session.get(Campaign, campaign) if campaign is not None else latest_campaign(session)
         if chosen is None:
             fail(f"no campaign {campaign} in {source}; `polyforge status {source}` lists them" if campaign is not None
                  else f"{source} holds no campaign yet")
+        if html is not None:
+            from polyforge.dashboard import campaign_dashboard
+
+            html.parent.mkdir(parents=True, exist_ok=True)
+            html.write_text(campaign_dashboard(session, chosen), encoding="utf-8")
+            console.print(f"wrote the dashboard of campaign {chosen.id} ({chosen.name}) to {html}")
+            return
         taxonomy_name = (chosen.config.get("coverage") or {}).get("taxonomy", "taxonomy")
         counts = coverage_counts(session, chosen.id)
         campaign_id, name = chosen.id, chosen.name

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import typer
 
 from polyforge.cli.common import DatabaseSource, console, database_url_of, fail, input_file
-from polyforge.cli.views import print_users
+from polyforge.cli.views import print_agreement, print_assignment, print_users
 
 app = typer.Typer(help="The annotators' web app, and its accounts.", no_args_is_help=True)
 users = typer.Typer(help="Accounts of the review app: annotators and admins, and API tokens for scripts.",
@@ -48,7 +48,7 @@ def serve(
     from polyforge.review.security import WebSettings, is_loopback
     from sqlalchemy import select
 
-    from polyforge.storage import User, session_scope
+    from polyforge.storage import Assignment, User, session_scope
 
     url = database_url_of(source)
     for public in public_url or []:
@@ -69,11 +69,61 @@ def serve(
                       "https proxy in front (--behind-proxy ADDRESS --public-url https://NAME)")
     with session_scope(url, create=False) as session:  # opening it also brings an older schema up to date
         anybody = session.scalar(select(User.id).limit(1)) is not None
+        assigned = session.scalar(select(Assignment.id).limit(1)) is not None
     if not anybody:
         console.print("[yellow]no accounts yet:[/] add one with `polyforge review users add NAME --role admin "
                       f"--db {source}`")
+    elif not assigned:
+        console.print("[yellow]no pairs assigned yet:[/] annotators see only their own; hand pairs out with "
+                      f"`polyforge review assign {source}` (or from /admin)")
     uvicorn.run(create_app(url, settings), host=host, port=port, log_level="warning",
                 proxy_headers=behind_proxy is not None, forwarded_allow_ips=behind_proxy or "", **ssl)
+
+
+class Route(str, Enum):
+    flagged = "flagged"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+@app.command("assign")
+def assign_pairs(
+    source: DatabaseSource = "runs/demo",
+    overlap: Annotated[int, typer.Option(help="Annotators per pair, who review it independently.", min=1)] = 2,
+    status: Annotated[Route, typer.Option(
+        help="The judge's route of the pairs: flagged, or accepted / rejected for an audit.")] = Route.flagged,
+    campaign: Annotated[Optional[int], typer.Option(help="Only this campaign's pairs.")] = None,
+    language: Annotated[Optional[str], typer.Option(help="Only pairs in this language.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Assign at most this many pairs (in id order).", min=1)] = None,
+    sample: Annotated[Optional[int], typer.Option(
+        help="Assign a random sample of this many pairs (an audit of the judge's accepted or rejected).", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The random seed of --sample.")] = 0,
+) -> None:
+    """Give the undecided pairs to annotators, OVERLAP distinct ones each, those with the fewest open pairs first;
+    each annotator then sees only their own pairs."""
+    from polyforge.storage.assignments import AssignmentError, assign
+    from polyforge.storage.reviews import QueueFilter
+
+    with _database(source) as session:
+        try:
+            report = assign(session, QueueFilter(status.value, campaign, language), overlap, limit, sample, seed)
+        except AssignmentError as exc:
+            fail(str(exc))
+    print_assignment(report, overlap)
+
+
+@app.command("agreement")
+def agreement_command(
+    source: DatabaseSource = "runs/demo",
+    campaign: Annotated[Optional[int], typer.Option(help="Only this campaign's pairs.")] = None,
+) -> None:
+    """Agreement between annotators on their verdicts: Krippendorff's alpha overall and per language, and Cohen's
+    kappa for every pair of annotators."""
+    from polyforge.review.agreement import agreement
+
+    with _database(source) as session:
+        print_agreement(agreement(session, campaign))
 
 
 def _read_password() -> str:
@@ -86,8 +136,8 @@ def _read_password() -> str:
     return password
 
 
-def _accounts(db: str):
-    """A session on the database DB names, for the account commands."""
+def _database(db: str):
+    """A session on the database DB names, for the commands below."""
     from polyforge.storage import session_scope
 
     return session_scope(database_url_of(db), create=False)
@@ -103,7 +153,7 @@ def users_add(
     """Add a user; the password is asked for (or read from stdin when it is not a terminal) and stored hashed."""
     from polyforge.storage.accounts import AccountError, add_user, check_new_user
 
-    with _accounts(db) as session:
+    with _database(db) as session:
         try:
             check_new_user(session, name, role.value)  # before asking for a password
             add_user(session, name, role.value, _read_password())
@@ -117,7 +167,7 @@ def users_list(db: DatabaseOption = "runs/demo") -> None:
     """The users, their roles and how many API tokens each holds."""
     from polyforge.storage.accounts import list_users
 
-    with _accounts(db) as session:
+    with _database(db) as session:
         print_users(list_users(session))
 
 
@@ -127,7 +177,7 @@ def users_remove(name: Annotated[str, typer.Argument(help="The login name.")], d
     """Remove a user with their tokens and sessions (their verdicts stay, under their name)."""
     from polyforge.storage.accounts import AccountError, remove_user
 
-    with _accounts(db) as session:
+    with _database(db) as session:
         try:
             remove_user(session, name)
         except AccountError as exc:
@@ -142,7 +192,7 @@ def users_token(name: Annotated[str, typer.Argument(help="The login name.")], db
     `Authorization: Bearer TOKEN`."""
     from polyforge.storage.accounts import AccountError, new_token
 
-    with _accounts(db) as session:
+    with _database(db) as session:
         try:
             token = new_token(session, name)
         except AccountError as exc:

@@ -321,3 +321,37 @@ def print_users(users: list) -> None:
     for user, tokens in users:
         table.add_row(user.name, user.role, str(tokens), f"{user.created_at:%Y-%m-%d %H:%M}")
     console.print(table)
+
+
+def print_assignment(report, overlap: int) -> None:
+    """What `review assign` did: an AssignmentReport."""
+    if not report.pairs:
+        console.print(f"nothing to assign: every undecided pair selected already has {overlap} annotator(s)")
+        return
+    table = Table(title=f"assigned {report.pairs} pair(s), {overlap} annotator(s) each")
+    table.add_column("annotator")
+    table.add_column("new pairs", justify="right")
+    for name, count in sorted(report.per_annotator.items()):
+        table.add_row(name, str(count))
+    console.print(table)
+
+
+def print_agreement(scopes: list) -> None:
+    """Agreement between annotators: ScopeAgreement rows, overall then per language."""
+    if not scopes or not scopes[0].pairs:
+        console.print("no verdicts from annotators yet: nothing to measure agreement on")
+        return
+    alphas = Table(title="Krippendorff's alpha (nominal: accept / reject)")
+    for column in ("scope", "pairs", "annotators", "alpha"):
+        alphas.add_column(column, justify="left" if column == "scope" else "right")
+    kappas = Table(title="Cohen's kappa per pair of annotators")
+    for column in ("scope", "annotators", "shared pairs", "agreed", "kappa"):
+        kappas.add_column(column, justify="left" if column in ("scope", "annotators") else "right")
+    for scope in scopes:
+        alphas.add_row(scope.scope, str(scope.pairs), str(scope.annotators), _figure(scope.alpha))
+        for kappa in scope.kappas:
+            kappas.add_row(scope.scope, f"{kappa.first} & {kappa.second}", str(kappa.shared), str(kappa.agreed),
+                           _figure(kappa.kappa))
+    console.print(alphas)
+    console.print(kappas)
+    console.print("-: undefined (no pair with two verdicts, or one verdict given throughout)", style="dim")

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Pair, Snippet
-from polyforge.storage.reviews import effective_status
+from polyforge.storage.verdicts import effective_status
 from polyforge.terms import PairStatus
 
 MIX_KEYS = ("language", "source")
@@ -26,7 +26,7 @@ class ExportError(ValueError):
 class ExportFilter:
     """Which pairs to export. Empty sequences mean 'any'."""
 
-    statuses: Sequence[str] = (PairStatus.accepted,)  # after review: an annotator's accept or reject decides
+    statuses: Sequence[str] = (PairStatus.accepted,)  # after review: the final verdict decides
     min_score: float | None = None
     languages: Sequence[str] = ()
     origins: Sequence[str] = ()  # PairOrigin values (see Pair.origin)
@@ -37,7 +37,7 @@ class ExportFilter:
 
 def _filtered(query: Select, spec: ExportFilter) -> Select:
     query = query.where(Pair.answer != "")
-    if spec.statuses:  # an annotator's verdict overrides the judge's route
+    if spec.statuses:  # review's final verdict overrides the judge's route
         query = query.where(effective_status().in_(list(spec.statuses)))
     if spec.min_score is not None:
         query = query.where(Pair.final_score >= spec.min_score)

@@ -6,28 +6,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from polyforge.export.filters import ExportFilter, selected_rows
 from polyforge.storage.models import Pair, Preference, Snippet
+from polyforge.storage.revisions import current_answer, current_instruction, latest_revision
 
 
-def sft_record(pair: Pair, snippet: Snippet) -> dict:
-    """One chat example in the `messages` format TRL's SFTTrainer takes, with provenance."""
+def sft_record(pair: Pair, snippet: Snippet, instruction: str, answer: str) -> dict:
+    """One chat example in the `messages` format TRL's SFTTrainer takes, with provenance; `instruction` and
+    `answer` are the pair's current text (an annotator's correction, else the model's)."""
     return {
         "messages": [
-            {"role": "user", "content": pair.instruction},
-            {"role": "assistant", "content": pair.answer},
+            {"role": "user", "content": instruction},
+            {"role": "assistant", "content": answer},
         ],
         **_provenance(pair, snippet),
     }
 
 
-def dpo_record(preference: Preference, pair: Pair, snippet: Snippet) -> dict:
+def dpo_record(preference: Preference, pair: Pair, snippet: Snippet, prompt: str) -> dict:
     """One preference in TRL's conversational DPO format (prompt / chosen / rejected), with provenance."""
     return {
-        "prompt": [{"role": "user", "content": preference.prompt}],
+        "prompt": [{"role": "user", "content": prompt}],
         "chosen": [{"role": "assistant", "content": preference.chosen}],
         "rejected": [{"role": "assistant", "content": preference.rejected}],
         "chosen_score": preference.chosen_score,
@@ -60,18 +62,20 @@ def _provenance(pair: Pair, snippet: Snippet) -> dict:
 
 
 def iter_sft_records(session: Session, spec: ExportFilter = ExportFilter()) -> Iterator[dict]:
-    """SFT records for the pairs `spec` selects."""
-    query = select(Pair, Snippet).join(Snippet, Pair.snippet_id == Snippet.id)
-    for pair, snippet in selected_rows(session, query, spec, Pair.id):
-        yield sft_record(pair, snippet)
+    """SFT records for the pairs `spec` selects, with their current (corrected) text."""
+    query = select(current_instruction(), current_answer(), Pair, Snippet).join(Snippet, Pair.snippet_id == Snippet.id)
+    for instruction, answer, pair, snippet in selected_rows(session, query, spec, Pair.id):
+        yield sft_record(pair, snippet, instruction, answer)
 
 
 def iter_dpo_records(session: Session, spec: ExportFilter = ExportFilter()) -> Iterator[dict]:
-    """DPO records for the preferences of the pairs `spec` selects."""
-    query = (select(Preference, Pair, Snippet).join(Pair, Preference.pair_id == Pair.id)
+    """DPO records for the preferences of the pairs `spec` selects (the judge's, and annotators' corrections over
+    the original answers); a corrected instruction becomes every preference's prompt."""
+    prompt = func.coalesce(latest_revision("instruction"), Preference.prompt)
+    query = (select(prompt, Preference, Pair, Snippet).join(Pair, Preference.pair_id == Pair.id)
              .join(Snippet, Pair.snippet_id == Snippet.id))
-    for preference, pair, snippet in selected_rows(session, query, spec, Preference.id):
-        yield dpo_record(preference, pair, snippet)
+    for text, preference, pair, snippet in selected_rows(session, query, spec, Preference.id):
+        yield dpo_record(preference, pair, snippet, text)
 
 
 # Arrow schemas: explicit, so that a batch of nulls never decides a column's type.

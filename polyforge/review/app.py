@@ -7,6 +7,7 @@ Every route but the login page and static files needs a login (`security.Guard`)
 
 import math
 import secrets
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlencode
@@ -20,6 +21,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
+from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.review.highlight import code_html, text_html
 from polyforge.review.security import (
     LOGIN_COOKIE,
@@ -30,18 +33,24 @@ from polyforge.review.security import (
     WebSettings,
     safe_next,
 )
-from polyforge.storage import open_engine, session_factory
+from polyforge.storage import Campaign, open_engine, session_factory
 from polyforge.storage.accounts import Viewer, authenticate_password, end_session, list_users, start_session
+from polyforge.storage.assignments import DEFAULT_OVERLAP, AssignmentError, AssignmentReport, assign
+from polyforge.storage.report import campaign_progress
 from polyforge.storage.reviews import (
     QueueEntry,
     QueueFilter,
     ReviewError,
     add_review,
+    check_verdict,
+    is_assigned,
+    neighbours,
     next_pending,
     pair_for_review,
     queue_counts,
     review_queue,
 )
+from polyforge.storage.revisions import RevisionError, add_revision, current_texts
 from polyforge.terms import PairStatus
 
 HERE = Path(__file__).parent
@@ -50,6 +59,11 @@ TEMPLATES = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoade
 TEMPLATES.env.filters.update(code_html=code_html, text_html=text_html)
 # The judge routes an annotator can work through: its flagged pairs, or audit samples of its decisions.
 ReviewedStatus = Literal[PairStatus.flagged, PairStatus.accepted, PairStatus.rejected]
+MAX_BULK = 500  # pairs one bulk verdict may cover
+DASHBOARD_REFRESH_S = 30
+# The dashboard: its own inline stylesheet (by hash) and its charts as data: images; nothing else.
+DASHBOARD_CSP = (f"default-src 'none'; style-src {STYLE_CSP_SOURCE}; img-src data:; form-action 'none'; "
+                 "frame-ancestors 'none'; base-uri 'none'")
 
 
 class ScoreOut(BaseModel):
@@ -92,6 +106,39 @@ class ReviewOut(BaseModel):
     annotator: str
     verdict: Literal["accept", "reject"]
     note: str | None
+    adjudication: bool = Field(description="An admin's ruling, which decides the pair.")
+    scores: dict[str, int] = Field(default_factory=dict, description="The annotator's own criterion scores.")
+
+    @classmethod
+    def of(cls, review) -> "ReviewOut":
+        return cls(id=review.id, pair_id=review.pair_id, annotator=review.annotator, verdict=review.verdict,
+                   note=review.note, adjudication=review.adjudication,
+                   scores={score.criterion: score.score for score in review.scores})
+
+
+class RevisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pair_id: int
+    field: Literal["instruction", "answer"]
+    text: str
+    author: str
+
+
+class RevisionIn(BaseModel):
+    field: Literal["instruction", "answer"]
+    text: str = Field(description="The corrected text, whole.")
+
+
+class AssignIn(BaseModel):
+    overlap: int = Field(DEFAULT_OVERLAP, ge=1, le=50, description="Annotators per pair.")
+    status: ReviewedStatus = PairStatus.flagged
+    campaign: int | None = None
+    language: str | None = None
+    limit: int | None = Field(None, ge=1, description="Assign at most this many pairs (the first by id).")
+    sample: int | None = Field(None, ge=1, description="Assign a random sample of this many pairs (an audit).")
+    seed: int = Field(0, description="The random seed of `sample`.")
 
 
 class PairOut(BaseModel):
@@ -100,8 +147,10 @@ class PairOut(BaseModel):
     language: str
     status: str = Field(description="The judge's route: accepted, rejected, flagged, duplicate or failed.")
     origin: str
-    instruction: str
-    answer: str
+    instruction: str = Field(description="As last corrected by an annotator, else as the model wrote it.")
+    answer: str = Field(description="As last corrected by an annotator, else as the model wrote it.")
+    original_instruction: str
+    original_answer: str
     final_score: float | None
     flag_reason: str | None
     execution_status: str | None
@@ -110,12 +159,16 @@ class PairOut(BaseModel):
     scores: list[ScoreOut]
     executions: list[ExecutionOut]
     discussion: list[TurnOut]
-    reviews: list[ReviewOut]
+    reviews: list[ReviewOut] = Field(description="Every verdict for an admin; an annotator's own for an annotator.")
+    revisions: list[RevisionOut]
 
 
 class ReviewIn(BaseModel):
     verdict: Literal["accept", "reject"]
     note: str | None = Field(default=None, description="Why, in a few words (optional).")
+    scores: dict[str, int] = Field(default_factory=dict, description=(
+        "Your own scores (1-10) of the checklist criteria the judge scored on this pair, by criterion (optional): "
+        "agreement per criterion is measured on them."))
 
 
 class UserOut(BaseModel):
@@ -124,15 +177,25 @@ class UserOut(BaseModel):
     tokens: int
 
 
-def _pair_out(pair) -> PairOut:
+def visible_reviews(pair, viewer: Viewer) -> list:
+    """An admin sees every verdict; an annotator only their own, so that verdicts stay independent."""
+    return list(pair.reviews) if viewer.is_admin else [review for review in pair.reviews
+                                                          if review.user_id == viewer.user_id]
+
+
+def _pair_out(pair, viewer: Viewer, texts: tuple[str, str]) -> PairOut:
+    """The pair for the API; `texts` is its current (instruction, answer)."""
     return PairOut(
         id=pair.id, campaign_id=pair.campaign_id, language=pair.language, status=pair.status, origin=pair.origin,
-        instruction=pair.instruction, answer=pair.answer, final_score=pair.final_score, flag_reason=pair.flag_reason,
+        instruction=texts[0], answer=texts[1],
+        original_instruction=pair.instruction, original_answer=pair.answer,
+        final_score=pair.final_score, flag_reason=pair.flag_reason,
         execution_status=pair.execution_status, source_path=pair.snippet.path, code=pair.snippet.code,
         scores=[ScoreOut.model_validate(score) for score in pair.scores],
         executions=[ExecutionOut.model_validate(run) for run in pair.executions],
         discussion=[TurnOut.model_validate(turn) for turn in (pair.discussion.turns if pair.discussion else [])],
-        reviews=[ReviewOut.model_validate(review) for review in pair.reviews],
+        reviews=[ReviewOut.of(review) for review in visible_reviews(pair, viewer)],
+        revisions=[RevisionOut.model_validate(revision) for revision in pair.revisions],
     )
 
 
@@ -169,18 +232,39 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
 
-    def queue_filter(campaign: int | None = None, language: str | None = None, reason: str | None = None,
-                     pending: bool = True, status: ReviewedStatus = PairStatus.flagged,
-                     ) -> QueueFilter:
-        return QueueFilter(status, campaign, language or None, reason or None, pending)
+    def queue_filter(request: Request, campaign: int | None = None, language: str | None = None,
+                     reason: str | None = None, pending: bool = True, disputed: bool = False,
+                     status: ReviewedStatus = PairStatus.flagged) -> QueueFilter:
+        """The queue's filters; an annotator's queue holds only the pairs assigned to them."""
+        viewer: Viewer = request.state.viewer
+        assignee = None if viewer is None or viewer.is_admin else viewer.user_id
+        return QueueFilter(status, campaign, language or None, reason or None, pending, assignee, disputed)
 
     Filter = Annotated[QueueFilter, Depends(queue_filter)]
 
-    def loaded_pair(db: Session, pair_id: int):
+    def loaded_pair(db: Session, who: Viewer, pair_id: int):
+        """The pair, if it exists and the viewer may work on it (an admin any, an annotator those assigned)."""
         pair = pair_for_review(db, pair_id)
         if pair is None:
-            raise HTTPException(404, f"no pair {pair_id} in this database; the queue at / lists the flagged ones")
+            raise HTTPException(404, f"no pair {pair_id} in this database; the queue at / lists yours")
+        if not who.is_admin and not is_assigned(db, pair_id, who.user_id):
+            raise HTTPException(403, f"pair {pair_id} is not assigned to you; the queue at / lists yours")
         return pair
+
+    def admins_only(who: Viewer) -> None:
+        if not who.is_admin:
+            raise HTTPException(403, "admins only")
+
+    def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str | None,
+                     scores: dict[str, int] | None = None):
+        """A verdict from the viewer: an admin's adjudicates, an annotator's counts towards agreement."""
+        loaded_pair(db, who, pair_id)
+        return add_review(db, pair_id, who.name, verdict, note, who.user_id, adjudication=who.is_admin,
+                          scores=scores)
+
+    def store_revision(db: Session, who: Viewer, pair_id: int, field: str, text: str):
+        loaded_pair(db, who, pair_id)
+        return add_revision(db, pair_id, field, text, who.name, who.user_id)
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/"):
@@ -233,31 +317,59 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     @app.get("/api/users", response_model=list[UserOut])
     def api_users(db: Db, who: Who):
         """Every user, with how many API tokens they hold (admins only)."""
-        if not who.is_admin:
-            raise HTTPException(403, "admins only")
+        admins_only(who)
         return [UserOut(name=user.name, role=user.role, tokens=tokens) for user, tokens in list_users(db)]
 
     @app.get("/api/queue", response_model=list[QueueEntry])
     def api_queue(db: Db, who: Who, spec: Filter, limit: Annotated[int, Query(ge=1, le=5000)] = 500):
-        """Flagged pairs (or, with `status`, accepted or rejected ones) in id order, by default only those
-        nobody has reviewed, with their latest verdict."""
+        """Flagged pairs (or, with `status`, accepted or rejected ones) in id order: for an annotator those assigned
+        to them, by default only those they have not reviewed; for an admin every pair, by default only the
+        undecided ones (`disputed=true`: those whose annotators disagree)."""
         return review_queue(db, spec, limit)
 
     @app.get("/api/pairs/{pair_id}", response_model=PairOut)
     def api_pair(db: Db, who: Who, pair_id: int):
-        """One pair with its scores, sandbox runs, discussion transcript and reviews."""
-        return _pair_out(loaded_pair(db, pair_id))
+        """One pair with its scores, sandbox runs, discussion transcript, reviews and corrections."""
+        return _pair_out(loaded_pair(db, who, pair_id), who, current_texts(db, pair_id))
 
     @app.post("/api/pairs/{pair_id}/reviews", response_model=ReviewOut, status_code=201)
     def api_review(db: Db, who: Who, pair_id: int, body: ReviewIn):
-        """Store a verdict on a pair, as the user the request authenticates as (a browser session must send its
-        CSRF token in the X-CSRF-Token header)."""
+        """Store a verdict on a pair, as the user the request authenticates as (an admin's is an adjudication; a
+        browser session must send its CSRF token in the X-CSRF-Token header)."""
         try:
-            return ReviewOut.model_validate(add_review(db, pair_id, who.name, body.verdict, body.note, who.user_id))
+            return ReviewOut.of(store_review(db, who, pair_id, body.verdict, body.note, body.scores))
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReviewError as exc:
             raise HTTPException(422, str(exc)) from exc
+
+    @app.post("/api/pairs/{pair_id}/revisions", response_model=RevisionOut | None, status_code=201)
+    def api_revision(db: Db, who: Who, pair_id: int, body: RevisionIn):
+        """Correct a pair's instruction or answer: a new revision under the user (null when the text is unchanged);
+        exports use it, and a corrected answer becomes a preference over the original."""
+        try:
+            revision = store_revision(db, who, pair_id, body.field, body.text)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except RevisionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return None if revision is None else RevisionOut.model_validate(revision)
+
+    @app.post("/api/assignments", response_model=AssignmentReport)
+    def api_assign(db: Db, who: Who, body: AssignIn):
+        """Give undecided pairs to annotators until each has `overlap` of them (admins only)."""
+        admins_only(who)
+        try:
+            return assign(db, QueueFilter(body.status, body.campaign, body.language or None), body.overlap, body.limit,
+                          body.sample, body.seed)
+        except AssignmentError as exc:
+            raise HTTPException(422, str(exc)) from exc
+
+    @app.get("/api/agreement", response_model=list[ScopeAgreement])
+    def api_agreement(db: Db, who: Who, campaign: int | None = None):
+        """Cohen's kappa per pair of annotators and Krippendorff's alpha, overall and per language (admins only)."""
+        admins_only(who)
+        return agreement(db, campaign)
 
     @app.get("/", response_class=HTMLResponse)
     def queue_page(request: Request, db: Db, spec: Filter):
@@ -268,32 +380,149 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         })
 
     @app.get("/pairs/{pair_id}", response_class=HTMLResponse)
-    def pair_page(request: Request, db: Db, spec: Filter, pair_id: int, error: str | None = None):
+    def pair_page(request: Request, db: Db, who: Who, spec: Filter, pair_id: int, error: str | None = None):
+        pair = loaded_pair(db, who, pair_id)
+        before, after = neighbours(db, spec, pair_id)
+        instruction, answer = current_texts(db, pair_id)
         return page(request, "pair.html", {
-            "pair": loaded_pair(db, pair_id), "filters": _filter_query(spec), "error": error,
+            "pair": pair, "filters": _filter_query(spec), "error": error, "previous": before, "next": after,
+            "skip": next_pending(db, spec, pair_id), "reviews": visible_reviews(pair, who),
+            "instruction": instruction, "answer": answer,
         })
+
+    def back_to_pair(spec: QueueFilter, pair_id: int, error: str) -> RedirectResponse:
+        return RedirectResponse(f"/pairs/{pair_id}?{urlencode({**_filters(spec), 'error': error})}", 303)
 
     @app.post("/pairs/{pair_id}/review")
     def review_form(db: Db, who: Who, spec: Filter, pair_id: int, verdict: Annotated[str, Form()] = "",
-                    note: Annotated[str, Form()] = ""):
-        """Store the form's verdict under the logged-in user, then go to the next pair waiting for review (or back
-        to the queue)."""
+                    note: Annotated[str, Form()] = "", criterion: Annotated[list[str], Form()] = [],  # noqa: B006
+                    score: Annotated[list[str], Form()] = []):  # noqa: B006
+        """Store the form's verdict (and the criterion scores filled in) under the logged-in user, then go to the
+        next open pair (or back to the queue)."""
         filters = _filter_query(spec)
         try:
-            add_review(db, pair_id, who.name, verdict, note, who.user_id)
+            store_review(db, who, pair_id, verdict, note, _form_scores(criterion, score))
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ReviewError as exc:
-            return RedirectResponse(f"/pairs/{pair_id}?{urlencode({**_filters(spec), 'error': str(exc)})}", 303)
+            return back_to_pair(spec, pair_id, str(exc))
         following = next_pending(db, spec, pair_id)
         return RedirectResponse(f"/pairs/{following}?{filters}" if following else f"/?{filters}", 303)
+
+    @app.post("/pairs/{pair_id}/edit")
+    def edit_form(db: Db, who: Who, spec: Filter, pair_id: int, field: Annotated[str, Form()] = "",
+                  text: Annotated[str, Form()] = ""):
+        """Store the form's correction of the instruction or the answer, then show the pair again."""
+        try:
+            store_revision(db, who, pair_id, field, text)
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except RevisionError as exc:
+            return back_to_pair(spec, pair_id, str(exc))
+        return RedirectResponse(f"/pairs/{pair_id}?{_filter_query(spec)}", 303)
+
+    @app.post("/bulk", response_class=HTMLResponse)
+    def bulk(request: Request, db: Db, who: Who, spec: Filter, verdict: Annotated[str, Form()] = "",
+             pair: Annotated[list[int], Form()] = [], confirm: Annotated[str, Form()] = ""):  # noqa: B006
+        """A verdict on the selected pairs of a queue: first a page that lists them and asks to confirm, then
+        (with `confirm=yes`) every verdict stored at once."""
+        entries, problem = _bulk_selection(db, spec, verdict, pair)
+        context = {"error": problem, "entries": entries, "verdict": verdict, "filters": _filter_query(spec)}
+        if problem or confirm != "yes":
+            return page(request, "bulk.html", context, 422 if problem else 200)
+        for entry in entries:
+            add_review(db, entry.pair_id, who.name, verdict, "bulk verdict", who.user_id, adjudication=who.is_admin,
+                       commit=False)
+        db.commit()
+        return RedirectResponse(f"/?{_filter_query(spec)}", 303)
+
+    @app.get("/campaigns", response_class=HTMLResponse)
+    def campaigns_page(request: Request, db: Db):
+        """Every campaign, each linking to its dashboard."""
+        return page(request, "campaigns.html", {"campaigns": campaign_progress(db), "filters": ""})
+
+    @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+    def dashboard_page(db: Db, campaign_id: int):
+        """A campaign's dashboard: funnel, scores, criteria, coverage, flags, tokens and endpoints (reloading
+        itself while the campaign runs)."""
+        campaign = db.get(Campaign, campaign_id)
+        if campaign is None:
+            raise HTTPException(404, f"no campaign {campaign_id} in this database; /campaigns lists them")
+        return HTMLResponse(campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S),
+                            headers={"content-security-policy": DASHBOARD_CSP})
+
+    def admin_view(request: Request, db: Session, campaign: int | None = None, overlap: int = DEFAULT_OVERLAP,
+                   report: AssignmentReport | None = None, error: str | None = None) -> Response:
+        disputes = review_queue(db, QueueFilter(disputed_only=True, campaign_id=campaign))
+        return page(request, "admin.html", {
+            "scopes": agreement(db, campaign), "disputes": disputes, "campaign": campaign, "overlap": overlap,
+            "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
+
+    @app.get("/admin", response_class=HTMLResponse)
+    def admin_page(request: Request, db: Db, who: Who, campaign: int | None = None):
+        """Agreement between annotators, the disputed pairs waiting for adjudication, and assignment."""
+        admins_only(who)
+        return admin_view(request, db, campaign)
+
+    @app.post("/admin/assign", response_class=HTMLResponse)
+    def admin_assign(request: Request, db: Db, who: Who, overlap: Annotated[int, Form(ge=1, le=50)] = DEFAULT_OVERLAP,
+                     status: Annotated[ReviewedStatus, Form()] = PairStatus.flagged,
+                     campaign: Annotated[str, Form()] = "", language: Annotated[str, Form()] = ""):
+        """Assign undecided pairs to annotators from the admin page, and show the page again with what was done."""
+        admins_only(who)
+        if campaign.strip() and not campaign.strip().isdigit():
+            return admin_view(request, db, overlap=overlap,
+                              error=f"campaign: {campaign!r} is not a campaign id (a number)")
+        spec = QueueFilter(status, int(campaign) if campaign.strip() else None, language.strip() or None)
+        try:
+            return admin_view(request, db, overlap=overlap, report=assign(db, spec, overlap))
+        except AssignmentError as exc:
+            return admin_view(request, db, overlap=overlap, error=str(exc))
 
     return app
 
 
+def _form_scores(criteria: list[str], scores: list[str]) -> dict[str, int]:
+    """The form's criterion scores (one `criterion` field and one `score` field per criterion, in order); a blank
+    score is no score."""
+    if len(criteria) != len(scores):
+        raise ReviewError(f"scores: {len(scores)} score field(s) for {len(criteria)} criteria")
+    given = {}
+    for criterion, score in zip(criteria, scores):
+        if not score.strip():
+            continue
+        if not score.strip().isdigit():
+            raise ReviewError(f"score of {criterion!r}: {score!r} is not a whole number from 1 to 10")
+        given[criterion] = int(score)
+    return given
+
+
+def _bulk_selection(db: Session, spec: QueueFilter, verdict: str, pair_ids: list[int]
+                    ) -> tuple[list[QueueEntry], str | None]:
+    """The queue entries a bulk verdict covers, or a message saying why it cannot: a bulk verdict only covers pairs
+    of the viewer's own queue (for an annotator: assigned to them)."""
+    try:
+        check_verdict(verdict)
+    except ReviewError as exc:
+        return [], str(exc)
+    selected = set(pair_ids)
+    if not selected:
+        return [], "no pair selected: tick the pairs the verdict is for"
+    if len(selected) > MAX_BULK:
+        return [], f"{len(selected)} pairs selected; a bulk verdict covers at most {MAX_BULK}"
+    entries = [entry for entry in review_queue(db, replace(spec, pending_only=False), 5000)
+               if entry.pair_id in selected]
+    outside = sorted(selected - {entry.pair_id for entry in entries})
+    if outside:
+        return [], (f"pair(s) {', '.join(map(str, outside))} are not in this queue (not assigned to you, or not "
+                    "matching its filters)")
+    return entries, None
+
+
 def _filters(spec: QueueFilter) -> dict[str, str]:
     values = {"campaign": spec.campaign_id, "language": spec.language, "reason": spec.reason,
-              "status": None if spec.status == PairStatus.flagged else spec.status}
+              "status": None if spec.status == PairStatus.flagged else spec.status,
+              "disputed": "true" if spec.disputed_only else None}
     return {key: str(value) for key, value in values.items() if value not in (None, "")}
 
 

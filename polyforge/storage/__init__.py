@@ -13,6 +13,7 @@ from polyforge.storage.db import (
 )
 from polyforge.storage.models import (
     ApiToken,
+    Assignment,
     Base,
     Campaign,
     ChecklistVersion,
@@ -22,8 +23,10 @@ from polyforge.storage.models import (
     JudgeScore,
     Pair,
     Preference,
+    PairRevision,
     PromptVersion,
     Review,
+    ReviewScore,
     Snippet,
     User,
     WebSession,
@@ -32,6 +35,7 @@ from polyforge.storage.run_models import EndpointUsage, IngestLanguageStat, Inge
 
 __all__ = [
     "ApiToken",
+    "Assignment",
     "Base",
     "Campaign",
     "ChecklistVersion",
@@ -44,9 +48,11 @@ __all__ = [
     "ExecutionRecord",
     "JudgeScore",
     "Pair",
+    "PairRevision",
     "Preference",
     "PromptVersion",
     "Review",
+    "ReviewScore",
     "Snippet",
     "UnusableDatabase",
     "User",

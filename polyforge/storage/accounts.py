@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import ApiToken, Review, User, WebSession
+from polyforge.storage.models import ApiToken, Assignment, PairRevision, Review, User, WebSession
 
 ROLES = ("annotator", "admin")
 MIN_PASSWORD_LENGTH = 8
@@ -100,9 +100,12 @@ def _named(session: Session, name: str) -> User:
 
 
 def remove_user(session: Session, name: str) -> None:
-    """Delete a user with their tokens and sessions; their verdicts stay, under their name."""
+    """Delete a user with their tokens, sessions and assignments; their verdicts and corrections stay, under their
+    name."""
     user = _named(session, name)
     session.execute(update(Review).where(Review.user_id == user.id).values(user_id=None))
+    session.execute(update(PairRevision).where(PairRevision.user_id == user.id).values(user_id=None))
+    session.execute(delete(Assignment).where(Assignment.user_id == user.id))
     session.delete(user)
     session.commit()
 

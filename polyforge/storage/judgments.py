@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from polyforge.storage.models import Pair
-from polyforge.storage.reviews import latest_verdict
+from polyforge.storage.verdicts import final_verdict
 
 
 @dataclass
@@ -38,7 +38,7 @@ def judged_pairs(session: Session, pair_ids: Iterable[int], campaign_id: int | N
 
 
 def review_verdicts(session: Session) -> dict[int, bool]:
-    """Annotators' verdicts from the review table: pair id -> accepted (the latest review wins)."""
-    verdict = latest_verdict()
+    """Review's final verdicts (agreed, or adjudicated): pair id -> accepted."""
+    verdict = final_verdict()
     return {pair_id: latest == "accept"
             for pair_id, latest in session.execute(select(Pair.id, verdict).where(verdict.is_not(None)))}

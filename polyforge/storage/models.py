@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from polyforge.terms import CampaignStatus, PairOrigin
@@ -109,6 +109,7 @@ class Pair(Base):
     preferences: Mapped[list[Preference]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     executions: Mapped[list[ExecutionRecord]] = relationship(back_populates="pair", cascade="all, delete-orphan")
     reviews: Mapped[list[Review]] = relationship(back_populates="pair", order_by="Review.id")
+    revisions: Mapped[list[PairRevision]] = relationship(back_populates="pair", order_by="PairRevision.id")
 
 
 class Discussion(Base):
@@ -183,6 +184,9 @@ class Preference(Base):
     chosen_score: Mapped[float | None]
     rejected_score: Mapped[float | None]
     reason: Mapped[str] = mapped_column(Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'.")
+    revision_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pair_revision.id", name="fk_preference_revision_id_pair_revision"), default=None,
+        doc="The annotator's correction this preference comes from (corrected over original); None: the judge's.")
 
     pair: Mapped[Pair] = relationship(back_populates="preferences")
 
@@ -235,7 +239,8 @@ class ChecklistVersion(Base):
 
 
 class Review(Base):
-    """An annotator's verdict on a pair (what the review queue collects, and calibration reads)."""
+    """An annotator's verdict on a pair, or an admin's adjudication (what the review queue collects, and
+    calibration reads). Rows are only ever added: a second look is a new row, the first stays."""
 
     __tablename__ = "review"
 
@@ -247,9 +252,60 @@ class Review(Base):
         doc="The logged-in user who gave the verdict; None for verdicts stored before accounts, or whose user was removed.")
     verdict: Mapped[str] = mapped_column(String(20), doc="accept or reject.")
     note: Mapped[str | None] = mapped_column(Text)
+    adjudication: Mapped[bool] = mapped_column(
+        default=False, server_default=false(),
+        doc="An admin's ruling, which decides the pair over the annotators' verdicts.")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     pair: Mapped[Pair] = relationship(back_populates="reviews")
+    scores: Mapped[list[ReviewScore]] = relationship(back_populates="review", cascade="all, delete-orphan",
+                                                     order_by="ReviewScore.id")
+
+
+class ReviewScore(Base):
+    """An annotator's own score of one checklist criterion, given with a verdict (optional): what agreement per
+    criterion is measured on."""
+
+    __tablename__ = "review_score"
+    __table_args__ = (UniqueConstraint("review_id", "criterion", name="uq_review_score_criterion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review.id"), index=True)
+    criterion: Mapped[str] = mapped_column(String(64))
+    score: Mapped[int] = mapped_column(doc="1 to 10, the judge's scale.")
+
+    review: Mapped[Review] = relationship(back_populates="scores")
+
+
+class Assignment(Base):
+    """A pair handed to an annotator: with overlap, each pair goes to several, who review it independently."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (UniqueConstraint("pair_id", "user_id", name="uq_assignment_pair_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PairRevision(Base):
+    """An annotator's correction of a pair's instruction or answer; the latest of each field is the text exports
+    use, and `Pair` keeps the model's original."""
+
+    __tablename__ = "pair_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("pair.id"), index=True)
+    field: Mapped[str] = mapped_column(String(20), doc="instruction or answer.")
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100), doc="The name of the user who wrote it.")
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", name="fk_pair_revision_user_id_app_user"), default=None,
+        doc="The user who wrote it; None once that user is removed.")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    pair: Mapped[Pair] = relationship(back_populates="revisions")
 
 
 class User(Base):

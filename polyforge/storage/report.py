@@ -10,6 +10,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Campaign, Discussion, JudgeScore, Pair, PromptVersion, Snippet
+from polyforge.storage.verdicts import effective_status
 from polyforge.terms import GATE, PairOrigin, PairStatus
 
 STATUSES = tuple(PairStatus)
@@ -316,3 +317,37 @@ def gate_drops(session: Session, campaign_id: int) -> dict[str, int]:
                                                           Pair.error.like(f"{GATE}%"))):
         counts[error.removeprefix(GATE).split(" (")[0]] += 1
     return dict(counts.most_common())
+
+
+@dataclass
+class FunnelStep:
+    step: str
+    items: int
+
+
+def _counted(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def acceptance_funnel(session: Session, campaign_id: int) -> list[FunnelStep]:
+    """How far the campaign's items got: snippets, novel instructions, answered, tested in the sandbox, judged, and
+    accepted (after review: the final verdict decides)."""
+    snippets = session.scalar(select(func.count(Snippet.id)).where(Snippet.campaign_id == campaign_id)) or 0
+    in_campaign = Pair.campaign_id == campaign_id
+    novel, answered, tested, judged, accepted = session.execute(select(
+        _counted(Pair.status != PairStatus.duplicate), _counted(Pair.answer != ""),
+        _counted(Pair.execution_status.is_not(None)), _counted(Pair.final_score.is_not(None)),
+        _counted(effective_status() == PairStatus.accepted.value)).where(in_campaign)).one()
+    values = (snippets, novel, answered, tested, judged, accepted)
+    names = ("snippets", "novel", "answered", "tested", "judged", "accepted")
+    return [FunnelStep(name, int(value or 0)) for name, value in zip(names, values)]
+
+
+def final_scores_by_language(session: Session, campaign_id: int) -> dict[str, list[float]]:
+    """The judged pairs' final scores, per language (alphabetical)."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    for language, score in session.execute(
+            select(Pair.language, Pair.final_score).where(Pair.campaign_id == campaign_id,
+                                                          Pair.final_score.is_not(None)).order_by(Pair.language)):
+        scores[language].append(score)
+    return dict(scores)
