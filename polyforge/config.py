@@ -66,7 +66,8 @@ class ModelConfig(_Strict):
     backend: Literal["embedded", "openai"] = "embedded"
     model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
-        description="Model name sent to the server (openai), or a GGUF file path (embedded; default: the bundled SmolLM2).",
+        description="Model name sent to the server (openai); for embedded a GGUF file path or a known model's name, "
+        "smollm2-135m (the default) or qwen2.5-coder-1.5b (after `make qwen`), see polyforge/llm/models.py.",
     )
     base_url: str | list[str] | None = Field(
         default=None,

@@ -77,6 +77,10 @@ class BenchmarkNgrams:
         hits = np.flatnonzero(self._hashes[positions] == grams)
         return self.names[self._owners[positions[hits[0]]]] if len(hits) else None
 
+    def overlap_text(self, text: str) -> str | None:
+        """The benchmark that shares an n-gram with `text`, or None."""
+        return self.overlap(word_hashes(text))
+
     def __len__(self) -> int:
         return len(self._hashes)
 

@@ -98,7 +98,7 @@ class PairOut(BaseModel):
     id: int
     campaign_id: int
     language: str
-    status: str = Field(description="The judge's route: accepted, rejected, flagged, duplicate or failed.")
+    status: str = Field(description="The judge's route: accepted, rejected, flagged; or duplicate, contaminated, failed.")
     origin: str
     instruction: str
     answer: str
