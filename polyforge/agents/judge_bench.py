@@ -11,6 +11,7 @@ calibration fits on the same data, in-sample and on held-out tasks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -108,7 +109,9 @@ def fenced(language: str, code: str) -> str:
 def build_pairs(sandbox: Sandbox, tasks: Sequence[Task], per_language: int | None = None, workers: int = 2,
                 on_run: Callable[[TaskResult], None] | None = None) -> tuple[list[BenchPair], dict[str, int]]:
     """Two pairs per usable task (reference and mutant, both run with McEval's tests), at most
-    `per_language` tasks per language in file order; also the count of tasks left out, by reason."""
+    `per_language` tasks per language in file order; also the count of tasks left out, by reason. The tasks
+    take turns by language (every language's first, then every language's second, ...), so that a run
+    stopped early has covered as many languages as it could, each with a correct and a broken pair."""
     by_id = {task.task_id: task for task in tasks}
     left_out: dict[str, int] = {}
 
@@ -124,36 +127,45 @@ def build_pairs(sandbox: Sandbox, tasks: Sequence[Task], per_language: int | Non
         else:
             runnable.append(task)
     reports = run_tasks(sandbox, runnable, broken=True, workers=workers, on_done=on_run)
-    pairs: list[BenchPair] = []
+    usable: dict[str, list[TaskResult]] = {}
     for language in sorted(reports):
-        taken = 0
+        taken = usable.setdefault(language, [])
         for result in sorted(reports[language].results, key=lambda r: runnable.index(by_id[r.task_id])):
-            if per_language is not None and taken >= per_language:
+            if per_language is not None and len(taken) >= per_language:
                 leave_out("beyond the tasks per language")
             elif not result.reference_passed:
                 leave_out("reference solution does not pass")
             elif not result.broken_failed:
                 leave_out("broken solution still passes")
             else:
-                task = by_id[result.task_id]
-                for correct, program, execution in ((True, task.program, result.reference),
-                                                    (False, mutate(task), result.broken)):
-                    pairs.append(BenchPair(len(pairs), task.task_id, task.language, task.instruction,
-                                           fenced(task.language, program), correct, execution))
-                taken += 1
+                taken.append(result)
+    pairs: list[BenchPair] = []
+    for turn in range(max(map(len, usable.values()), default=0)):
+        for result in (results[turn] for results in usable.values() if turn < len(results)):
+            task = by_id[result.task_id]
+            for correct, program, execution in ((True, task.program, result.reference),
+                                                (False, mutate(task), result.broken)):
+                pairs.append(BenchPair(len(pairs), task.task_id, task.language, task.instruction,
+                                       fenced(task.language, program), correct, execution))
     return pairs, left_out
 
 
 async def judge_pairs(judge: Judge, pairs: Sequence[BenchPair], modes: Sequence[str] = MODES, seed: int = 7,
-                      on_done: Callable[[JudgedPair], None] | None = None) -> list[JudgedPair]:
-    """Every pair judged in every mode, one call after another (a local model serves one at a time)."""
+                      on_done: Callable[[JudgedPair], None] | None = None,
+                      deadline: float | None = None) -> list[JudgedPair]:
+    """Every pair judged in every mode, one call after another (a local model serves one at a time). With a
+    `deadline` (time.monotonic()), no task is started after it: the task in progress finishes (both pairs)."""
     unknown = set(modes) - set(MODES)
     if unknown:
         raise JudgeBenchError(f"unknown mode(s) {sorted(unknown)}; choose from {list(MODES)}")
     weights = {criterion.id: criterion.weight for criterion in judge.checklist.criteria}
     judged = []
-    for mode in modes:
-        for pair in pairs:
+    # Pair by pair, both modes back to back: the prompts share everything up to the sandbox's note, and a local
+    # model reuses the cached prefix of its previous prompt.
+    for pair in pairs:
+        if deadline is not None and pair.correct and time.monotonic() > deadline:
+            break
+        for mode in modes:
             told = mode == WITH_SANDBOX
             try:
                 verdict = await judge.judge(

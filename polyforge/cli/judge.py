@@ -56,11 +56,14 @@ def judge_bench(
     context_tokens: Annotated[int, typer.Option(min=512, help="Context window of the model.")] = 4096,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads of the model (default: all cores).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Also write the figures and every verdict to this JSON file.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(
+        min=0, help="Start no task's judging after this many minutes; report on the tasks judged by then.")] = None,
 ) -> None:
     """Measure the judge on McEval pairs with known answers: each task's reference solution (correct) and a
     mutant that fails its tests (broken), scored blind and told the sandbox's verdict."""
     import asyncio
     import json
+    import time
     from dataclasses import asdict
 
     from polyforge.agents import JudgeAgent
@@ -93,12 +96,14 @@ def judge_bench(
         judge = JudgeAgent(backend, rules, StageSampling(temperature=0.0), JudgeConfig(rationales=False),
                            grammars=grammar_names())
         modes = MODES if sandbox_verdict else (BLIND,)
+        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
 
         async def judged_all():
             try:
                 with progress() as bar:
                     scoring = bar.add_task(f"judging with {backend.name}", total=len(pairs) * len(modes))
-                    return await judge_pairs(judge, pairs, modes, seed, on_done=lambda _: bar.advance(scoring))
+                    return await judge_pairs(judge, pairs, modes, seed, on_done=lambda _: bar.advance(scoring),
+                                             deadline=deadline)
             finally:
                 await backend.aclose()
 
@@ -106,16 +111,26 @@ def judge_bench(
         reports = bench_report(judged, rules)
     except (McEvalError, JudgeBenchError, *USER_ERRORS) as exc:
         fail(str(exc))
+    judged_pairs = list({id(row.pair): row.pair for row in judged}.values())
+    if len(judged_pairs) < len(pairs):
+        console.print(f"[yellow]stopped after {max_minutes:g} minutes: {len(judged_pairs)} of {len(pairs)} pairs "
+                      "judged; the figures are theirs[/]")
+    pairs = judged_pairs
     per_language: dict[str, int] = {}
     for pair in pairs:
         per_language[pair.language] = per_language.get(pair.language, 0) + pair.correct
     print_judge_bench(reports, rules, backend.name, len(pairs), per_language)
+    calls = [c for row in judged for c in row.verdict.completions]
+    if calls:
+        console.print(f"{len(calls)} judge calls, {sum(c.seconds for c in calls) / len(calls):.1f} s and "
+                      f"{sum(c.completion_tokens for c in calls) / len(calls):.0f} completion tokens per call")
     if left_out:
         console.print("tasks left out: " + ", ".join(f"{reason} {count}" for reason, count in left_out.items()))
     if out:
         verdicts = [{"task_id": row.pair.task_id, "language": row.pair.language, "correct": row.pair.correct,
                      "mode": row.mode, "final_score": row.final_score, "route": row.status, "scores": row.scores,
-                     "error": row.verdict.error} for row in judged]
+                     "error": row.verdict.error, "seconds": sum(c.seconds for c in row.verdict.completions),
+                     "completion_tokens": sum(c.completion_tokens for c in row.verdict.completions)} for row in judged]
         out.write_text(json.dumps({"model": backend.name, "checklist": rules.content_hash, "seed": seed,
                                    "tasks_per_language": per_language, "left_out": left_out,
                                    "reports": [asdict(report) for report in reports], "verdicts": verdicts},

