@@ -108,18 +108,20 @@ def mceval_texts(folder: Path) -> Iterator[str]:
 
 
 def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path], mceval: bool = False) -> BenchmarkNgrams:
+    """An overlap names the first benchmark added that holds the n-gram: HumanEval, the user's sets, McEval
+    (which contains HumanEval's tasks too)."""
+    if mceval and n != MCEVAL_N:
+        raise BenchmarkError(f"the bundled McEval n-grams are {MCEVAL_N}-grams, the overlap test uses {n}-grams: "
+                             f"set decontamination_ngram to {MCEVAL_N}, or decontaminate_mceval to false")
     benchmarks = BenchmarkNgrams(n)
-    if mceval:
-        if n != MCEVAL_N:
-            raise BenchmarkError(f"the bundled McEval n-grams are {MCEVAL_N}-grams, the overlap test uses {n}-grams: "
-                                 f"set decontamination_ngram to {MCEVAL_N}, or decontaminate_mceval to false")
-        benchmarks.add_hashes("McEval", np.load(MCEVAL_NGRAMS))
     if humaneval:
         benchmarks.add("HumanEval", (
             record[field] for record in _records(humaneval_path()) for field in ("prompt", "canonical_solution")
         ))
     for path in extra:
         benchmarks.add_jsonl(Path(path))
+    if mceval:
+        benchmarks.add_hashes("McEval", np.load(MCEVAL_NGRAMS))
     return benchmarks
 
 
