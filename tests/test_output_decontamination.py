@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 
 from doubles import ScriptedBackend, answer_in, pipeline_script, stage_of, uniform_scores
-from factories import campaign_with_snippets, pair
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import preferences
 from polyforge.ingest.decontamination import load_benchmarks
-from polyforge.storage import session_scope
-from polyforge.storage.report import language_summaries, total_summary
 from polyforge.terms import PairStatus
 from sandbox_support import MCEVAL, requires_mceval
 
@@ -80,22 +77,6 @@ def test_when_every_answer_is_contaminated_the_item_is_not_judged(checklist, cri
 def test_an_original_pair_passes_the_check(checklist, criteria, benchmarks):
     graph, _ = graph_for(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist, benchmarks)
     assert asyncio.run(run_item(graph, ITEM)).status is PairStatus.accepted
-
-
-def test_the_summary_counts_contaminated_pairs(tmp_path):
-    from polyforge.storage import database_url
-
-    url = database_url(tmp_path / "db")
-    with session_scope(url) as session:
-        campaign, snippets = campaign_with_snippets(session, 3)
-        session.add_all([pair(campaign, snippets[0], "Python", PairStatus.contaminated, error="contaminated: x"),
-                         pair(campaign, snippets[1], "Python", PairStatus.accepted, final_score=8.0),
-                         pair(campaign, snippets[2], "Python", PairStatus.contaminated, error="contaminated: y")])
-        session.flush()
-        [row] = language_summaries(session, campaign.id)
-        total = total_summary(session, campaign.id)
-    assert (row.generated, row.accepted, row.contaminated, row.duplicate) == (3, 1, 2, 0)
-    assert total.contaminated == 2
 
 
 def test_mceval_ships_as_hashed_10_grams_and_catches_its_text():

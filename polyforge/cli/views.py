@@ -22,6 +22,7 @@ from polyforge.storage.report import (
     CriterionDistribution,
     StageCost,
     Synergy,
+    campaign_models,
     campaign_progress,
     criterion_distributions,
     flag_reason_counts,
@@ -88,7 +89,9 @@ def print_summary(database: str, campaign_id: int) -> None:
         endpoints = endpoint_usage(session, campaign_id)
         costs = stage_costs(session, campaign_id)
         drops = gate_drops(session, campaign_id)
-    table = Table(title=f"campaign {campaign_id}")
+        generators, judges = campaign_models(session, campaign_id)
+    models = f"generator {', '.join(generators) or '-'}, judge {', '.join(judges) or '-'}"
+    table = Table(title=f"campaign {campaign_id} ({models})")
     for column in ("language", "generated", *PairStatus, "mean score",
                    "tokens", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")

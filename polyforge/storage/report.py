@@ -49,6 +49,12 @@ def _summarize(session: Session, campaign_id: int, per_language: bool) -> list[L
     return summaries
 
 
+def campaign_models(session: Session, campaign_id: int) -> tuple[list[str], list[str]]:
+    """The generator and judge models that the campaign's pairs record, each sorted."""
+    rows = session.execute(select(Pair.model, Pair.judge_model).where(Pair.campaign_id == campaign_id).distinct()).all()
+    return sorted({model for model, _ in rows if model}), sorted({judge for _, judge in rows if judge})
+
+
 def language_summaries(session: Session, campaign_id: int) -> list[LanguageSummary]:
     """One row per language: counts by status, mean final score, tokens and seconds spent."""
     return _summarize(session, campaign_id, per_language=True)
