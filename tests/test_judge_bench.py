@@ -160,3 +160,9 @@ def test_bench_command_names_a_missing_folder(tmp_path):
     result = CliRunner().invoke(app, ["judge", "bench", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "no such folder" in result.output
+
+
+def test_bench_command_names_an_unknown_model_before_running_anything(tmp_path):
+    result = CliRunner().invoke(app, ["judge", "bench", str(tmp_path), "--model", "no-such-model"])
+    assert result.exit_code == 2
+    assert "neither a GGUF file nor a known model" in result.output

@@ -67,21 +67,21 @@ def judge_bench(
     from dataclasses import asdict
 
     from polyforge.agents import JudgeAgent
-    from polyforge.agents.judge_bench import (
-        MODES, BLIND, JudgeBenchError, bench_report, build_pairs, judge_pairs,
-    )
+    from polyforge.agents.judge_bench import BLIND, MODES, JudgeBenchError, bench_report, build_pairs, judge_pairs
     from polyforge.checklists import load_checklist
     from polyforge.cli.common import progress
     from polyforge.cli.views import print_judge_bench
     from polyforge.config import JudgeConfig, StageSampling
     from polyforge.languages import grammar_names
     from polyforge.llm.embedded import EmbeddedBackend
+    from polyforge.llm.models import resolve
     from polyforge.sandbox import Sandbox
     from polyforge.sandbox.doctor import require_sandbox
     from polyforge.sandbox.mceval import McEvalError, load_tasks
 
     try:
         rules = load_checklist(checklist)
+        resolve(model)  # a model that is not there is named before the sandbox runs anything
         # Twice the tasks asked for are run: some have a reference that fails here or a mutant that passes.
         tasks = load_tasks(mceval_dir, language, limit=2 * tasks_per_language)
         sandbox = Sandbox()
