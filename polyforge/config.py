@@ -67,8 +67,9 @@ class ModelConfig(_Strict):
     backend: Literal["embedded", "openai", "vllm"] = "embedded"
     model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
-        description="Model name sent to the server (openai), a GGUF file path (embedded; default: the bundled "
-        "SmolLM2), or a transformers model folder (vllm; default: the bundled SmolLM2 converted once).",
+        description="Model name sent to the server (openai); for embedded a GGUF file path or a known model's name, "
+        "smollm2-135m (the default) or qwen2.5-coder-1.5b (after `make qwen`), see polyforge/llm/models.py; for vllm "
+        "a transformers model folder (default: the bundled SmolLM2 converted once).",
     )
     base_url: str | list[str] | None = Field(
         default=None,
@@ -235,6 +236,8 @@ class IngestConfig(_Strict):
     )
     minhash_permutations: int = Field(default=128, ge=16, le=1024, description="MinHash permutations (accuracy vs speed).")
     decontaminate_humaneval: bool = Field(default=True, description="Drop snippets sharing an n-gram with HumanEval.")
+    decontaminate_mceval: bool = Field(
+        default=True, description="Drop snippets sharing a 10-gram with McEval (bundled as hashed n-grams).")
     decontamination_sets: Annotated[list[Path], RELATIVE] = Field(
         default_factory=list,
         description="More benchmark JSONL files (MBPP, McEval, ...); every string field counts as benchmark text.",
@@ -250,6 +253,13 @@ class IngestConfig(_Strict):
         bad = {name: share for name, share in self.downsample.items() if not 0 < share <= 1}
         if bad:
             raise ValueError(f"downsample shares must be in (0, 1], found {bad}")
+        return self
+
+    @model_validator(mode="after")
+    def _mceval_ngrams_are_10_grams(self) -> "IngestConfig":
+        if self.decontaminate_mceval and self.decontamination_ngram != 10:
+            raise ValueError(f"decontaminate_mceval uses bundled 10-grams, but decontamination_ngram is "
+                             f"{self.decontamination_ngram}: set it to 10, or decontaminate_mceval to false")
         return self
 
 

@@ -13,6 +13,8 @@ class PairStatus(StrEnum):
     flagged = "flagged"  # borderline or disputed: an annotator decides
     rejected = "rejected"  # judged and refused
     duplicate = "duplicate"  # its instruction was too close to one in the agent's memory; never answered
+    # its instruction, or every answer, shares a word n-gram with a benchmark's text: never judged or exported
+    contaminated = "contaminated"
     failed = "failed"  # the item could not be finished (a reply that never parsed, a budget exceeded)
 
     @classmethod
@@ -23,6 +25,8 @@ class PairStatus(StrEnum):
 
 # A pair that a cheap gate dropped before the judge is rejected, and its error says why after this prefix.
 GATE = "gate: "
+# A contaminated item's error (and a candidate's screening reason) starts so, then says what overlapped which benchmark.
+CONTAMINATED = "contaminated: "
 
 
 class PairOrigin(StrEnum):

@@ -19,7 +19,7 @@ def polyforge(*args, env):
 
 
 def test_run_export_train(tmp_path, sample_repo):
-    env = {**os.environ, "POLYFORGE_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "POLYFORGE_MODEL_CACHE": str(tmp_path / "cache")}
     config = tmp_path / "campaign.yaml"
     config.write_text(
         f"name: e2e\noutput_dir: {tmp_path / 'out'}\nsources: [{{path: {sample_repo}}}]\n"

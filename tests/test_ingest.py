@@ -105,13 +105,13 @@ def test_worker_processes_give_the_same_result_as_one_process(messy_repo):
 def test_filters_follow_the_config(messy_repo, tmp_path):
     benchmark = tmp_path / "bench.jsonl"
     benchmark.write_text('{"task_id": 1, "solution": "func Clamp7(v, lo, hi int) int {\\n\\tv = v - 12\\n"}\n')
-    config = IngestConfig(workers=1, decontaminate_humaneval=False, decontamination_sets=[benchmark],
-                          near_duplicate_threshold=1.0, downsample={"Lua": 0.5})
+    config = IngestConfig(workers=1, decontaminate_humaneval=False, decontaminate_mceval=False,
+                          decontamination_sets=[benchmark], near_duplicate_threshold=1.0, downsample={"Lua": 0.5})
     report = ingest([messy_repo], config, languages=["Python", "Go", "Lua"])
     python, go, lua = report.languages["Python"], report.languages["Go"], report.languages["Lua"]
     assert go.dropped == {"benchmark overlap (bench)": 1}  # only the copy with those ten words
     assert "near duplicate" not in python.dropped
-    assert any("has_close_elements" in s.code for s in report.snippets)  # HumanEval check is off
+    assert any("has_close_elements" in s.code for s in report.snippets)  # HumanEval and McEval checks are off
     assert 0 < lua.dropped["downsampled"] < 20 and lua.snippets + lua.dropped["downsampled"] == 20
     with pytest.raises(IngestError, match="missing.jsonl: benchmark file not found"):
         ingest([messy_repo], IngestConfig(workers=1, decontamination_sets=[tmp_path / "missing.jsonl"]))

@@ -25,6 +25,7 @@ from polyforge.checklists import Checklist
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import ChatBackend, Completion, StructuredOutputError, chat_structured
 from polyforge.prompts import BUNDLED, PromptLibrary
+from polyforge.sandbox import Execution
 from polyforge.terms import PairStatus
 
 # Flag reasons, in the order they are reported.
@@ -132,6 +133,13 @@ def judge_schema(checklist: Checklist, rationales: bool) -> type[BaseModel]:
     else:
         fields = {c.id: score_type for c in checklist.criteria}
     return create_model("JudgeScores", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def execution_note(execution: Execution | None) -> str | None:
+    """What the judge is told about a candidate's run."""
+    if execution is None:
+        return None
+    return execution.status.value + (f" ({execution.reason})" if execution.reason else "")
 
 
 def _spread(values: Sequence[float]) -> float:

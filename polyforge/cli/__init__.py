@@ -7,7 +7,7 @@ import os
 
 import typer
 
-from polyforge.cli import campaign, data, judge, prompts, review, sandbox, serve, training
+from polyforge.cli import campaign, data, judge, models, prompts, review, sandbox, serve, training
 
 app = typer.Typer(help="Polyforge: multi-agent synthetic instruction data for code LLMs.", no_args_is_help=True)
 for group in (campaign, data, training):  # their commands sit at the top level
@@ -16,6 +16,7 @@ app.add_typer(review.app, name="review")
 app.add_typer(judge.app, name="judge")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(prompts.app, name="prompts")
+app.add_typer(models.app, name="models")
 app.add_typer(serve.app, name="serve")
 
 

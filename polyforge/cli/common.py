@@ -16,7 +16,7 @@ from polyforge.checklists.calibration import CalibrationError
 from polyforge.config import ConfigError
 from polyforge.export import ExportError
 from polyforge.ingest import IngestError
-from polyforge.llm.embedded import EmbeddedModelMissing
+from polyforge.llm.models import ModelUnavailable
 from polyforge.llm.vllm_backend import VLLMBackendError
 from polyforge.prompts import PromptError
 from polyforge.sandbox.doctor import SandboxMissing
@@ -31,7 +31,7 @@ DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a
 
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, UnusableDatabase,
-               EmbeddedModelMissing, CalibrationError, ExportError, SandboxMissing, JudgeBudgetError,
+               ModelUnavailable, CalibrationError, ExportError, SandboxMissing, JudgeBudgetError,
                VLLMBackendError)
 
 

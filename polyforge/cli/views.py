@@ -22,6 +22,7 @@ from polyforge.storage.report import (
     CriterionDistribution,
     StageCost,
     Synergy,
+    campaign_models,
     campaign_progress,
     criterion_distributions,
     flag_reason_counts,
@@ -88,14 +89,16 @@ def print_summary(database: str, campaign_id: int) -> None:
         endpoints = endpoint_usage(session, campaign_id)
         costs = stage_costs(session, campaign_id)
         drops = gate_drops(session, campaign_id)
-    table = Table(title=f"campaign {campaign_id}")
+        generators, judges = campaign_models(session, campaign_id)
+    models = f"generator {', '.join(generators) or '-'}, judge {', '.join(judges) or '-'}"
+    table = Table(title=f"campaign {campaign_id} ({models})")
     for column in ("language", "generated", *PairStatus, "mean score",
                    "tokens", "seconds"):
         table.add_column(column, justify="left" if column == "language" else "right")
     for row in rows + ([total] if total else []):
         mean = "-" if row.mean_score is None else f"{row.mean_score:.2f}"
-        table.add_row(row.language, str(row.generated), str(row.accepted), str(row.flagged), str(row.rejected),
-                      str(row.duplicate), str(row.failed), mean, str(row.tokens), f"{row.seconds:.1f}",
+        table.add_row(row.language, str(row.generated), *(str(getattr(row, status)) for status in PairStatus),
+                      mean, str(row.tokens), f"{row.seconds:.1f}",
                       end_section=row is rows[-1])
     console.print(table)
     if distributions:
@@ -355,3 +358,46 @@ def print_agreement(scopes: list) -> None:
     console.print(alphas)
     console.print(kappas)
     console.print("-: undefined (no pair with two verdicts, or one verdict given throughout)", style="dim")
+
+
+def print_judge_bench(reports: list, checklist, model: str, pairs: int, tasks_per_language: dict[str, int]) -> None:
+    """The judge benchmark's figures, one column per mode (blind, with the sandbox's verdict)."""
+    languages = ", ".join(f"{name} {count}" for name, count in sorted(tasks_per_language.items()))
+    console.print(f"judge {model}, checklist {checklist.name} ({checklist.content_hash}): {pairs} pairs from "
+                  f"{sum(tasks_per_language.values())} McEval tasks ({languages}), half correct, half broken")
+    summary = Table(title="correct vs broken pairs, by the final score")
+    summary.add_column("measure")
+    for report in reports:
+        summary.add_column(report.mode, justify="right")
+    rows = [
+        ("ROC AUC", lambda r: _figure(r.auc)),
+        (f"accuracy at accept >= {checklist.thresholds.accept:g}", lambda r: _figure(r.accuracy)),
+        ("mean final score, correct", lambda r: _figure(r.mean_correct, 2)),
+        ("mean final score, broken", lambda r: _figure(r.mean_broken, 2)),
+        ("correct: accepted / flagged / rejected", lambda r: "/".join(map(str, r.routes["correct"].values()))),
+        ("broken: accepted / flagged / rejected", lambda r: "/".join(map(str, r.routes["broken"].values()))),
+        ("unscored (malformed judge output)", lambda r: str(r.unscored)),
+        ("ROC AUC, calibrated weights (in-sample)", lambda r: _figure(r.calibrated_auc)),
+        ("accuracy, calibrated weights (in-sample)", lambda r: _figure(r.calibrated_accuracy)),
+        ("ROC AUC, calibrated weights (held-out tasks)", lambda r: _figure(r.held_out_auc)),
+    ]
+    for measure, cell in rows:
+        summary.add_row(measure, *(cell(report) for report in reports))
+    console.print(summary)
+    criteria = Table(title="ROC AUC per criterion, and the weights calibration fits")
+    criteria.add_column("criterion")
+    criteria.add_column("weight", justify="right")
+    for report in reports:
+        criteria.add_column(f"AUC {report.mode}", justify="right")
+        criteria.add_column(f"fitted {report.mode}", justify="right")
+    for criterion in checklist.criteria:
+        cells = []
+        for report in reports:
+            fitted = report.calibrated_weights.get(criterion.id)
+            cells += [_figure(report.criterion_auc[criterion.id]), "-" if fitted is None else f"{fitted:.2f}"]
+        criteria.add_row(criterion.id + (f" ({criterion.override})" if criterion.override else ""),
+                         f"{criterion.weight:g}", *cells)
+    console.print(criteria)
+    console.print("AUC 0.5 is chance, 1.0 perfect separation; a constant criterion scores 0.5. With the sandbox's "
+                  "verdict, the checklist's sandbox rule sets code_correctness. Held-out: weights fitted on the "
+                  "other folds' tasks (grouped 5-fold).")

@@ -2,19 +2,69 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
+from polyforge.config import IngestConfig
 from polyforge.export.filters import ExportFilter
+from polyforge.ingest.filters import MinHasher, NearDedup
+from polyforge.ingest.shingles import WORD, word_hashes
 
 LOADERS = {  # how `datasets` loads each container, for the card
     "jsonl": 'load_dataset("json", data_files="{name}")',
     "parquet": 'load_dataset("parquet", data_files="{name}")',
     "hf": 'load_from_disk("{name}")',
 }
+
+
+def instruction_of(record: dict) -> str | None:
+    """The user's turn of an SFT or DPO record; None for kinds without one (FIM)."""
+    turns = record.get("messages") or record.get("prompt")
+    return turns[0]["content"] if isinstance(turns, list) and turns else None
+
+
+class InstructionDuplicates:
+    """Counts pairs whose instruction repeats an earlier pair's of the export: exactly (after case and whitespace
+    are folded) or nearly (MinHash Jaccard at the ingest's near-duplicate threshold, over word 5-shingles).
+    Each pair counts once, however many rows it gives (a DPO pair gives one per rejected answer)."""
+
+    def __init__(self, threshold: float = IngestConfig.model_fields["near_duplicate_threshold"].default,
+                 num_perm: int = IngestConfig.model_fields["minhash_permutations"].default):
+        self.threshold = threshold
+        self.pairs = self.exact = self.near = 0
+        self._seen_pairs: set[int] = set()
+        self._exact: set[bytes] = set()
+        self._hasher = MinHasher(num_perm)
+        self._near = NearDedup(threshold, num_perm)
+
+    def add(self, pair_id: int, instruction: str) -> None:
+        if pair_id in self._seen_pairs:
+            return
+        self._seen_pairs.add(pair_id)
+        self.pairs += 1
+        key = hashlib.blake2b(" ".join(WORD.findall(instruction.lower())).encode(), digest_size=8).digest()
+        signed = _Signed(self._hasher.signature(word_hashes(instruction)))
+        near = self._near.reason_to_drop(signed) is not None  # also remembers this one for later rows
+        if key in self._exact:
+            self.exact += 1
+        elif near:
+            self.near += 1
+        self._exact.add(key)
+
+    @property
+    def share(self) -> float | None:
+        return (self.exact + self.near) / self.pairs if self.pairs else None
+
+
+class _Signed:
+    """What NearDedup reads of an item: its MinHash signature."""
+
+    def __init__(self, signature):
+        self.signature = signature
 
 
 class RecordStats:
@@ -26,7 +76,8 @@ class RecordStats:
         self.statuses: Counter = Counter()
         self.campaigns: set[int] = set()
         self.checklists: set[str] = set()
-        self.scores = array("d")  # 8 bytes a row: the only thing that grows with the export
+        self.scores = array("d")  # 8 bytes a row: with the duplicate index, what grows with the export
+        self.duplicates = InstructionDuplicates()
 
     def __iter__(self) -> Iterator[dict]:
         for record in self._records:
@@ -37,6 +88,9 @@ class RecordStats:
                 self.checklists.add(record["checklist_hash"])
             if record["score"] is not None:
                 self.scores.append(record["score"])
+            instruction = instruction_of(record)
+            if instruction is not None:
+                self.duplicates.add(record["pair_id"], instruction)
             yield record
 
 
@@ -52,6 +106,11 @@ def dataset_card(stats: RecordStats, kind: str, kind_text: str, container: str, 
     )
     languages = "\n".join(f"| {lang} | {count} |" for lang, count in stats.languages.most_common())
     statuses = "\n".join(f"| {status} | {count} |" for status, count in stats.statuses.most_common())
+    duplicates = stats.duplicates
+    duplicate_line = (
+        f"- duplicate instructions: {duplicates.share:.1%} of {duplicates.pairs} pairs repeat an earlier pair's "
+        f"instruction ({duplicates.exact} exactly, {duplicates.near} nearly: MinHash Jaccard >= "
+        f"{duplicates.threshold:g}); goal: at most 1%\n" if duplicates.share is not None else "")
     loader = LOADERS[container].format(name=data_name)
     filters = (f"statuses {list(spec.statuses) or 'any'}, min score {spec.min_score}, "
                f"languages {list(spec.languages) or 'any'}, campaign {spec.campaign_id or 'any'}, "
@@ -69,7 +128,7 @@ on a nine-point checklist. Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M} 
 - campaigns: {sorted(stats.campaigns)}
 - checklist versions (content hashes): {sorted(stats.checklists)}
 - filters: {filters}
-
+{duplicate_line}
 Load it with `datasets`: `{loader}`.
 
 Every row carries its provenance: language, source repository, file and lines, the generating

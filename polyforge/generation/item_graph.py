@@ -15,15 +15,17 @@ from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
 from polyforge.agents.gates import answer_gate, instruction_gate
+from polyforge.agents.judge import execution_note
 from polyforge.agents.test_evidence import as_evidence, shared_interface, vacuity
 from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
 from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, dropped, ended
+from polyforge.ingest.decontamination import BenchmarkNgrams
 from polyforge.languages import grammar_names
 from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
 from polyforge.sandbox.pool import ExecutionPool, Job
-from polyforge.terms import PairStatus
+from polyforge.terms import CONTAMINATED, PairStatus
 
 CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
 
@@ -37,6 +39,8 @@ class ItemSettings:
     discussion_rounds: int = 1  # critique-and-revise rounds for items with peers
     transfer: bool = True  # peers carry the discussed task into their languages
     gates: GatesConfig = field(default_factory=GatesConfig)  # cheap checks before answers, tests and the judge
+    # Benchmark word n-grams: an instruction or answer that shares one is contaminated (None: no check).
+    benchmarks: BenchmarkNgrams | None = None
 
 
 def passed(execution: Execution | None) -> bool:
@@ -50,13 +54,6 @@ def best_candidate(verdicts: list[Verdict | None], executions: list[Execution | 
     keys = [(v is not None, passed(e), v.final_score if v is not None and v.final_score is not None else float("-inf"))
             for e, v in zip(ran, verdicts)]
     return keys.index(max(keys))
-
-
-def execution_note(execution: Execution | None) -> str | None:
-    """What the judge is told about a candidate's run."""
-    if execution is None:
-        return None
-    return execution.status.value + (f" ({execution.reason})" if execution.reason else "")
 
 
 class ItemSteps:
@@ -110,9 +107,18 @@ class ItemSteps:
         return update
 
     def screen_instruction(self, state: ItemState) -> dict:
+        benchmark = self._benchmark_in(state.instruction.text)
+        if benchmark:
+            return ended(PairStatus.contaminated, f"{CONTAMINATED}the instruction {benchmark}")
         reason = instruction_gate(state.instruction.text, state.item.code) if self.settings.gates.restated_snippet \
             else None
         return dropped(reason) if reason else {}
+
+    def _benchmark_in(self, text: str) -> str | None:
+        """'shares a 10-gram with HumanEval' when `text` overlaps a benchmark, else None."""
+        benchmarks = self.settings.benchmarks
+        name = benchmarks.overlap_text(text) if benchmarks is not None else None
+        return f"shares a {benchmarks.n}-gram with {name}" if name else None
 
     def check_novelty(self, state: ItemState) -> dict:
         memory = self.agents[state.item.language].memory
@@ -154,13 +160,21 @@ class ItemSteps:
         return {"candidates": written}
 
     def screen_answers(self, state: ItemState) -> dict:
-        """Drop the candidates a gate refuses; when none is left the item is rejected without tests or judge."""
+        """Drop the candidates a gate refuses or that overlap a benchmark; when none is left the item ends without
+        tests or judge: contaminated when any candidate overlapped, else rejected by the gate."""
         gates, language = self.settings.gates, state.item.language
         grammar = grammar_names().get(language)
-        reasons = {index: reason for index, candidate in enumerate(state.candidates)
-                   if (reason := answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal))}
+        reasons = {}
+        for index, candidate in enumerate(state.candidates):
+            benchmark = self._benchmark_in(candidate.text)
+            reason = CONTAMINATED + f"the answer {benchmark}" if benchmark else \
+                answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal)
+            if reason:
+                reasons[index] = reason
         if len(reasons) == len(state.candidates):
-            return {"screened_out": reasons, **dropped(reasons[0])}
+            contaminated = next((reason for reason in reasons.values() if reason.startswith(CONTAMINATED)), None)
+            ending = ended(PairStatus.contaminated, contaminated) if contaminated else dropped(reasons[0])
+            return {"screened_out": reasons, **ending}
         return {"screened_out": reasons}
 
     async def execute(self, state: ItemState) -> dict:

@@ -60,7 +60,7 @@ class ItemState:
     error: str | None = None  # why the item failed or was dropped (a gate's reason starts with `gate: `)
 
 
-# Any step may end the item: it then writes a status (failed, duplicate, or rejected by a gate) and an error.
+# Any step may end the item: it then writes a status (failed, duplicate, contaminated, or rejected by a gate) and an error.
 ENDING_FIELDS = ("status", "error")
 STATE_FIELDS = tuple(f.name for f in dataclasses.fields(ItemState))
 _HINTS = typing.get_type_hints(ItemState)

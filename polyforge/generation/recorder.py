@@ -31,7 +31,7 @@ from polyforge.storage import (
     PromptVersion,
 )
 from polyforge.storage.endpoint_usage import COUNTED, add_endpoint_usage
-from polyforge.terms import PairOrigin
+from polyforge.terms import CONTAMINATED, PairOrigin
 
 OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
 
@@ -86,7 +86,7 @@ class Beaten:
 
 def preferences(state: ItemState) -> list[Beaten]:
     """The candidates the chosen answer beat, on final score, by passing the tests they failed, or because
-    a gate dropped them."""
+    a gate dropped them. A candidate that overlaps a benchmark is no preference material either."""
     chosen = state.verdict
     if chosen is None or chosen.final_score is None:
         return []
@@ -95,6 +95,8 @@ def preferences(state: ItemState) -> list[Beaten]:
     beaten = []
     for index, (candidate, verdict, execution) in enumerate(zip(state.candidates, state.verdicts, executions)):
         if index in state.screened_out:
+            if state.screened_out[index].startswith(CONTAMINATED):
+                continue
             beaten.append(Beaten(candidate, None, state.screened_out[index]))
         elif verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
                                         or (chosen_passed and not passed(execution))):

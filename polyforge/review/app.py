@@ -145,7 +145,7 @@ class PairOut(BaseModel):
     id: int
     campaign_id: int
     language: str
-    status: str = Field(description="The judge's route: accepted, rejected, flagged, duplicate or failed.")
+    status: str = Field(description="The judge's route: accepted, rejected, flagged; or duplicate, contaminated, failed.")
     origin: str
     instruction: str = Field(description="As last corrected by an annotator, else as the model wrote it.")
     answer: str = Field(description="As last corrected by an annotator, else as the model wrote it.")

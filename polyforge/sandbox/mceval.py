@@ -53,6 +53,7 @@ class Task:
     solution: str
     prompt: str
     test: str
+    instruction: str = ""  # the task in words (McEval's `instruction`), for judging a solution against it
 
 
 @dataclass
@@ -116,7 +117,8 @@ def load_tasks(folder: Path, languages: list[str] | None = None, limit: int | No
                     record = json.loads(line)
                     prompt = _line_ended(record["prompt"])
                     tasks.append(Task(record["task_id"], name, prompt + record["canonical_solution"],
-                                      record["canonical_solution"], prompt, record["test"]))
+                                      record["canonical_solution"], prompt, record["test"],
+                                      record.get("instruction") or ""))
                 except (json.JSONDecodeError, KeyError) as exc:
                     raise McEvalError(f"{path}:{number}: not a McEval task ({exc})") from exc
     if not tasks:

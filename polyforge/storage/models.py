@@ -71,7 +71,7 @@ class Pair(Base):
     language: Mapped[str] = mapped_column(String(40))
     instruction: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), doc="accepted, rejected, flagged, duplicate or failed.")
+    status: Mapped[str] = mapped_column(String(20), doc="accepted, rejected, flagged, duplicate, contaminated or failed.")
     topic: Mapped[str | None] = mapped_column(String(80), doc="Coverage topic the classifier gave the instruction.")
     difficulty: Mapped[str | None] = mapped_column(String(20))
     final_score: Mapped[float | None]

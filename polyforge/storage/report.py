@@ -24,6 +24,7 @@ class LanguageSummary:
     flagged: int
     rejected: int
     duplicate: int  # dropped by the novelty check before an answer was written
+    contaminated: int  # dropped for sharing a word n-gram with a benchmark
     failed: int
     mean_score: float | None
     tokens: int
@@ -40,13 +41,19 @@ def _summarize(session: Session, campaign_id: int, per_language: bool) -> list[L
     )
     if per_language:
         query = query.group_by(Pair.language).order_by(Pair.language)
-    return [
-        LanguageSummary(language, generated, int(accepted or 0), int(flagged or 0), int(rejected or 0),
-                        int(duplicate or 0), int(failed or 0), mean, int(tokens or 0), float(seconds or 0))
-        for language, generated, accepted, flagged, rejected, duplicate, failed, mean, tokens, seconds
-        in session.execute(query)
-        if generated
-    ]
+    summaries = []
+    for language, generated, *by_status, mean, tokens, seconds in session.execute(query):
+        if generated:
+            counts = {status.value: int(count or 0) for status, count in zip(STATUSES, by_status)}
+            summaries.append(LanguageSummary(language, generated, **counts, mean_score=mean, tokens=int(tokens or 0),
+                                             seconds=float(seconds or 0)))
+    return summaries
+
+
+def campaign_models(session: Session, campaign_id: int) -> tuple[list[str], list[str]]:
+    """The generator and judge models that the campaign's pairs record, each sorted."""
+    rows = session.execute(select(Pair.model, Pair.judge_model).where(Pair.campaign_id == campaign_id).distinct()).all()
+    return sorted({model for model, _ in rows if model}), sorted({judge for _, judge in rows if judge})
 
 
 def language_summaries(session: Session, campaign_id: int) -> list[LanguageSummary]:
