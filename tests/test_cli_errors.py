@@ -141,6 +141,12 @@ CASES = {
         (["instruction", "--folder", str(p.tmp / "no-prompts")], p.tmp / "no-prompts"),
     ],
     "prompts compare": lambda p: foreign_databases(p),
+    "judge bench": lambda p: [
+        ([str(p.tmp / "no-mceval")], p.tmp / "no-mceval"),
+        ([str(p.folder), "--model", "no-such-model"], "no-such-model"),
+    ],
+    "models install": lambda p: [(["no-such-model"], "no-such-model")],
+    "models list": lambda p: [(["extra"], "extra")],
     "serve vllm": lambda p: [
         ([str(p.tmp / "no-model")], p.tmp / "no-model"),
         ([str(p.folder)], "config.json"),  # a folder that is not a transformers model
