@@ -34,7 +34,8 @@ def finished_campaign(db_url):
         pairs = []
         for index, (language, status, score, topic, execution, tokens, reason) in enumerate(rows):
             made = pair(campaign, snippets[index], language, status, f"task {index}", final_score=score, topic=topic,
-                        difficulty="easy", execution_status=execution, total_tokens=tokens, flag_reason=reason)
+                        difficulty="easy", execution_status=execution, total_tokens=tokens, flag_reason=reason,
+                        seconds=tokens / 100)
             made.scores = [JudgeScore(criterion="code_correctness", score=score, weight=2.0),
                            JudgeScore(criterion="clarity", score=min(10.0, score + 1), weight=1.0)]
             pairs.append(made)
@@ -72,6 +73,9 @@ def test_report_html_writes_one_self_contained_page_with_its_charts(finished_cam
     assert "strings" in charts["Coverage: topic x language (judged pairs)"]
     assert "code_correctness" in charts["Checklist criteria"] and "2400" in charts["Tokens per accepted pair"]
     assert "borderline final score" in charts["Flag reasons"]
+    python_row = re.search(r"<tr><td>Python</td>(.*?)</tr>", page, re.S).group(1)
+    # Model seconds: 10 + 8 + 6 for the three Python pairs, spread over the one the judge accepted.
+    assert re.findall(r'<td class="num">([\d.]+)</td>', python_row)[-2:] == ["24.0", "24.0"]
     assert re.findall(r'(?:src|href)="(?!data:)', page) == []  # nothing to fetch: the file stands alone
     assert "http://127.0.0.1:9/v1" in page and '<meta http-equiv="refresh"' not in page  # finished: no reload
 

@@ -53,6 +53,8 @@ def campaign_dashboard(session: Session, campaign: Campaign, refresh_s: int | No
     flags = flag_reason_counts(session, campaign.id)
     summaries = language_summaries(session, campaign.id)
     per_accepted = {row.language: row.tokens / row.accepted for row in summaries if row.accepted}
+    # A campaign's cost is model time: the seconds its calls took, spread over the pairs that made it.
+    seconds_per_accepted = {row.language: row.seconds / row.accepted for row in summaries if row.accepted}
     plots = {
         "funnel": charts.horizontal_bars({step.step: step.items for step in funnel}, "items"),
         "scores": charts.score_histograms(scores) if scores else None,
@@ -66,7 +68,7 @@ def campaign_dashboard(session: Session, campaign: Campaign, refresh_s: int | No
     running = campaign.status == CampaignStatus.running
     return TEMPLATES.get_template("dashboard.html").render(
         campaign=campaign, css=CSS, plots=plots, funnel=funnel, criteria=criteria, flags=flags,
-        summaries=summaries, per_accepted=per_accepted, stages=stage_costs(session, campaign.id),
+        summaries=summaries, per_accepted=per_accepted, seconds_per_accepted=seconds_per_accepted, stages=stage_costs(session, campaign.id),
         endpoints=endpoint_usage(session, campaign.id), synergy=synergy(session, campaign.id),
         refresh_s=refresh_s if running else None,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
