@@ -1,5 +1,6 @@
 """The review app in a real browser (Debian's headless Chromium driven by playwright): logging in and out, model
-output that tries to run script, and a form another local site posts to the app."""
+output that tries to run script, a form another local site posts to the app, and every route asked for
+without a session."""
 
 import json
 import re
@@ -299,3 +300,30 @@ def test_a_bulk_verdict_on_ticked_pairs_after_a_confirmation(page, app_url, revi
     page.wait_for_url(f"{app_url}/?")
     assert reviews(url) == [("ana", "reject"), ("ana", "reject")]
     assert page.locator("table.queue a").all_inner_texts() == [str(ids["Sum a slice."])]
+
+
+def test_a_browser_that_never_logged_in_gets_nothing_but_the_login_page(page, app_url, review_db):
+    """Every route of the served app, asked for by a browser without a session: pages send it to the login form,
+    the API answers 401, state-changing requests are refused; nothing is served."""
+    from fastapi.routing import APIRoute
+    from starlette.routing import Mount, Route
+
+    routes = [route for route in create_app(review_db[0]).routes if not isinstance(route, Mount)]
+    asked, served = 0, []
+    for route in routes:
+        assert isinstance(route, (APIRoute, Route)), route
+        if route.path == "/login":
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        for method in sorted(route.methods - {"HEAD"}):
+            answer = page.request.fetch(f"{app_url}{path}", method=method, max_redirects=0)
+            asked += 1
+            location = answer.headers.get("location", "")
+            refused = answer.status in (401, 403) or (answer.status == 303 and location.startswith("/login"))
+            if not refused:
+                served.append(f"{method} {route.path}: {answer.status} {location}")
+    assert served == [] and asked >= 20, (asked, served)  # 22 today: every route but the login form
+    for path in ("/", "/pairs/1", "/admin", "/campaigns", "/campaigns/1", "/bulk"):
+        page.goto(f"{app_url}{path}")
+        assert re.search(r"/login\?next=", page.url), (path, page.url)
+        assert page.locator("input[name=password]").count() == 1
