@@ -9,7 +9,7 @@ OUT ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install toolchains vllm demo test clean
+.PHONY: install toolchains vllm peer-bench-env demo test clean
 
 install: $(STAMP) toolchains
 
@@ -53,6 +53,15 @@ $(VLLM_STAMP): pyproject.toml Makefile
 	# Polyforge itself, so that `.venv-vllm/bin/polyforge run` can use the in-process `vllm` backend.
 	$(VLLM_VENV)/bin/pip install --quiet -e . "$(VLLM_PACKAGE)"
 	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	touch $@
+
+# distilabel 1.5.3 in an environment of its own, for bench/peer.py (which also creates it when missing).
+DISTILABEL_VENV := .venv-distilabel
+peer-bench-env: $(DISTILABEL_VENV)/.installed
+
+$(DISTILABEL_VENV)/.installed:
+	$(PYTHON) -m venv $(DISTILABEL_VENV)
+	$(DISTILABEL_VENV)/bin/pip install --quiet distilabel==1.5.3 requests openai
 	touch $@
 
 demo: $(STAMP) toolchains

@@ -267,6 +267,7 @@ def ensure_distilabel_env(env: Path) -> Path:
         print(f"creating {env} (distilabel {DISTILABEL_VERSION}; a few minutes)", file=sys.stderr, flush=True)
         subprocess.run(["python3", "-m", "venv", str(env)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", *DISTILABEL_PACKAGES], check=True)
+        (env / ".installed").touch()  # what `make peer-bench-env` leaves, so make does not install again
     found = subprocess.run([str(python), "-c", "import distilabel; print(distilabel.__version__)"],
                            capture_output=True, text=True)
     if found.returncode != 0 or found.stdout.strip() != DISTILABEL_VERSION:

@@ -43,6 +43,26 @@ TEMPERATURE, TOP_P = 0.7, 0.95
 INSTRUCTION_MAX_TOKENS, ANSWER_MAX_TOKENS, JUDGE_MAX_TOKENS = 128, 256, 256
 
 
+class KeepEarlierMetadata:
+    """A task replaces each row's `distilabel_metadata` with its own; this keeps the earlier steps' entries
+    (their token statistics) beside it. No prompt or request changes."""
+
+    def process(self, inputs: StepInput):
+        earlier = [dict(row.get("distilabel_metadata") or {}) for row in inputs]
+        for outputs in super().process(inputs):
+            for before, row in zip(earlier, outputs):  # one generation per row: outputs follow inputs
+                row["distilabel_metadata"] = {**before, **(row.get("distilabel_metadata") or {})}
+            yield outputs
+
+
+class PeerTextGeneration(KeepEarlierMetadata, TextGeneration):
+    pass
+
+
+class PeerUltraFeedback(KeepEarlierMetadata, UltraFeedback):
+    pass
+
+
 @step(inputs=["answer"], outputs=["generations"])
 def AnswerAsGenerations(inputs: StepInput):
     """UltraFeedback's `generations` is a list of candidates: here, the one answer."""
@@ -61,33 +81,28 @@ def server_llm(base_url: str, model: str, max_new_tokens: int) -> OpenAILLM:
 def build_pipeline(rows: list[dict], base_url: str, model: str, cache_dir: Path) -> Pipeline:
     with Pipeline(name="peer-bench", cache_dir=cache_dir) as pipeline:
         load = LoadDataFromDicts(data=rows)
-        instruct = TextGeneration(
+        instruct = PeerTextGeneration(
             name="instruction", llm=server_llm(base_url, model, INSTRUCTION_MAX_TOKENS),
             system_prompt=INSTRUCTION_SYSTEM, template=INSTRUCTION_TEMPLATE, columns=["language", "path", "code"],
-            output_mappings={"generation": "instruction", "model_name": "instruction_model",
-                             "distilabel_metadata": "instruction_metadata"},
+            output_mappings={"generation": "instruction", "model_name": "instruction_model"},
         )
-        answer = TextGeneration(
+        answer = PeerTextGeneration(
             name="answer", llm=server_llm(base_url, model, ANSWER_MAX_TOKENS),
             system_prompt=ANSWER_SYSTEM, template=ANSWER_TEMPLATE, columns=["instruction", "language"],
-            output_mappings={"generation": "answer", "model_name": "answer_model", "distilabel_metadata": "answer_metadata"},
+            output_mappings={"generation": "answer", "model_name": "answer_model"},
         )
         wrap = AnswerAsGenerations()
-        judge = UltraFeedback(name="judge", aspect="overall-rating", llm=server_llm(base_url, model, JUDGE_MAX_TOKENS))
+        judge = PeerUltraFeedback(name="judge", aspect="overall-rating", llm=server_llm(base_url, model, JUDGE_MAX_TOKENS))
         load >> instruct >> answer >> wrap >> judge
     return pipeline
 
 
 def token_counts(rows: list[dict]) -> dict:
     """Prompt and completion tokens per step, from the `statistics_STEP` entries distilabel keeps per row
-    (taken from the server's `usage`). Each task replaces a row's `distilabel_metadata`, so the first two
-    steps' metadata are kept under their own names (output_mappings)."""
+    (taken from the server's `usage`)."""
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
-        metadata = {}
-        for column in ("instruction_metadata", "answer_metadata", "distilabel_metadata"):
-            metadata.update(row.get(column) or {})
-        for key, stats in metadata.items():
+        for key, stats in (row.get("distilabel_metadata") or {}).items():
             if not key.startswith("statistics_") or not isinstance(stats, dict):
                 continue
             step_counts = counts.setdefault(key.removeprefix("statistics_"), {"input_tokens": 0, "output_tokens": 0})
