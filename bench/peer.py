@@ -200,16 +200,21 @@ class VLLMServer(Server):
 
     def counters(self) -> dict[str, float]:
         with urllib.request.urlopen(self.url.removesuffix("/v1") + "/metrics", timeout=30) as response:
-            text = response.read().decode()
+            return self.parse_metrics(response.read().decode())
+
+    @classmethod
+    def parse_metrics(cls, text: str) -> dict[str, float]:
+        """The counters of METRICS from Prometheus' text format, each summed over its labels (finish reasons,
+        engines); vLLM's prompt tokens count cached ones too, so the computed ones are the difference."""
         totals: Counter = Counter()
         for line in text.splitlines():
-            if line.startswith("#"):
+            if line.startswith("#") or not line.strip():
                 continue
             name, _, value = line.rpartition(" ")
-            metric = self.METRICS.get(name.split("{", 1)[0])
+            metric = cls.METRICS.get(name.split("{", 1)[0])
             if metric:
-                totals[metric] += float(value)  # summed over labels (finish reasons, model names)
-        missing = [name for name, metric in self.METRICS.items() if metric not in totals]
+                totals[metric] += float(value)
+        missing = [name for name, metric in cls.METRICS.items() if metric not in totals]
         if missing:
             raise SystemExit(f"error: vLLM's /metrics has no {', '.join(missing)}; this bench reads vLLM 0.32's names")
         totals["computed_prompt_tokens"] = totals["prompt_tokens"] - totals["cached"]
@@ -338,9 +343,12 @@ def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, w
     with database(result.database_url) as sessions, sessions() as session:
         judged = session.scalar(select(func.count(Pair.id)).where(Pair.campaign_id == result.campaign_id,
                                                                   Pair.final_score.is_not(None)))
+        # Why pairs were rejected before or by the judge (gate drops, malformed judge replies), for the notes.
+        errors = Counter(error[:80] for error in session.scalars(
+            select(Pair.error).where(Pair.campaign_id == result.campaign_id, Pair.error.is_not(None))))
     statuses = dict(result.statuses)
     answered = sum(n for status, n in statuses.items() if status not in ("failed", "duplicate"))
-    client = {"statuses": statuses, "requests": sum(e.requests for e in result.endpoints),
+    client = {"statuses": statuses, "errors": dict(errors), "requests": sum(e.requests for e in result.endpoints),
               "prompt_tokens": sum(e.prompt_tokens for e in result.endpoints),
               "completion_tokens": sum(e.completion_tokens for e in result.endpoints)}
     return server_row(server, "polyforge", before, after, answered, judged, statuses.get("accepted", 0),
