@@ -24,8 +24,9 @@ on), Polyforge asking with `json_schema`. A vLLM start takes minutes on a small 
 
 Measured per run, around the run alone (distilabel: `pipeline.run`, its step start-up included, interpreter and
 imports not; Polyforge: `CampaignRunner.run`, ingest included):
-- wall seconds, pairs (snippets that got an instruction and an answer) and pairs per minute; judged (pairs with
-  a parsed judge score) and, for Polyforge, accepted;
+- wall seconds; pairs (work items finished: a distilabel row out, a Polyforge pair in any status but failed,
+  gate rejections included) and pairs per minute; of them, answered (an answer was written: Polyforge's
+  instruction gate drops some before), judged (a judge score parsed) and, for Polyforge, accepted;
 - server busy: CPU seconds of the server's process tree (psutil) / (wall x cores);
 - requests, prompt tokens, prompt tokens the server computed (the rest came from its prefix cache) and
   completion tokens. vLLM: all from its Prometheus /metrics, read before and after the run. llama.cpp's server
@@ -68,6 +69,7 @@ from polyforge.ingest.pipeline import SnippetRecord
 from polyforge.llm.embedded import bundled_gguf_path
 from polyforge.sandbox.mceval import McEvalError, Task, load_tasks
 from polyforge.storage import Pair, database
+from polyforge.terms import GATE, PairStatus
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -237,8 +239,9 @@ class RunRow:
     server: str
     system: str
     seconds: float
-    pairs: int
-    judged: int
+    pairs: int  # work items finished: a distilabel row out, a Polyforge pair in any status but failed
+    answered: int  # of them, those whose answer was written
+    judged: int  # of them, those with a judge score that parsed
     accepted: int | None
     busy: float  # server CPU seconds / (wall x cores)
     requests: int
@@ -252,17 +255,17 @@ class RunRow:
         return 60 * self.pairs / self.seconds if self.seconds else 0.0
 
 
-def server_row(server: Server, system: str, before: ServerSample, after: ServerSample, pairs: int, judged: int,
-               accepted: int | None, completion_from_usage: int, client: dict) -> RunRow:
+def server_row(server: Server, system: str, before: ServerSample, after: ServerSample, pairs: int, answered: int,
+               judged: int, accepted: int | None, completion_from_usage: int, client: dict) -> RunRow:
     seconds = after.at - before.at
     delta = {key: after.counters[key] - before.counters.get(key, 0) for key in after.counters}
     cores = len(os.sched_getaffinity(0))
     completion = int(delta["completion_tokens"]) if "completion_tokens" in delta else completion_from_usage
     if delta.get("failed_requests"):
         client = {**client, "failed_requests": int(delta["failed_requests"])}
-    return RunRow(server.name, system, seconds, pairs, judged, accepted, (after.cpu_s - before.cpu_s) / (seconds * cores),
-                  int(delta["requests"]), int(delta["prompt_tokens"]), int(delta["computed_prompt_tokens"]),
-                  completion, client)
+    busy = (after.cpu_s - before.cpu_s) / (seconds * cores)
+    return RunRow(server.name, system, seconds, pairs, answered, judged, accepted, busy, int(delta["requests"]),
+                  int(delta["prompt_tokens"]), int(delta["computed_prompt_tokens"]), completion, client)
 
 
 def ensure_distilabel_env(env: Path) -> Path:
@@ -307,8 +310,8 @@ def run_distilabel(server: Server, python: Path, rows: list[dict], work: Path) -
     tokens = result["tokens"]
     usage_completion = sum(step["output_tokens"] for step in tokens.values())
     client = {"tokens_per_step": tokens, "rows": result["rows"]}
-    return server_row(server, "distilabel", before, after, result["answered"], result["rated"], None,
-                      usage_completion, client)
+    return server_row(server, "distilabel", before, after, result["rows"], result["answered"], result["rated"],
+                      None, usage_completion, client)
 
 
 def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, concurrency: int) -> CampaignConfig:
@@ -341,17 +344,21 @@ def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, w
     if snippets != pairs:
         raise SystemExit(f"error: Polyforge's ingest kept {snippets} snippets of the {pairs} peer programs")
     with database(result.database_url) as sessions, sessions() as session:
-        judged = session.scalar(select(func.count(Pair.id)).where(Pair.campaign_id == result.campaign_id,
-                                                                  Pair.final_score.is_not(None)))
+        mine = Pair.campaign_id == result.campaign_id
+        finished = session.scalar(select(func.count(Pair.id)).where(mine, Pair.status != PairStatus.failed))
+        # An item the instruction gate dropped got no answer call.
+        unanswered = session.scalar(select(func.count(Pair.id)).where(
+            mine, Pair.error.like(f"{GATE}instruction restates%")))
+        judged = session.scalar(select(func.count(Pair.id)).where(mine, Pair.final_score.is_not(None)))
         # Why pairs were rejected before or by the judge (gate drops, malformed judge replies), for the notes.
         errors = Counter(error[:80] for error in session.scalars(
-            select(Pair.error).where(Pair.campaign_id == result.campaign_id, Pair.error.is_not(None))))
-    statuses = dict(result.statuses)
-    answered = sum(n for status, n in statuses.items() if status not in ("failed", "duplicate"))
+            select(Pair.error).where(mine, Pair.error.is_not(None))))
+    statuses = {str(status): n for status, n in result.statuses.items()}
     client = {"statuses": statuses, "errors": dict(errors), "requests": sum(e.requests for e in result.endpoints),
               "prompt_tokens": sum(e.prompt_tokens for e in result.endpoints),
               "completion_tokens": sum(e.completion_tokens for e in result.endpoints)}
-    return server_row(server, "polyforge", before, after, answered, judged, statuses.get("accepted", 0),
+    return server_row(server, "polyforge", before, after, finished, finished - unanswered, judged,
+                      statuses.get("accepted", 0),
                       client["completion_tokens"], client)
 
 
@@ -404,16 +411,16 @@ def print_table(rows: list[RunRow], snippets: int, concurrency: int) -> None:
     print(f"{snippets} McEval snippets ({', '.join(PEER_LANGUAGES)}), {cores} cores, max tokens "
           f"{INSTRUCTION_MAX_TOKENS}/{ANSWER_MAX_TOKENS}/{JUDGE_MAX_TOKENS}, temperature {TEMPERATURE}, "
           f"Polyforge concurrency {concurrency}\n")
-    print("| server | system | wall s | pairs | pairs/min | judged | accepted | server busy | requests "
+    print("| server | system | wall s | pairs | pairs/min | answered | judged | accepted | server busy | requests "
           "| prompt tokens | computed prompt | completion tokens | pairs/min vs distilabel |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     baseline = {row.server: row.pairs_per_min for row in rows if row.system == "distilabel"}
     for row in rows:
         ratio = row.pairs_per_min / baseline[row.server] if baseline.get(row.server) else float("nan")
         accepted = "-" if row.accepted is None else str(row.accepted)
         print(f"| {row.server} | {row.system} | {row.seconds:.0f} | {row.pairs} | {row.pairs_per_min:.2f} "
-              f"| {row.judged} | {accepted} | {100 * row.busy:.0f}% | {row.requests} | {row.prompt_tokens:,} "
-              f"| {row.computed_prompt_tokens:,} | {row.completion_tokens:,} | {ratio:.2f}x |")
+              f"| {row.answered} | {row.judged} | {accepted} | {100 * row.busy:.0f}% | {row.requests} "
+              f"| {row.prompt_tokens:,} | {row.computed_prompt_tokens:,} | {row.completion_tokens:,} | {ratio:.2f}x |")
 
 
 def main() -> None:

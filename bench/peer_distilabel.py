@@ -92,7 +92,8 @@ def build_pipeline(rows: list[dict], base_url: str, model: str, cache_dir: Path)
             output_mappings={"generation": "answer", "model_name": "answer_model"},
         )
         wrap = AnswerAsGenerations()
-        judge = PeerUltraFeedback(name="judge", aspect="overall-rating", llm=server_llm(base_url, model, JUDGE_MAX_TOKENS))
+        judge = PeerUltraFeedback(name="judge", aspect="overall-rating",
+                                  llm=server_llm(base_url, model, JUDGE_MAX_TOKENS))
         load >> instruct >> answer >> wrap >> judge
     return pipeline
 
