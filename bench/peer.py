@@ -15,7 +15,7 @@ distilabel first on the first server, Polyforge first on the next):
   (answer, 256) -> UltraFeedback (overall-rating, 256) with OpenAILLM.
 - Polyforge: a campaign (CampaignRunner) with instruction 128, answer 256 and judge 256 max tokens, one answer
   candidate, judge scores only, execution, memory banks, classification, steering and discussion off.
-Both sample at temperature 0.7, top_p 0.95.
+Both sample at temperature 0.7, top_p 0.95 at every stage (Polyforge's judge too, whose default is 0).
 
 Servers: `llama`, llama-cpp-python's server (`python -m llama_cpp.server`, one request at a time) with the bundled
 SmolLM2-135M GGUF, Polyforge asking for JSON with `json_object`; `vllm`, vLLM's OpenAI server started by
@@ -39,7 +39,8 @@ no response cache. Not matched: the prompts (distilabel's are Polyforge's words 
 prompt; UltraFeedback has its own judge prompt and writes free text that it parses, while Polyforge's judge
 writes schema-constrained JSON); how requests are sent (distilabel sends a step's whole batch, up to 50 rows,
 at once and moves batch by batch; Polyforge keeps `--concurrency` items in flight, each going stage to stage);
-Polyforge's cheap gates (on, as by default) may reject an answer without a judge call. vLLM's prefix cache is
+Polyforge's cheap gates (on, as by default) may drop an instruction before its answer call, or an answer before
+its judge call, and such a rejected pair counts as finished. vLLM's prefix cache is
 not cleared between the two runs (their prompts share no leading block).
 """
 
