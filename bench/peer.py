@@ -27,7 +27,8 @@ imports not; Polyforge: `CampaignRunner.run`, ingest included):
 - wall seconds; pairs (work items finished: a distilabel row out, a Polyforge pair in any status but failed,
   gate rejections included) and pairs per minute; of them, answered (an answer was written: Polyforge's
   instruction gate drops some before), judged (a judge score parsed) and, for Polyforge, accepted;
-- server busy: CPU seconds of the server's process tree (psutil) / (wall x cores);
+- server busy: CPU seconds of the server's process tree (psutil) / (wall x cores), and pairs per minute of that
+  CPU time (on a shared machine the server's share of the cores varies from run to run; its CPU time varies less);
 - requests, prompt tokens, prompt tokens the server computed (the rest came from its prefix cache) and
   completion tokens. vLLM: all from its Prometheus /metrics, read before and after the run. llama.cpp's server
   has no metrics: requests, prompt and computed prompt tokens come from its log (the access lines, its
@@ -255,6 +256,12 @@ class RunRow:
     def pairs_per_min(self) -> float:
         return 60 * self.pairs / self.seconds if self.seconds else 0.0
 
+    @property
+    def pairs_per_server_cpu_min(self) -> float:
+        """Pairs per minute of the server's CPU time: less swayed than wall time by other work on the machine."""
+        cpu_s = self.busy * self.seconds * len(os.sched_getaffinity(0))
+        return 60 * self.pairs / cpu_s if cpu_s else 0.0
+
 
 def server_row(server: Server, system: str, before: ServerSample, after: ServerSample, pairs: int, answered: int,
                judged: int, accepted: int | None, completion_from_usage: int, client: dict) -> RunRow:
@@ -413,15 +420,21 @@ def print_table(rows: list[RunRow], snippets: int, concurrency: int) -> None:
           f"{INSTRUCTION_MAX_TOKENS}/{ANSWER_MAX_TOKENS}/{JUDGE_MAX_TOKENS}, temperature {TEMPERATURE}, "
           f"Polyforge concurrency {concurrency}\n")
     print("| server | system | wall s | pairs | pairs/min | answered | judged | accepted | server busy | requests "
-          "| prompt tokens | computed prompt | completion tokens | pairs/min vs distilabel |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    baseline = {row.server: row.pairs_per_min for row in rows if row.system == "distilabel"}
+          "| prompt tokens | computed prompt | completion tokens | pairs/min vs distilabel | pairs/server CPU-min "
+          "| vs distilabel |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: |")
+    baseline = {row.server: row for row in rows if row.system == "distilabel"}
     for row in rows:
-        ratio = row.pairs_per_min / baseline[row.server] if baseline.get(row.server) else float("nan")
+        base = baseline.get(row.server)
+        ratio = row.pairs_per_min / base.pairs_per_min if base and base.pairs_per_min else float("nan")
+        cpu_ratio = (row.pairs_per_server_cpu_min / base.pairs_per_server_cpu_min
+                     if base and base.pairs_per_server_cpu_min else float("nan"))
         accepted = "-" if row.accepted is None else str(row.accepted)
         print(f"| {row.server} | {row.system} | {row.seconds:.0f} | {row.pairs} | {row.pairs_per_min:.2f} "
               f"| {row.answered} | {row.judged} | {accepted} | {100 * row.busy:.0f}% | {row.requests} "
-              f"| {row.prompt_tokens:,} | {row.computed_prompt_tokens:,} | {row.completion_tokens:,} | {ratio:.2f}x |")
+              f"| {row.prompt_tokens:,} | {row.computed_prompt_tokens:,} | {row.completion_tokens:,} | {ratio:.2f}x "
+              f"| {row.pairs_per_server_cpu_min:.2f} | {cpu_ratio:.2f}x |")
 
 
 def main() -> None:
@@ -464,7 +477,9 @@ def main() -> None:
                 rows += measure_vllm(work / name, args.vllm_python, **common)
     print_table(rows, args.snippets, args.concurrency)
     if args.json:
-        args.json.write_text(json.dumps([asdict(row) | {"pairs_per_min": row.pairs_per_min} for row in rows],
+        args.json.write_text(json.dumps([asdict(row) | {"pairs_per_min": row.pairs_per_min,
+                                                         "pairs_per_server_cpu_min": row.pairs_per_server_cpu_min}
+                                         for row in rows],
                                         indent=2))
 
 
