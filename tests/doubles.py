@@ -48,6 +48,11 @@ def stage_of(messages: list[Message]) -> str:
     return "answer"
 
 
+def judged_language(messages: list[Message]) -> str:
+    """The language a judge prompt names ("Language: Go", first line of the user message)."""
+    return re.search(r"^Language: (\S+)", messages[1]["content"], re.M).group(1)
+
+
 CLASSIFICATION = json.dumps({"topic": "algorithms", "difficulty": "easy"})
 
 # A correct answer to "sum a list of integers" per language, so that answers pass the code-block gate.

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from doubles import CLASSIFICATION, ScriptedBackend, pipeline_script, stage_of, uniform_scores
+from doubles import CLASSIFICATION, ScriptedBackend, judged_language, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import Campaign, JudgeScore, Pair, Snippet, open_engine, session_factory
@@ -24,8 +24,8 @@ def make_config(sample_repo, out, db_url, **overrides):
 def scores_by_language(criteria):
     """Scripted judge: Python pairs score 9, Rust 2, the rest 5."""
     def judge(messages):
-        prompt = messages[0]["content"]
-        value = 9 if "Python" in prompt else 2 if "Rust" in prompt else 5
+        language = judged_language(messages)
+        value = 9 if language == "Python" else 2 if language == "Rust" else 5
         return uniform_scores(value, criteria)
     return judge
 

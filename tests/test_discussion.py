@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
+from doubles import ScriptedBackend, judged_language, pipeline_script, stage_of, uniform_scores
 from factories import campaign_with_snippets, pair
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
@@ -125,7 +125,7 @@ def campaign_config(sample_repo, tmp_path, db_url, **discussion):
 
 def judge_by_language(criteria):
     """Python pairs score 9 (accepted), Go 9, Rust 2 (rejected)."""
-    return lambda messages: uniform_scores(2 if "Rust" in messages[0]["content"] else 9, criteria)
+    return lambda messages: uniform_scores(2 if judged_language(messages) == "Rust" else 9, criteria)
 
 
 def test_a_campaign_stores_discussions_and_transfers_within_the_pair_budget(sample_repo, tmp_path, db_url, criteria):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from doubles import ScriptedBackend, two_candidates_script
+from doubles import ScriptedBackend, judged_language, two_candidates_script
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.storage import open_engine, session_factory
@@ -19,8 +19,7 @@ def campaign_db(sample_repo, tmp_path, db_url, criteria):
     """A campaign over four languages, two candidates per instruction (one good, one bad)."""
 
     def judge_score(messages, has_code):
-        language = next(lang for lang in SCORES if lang in messages[0]["content"])
-        return SCORES[language] if has_code else 1
+        return SCORES[judged_language(messages)] if has_code else 1
 
     config = CampaignConfig.model_validate({
         "name": "export", "output_dir": str(tmp_path), "database_url": db_url,

@@ -64,8 +64,10 @@ def test_prompts_carry_the_snippet_and_language(checklist, criteria):
     state, backend = run_with(pipeline_script(lambda m: uniform_scores(9, criteria)), checklist)
     instruction_prompt = backend.calls[0][0][1]["content"]
     assert "return sum(xs)" in instruction_prompt and "Python" in instruction_prompt
-    judge_prompt = backend.calls[2][0][1]["content"]
-    assert all(c in judge_prompt for c in criteria)
+    judge_system, judge_user = (message["content"] for message in backend.calls[2][0])
+    # The checklist is the same for every pair: it leads (in the system message), so a prefix cache can reuse it.
+    assert all(c in judge_system for c in criteria) and "Python" not in judge_system
+    assert "Language: Python" in judge_user
 
 
 def test_rejection_sampling_keeps_the_best_candidate(checklist, criteria):
