@@ -7,6 +7,7 @@ import torch
 
 from polyforge.config import TrainingConfig
 from polyforge.training.sft import train_sft
+from training_support import smollm2_tokenizer, tiny_llama
 
 EXAMPLES = [
     {"messages": [{"role": "user", "content": f"Write a function that adds {i}."},
@@ -17,21 +18,7 @@ EXAMPLES = [
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from transformers import AutoTokenizer
-
-    from polyforge.llm.embedded import bundled_gguf_path
-
-    gguf = bundled_gguf_path()
-    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-
-
-def tiny_llama(tokenizer):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512)
-    return LlamaForCausalLM(config)
+    return smollm2_tokenizer()
 
 
 def test_sft_trains_and_saves_a_loadable_model(tmp_path, tokenizer):
