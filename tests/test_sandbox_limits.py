@@ -195,6 +195,20 @@ def test_what_programs_do_need_stays_allowed(sandbox):
     assert execution.status is Status.PASSED and execution.stdout.strip() == "child", execution
 
 
+@requires_cgroup
+def test_another_process_ending_leaves_this_ones_runs_working(sandbox):
+    """A `polyforge` subprocess (a campaign's eval, a second campaign) removes its own cgroup folder when it
+    ends; the runs of the process still going must not lose theirs."""
+    hello = {"main.py": "print('hello')"}
+    assert sandbox.run("Python", hello).status is Status.PASSED
+    other = subprocess.run([sys.executable, "-c", "from polyforge.sandbox import Sandbox\n"
+                            "print(Sandbox().run('Python', {'main.py': 'print(1)'}).status.value)"],
+                           capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert other.returncode == 0 and other.stdout.strip() == "passed", other.stdout + other.stderr
+    after = sandbox.run("Python", hello)
+    assert after.status is Status.PASSED and after.stdout.strip() == "hello", after
+
+
 def _unprivileged_python() -> tuple[list[str], dict[str, str]] | str:
     """How to start these tests' Python as `nobody`, or why it cannot be done here."""
     if os.geteuid() != 0:

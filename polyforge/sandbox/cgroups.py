@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-PARENT = "polyforge-sandbox"        # our folder under the cgroup we run in; one folder per step below it
+PARENT = "polyforge-sandbox"        # our folders under the cgroup we run in, one per process; one per step below it
 CONTROLLERS = ("memory", "pids")
 # Joins every cgroup named before `--`, then execs the rest; a failure is reported under the "cgroup:"
 # prefix, which the sandbox reads as its own failure, not the program's.
@@ -83,6 +83,12 @@ def _below(mount: Path, path: str) -> Path:
     return folder if folder.is_dir() else mount
 
 
+def _parent_name() -> str:
+    # One parent per process: a process removes its own at exit, never the one another process (a campaign's
+    # `polyforge` subprocess, a second campaign on the machine) is still making steps' cgroups in.
+    return f"{PARENT}-{os.getpid()}"
+
+
 def _v2_parent() -> tuple[Path | None, str]:
     mounts = [point for point, fstype, _ in _mountinfo() if fstype == "cgroup2"]
     if not mounts:
@@ -99,7 +105,7 @@ def _v2_parent() -> tuple[Path | None, str]:
         # A v2 cgroup with processes cannot hand controllers to children, except the root: hang ours there.
         enable = " ".join(f"+{name}" for name in CONTROLLERS)
         _write(root / "cgroup.subtree_control", enable)
-        parent = root / PARENT
+        parent = root / _parent_name()
         parent.mkdir(exist_ok=True)
         _write(parent / "cgroup.subtree_control", enable)
     except OSError as exc:
@@ -114,7 +120,7 @@ def _v1_parents() -> tuple[tuple[Path, ...], str]:
         mounts = [point for point, fstype, options in _mountinfo() if fstype == "cgroup" and controller in options]
         if not mounts:
             return (), f"no cgroup v1 {controller} hierarchy"
-        parent = _below(mounts[0], own.get(controller, "/")) / PARENT
+        parent = _below(mounts[0], own.get(controller, "/")) / _parent_name()
         try:
             parent.mkdir(exist_ok=True)
         except OSError as exc:
