@@ -24,7 +24,7 @@ from polyforge.storage import DatabaseNotFound, UnusableDatabase, database_url, 
 
 console = Console(soft_wrap=True)  # never break a printed path across lines
 if not console.is_terminal:
-    console.width = max(console.width, 120)  # logs and pipes: keep the summary table's columns whole
+    console.width = max(console.width, 160)  # logs and pipes: keep the summary table's columns whole
 
 # str, not Path: a Path would fold the '//' of a database URL
 DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a .db file, or a database URL.")]
