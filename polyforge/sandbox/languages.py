@@ -82,6 +82,9 @@ class Toolchain:
     # Toolchains that live outside /usr (rustup): a host command printing a folder that is bound
     # read-only at /opt/toolchain/<name>, whose bin/ goes first on PATH.
     home_query: tuple[str, ...] | None = None
+    # Host folders outside /usr the toolchain reads (GHC's package database under /var/lib), bound
+    # read-only at the same path when they exist.
+    host_folders: tuple[str, ...] = ()
     min_memory_mb: int = 0                        # floor for runtimes that reserve a lot (JVM, Go)
     min_processes: int = 0                        # floor for runtimes with many threads
     # Regular expressions (multiline) over stderr + stdout, to classify a non-zero exit.
@@ -359,6 +362,21 @@ LANGUAGES: tuple[Toolchain, ...] = (
     Toolchain(name="Racket", aliases=("racket", "rkt"), source="main.rkt", **RACKET_TOOLCHAIN),
     # McEval's Scheme tasks are written for Racket (`#lang racket`, rackunit).
     Toolchain(name="Scheme", aliases=("scheme",), source="main.rkt", **RACKET_TOOLCHAIN),
+    Toolchain(
+        name="Haskell", aliases=("haskell", "hs", "ghc"), source="main.hs",
+        hello='main :: IO ()\nmain = putStrLn "ok"\n',
+        # -O0: runs are short, and optimising doubles GHC's compile time.
+        compile=("ghc", "-O0", "-v0", "-o", "main", "main.hs"), run=("./main",),
+        binaries=("ghc",), version_command=("ghc", "--numeric-version"), packages={"apt": ("ghc",)},
+        host_folders=("/var/lib/ghc",),  # /usr/lib/ghc/package.conf.d links there
+        min_memory_mb=1024,
+        failed_patterns=(r"Assertion failed", r"(?i)^main: .*test.*fail"),
+        memory_patterns=(r"[Hh]eap exhausted", r"out of memory"),
+        syntax_patterns=(r"error: parse error", r"lexical error"),
+        runtime_patterns=(r"^main: ", r"CallStack \(from HasCallStack\)"),
+        assertion_patterns=(r"\berror\s+\"", r"\bassert\b", r"\bexitWith\s*\(\s*ExitFailure", r"\bexitFailure\b",
+                            r"\bthrowIO\b"),
+    ),
     Toolchain(
         name="Vim script", aliases=("vim script", "vimscript", "vim", "viml"), source="main.vim",
         hello="put ='ok'\nprint\nqall!\n",
