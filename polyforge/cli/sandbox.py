@@ -36,7 +36,7 @@ def doctor() -> None:
         table.add_row(name, "[red]no[/]", "", "", f"not available: {reason}")
     console.print(table)
     console.print(f"{sum(c.usable for c in checks)} of {len(checks)} languages usable; "
-                  f"{len(UNAVAILABLE)} more have no toolchain package")
+                  f"{len(UNAVAILABLE)} more have no usable toolchain package")
     containment = Table(title="sandbox containment")
     containment.add_column("layer")
     containment.add_column("in force")

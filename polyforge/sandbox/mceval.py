@@ -24,7 +24,7 @@ MCEVAL_LANGUAGES = {
     "Java": "Java", "Rust": "Rust", "Go": "Go", "Shell": "Shell", "Perl": "Perl", "Ruby": "Ruby", "PHP": "PHP",
     "Lua": "Lua", "Tcl": "Tcl", "Fortran": "Fortran", "Common_Lisp": "Common Lisp", "Pascal": "Pascal",
     "Elixir": "Elixir", "Erlang": "Erlang", "VimScript": "Vim script", "R": "R", "Emacs_Lisp": "Emacs Lisp",
-    "CoffeeScript": "CoffeeScript", "Racket": "Racket", "Scheme": "Scheme",
+    "CoffeeScript": "CoffeeScript", "Racket": "Racket", "Scheme": "Scheme", "Haskell": "Haskell",
 }
 # Crates McEval's Rust prompts import whether or not they use them; the sandbox has no crates.
 UNAVAILABLE_CRATES = {"rand": r"\brand::|\.gen_range|thread_rng", "regex": r"\bRegex\b", "md5": r"\bmd5::"}

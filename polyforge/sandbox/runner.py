@@ -48,7 +48,9 @@ class Toolchains:
 
     def binds(self, lang: Toolchain) -> dict[str, str]:
         home = self.home(lang)
-        return {home: f"{TOOLCHAIN_ROOT}/{lang.name.lower()}"} if home else {}
+        binds = {home: f"{TOOLCHAIN_ROOT}/{lang.name.lower()}"} if home else {}
+        binds.update({folder: folder for folder in lang.host_folders if os.path.isdir(folder)})
+        return binds
 
     def host_path(self, lang: Toolchain) -> str:
         """The sandbox's PATH as host folders: where its binaries are found from outside."""
