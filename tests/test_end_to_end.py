@@ -60,7 +60,8 @@ def test_run_export_train(tmp_path, sample_repo):
     assert "loads with AutoModelForCausalLM.from_pretrained" in output
     assert (tmp_path / "train" / "sft" / "model" / "config.json").is_file()
     if preferences:
-        assert f"DPO: 1 steps on {preferences} preference pairs" in output
+        assert f"DPO: TRL DPOTrainer, 1 steps from the SFT model on {preferences} preference pairs" in output
+        assert "DPO: 1 steps on" in output
         assert (tmp_path / "train" / "dpo" / "model" / "config.json").is_file()
     else:
         assert "DPO: skipped, no preference pairs" in output
