@@ -377,6 +377,18 @@ class ExecutionConfig(_Strict):
     cache: bool = Field(default=True, description="Reuse results of identical runs (OUTPUT_DIR/sandbox-cache.db).")
 
 
+class WorkersConfig(_Strict):
+    """Where work items run: in the campaign's own process, or on a Ray cluster with one worker per language."""
+
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="local: in this process; ray: a Ray actor per language, placed by Ray.")
+    ray_address: str | None = Field(
+        default=None, description="The Ray cluster to join (e.g. auto, or ray://head:10001); default: a Ray "
+        "started on this machine for the run.")
+    cpus_per_language: float = Field(
+        default=1.0, gt=0, description="CPUs Ray reserves for each language's worker (its sandbox runs included).")
+
+
 class LoraConfig(_Strict):
     """A LoRA adapter (peft): which layers get one and how large it is."""
 
@@ -531,6 +543,7 @@ class CampaignConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
 
     @model_validator(mode="after")
     def _known_languages(self) -> "CampaignConfig":

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,16 +20,16 @@ def sample_repo() -> Path:
     return ROOT / "examples" / "sample_repo"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh, empty database: a SQLite file, and a new database on the test PostgreSQL server."""
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new database on the test PostgreSQL server."""
     from uuid import uuid4
 
     from sqlalchemy import create_engine, make_url, text
 
     from polyforge.storage import database_url
 
-    if request.param == "sqlite":
+    if kind == "sqlite":
         yield database_url(tmp_path / "db")
         return
     server = os.environ.get("POLYFORGE_TEST_DATABASE_URL")
@@ -44,6 +46,31 @@ def db_url(request, tmp_path):
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, and a new database on the test PostgreSQL server."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(tmp_path):
+    """A fresh database on the test PostgreSQL server."""
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster with 4 CPUs for the session (the executor joins the one this process started);
+    yields its address, for a campaign run as a separate command to join."""
+    import ray
+
+    context = ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield context.address_info["address"]
+    ray.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """A small fault-injecting HTTP proxy for tests: 429s, 5xx, dropped connections, hangs, garbage bodies.
 
 It sits between a client and a real server on 127.0.0.1. Faults follow a seeded schedule, one
-draw per request, and are counted so a test can check each kind really happened.
+draw per request, after an optional fixed opening (so a short test meets every kind for sure),
+and are counted so a test can check each kind really happened.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ FAULTS = ("pass", "429", "503", "drop", "garbage", "hang")
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, rates: dict[str, float], seed: int = 0, hang_s: float = 10.0):
-        """`upstream`: e.g. http://127.0.0.1:8000; `rates`: fault -> probability (the rest passes)."""
-        unknown = set(rates) - set(FAULTS)
+    def __init__(self, upstream: str, rates: dict[str, float], seed: int = 0, hang_s: float = 10.0,
+                 opening: tuple[str, ...] = ()):
+        """`upstream`: e.g. http://127.0.0.1:8000; `rates`: fault -> probability (the rest passes);
+        `opening`: the faults of the first requests, in order, before the seeded draws."""
+        unknown = (set(rates) | set(opening)) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {unknown}; known: {FAULTS}")
         self.upstream = upstream.rstrip("/")
@@ -27,12 +30,15 @@ class FaultProxy:
         self.hang_s = hang_s
         self.injected: Counter = Counter()
         self._random = random.Random(seed)
+        self._opening = list(opening)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
 
     def _draw(self) -> str:
+        if self._opening:
+            return self._opening.pop(0)
         roll, edge = self._random.random(), 0.0
         for fault, rate in self.rates.items():
             edge += rate

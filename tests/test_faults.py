@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from fault_proxy import FaultProxy
+from fault_proxy import FAULTS, FaultProxy
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.llm.concurrency import AdaptiveLimiter
@@ -14,26 +14,29 @@ from polyforge.llm.pool import EndpointPool
 from polyforge.storage import Pair, open_engine, session_factory
 
 pytestmark = pytest.mark.slow
-RATES = {"429": 0.15, "503": 0.1, "drop": 0.08, "garbage": 0.08, "hang": 0.04}
+RATES = {"429": 0.1, "503": 0.06, "drop": 0.05, "garbage": 0.05}
+# Every kind of fault once among the first calls, whatever the seeded draws bring later; a hang costs a timeout.
+OPENING = ("429", "pass", "503", "pass", "drop", "pass", "garbage", "pass", "hang")
 
 
 def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_path, db_url):
-    proxy = FaultProxy(llama_server_url.removesuffix("/v1"), RATES, seed=4, hang_s=6)
+    proxy = FaultProxy(llama_server_url.removesuffix("/v1"), RATES, seed=4, hang_s=25, opening=OPENING)
     base = proxy.start()
     try:
-        endpoint = OpenAICompatibleBackend(f"{base}/v1", "smollm2", response_format="json_object", timeout_s=4,
+        # The timeout is well above a call's time on a busy machine: a call given up on keeps the one-slot server
+        # busy, and a short timeout would snowball into more of them.
+        endpoint = OpenAICompatibleBackend(f"{base}/v1", "smollm2", response_format="json_object", timeout_s=20,
                                            max_attempts=6, max_concurrency=3, retry_initial_s=0.05)
         # A call that fails every attempt ejects the endpoint; it is probed and re-admitted, never charged
         # to the work item.
         backend = EndpointPool([endpoint], eject_after=1, probe_interval_s=0.2, outage_wait_s=120)
         config = CampaignConfig.model_validate({
             "name": "faults", "output_dir": str(tmp_path), "database_url": db_url,
-            "sources": [{"path": str(sample_repo)}], "languages": ["Python", "C", "Go"],
-            "budgets": {"max_pairs": 6}, "concurrency": 3,
+            "sources": [{"path": str(sample_repo)}], "languages": ["Python", "C"],
+            "budgets": {"max_pairs": 4}, "concurrency": 3,
             # Every item goes through every stage, so the seeded fault schedule meets every kind of fault.
             "generation": {"gates": {"restated_snippet": False, "refusal": False, "code_block": False,
                                      "failed_tests": False}},
-            # Every call must finish well inside the 4 s timeout, or the server works on for abandoned calls.
             "sampling": {"seed": 2, "instruction": {"max_tokens": 32}, "answer": {"max_tokens": 40},
                          "tester": {"max_tokens": 48}, "judge": {"max_tokens": 120, "temperature": 0}},
         })
@@ -41,13 +44,13 @@ def test_campaign_survives_a_faulty_endpoint(llama_server_url, sample_repo, tmp_
     finally:
         proxy.stop()
 
-    assert result.new_pairs == 6
-    assert all(proxy.injected[fault] >= 1 for fault in RATES), proxy.injected
+    assert result.new_pairs == 4
+    assert all(proxy.injected[fault] >= 1 for fault in FAULTS), proxy.injected
     assert endpoint.limiter.pressure_events >= 1 and endpoint.limiter.lowest < 3  # it backed off
     engine = open_engine(db_url, create=False)
     with session_factory(engine)() as session:
         pairs = session.scalars(select(Pair)).all()
-        assert len(pairs) == 6 and len({p.snippet_id for p in pairs}) == 6
+        assert len(pairs) == 4 and len({p.snippet_id for p in pairs}) == 4
         for pair in pairs:
             assert pair.status in {"accepted", "flagged", "rejected", "duplicate", "failed"}
             if pair.status == "failed":

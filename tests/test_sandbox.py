@@ -165,3 +165,14 @@ def test_cli_doctor_says_how_runs_are_contained_and_which_languages_have_no_tool
     mode = cgroups.mode()
     assert (f"cgroup {mode.kind} per run step" if mode.kind != "none" else "per-process rlimits only") in result.output
     assert all(name in result.output for name in UNAVAILABLE) and "not available" in result.output
+
+
+def test_missing_packages_skip_commands_already_there(monkeypatch):
+    """NodeSource's Node.js brings `npm` without Debian's package; asking apt for it fails on the conflict."""
+    from polyforge.sandbox import doctor as doctor_module
+
+    monkeypatch.setattr(doctor_module, "missing_parts", lambda sandbox, lang: ["a tool"])  # every toolchain missing
+    monkeypatch.setattr(doctor_module.shutil, "which", lambda name, path=None: "/usr/bin/npm" if name == "npm" else None)
+    apt = doctor_module.missing_packages("apt", Sandbox())
+    assert "nodejs" in apt and "golang-go" in apt and "npm" not in apt
+    assert "typescript" in doctor_module.missing_packages("npm", Sandbox())  # npm packages are not commands

@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,6 +23,11 @@ from polyforge.storage import Campaign, database, session_scope
 from polyforge.storage.report import coverage_counts, latest_campaign
 
 app = typer.Typer()
+
+
+class Executor(str, Enum):
+    local = "local"
+    ray = "ray"
 
 
 EXIT_ENDPOINTS_DOWN = 75  # EX_TEMPFAIL: try again later; the same command resumes
@@ -61,12 +67,22 @@ def run(
     retry_failed: Annotated[bool, typer.Option(
         help="Schedule the campaign's failed items again (a reply that never parsed, a budget exceeded); "
              "items stopped by a server outage are never failed, a plain resume takes them.")] = False,
+    executor: Annotated[Optional[Executor], typer.Option(
+        help="Where work items run: local (this process) or ray (a worker per language on a Ray cluster); "
+             "overrides the config's workers.executor.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="The Ray cluster to join (e.g. auto, or ray://head:10001); default: a Ray started here for the run.")
+    ] = None,
 ) -> None:
     """Run (or resume) a generation campaign from a config file."""
     from polyforge.generation.campaign import CampaignRunner
 
+    workers = {"executor": executor.value} if executor else {}
+    if ray_address:
+        workers["ray_address"] = ray_address
     try:
         campaign = load_config(config, {"output_dir": str(out)} if out else None)
+        campaign.workers = campaign.workers.model_copy(update=workers)
         output_path(campaign.output_dir, folder=True)
         with campaign_display() as hooks:
             result = asyncio.run(CampaignRunner(campaign, hooks, new_campaign=new_campaign,

@@ -15,6 +15,7 @@ from polyforge.checklists import ChecklistError
 from polyforge.checklists.calibration import CalibrationError
 from polyforge.config import ConfigError
 from polyforge.export import ExportError
+from polyforge.generation.cluster import RayExecutorError
 from polyforge.ingest import IngestError
 from polyforge.llm.models import ModelUnavailable
 from polyforge.llm.vllm_backend import VLLMBackendError
@@ -32,7 +33,7 @@ DatabaseSource = Annotated[str, typer.Argument(help="A campaign output folder, a
 # Errors a user can fix: shown as one clear message and exit code 2, never a traceback.
 USER_ERRORS = (ConfigError, ChecklistError, PromptError, IngestError, DatabaseNotFound, UnusableDatabase,
                ModelUnavailable, CalibrationError, ExportError, SandboxMissing, JudgeBudgetError,
-               VLLMBackendError)
+               VLLMBackendError, RayExecutorError)
 
 
 def fail(message: str) -> NoReturn:

@@ -22,7 +22,7 @@ from polyforge.checklists import load_checklist
 from polyforge.config import CampaignConfig
 from polyforge.generation.budget import Budget
 from polyforge.generation.coverage import Coverage
-from polyforge.generation.item_runner import ItemResult, ItemRunner
+from polyforge.generation.item_runner import ItemResult, RunsItems
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
 from polyforge.generation.recorder import EndpointUsageLog, Provenance, record_item, record_versions
@@ -133,45 +133,84 @@ class CampaignRunner:
         return schedule, budget
 
     async def _run(self, sessions: sessionmaker, schedule: Schedule, budget: Budget, result: CampaignResult) -> None:
+        if self.check_sandbox:
+            require_sandbox(sorted(schedule.languages))
+        self.progress.on_scheduled(schedule.total)
+        if self.taxonomy is not None:
+            with sessions() as session:
+                result.coverage = Coverage(self.taxonomy, coverage_counts(session))
+        if self.config.workers.executor == "ray":
+            if schedule.total:
+                await self._run_on_ray(sessions, schedule, budget, result)
+        else:
+            await self._run_here(sessions, schedule, budget, result)
+
+    async def _run_here(self, sessions: sessionmaker, schedule: Schedule, budget: Budget,
+                        result: CampaignResult) -> None:
+        """The local executor: agents, banks and sandbox pool in this process."""
         config = self.config
         languages = schedule.languages
-        if self.check_sandbox:
-            require_sandbox(sorted(languages))
         bank_settings = BankSettings.from_config(config)
         banks: dict[str, MemoryBank] = {}
         origins: dict[str, str] = {}
         if config.memory.enabled and schedule.total:
             with sessions() as session:
                 banks, origins = open_banks(session, bank_settings, languages, shared_embedder())
-        self.progress.on_scheduled(schedule.total)
         backends = self._backends or Backends.from_config(config, self.progress.on_notice)
-        usage = EndpointUsageLog([backend for backend in backends.distinct() if isinstance(backend, EndpointPool)])
+        pools = [backend for backend in backends.distinct() if isinstance(backend, EndpointPool)]
+        usage = EndpointUsageLog(lambda: [stats for pool in pools for stats in pool.stats()])
         executor = execution_pool(config)
         try:
             agents = language_agents(config, backends.generator, languages, banks, self.prompts)
             judge = judge_agent(config, backends, self.checklist, self.prompts)
             runner = item_runner(config, backends.generator, agents, judge, self.taxonomy, executor, self.prompts)
-            provenance = Provenance(result.campaign_id, backends.generator.name, judge.model_names,
-                                    self.checklist.content_hash,
-                                    {criterion.id: criterion.weight for criterion in self.checklist.criteria},
-                                    config.sampling.model_dump(mode="json"))
-            if self.taxonomy is not None:
-                with sessions() as session:
-                    result.coverage = Coverage(self.taxonomy, coverage_counts(session))
-            loop = _ItemLoop(runner, budget, sessions, provenance, result, self.progress,
-                             config.coverage.steer, config.generation.discussion.transfer, usage)
-            await loop.run(schedule.items(sessions), schedule.total, config.concurrency)
+            provenance = self._provenance(result, backends.generator.name, judge.model_names)
+            await self._loop(runner, budget, sessions, provenance, result, usage).run(
+                schedule.items(sessions), schedule.total, config.concurrency)
         finally:
             if executor is not None:
                 executor.close()
             with sessions() as session:
                 save_banks(session, bank_settings, banks)
                 usage.flush(session, result.campaign_id)
-            result.endpoints = [stats for pool in usage.pools for stats in pool.stats()]
+            result.endpoints = usage.read()
             for backend in backends.distinct():
                 await backend.aclose()
         result.memory = {language: MemoryReport(len(bank), bank.index_kind, origins[language])
                          for language, bank in banks.items()}
+
+    async def _run_on_ray(self, sessions: sessionmaker, schedule: Schedule, budget: Budget,
+                          result: CampaignResult) -> None:
+        """The Ray executor: a worker per language runs the items; this process schedules and records."""
+        from polyforge.generation.ray_workers import RayWorkers, merged_endpoint_stats
+
+        if self._backends is not None:
+            raise ValueError("backends passed in code run in this process: use the local executor with them")
+        workers = RayWorkers(self.config, result.database_url, schedule.languages)
+        reports = []
+        usage = EndpointUsageLog(lambda: merged_endpoint_stats(reports))  # the workers report when they finish
+        try:
+            provenance = self._provenance(result, *await workers.model_names())
+            await self._loop(workers, budget, sessions, provenance, result, usage).run(
+                schedule.items(sessions), schedule.total, self.config.concurrency)
+        finally:
+            reports = await workers.finish()
+            with sessions() as session:
+                usage.flush(session, result.campaign_id)
+            result.endpoints = usage.read()
+        result.memory = {report.language: MemoryReport(report.bank_size, report.bank_index, report.bank_origin)
+                         for report in reports if report.bank_size is not None}
+
+    def _provenance(self, result: CampaignResult, generator: str, judges: list[str]) -> Provenance:
+        return Provenance(result.campaign_id, generator, judges, self.checklist.content_hash,
+                          {criterion.id: criterion.weight for criterion in self.checklist.criteria},
+                          self.config.sampling.model_dump(mode="json"))
+
+    def _loop(self, runner: RunsItems, budget: Budget, sessions: sessionmaker, provenance: Provenance,
+              result: CampaignResult, usage: EndpointUsageLog) -> _ItemLoop:
+        config = self.config
+        return _ItemLoop(runner, budget, sessions, provenance, result, self.progress, config.coverage.steer,
+                         config.generation.discussion.transfer, usage)
 
 
 class _ItemLoop:
@@ -179,7 +218,7 @@ class _ItemLoop:
 
     USAGE_FLUSH_S = 15.0  # how often endpoint usage reaches the database while the campaign runs
 
-    def __init__(self, runner: ItemRunner, budget: Budget, sessions: sessionmaker, provenance: Provenance,
+    def __init__(self, runner: RunsItems, budget: Budget, sessions: sessionmaker, provenance: Provenance,
                  result: CampaignResult, progress: CampaignProgress, steer: bool, transfers: bool,
                  usage: EndpointUsageLog):
         self.runner, self.budget, self.sessions, self.provenance = runner, budget, sessions, provenance

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from polyforge.generation.item_graph import run_item
 from polyforge.generation.item_state import TRANSFER_MODE, ItemState, WorkItem
@@ -36,6 +37,12 @@ def transfer_items(state: ItemState) -> list[WorkItem]:
                             mode=TRANSFER_MODE, instruction=task, peers=(), target=None)
         for index, (language, task) in enumerate(state.transfers.items())
     ]
+
+
+class RunsItems(Protocol):
+    """What runs work items for a campaign: an `ItemRunner` here, or the workers of a Ray cluster."""
+
+    async def run(self, item: WorkItem) -> ItemResult: ...
 
 
 class ItemRunner:

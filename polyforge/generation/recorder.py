@@ -6,7 +6,7 @@ the campaign config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from polyforge.generation.item_graph import passed
 from polyforge.generation.item_runner import ItemResult
 from polyforge.generation.item_state import GATE, ItemState
 from polyforge.llm import Completion
-from polyforge.llm.pool import EndpointPool
+from polyforge.llm.pool import EndpointStats
 from polyforge.prompts import PromptLibrary
 from polyforge.storage import (
     ChecklistVersion,
@@ -216,22 +216,22 @@ def record_item(session: Session, provenance: Provenance, result: ItemResult) ->
 
 
 class EndpointUsageLog:
-    """Stores what each endpoint of the campaign's pools did, as increments since the last flush."""
+    """Stores what each endpoint of the campaign did, as increments since the last flush; `read` gives the
+    running totals (the campaign's pools, or what its workers reported)."""
 
-    def __init__(self, pools: Sequence[EndpointPool]):
-        self.pools = pools
+    def __init__(self, read: Callable[[], list[EndpointStats]]):
+        self.read = read
         self._flushed: dict[tuple[str, str], dict] = {}
 
     def flush(self, session: Session, campaign_id: int) -> None:
         increments = []
-        for pool in self.pools:
-            for stats in pool.stats():
-                now = {name: getattr(stats, name) for name in COUNTED}
-                before = self._flushed.get((stats.role, stats.base_url), dict.fromkeys(COUNTED, 0))
-                if now != before:
-                    increments.append({"role": stats.role, "base_url": stats.base_url, "model": stats.model,
-                                       "last_error": stats.last_error,
-                                       **{name: now[name] - before[name] for name in COUNTED}})
-                self._flushed[(stats.role, stats.base_url)] = now
+        for stats in self.read():
+            now = {name: getattr(stats, name) for name in COUNTED}
+            before = self._flushed.get((stats.role, stats.base_url), dict.fromkeys(COUNTED, 0))
+            if now != before:
+                increments.append({"role": stats.role, "base_url": stats.base_url, "model": stats.model,
+                                   "last_error": stats.last_error,
+                                   **{name: now[name] - before[name] for name in COUNTED}})
+            self._flushed[(stats.role, stats.base_url)] = now
         if increments:
             add_endpoint_usage(session, campaign_id, increments)

@@ -65,7 +65,9 @@ def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
     for lang in LANGUAGES:
         if missing_parts(sandbox, lang):
             names += [name for name in lang.packages.get(manager, ()) if name not in names]
-    return names
+    # A command of the package's name is already there (Node.js from NodeSource brings `npm` without Debian's
+    # package, and asking apt for Debian's then fails on the conflict).
+    return [name for name in names if manager != "apt" or shutil.which(name) is None]
 
 
 def check_language(sandbox: Sandbox, lang: Toolchain) -> LanguageCheck:

@@ -1,0 +1,153 @@
+"""The Ray executor: a campaign's work items run on Ray actors, one per language.
+
+The driver (the campaign's own process) schedules the items, keeps the budget and records every
+finished item in the database, as with the local executor. Each language's actor owns that
+language's agent and memory bank, so the novelty checks of a language are made in one place and
+stay consistent (no two workers admit near-duplicates), and it saves its bank when the campaign
+ends. The actor also runs its items' judge calls, tests and sandbox runs, on the node Ray placed it.
+
+An actor that dies (its process killed, its node lost) is restarted by Ray and the call retried, so
+an item in flight on it runs again; only the driver records, so nothing is recorded twice. The
+actors open the campaign's database to build their banks, so with workers on more than one node the
+database must be a server every node reaches: PostgreSQL, not a SQLite file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from polyforge.config import CampaignConfig
+from polyforge.generation.cluster import check_cpus, check_database_for_cluster
+from polyforge.generation.item_graph import run_item
+from polyforge.generation.item_runner import ItemResult, transfer_items
+from polyforge.generation.item_state import ItemState, WorkItem
+from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
+from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
+from polyforge.llm.pool import EndpointPool, EndpointStats
+from polyforge.storage import database
+from polyforge.storage.endpoint_usage import COUNTED
+
+
+@dataclass
+class WorkerReport:
+    """What a language's worker tells the driver when the campaign ends."""
+
+    language: str
+    bank_size: int | None  # entries in its memory bank (None: memory off)
+    bank_index: str  # flat or ivf
+    bank_origin: str
+    endpoints: list[EndpointStats]
+
+
+class LanguageWorker:
+    """One language's worker (a Ray actor): its agent and memory bank, the judge, the tester and a sandbox
+    pool, compiled into the item graph. Discussion peers' agents are here too (without banks): they only
+    critique; the tasks they carry over run on their own language's worker."""
+
+    def __init__(self, config: dict, database_url: str, language: str, languages: list[str]):
+        from polyforge.checklists import load_checklist
+        from polyforge.memory import shared_embedder
+        from polyforge.prompts import PromptLibrary, load_taxonomy
+
+        self.config = CampaignConfig.model_validate(config)
+        self.language, self.database_url = language, database_url
+        self.settings = BankSettings.from_config(self.config)
+        prompts = PromptLibrary(self.config.prompts.folder)
+        self.banks, origins = {}, {}
+        if self.config.memory.enabled:
+            with database(database_url, create=False) as sessions, sessions() as session:
+                self.banks, origins = open_banks(session, self.settings, [language], shared_embedder())
+        self.origin = origins.get(language, "off")
+        self.backends = Backends.from_config(self.config)
+        checklist = load_checklist(self.config.judge.checklist)
+        taxonomy = load_taxonomy(self.config.coverage.taxonomy) if self.config.coverage.classify else None
+        agents = language_agents(self.config, self.backends.generator, languages, self.banks, prompts)
+        self.judge = judge_agent(self.config, self.backends, checklist, prompts)
+        self.executor = execution_pool(self.config)
+        self.runner = item_runner(self.config, self.backends.generator, agents, self.judge, taxonomy, self.executor,
+                                  prompts)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def model_names(self) -> tuple[str, list[str]]:
+        """The generator's name and the judge's model names, for the pairs' provenance."""
+        return self.backends.generator.name, self.judge.model_names
+
+    async def run(self, item: WorkItem) -> ItemState:
+        return await run_item(self.runner.graph, item)
+
+    async def finish(self) -> WorkerReport:
+        """Save the bank, stop the sandbox pool, close the backends; what this worker did."""
+        if self.executor is not None:
+            self.executor.close()
+        with database(self.database_url, create=False) as sessions, sessions() as session:
+            save_banks(session, self.settings, self.banks)
+        endpoints = [stats for backend in self.backends.distinct() if isinstance(backend, EndpointPool)
+                     for stats in backend.stats()]
+        for backend in self.backends.distinct():
+            await backend.aclose()
+        bank = self.banks.get(self.language)
+        return WorkerReport(self.language, len(bank) if bank is not None else None,
+                            bank.index_kind if bank is not None else "", self.origin, endpoints)
+
+
+class RayWorkers:
+    """The language workers of one campaign run, and the item runner that sends them items."""
+
+    def __init__(self, config: CampaignConfig, database_url: str, languages: set[str]):
+        import ray
+
+        settings = config.workers
+        if not ray.is_initialized():
+            # A local Ray when no address is given; workers import polyforge from this same environment.
+            ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)
+        alive = [node for node in ray.nodes() if node["Alive"]]
+        check_database_for_cluster(database_url, len(alive))
+        check_cpus(ray.cluster_resources().get("CPU", 0), len(languages), settings.cpus_per_language)
+        # Paths resolved here: a worker's current folder is not the driver's.
+        portable = config.model_copy(update={"output_dir": Path(config.output_dir).resolve()})
+        actor = ray.remote(LanguageWorker).options(
+            num_cpus=settings.cpus_per_language, max_concurrency=max(config.concurrency, 1),
+            # A dead worker is started again and its calls retried: the item in flight on it runs again.
+            max_restarts=-1, max_task_retries=-1)
+        payload = portable.model_dump(mode="json")
+        self.actors = {language: actor.remote(payload, database_url, language, sorted(languages))
+                       for language in sorted(languages)}
+
+    async def model_names(self) -> tuple[str, list[str]]:
+        return await next(iter(self.actors.values())).model_names.remote()
+
+    async def pids(self) -> dict[str, int]:
+        return {language: await actor.pid.remote() for language, actor in self.actors.items()}
+
+    async def run(self, item: WorkItem) -> ItemResult:
+        """An item on its language's worker, and the tasks its discussion carried over on theirs."""
+        state = await self.actors[item.language].run.remote(item)
+        transfers = await asyncio.gather(*(self.actors[child.language].run.remote(child)
+                                           for child in transfer_items(state)))
+        return ItemResult(state, list(transfers))
+
+    async def finish(self) -> list[WorkerReport]:
+        import ray
+
+        reports = list(await asyncio.gather(*(actor.finish.remote() for actor in self.actors.values())))
+        for actor in self.actors.values():
+            ray.kill(actor)
+        return reports
+
+
+def merged_endpoint_stats(reports: list[WorkerReport]) -> list[EndpointStats]:
+    """Each endpoint's calls summed over the workers that used it."""
+    merged: dict[tuple[str, str], EndpointStats] = {}
+    for report in reports:
+        for stats in report.endpoints:
+            total = merged.setdefault((stats.role, stats.base_url), EndpointStats(stats.base_url, stats.model, stats.role))
+            total.last_error = stats.last_error or total.last_error
+            for name in COUNTED:
+                setattr(total, name, getattr(total, name) + getattr(stats, name))
+    return list(merged.values())
