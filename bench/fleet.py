@@ -2,15 +2,17 @@
 driver's memory as the number of pending items grows.
 
 Usage: python bench/fleet.py [--endpoints 1 4 16 64] [--per-endpoint 4] [--latency-ms 500] [--rounds 4]
-                             [--pending 1000 100000]
+                             [--pending 1000 100000] [--executor local|ray]
 
-Throughput: for each endpoint count E, a real campaign (`CampaignRunner`, local executor, execution
+Throughput: for each endpoint count E, a real campaign (`CampaignRunner`, local or Ray executor, execution
 and memory banks off, the default stages: instruction, classification, answer, judge) runs against E
 simulated endpoints (bench/endpoint_simulator.py, in its own process) with `max_concurrency` fixed per
 endpoint and campaign `concurrency` = E x per-endpoint. It makes `rounds` items per worker from a
 synthetic source folder, and compares items/s, from the first item scheduled to the last one stored,
 with the ideal: concurrency / (calls per item x latency). The driver's CPU time per item is the figure
-contention does not inflate: 1 / (CPU per item) is the ceiling of one dedicated core.
+contention does not inflate: 1 / (CPU per item) is the ceiling of one dedicated core. With the Ray
+executor (a local Ray, one worker per language, Python and Go) the clock starts once the workers are
+up, and the driver's CPU no longer includes the LLM calls, which the workers make.
 
 Memory: for each pending count, a database already holding that many snippets (inserted directly; no
 ingest) gets a short campaign of 16 items in a fresh process; its peak RSS and tracemalloc peak are
@@ -107,13 +109,15 @@ def write_sources(folder: Path, snippets: int, seed: int = 0) -> None:
 
 
 def campaign_config(out: Path, sources: Path, base_urls: list[str], per_endpoint: int, items: int,
-                    concurrency: int, name: str = "fleet", db: str | None = None) -> CampaignConfig:
+                    concurrency: int, name: str = "fleet", db: str | None = None,
+                    executor: str = "local") -> CampaignConfig:
     return CampaignConfig.model_validate({
         "name": name, "output_dir": str(out), "database_url": db, "sources": [{"path": str(sources)}],
         "models": {"generator": {"backend": "openai", "model": "simulated", "base_url": base_urls,
                                  "max_concurrency": per_endpoint}},
         "budgets": {"max_pairs": items}, "concurrency": concurrency,
         "memory": {"enabled": False}, "execution": {"enabled": False},
+        "workers": {"executor": executor, "cpus_per_language": 0.5},
     })
 
 
@@ -165,18 +169,20 @@ class CampaignClock:
         self.finished, self.cpu_finished = time.perf_counter(), time.process_time()
 
 
-def measure_throughput(endpoints: int, per_endpoint: int, latency_ms: float, rounds: int, work: Path) -> ThroughputRow:
+def measure_throughput(endpoints: int, per_endpoint: int, latency_ms: float, rounds: int, work: Path,
+                       executor: str = "local") -> ThroughputRow:
     concurrency = endpoints * per_endpoint
     items = concurrency * rounds
     sources = work / f"sources-{endpoints}"
     write_sources(sources, items + items // 10)  # a margin for snippets the filters drop
     with simulated_endpoints(endpoints, latency_ms) as simulator:
         config = campaign_config(work / f"run-{endpoints}", sources, simulator.base_urls, per_endpoint, items,
-                                 concurrency)
-        backends = Backends.from_config(config)  # built before the clock starts: client setup is not throughput
+                                 concurrency, executor=executor)
+        # Built before the clock starts: client setup is not throughput (Ray workers build their own).
+        backends = tuple(Backends.from_config(config)) if executor == "local" else None
         clock = CampaignClock()
         progress = CampaignProgress(on_scheduled=clock.scheduled, on_item_done=clock.item_done)
-        result = asyncio.run(CampaignRunner(config, progress, backends=tuple(backends)).run())
+        result = asyncio.run(CampaignRunner(config, progress, backends=backends).run())
         simulator_cpu_s = simulator.cpu_seconds()
     if result.new_pairs < items:
         raise SystemExit(f"error: {endpoints} endpoint(s): only {result.new_pairs} of {items} items were made "
@@ -269,6 +275,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=500.0)
     parser.add_argument("--rounds", type=int, default=4, help="items per worker")
     parser.add_argument("--pending", type=int, nargs="*", default=[1000, 100_000])
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
     args = parser.parse_args()
     if min(args.endpoints + args.pending + [args.per_endpoint, args.rounds], default=1) < 1 or args.latency_ms <= 0:
         parser.error("counts must be at least 1 and --latency-ms above 0")
@@ -276,7 +283,8 @@ def main() -> None:
         work = Path(folder)
         rows = []
         for endpoints in args.endpoints:
-            rows.append(measure_throughput(endpoints, args.per_endpoint, args.latency_ms, args.rounds, work))
+            rows.append(measure_throughput(endpoints, args.per_endpoint, args.latency_ms, args.rounds, work,
+                                           args.executor))
             print(f"{endpoints} endpoint(s): {rows[-1].items_per_s:.1f} items/s", file=sys.stderr, flush=True)
         memory = [measure_memory(pending, work) for pending in args.pending]
     print_tables(rows, memory)

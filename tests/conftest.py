@@ -64,13 +64,19 @@ def postgres_url(tmp_path):
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A local Ray cluster with 4 CPUs for the session (the executor joins the one this process started);
-    yields its address, for a campaign run as a separate command to join."""
+    """A local Ray cluster of two simulated nodes (Ray's test cluster utility), 2 CPUs each, for the session;
+    this process joins it (the executor uses that connection) and gets its address, for a campaign run as a
+    separate command to join."""
     import ray
+    from ray.cluster_utils import Cluster
 
-    context = ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield context.address_info["address"]
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, log_to_driver=False, configure_logging=False)
+    yield cluster.address
     ray.shutdown()
+    cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Campaigns on a local Ray cluster (`--executor ray`) against a real llama.cpp server and PostgreSQL:
+"""Campaigns on a local Ray cluster of two simulated nodes (`--executor ray`) against a real llama.cpp server and PostgreSQL:
 the same pairs as the local executor, a killed worker loses and duplicates nothing, a killed driver resumes."""
 
 import asyncio
@@ -11,8 +11,10 @@ import time
 import psutil
 import pytest
 import yaml
+from typer.testing import CliRunner
 from sqlalchemy import func, select
 
+from polyforge.cli import app
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.generation.cluster import RayExecutorError, check_cpus, check_database_for_cluster
@@ -129,6 +131,17 @@ def test_a_killed_driver_resumes_with_the_same_command(ray_cluster, llama_server
 def _count(db_url: str) -> int:
     with session_scope(db_url) as session:
         return session.scalar(select(func.count(Pair.id)))
+
+
+def test_a_sqlite_campaign_on_two_nodes_is_refused_with_what_to_set(ray_cluster, llama_server_url, sample_repo,
+                                                                     tmp_path):
+    config = ray_config(sample_repo, tmp_path, None, llama_server_url, "ray", ray_address=ray_cluster)
+    path = tmp_path / "campaign.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "2 nodes" in result.output and "set database_url to a PostgreSQL server" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
 
 
 def test_sqlite_is_refused_for_workers_on_several_nodes():

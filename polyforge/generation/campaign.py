@@ -135,13 +135,14 @@ class CampaignRunner:
     async def _run(self, sessions: sessionmaker, schedule: Schedule, budget: Budget, result: CampaignResult) -> None:
         if self.check_sandbox:
             require_sandbox(sorted(schedule.languages))
-        self.progress.on_scheduled(schedule.total)
         if self.taxonomy is not None:
             with sessions() as session:
                 result.coverage = Coverage(self.taxonomy, coverage_counts(session))
         if self.config.workers.executor == "ray":
             if schedule.total:
                 await self._run_on_ray(sessions, schedule, budget, result)
+            else:
+                self.progress.on_scheduled(0)
         else:
             await self._run_here(sessions, schedule, budget, result)
 
@@ -156,6 +157,7 @@ class CampaignRunner:
         if config.memory.enabled and schedule.total:
             with sessions() as session:
                 banks, origins = open_banks(session, bank_settings, languages, shared_embedder())
+        self.progress.on_scheduled(schedule.total)
         backends = self._backends or Backends.from_config(config, self.progress.on_notice)
         pools = [backend for backend in backends.distinct() if isinstance(backend, EndpointPool)]
         usage = EndpointUsageLog(lambda: [stats for pool in pools for stats in pool.stats()])
@@ -190,7 +192,8 @@ class CampaignRunner:
         reports = []
         usage = EndpointUsageLog(lambda: merged_endpoint_stats(reports))  # the workers report when they finish
         try:
-            provenance = self._provenance(result, *await workers.model_names())
+            provenance = self._provenance(result, *await workers.model_names())  # once every worker is up
+            self.progress.on_scheduled(schedule.total)
             await self._loop(workers, budget, sessions, provenance, result, usage).run(
                 schedule.items(sessions), schedule.total, self.config.concurrency)
         finally:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyforge.config import CampaignConfig
-from polyforge.generation.cluster import check_cpus, check_database_for_cluster
+from polyforge.generation.cluster import RayExecutorError, check_cpus, check_database_for_cluster
 from polyforge.generation.item_graph import run_item
 from polyforge.generation.item_runner import ItemResult, transfer_items
 from polyforge.generation.item_state import ItemState, WorkItem
@@ -46,12 +46,12 @@ class LanguageWorker:
     pool, compiled into the item graph. Discussion peers' agents are here too (without banks): they only
     critique; the tasks they carry over run on their own language's worker."""
 
-    def __init__(self, config: dict, database_url: str, language: str, languages: list[str]):
+    def __init__(self, config: CampaignConfig, database_url: str, language: str, languages: list[str]):
         from polyforge.checklists import load_checklist
         from polyforge.memory import shared_embedder
         from polyforge.prompts import PromptLibrary, load_taxonomy
 
-        self.config = CampaignConfig.model_validate(config)
+        self.config = config
         self.language, self.database_url = language, database_url
         self.settings = BankSettings.from_config(self.config)
         prompts = PromptLibrary(self.config.prompts.folder)
@@ -115,12 +115,20 @@ class RayWorkers:
             num_cpus=settings.cpus_per_language, max_concurrency=max(config.concurrency, 1),
             # A dead worker is started again and its calls retried: the item in flight on it runs again.
             max_restarts=-1, max_task_retries=-1)
-        payload = portable.model_dump(mode="json")
-        self.actors = {language: actor.remote(payload, database_url, language, sorted(languages))
+        # The config object itself, not its dump: which fields were set explicitly matters (a judge budget left
+        # out is derived), and a pickled pydantic model keeps that.
+        self.actors = {language: actor.remote(portable, database_url, language, sorted(languages))
                        for language in sorted(languages)}
 
     async def model_names(self) -> tuple[str, list[str]]:
-        return await next(iter(self.actors.values())).model_names.remote()
+        """The generator's and the judge's model names, once every worker is up."""
+        from ray.exceptions import ActorDiedError
+
+        try:
+            names = await asyncio.gather(*(actor.model_names.remote() for actor in self.actors.values()))
+        except ActorDiedError as exc:  # its __init__ raised: the last line of the remote traceback says why
+            raise RayExecutorError(f"a language worker could not start: {str(exc).strip().splitlines()[-1]}") from exc
+        return names[0]
 
     async def pids(self) -> dict[str, int]:
         return {language: await actor.pid.remote() for language, actor in self.actors.items()}
