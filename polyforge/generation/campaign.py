@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
@@ -25,7 +25,7 @@ from polyforge.generation.coverage import Coverage
 from polyforge.generation.item_runner import ItemResult, RunsItems
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
-from polyforge.generation.recorder import EndpointUsageLog, Provenance, record_item, record_versions
+from polyforge.generation.recorder import EndpointUsageLog, Provenance, StoredPair, record_item, record_versions
 from polyforge.generation.scheduler import Schedule, SchedulePolicy, plan_work
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
 from polyforge.ingest import IngestReport, stream_snippets
@@ -167,7 +167,12 @@ class CampaignRunner:
             judge = judge_agent(config, backends, self.checklist, self.prompts)
             runner = item_runner(config, backends.generator, agents, judge, self.taxonomy, executor, self.prompts)
             provenance = self._provenance(result, backends.generator.name, judge.model_names)
-            await self._loop(runner, budget, sessions, provenance, result, usage).run(
+
+            async def store_here(outcome: ItemResult) -> list[StoredPair]:
+                with sessions() as session:
+                    return record_item(session, provenance, outcome)
+
+            await self._loop(runner, store_here, budget, sessions, provenance, result, usage).run(
                 schedule.items(sessions), schedule.total, config.concurrency)
         finally:
             if executor is not None:
@@ -194,7 +199,11 @@ class CampaignRunner:
         try:
             provenance = self._provenance(result, *await workers.model_names())  # once every worker is up
             self.progress.on_scheduled(schedule.total)
-            await self._loop(workers, budget, sessions, provenance, result, usage).run(
+
+            async def store_on_worker(outcome: ItemResult) -> list[StoredPair]:
+                return await workers.store(outcome, provenance)
+
+            await self._loop(workers, store_on_worker, budget, sessions, provenance, result, usage).run(
                 schedule.items(sessions), schedule.total, self.config.concurrency)
         finally:
             reports = await workers.finish()
@@ -209,22 +218,25 @@ class CampaignRunner:
                           {criterion.id: criterion.weight for criterion in self.checklist.criteria},
                           self.config.sampling.model_dump(mode="json"))
 
-    def _loop(self, runner: RunsItems, budget: Budget, sessions: sessionmaker, provenance: Provenance,
-              result: CampaignResult, usage: EndpointUsageLog) -> _ItemLoop:
+    def _loop(self, runner: RunsItems, store: StoreItem, budget: Budget, sessions: sessionmaker,
+              provenance: Provenance, result: CampaignResult, usage: EndpointUsageLog) -> _ItemLoop:
         config = self.config
-        return _ItemLoop(runner, budget, sessions, provenance, result, self.progress, config.coverage.steer,
+        return _ItemLoop(runner, store, budget, sessions, provenance, result, self.progress, config.coverage.steer,
                          config.generation.discussion.transfer, usage)
 
 
+StoreItem = Callable[[ItemResult], Awaitable[list[StoredPair]]]  # stores a finished item in one transaction
+
+
 class _ItemLoop:
-    """Workers that take items in order, reserve their budget, run them, and record each as it finishes."""
+    """Workers that take items in order, reserve their budget, run them, and store each as it finishes."""
 
     USAGE_FLUSH_S = 15.0  # how often endpoint usage reaches the database while the campaign runs
 
-    def __init__(self, runner: RunsItems, budget: Budget, sessions: sessionmaker, provenance: Provenance,
+    def __init__(self, runner: RunsItems, store: StoreItem, budget: Budget, sessions: sessionmaker, provenance: Provenance,
                  result: CampaignResult, progress: CampaignProgress, steer: bool, transfers: bool,
                  usage: EndpointUsageLog):
-        self.runner, self.budget, self.sessions, self.provenance = runner, budget, sessions, provenance
+        self.runner, self.store, self.budget, self.sessions, self.provenance = runner, store, budget, sessions, provenance
         self.result, self.progress, self.steer, self.transfers = result, progress, steer, transfers
         self.usage, self.usage_flushed = usage, time.monotonic()
         self.expected = 0  # items scheduled, transfers included
@@ -258,11 +270,11 @@ class _ItemLoop:
                 self.expected += len(outcome.transfers)
                 self.progress.on_scheduled(min(self.expected, self.pair_budget))
             self._count_coverage(outcome)
-            with self.sessions() as session:
-                pairs = record_item(session, self.provenance, outcome)
-                if time.monotonic() - self.usage_flushed > self.USAGE_FLUSH_S:
+            pairs = await self.store(outcome)
+            if time.monotonic() - self.usage_flushed > self.USAGE_FLUSH_S:
+                with self.sessions() as session:
                     self.usage.flush(session, self.provenance.campaign_id)
-                    self.usage_flushed = time.monotonic()
+                self.usage_flushed = time.monotonic()
             self.budget.settle(reservation, len(pairs), sum(pair.total_tokens for pair in pairs))
             for pair in pairs:
                 self.result.statuses[pair.status] += 1

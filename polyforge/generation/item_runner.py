@@ -40,7 +40,8 @@ def transfer_items(state: ItemState) -> list[WorkItem]:
 
 
 class RunsItems(Protocol):
-    """What runs work items for a campaign: an `ItemRunner` here, or the workers of a Ray cluster."""
+    """What runs work items for a campaign and stores them: an `ItemRunner` and the campaign's own database
+    sessions here, or the workers of a Ray cluster, which store what they ran."""
 
     async def run(self, item: WorkItem) -> ItemResult: ...
 

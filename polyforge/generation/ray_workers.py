@@ -1,15 +1,16 @@
 """The Ray executor: a campaign's work items run on Ray actors, one per language.
 
-The driver (the campaign's own process) schedules the items, keeps the budget and records every
-finished item in the database, as with the local executor. Each language's actor owns that
+The driver (the campaign's own process) schedules the items and keeps the budget; the workers run
+the items and store each finished one in the campaign's database. Each language's actor owns that
 language's agent and memory bank, so the novelty checks of a language are made in one place and
 stay consistent (no two workers admit near-duplicates), and it saves its bank when the campaign
 ends. The actor also runs its items' judge calls, tests and sandbox runs, on the node Ray placed it.
 
 An actor that dies (its process killed, its node lost) is restarted by Ray and the call retried, so
-an item in flight on it runs again; only the driver records, so nothing is recorded twice. The
-actors open the campaign's database to build their banks, so with workers on more than one node the
-database must be a server every node reaches: PostgreSQL, not a SQLite file.
+an item in flight on it runs again; an item is stored in one transaction once it has finished, so a
+worker that dies before that stored nothing of it, and nothing is stored twice. The workers open the
+campaign's database, so with workers on more than one node the database must be a server every node
+reaches: PostgreSQL, not a SQLite file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from polyforge.generation.item_state import ItemState, WorkItem
 from polyforge.generation.memory_banks import BankSettings, open_banks, save_banks
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
 from polyforge.llm.pool import EndpointPool, EndpointStats
-from polyforge.storage import database
+from polyforge.generation.recorder import Provenance, StoredPair, record_item
+from polyforge.storage import open_engine, session_factory
 from polyforge.storage.endpoint_usage import COUNTED
 
 
@@ -52,12 +54,14 @@ class LanguageWorker:
         from polyforge.prompts import PromptLibrary, load_taxonomy
 
         self.config = config
-        self.language, self.database_url = language, database_url
+        self.language = language
+        self.engine = open_engine(database_url, create=False)
+        self.sessions = session_factory(self.engine)
         self.settings = BankSettings.from_config(self.config)
         prompts = PromptLibrary(self.config.prompts.folder)
         self.banks, origins = {}, {}
         if self.config.memory.enabled:
-            with database(database_url, create=False) as sessions, sessions() as session:
+            with self.sessions() as session:
                 self.banks, origins = open_banks(session, self.settings, [language], shared_embedder())
         self.origin = origins.get(language, "off")
         self.backends = Backends.from_config(self.config)
@@ -81,12 +85,20 @@ class LanguageWorker:
     async def run(self, item: WorkItem) -> ItemState:
         return await run_item(self.runner.graph, item)
 
+    async def store(self, result: ItemResult, provenance: Provenance) -> list[StoredPair]:
+        def record() -> list[StoredPair]:
+            with self.sessions() as session:
+                return record_item(session, provenance, result)
+
+        return await asyncio.to_thread(record)  # the other items' calls go on meanwhile
+
     async def finish(self) -> WorkerReport:
         """Save the bank, stop the sandbox pool, close the backends; what this worker did."""
         if self.executor is not None:
             self.executor.close()
-        with database(self.database_url, create=False) as sessions, sessions() as session:
+        with self.sessions() as session:
             save_banks(session, self.settings, self.banks)
+        self.engine.dispose()
         endpoints = [stats for backend in self.backends.distinct() if isinstance(backend, EndpointPool)
                      for stats in backend.stats()]
         for backend in self.backends.distinct():
@@ -139,6 +151,10 @@ class RayWorkers:
         transfers = await asyncio.gather(*(self.actors[child.language].run.remote(child)
                                            for child in transfer_items(state)))
         return ItemResult(state, list(transfers))
+
+    async def store(self, result: ItemResult, provenance: Provenance) -> list[StoredPair]:
+        """The item stored by its language's worker, in one transaction with its transfers."""
+        return await self.actors[result.state.item.language].store.remote(result, provenance)
 
     async def finish(self) -> list[WorkerReport]:
         import ray

@@ -198,7 +198,16 @@ def _discussion(provenance: Provenance, state: ItemState) -> Discussion:
     )
 
 
-def record_item(session: Session, provenance: Provenance, result: ItemResult) -> list[Pair]:
+@dataclass(frozen=True)
+class StoredPair:
+    """What the campaign loop needs to know of a pair once it is stored (budget, counts, progress)."""
+
+    language: str
+    status: str
+    total_tokens: int
+
+
+def record_item(session: Session, provenance: Provenance, result: ItemResult) -> list[StoredPair]:
     """Store one finished work item in its own transaction: its pair, its discussion's transcript and
     the pairs its transfers became, so that a crash keeps all of them or none."""
     pair = pair_from_state(provenance, result.state)
@@ -212,7 +221,7 @@ def record_item(session: Session, provenance: Provenance, result: ItemResult) ->
             pairs.append(transferred)
     session.add_all(pairs)
     session.commit()
-    return pairs
+    return [StoredPair(pair.language, pair.status, pair.total_tokens) for pair in pairs]
 
 
 class EndpointUsageLog:
