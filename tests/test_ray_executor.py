@@ -11,13 +11,16 @@ import time
 import psutil
 import pytest
 import yaml
-from typer.testing import CliRunner
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from polyforge.cli import app
 from polyforge.config import CampaignConfig
 from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.generation.cluster import RayExecutorError, check_cpus, check_database_for_cluster
+from polyforge.generation.ray_workers import RaySandboxPool
+from polyforge.sandbox import Sandbox, Status
+from polyforge.sandbox.pool import Job
 from polyforge.storage import Pair, Snippet, session_scope
 from polyforge.terms import PairStatus
 
@@ -30,12 +33,12 @@ def ray_config(sample_repo, tmp_path, db_url, llama_server_url, executor: str, r
         "name": "ray", "output_dir": str(tmp_path / executor), "database_url": db_url,
         "sources": [{"path": str(sample_repo)}], "languages": ["Python", "C"], "budgets": {"max_pairs": PAIRS},
         # One item at a time: the memory banks then see the items in the same order under both executors.
-        "concurrency": 1, "execution": {"enabled": False}, "coverage": {"classify": False},
+        "concurrency": 1, "coverage": {"classify": False},
         "judge": {"rationales": False, "max_retries": 0},
         "models": {"generator": {"backend": "openai", "model": "smollm2", "base_url": llama_server_url,
                                  "response_format": "json_object", "timeout_s": 120}},
         "sampling": {"seed": 3, "instruction": {"max_tokens": 24}, "answer": {"max_tokens": 32},
-                     "judge": {"max_tokens": 100, "temperature": 0}},
+                     "tester": {"max_tokens": 48}, "judge": {"max_tokens": 100, "temperature": 0}},
         "workers": {"executor": executor, "ray_address": ray_address},
     }
 
@@ -46,10 +49,10 @@ def stored_pairs(db_url: str) -> list[tuple]:
 
 
 def stored_items(db_url: str) -> list[tuple]:
-    """(snippet path, language, status, instruction) of every pair: comparable across databases."""
+    """(snippet path, language, status, instruction, sandbox verdict) of every pair: comparable across databases."""
     with session_scope(db_url) as session:
         return sorted(tuple(row) for row in session.execute(
-            select(Snippet.path, Pair.language, Pair.status, Pair.instruction)
+            select(Snippet.path, Pair.language, Pair.status, Pair.instruction, Pair.execution_status)
             .join(Snippet, Snippet.id == Pair.snippet_id)).all())
 
 
@@ -63,8 +66,10 @@ def test_ray_executor_makes_the_same_pairs_as_local(ray_cluster, llama_server_ur
 
     assert ray_result.new_pairs == local_result.new_pairs == PAIRS
     assert ray_result.statuses == local_result.statuses
-    # Same items, statuses and instructions: llama.cpp samples the same at a given seed.
-    assert stored_items(postgres_url) == stored_items(local_db)
+    # Same items, statuses, instructions and sandbox verdicts: llama.cpp samples the same at a given seed.
+    items = stored_items(postgres_url)
+    assert items == stored_items(local_db)
+    assert any(verdict is not None for *_, verdict in items), items  # the sandbox ran, as Ray tasks
     # The workers' banks and endpoint calls came back to the driver.
     assert set(ray_result.memory) == {"Python", "C"} and all(m.size > 0 for m in ray_result.memory.values())
     requests = [sum(stats.requests for stats in result.endpoints) for result in (local_result, ray_result)]
@@ -93,7 +98,7 @@ class KillWorkerAfterFirstItem(CampaignProgress):
 def test_a_killed_worker_loses_and_duplicates_nothing(ray_cluster, llama_server_url, sample_repo, tmp_path,
                                                       postgres_url):
     config = ray_config(sample_repo, tmp_path, postgres_url, llama_server_url, "ray")
-    config["concurrency"] = 2
+    config["concurrency"], config["execution"] = 2, {"enabled": False}
     progress = KillWorkerAfterFirstItem()
     result = asyncio.run(CampaignRunner(CampaignConfig.model_validate(config), progress).run())
 
@@ -107,7 +112,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(ray_cluster, llama_server_
 def test_a_killed_driver_resumes_with_the_same_command(ray_cluster, llama_server_url, sample_repo, tmp_path,
                                                        postgres_url):
     config = ray_config(sample_repo, tmp_path, postgres_url, llama_server_url, "ray", ray_address=ray_cluster)
-    config["budgets"]["max_pairs"] = 6
+    config["budgets"]["max_pairs"], config["execution"] = 6, {"enabled": False}
     path = tmp_path / "campaign.yaml"
     path.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "polyforge.cli", "run", str(path)]
@@ -152,6 +157,21 @@ def test_sqlite_is_refused_for_workers_on_several_nodes():
 
 
 def test_workers_that_cannot_fit_are_refused_before_any_start():
-    check_cpus(4, languages=4, cpus_per_language=1)
-    with pytest.raises(RayExecutorError, match="4 CPUs .* 5 language workers need 5"):
-        check_cpus(4, languages=5, cpus_per_language=1)
+    check_cpus(4, languages=4, cpus_per_language=1, sandbox=False)
+    check_cpus(4, languages=3, cpus_per_language=1, sandbox=True)
+    with pytest.raises(RayExecutorError, match="has 4 CPUs and the campaign needs 5: 1 for each of its 4 language "
+                                               "workers and one for sandbox runs"):
+        check_cpus(4, languages=4, cpus_per_language=1, sandbox=True)
+
+
+def test_sandbox_runs_as_ray_tasks(ray_cluster):
+    pool = RaySandboxPool(Sandbox(), workers=2)
+    try:
+        passed, failed = pool.map([Job("Python", {"main.py": "def add(a, b):\n    return a + b\n"},
+                                       test="assert add(2, 3) == 5\n"),
+                                   Job("Python", {"main.py": "def add(a, b):\n    return a - b\n"},
+                                       test="assert add(2, 3) == 5\n")])
+    finally:
+        pool.close()
+    assert (passed.status, failed.status) == (Status.PASSED, Status.FAILED), (passed, failed)
+    assert pool.stats.runs == 2

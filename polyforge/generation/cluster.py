@@ -16,10 +16,13 @@ def check_database_for_cluster(database_url: str, nodes: int) -> None:
             "e.g. postgresql+psycopg://user@db-host/polyforge")
 
 
-def check_cpus(cpus: float, languages: int, cpus_per_language: float) -> None:
-    """Each language's worker reserves its CPUs; Ray would wait forever for a worker that does not fit."""
-    needed = cpus_per_language * languages
+def check_cpus(cpus: float, languages: int, cpus_per_language: float, sandbox: bool) -> None:
+    """Each language's worker reserves its CPUs, and a sandbox run takes one more; Ray would wait forever for a
+    worker or a run that does not fit."""
+    needed = cpus_per_language * languages + (1 if sandbox else 0)
     if needed > cpus:
+        runs = " and one for sandbox runs" if sandbox else ""
         raise RayExecutorError(
-            f"the Ray cluster has {cpus:g} CPUs and the campaign's {languages} language workers need {needed:g} "
-            f"({cpus_per_language:g} each): lower workers.cpus_per_language in the config, or add nodes")
+            f"the Ray cluster has {cpus:g} CPUs and the campaign needs {needed:g}: {cpus_per_language:g} for each "
+            f"of its {languages} language workers{runs}; lower workers.cpus_per_language in the config, "
+            "or add nodes")

@@ -4,7 +4,8 @@ The driver (the campaign's own process) schedules the items and keeps the budget
 the items and store each finished one in the campaign's database. Each language's actor owns that
 language's agent and memory bank, so the novelty checks of a language are made in one place and
 stay consistent (no two workers admit near-duplicates), and it saves its bank when the campaign
-ends. The actor also runs its items' judge calls, tests and sandbox runs, on the node Ray placed it.
+ends. The actor makes its items' LLM calls (judge and tester included); their sandbox runs are Ray
+tasks, placed on whichever node has a CPU free.
 
 An actor that dies (its process killed, its node lost) is restarted by Ray and the call retried, so
 an item in flight on it runs again; an item is stored in one transaction once it has finished, so a
@@ -28,8 +29,31 @@ from polyforge.generation.memory_banks import BankSettings, open_banks, save_ban
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
 from polyforge.llm.pool import EndpointPool, EndpointStats
 from polyforge.generation.recorder import Provenance, StoredPair, record_item
+from polyforge.sandbox import Execution, Limits, Sandbox
+from polyforge.sandbox.pool import ExecutionPool, Job, run_repeated
 from polyforge.storage import open_engine, session_factory
 from polyforge.storage.endpoint_usage import COUNTED
+
+
+def _sandbox_runs(job: Job, limits: Limits, repeats: int) -> Execution:
+    """A Ray task: the job's runs, in a sandbox of the node Ray placed the task on."""
+    return run_repeated(Sandbox(limits), job, limits, repeats)
+
+
+class RaySandboxPool(ExecutionPool):
+    """Sandbox runs as Ray tasks of one CPU each, placed wherever the cluster has one free; the result cache
+    and the counts stay with the worker that asked. Every node needs the languages' toolchains."""
+
+    def __init__(self, *args, **kwargs):
+        import ray
+
+        super().__init__(*args, **kwargs)
+        self._task = ray.remote(num_cpus=1, max_retries=3)(_sandbox_runs)  # a node lost mid-run: run again
+
+    def _run_repeated(self, job: Job, limits: Limits) -> Execution:
+        import ray
+
+        return ray.get(self._task.remote(job, limits, self.repeats))
 
 
 @dataclass
@@ -45,8 +69,8 @@ class WorkerReport:
 
 class LanguageWorker:
     """One language's worker (a Ray actor): its agent and memory bank, the judge, the tester and a sandbox
-    pool, compiled into the item graph. Discussion peers' agents are here too (without banks): they only
-    critique; the tasks they carry over run on their own language's worker."""
+    pool whose runs are Ray tasks, compiled into the item graph. Discussion peers' agents are here too
+    (without banks): they only critique; the tasks they carry over run on their own language's worker."""
 
     def __init__(self, config: CampaignConfig, database_url: str, language: str, languages: list[str]):
         from polyforge.checklists import load_checklist
@@ -69,7 +93,7 @@ class LanguageWorker:
         taxonomy = load_taxonomy(self.config.coverage.taxonomy) if self.config.coverage.classify else None
         agents = language_agents(self.config, self.backends.generator, languages, self.banks, prompts)
         self.judge = judge_agent(self.config, self.backends, checklist, prompts)
-        self.executor = execution_pool(self.config)
+        self.executor = execution_pool(self.config, RaySandboxPool)
         self.runner = item_runner(self.config, self.backends.generator, agents, self.judge, taxonomy, self.executor,
                                   prompts)
 
@@ -120,7 +144,8 @@ class RayWorkers:
             ray.init(address=settings.ray_address, log_to_driver=False, configure_logging=False)
         alive = [node for node in ray.nodes() if node["Alive"]]
         check_database_for_cluster(database_url, len(alive))
-        check_cpus(ray.cluster_resources().get("CPU", 0), len(languages), settings.cpus_per_language)
+        check_cpus(ray.cluster_resources().get("CPU", 0), len(languages), settings.cpus_per_language,
+                   sandbox=config.execution.enabled)
         # Paths resolved here: a worker's current folder is not the driver's.
         portable = config.model_copy(update={"output_dir": Path(config.output_dir).resolve()})
         actor = ray.remote(LanguageWorker).options(

@@ -67,14 +67,14 @@ def judge_agent(config: CampaignConfig, backends: Backends, checklist: Checklist
                       second_backend=backends.second_judge, grammars=grammar_names(), prompts=prompts)
 
 
-def execution_pool(config: CampaignConfig) -> ExecutionPool | None:
-    """The sandbox pool that runs generated tests, or None when execution is off."""
+def execution_pool(config: CampaignConfig, pool: type[ExecutionPool] = ExecutionPool) -> ExecutionPool | None:
+    """The sandbox pool that runs generated tests (of class `pool`), or None when execution is off."""
     settings = config.execution
     if not settings.enabled:
         return None
     limits = Limits(cpu_seconds=settings.cpu_seconds, wall_seconds=settings.wall_seconds, memory_mb=settings.memory_mb)
     cache = ResultCache(config.output_dir / "sandbox-cache.db") if settings.cache else None
-    return ExecutionPool(Sandbox(limits), settings.workers, cache, settings.repeats)
+    return pool(Sandbox(limits), settings.workers, cache, settings.repeats)
 
 
 def item_runner(config: CampaignConfig, generator: ChatBackend, agents: Mapping[str, LanguageAgent],

@@ -75,6 +75,21 @@ class ResultCache:
         self._db.close()
 
 
+def run_repeated(sandbox: Sandbox, job: Job, limits: Limits, repeats: int) -> Execution:
+    """The job's runs; with `repeats` > 1, the most frequent status (ties: the worst) and whether they disagreed."""
+    runs = [sandbox.run(job.language, job.files, limits, job.test) for _ in range(repeats)]
+    if repeats == 1:
+        return runs[0]
+    statuses = [run.status for run in runs]
+    counts = Counter(statuses)
+    order = list(Status)
+    chosen = max(counts, key=lambda status: (counts[status], order.index(status)))
+    result = next(run for run in runs if run.status is chosen)
+    result.attempts = statuses
+    result.flaky = len(counts) > 1
+    return result
+
+
 class ExecutionPool:
     """Runs jobs in parallel on `workers` threads (default: one per core), each job in its own sandbox.
 
@@ -113,17 +128,7 @@ class ExecutionPool:
         return execution
 
     def _run_repeated(self, job: Job, limits: Limits) -> Execution:
-        runs = [self.sandbox.run(job.language, job.files, limits, job.test) for _ in range(self.repeats)]
-        if self.repeats == 1:
-            return runs[0]
-        statuses = [run.status for run in runs]
-        counts = Counter(statuses)
-        order = list(Status)
-        chosen = max(counts, key=lambda status: (counts[status], order.index(status)))
-        result = next(run for run in runs if run.status is chosen)
-        result.attempts = statuses
-        result.flaky = len(counts) > 1
-        return result
+        return run_repeated(self.sandbox, job, limits, self.repeats)
 
     def map(self, jobs: Iterable[Job]) -> list[Execution]:
         """Every job, in parallel; results in the jobs' order."""
