@@ -9,7 +9,7 @@ import typer
 
 from polyforge.checklists.calibration import CalibrationError, calibrate, read_verdicts
 from polyforge.cli.common import USER_ERRORS, DatabaseSource, console, database_url_of, fail
-from polyforge.cli.views import print_calibration
+from polyforge.cli.judging_views import print_calibration
 from polyforge.storage import session_scope
 from polyforge.storage.judgments import judged_pairs, review_verdicts
 
@@ -70,7 +70,7 @@ def judge_bench(
     from polyforge.agents.judge_bench import BLIND, MODES, JudgeBenchError, bench_report, build_pairs, judge_pairs
     from polyforge.checklists import load_checklist
     from polyforge.cli.common import progress
-    from polyforge.cli.views import print_judge_bench
+    from polyforge.cli.judging_views import print_judge_bench
     from polyforge.config import JudgeConfig, StageSampling
     from polyforge.languages import grammar_names
     from polyforge.llm.embedded import EmbeddedBackend

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import typer
 
 from polyforge.cli.common import DatabaseSource, console, database_url_of, fail, input_file
-from polyforge.cli.views import print_agreement, print_assignment, print_users
+from polyforge.cli.judging_views import print_agreement, print_assignment, print_users
 
 app = typer.Typer(help="The annotators' web app, and its accounts.", no_args_is_help=True)
 users = typer.Typer(help="Accounts of the review app: annotators and admins, and API tokens for scripts.",

@@ -9,7 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from polyforge.cli.common import USER_ERRORS, console, database_url_of, fail, output_path, progress
-from polyforge.cli.views import pass_at_1_table
+from polyforge.cli.judging_views import pass_at_1_table
 from polyforge.config import load_config
 
 app = typer.Typer()
