@@ -16,7 +16,8 @@ up, and the driver's CPU no longer includes the LLM calls, which the workers mak
 
 Memory: for each pending count, a database already holding that many snippets (inserted directly; no
 ingest) gets a short campaign of 16 items in a fresh process; its peak RSS and tracemalloc peak are
-what the driver needs to schedule from that many pending items.
+what the driver needs to schedule from that many pending items (with the Ray executor, the driver's
+alone: the workers are processes of their own).
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def _memory_probe(config: CampaignConfig, results) -> None:
                  "traced_peak_mb": peak / 2**20})
 
 
-def measure_memory(pending: int, work: Path) -> dict:
+def measure_memory(pending: int, work: Path, executor: str = "local") -> dict:
     db_url = database_url(work / f"pending-{pending}.db")
     seed_pending_snippets(db_url, "pending", pending)
     empty = work / "no-sources"
@@ -241,7 +242,7 @@ def measure_memory(pending: int, work: Path) -> dict:
     results = context.Queue()
     with simulated_endpoints(1, latency_ms=10) as simulator:
         config = campaign_config(work / f"memory-{pending}", empty, simulator.base_urls, per_endpoint=4,
-                                 items=MEMORY_RUN_ITEMS, concurrency=4, name="pending", db=db_url)
+                                 items=MEMORY_RUN_ITEMS, concurrency=4, name="pending", db=db_url, executor=executor)
         probe = context.Process(target=_memory_probe, args=(config, results))
         probe.start()
         probe.join()
@@ -286,7 +287,7 @@ def main() -> None:
             rows.append(measure_throughput(endpoints, args.per_endpoint, args.latency_ms, args.rounds, work,
                                            args.executor))
             print(f"{endpoints} endpoint(s): {rows[-1].items_per_s:.1f} items/s", file=sys.stderr, flush=True)
-        memory = [measure_memory(pending, work) for pending in args.pending]
+        memory = [measure_memory(pending, work, args.executor) for pending in args.pending]
     print_tables(rows, memory)
 
 
