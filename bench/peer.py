@@ -83,6 +83,8 @@ DISTILABEL_VERSION = "1.5.3"
 DISTILABEL_PACKAGES = [f"distilabel=={DISTILABEL_VERSION}", "requests", "openai"]
 # McEval file stems through the loader's names, and the extension Polyforge's ingest identifies each by.
 PEER_LANGUAGES = {"Python": ".py", "JavaScript": ".js", "C": ".c", "C++": ".cpp", "Go": ".go", "Rust": ".rs"}
+# The snippets are McEval's own programs: the campaign must not drop them (or their pairs) as contaminated.
+SOURCE_INGEST = {"decontaminate_mceval": False}
 CANDIDATES_PER_LANGUAGE = 25  # programs read per language to find enough that ingest keeps as one snippet
 SERVED_NAME = "smollm2"
 INSTRUCTION_MAX_TOKENS, ANSWER_MAX_TOKENS, JUDGE_MAX_TOKENS = 128, 256, 256
@@ -109,7 +111,7 @@ def peer_snippets(mceval: Path, count: int, scratch: Path) -> list[PeerSnippet]:
         (scratch / name).write_text(task.program)
         programs[name] = (task, task.program)
     cut: dict[str, list[SnippetRecord]] = defaultdict(list)
-    for record in stream_snippets([scratch], IngestConfig()):
+    for record in stream_snippets([scratch], IngestConfig(**SOURCE_INGEST)):
         cut[Path(record.path).name].append(record)
     by_language: dict[str, list[PeerSnippet]] = defaultdict(list)
     for name, (task, program) in programs.items():
@@ -327,7 +329,7 @@ def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, conc
     return CampaignConfig.model_validate({
         "name": "peer", "output_dir": str(work), "database_url": f"sqlite:///{work / 'peer.db'}",
         "sources": [{"path": str(sources)}], "budgets": {"max_pairs": pairs}, "concurrency": concurrency,
-        "memory": {"enabled": False}, "execution": {"enabled": False},
+        "memory": {"enabled": False}, "execution": {"enabled": False}, "ingest": SOURCE_INGEST,
         "coverage": {"classify": False, "steer": False},
         "generation": {"discussion": {"share": 0.0}},
         "judge": {"rationales": False, "samples": 1},
