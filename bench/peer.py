@@ -57,6 +57,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -388,17 +390,21 @@ def run_both(server: Server, first: str, distilabel_python: Path, snippets: list
     return rows
 
 
-def measure_llama(work: Path, **kwargs) -> list[RunRow]:
+@contextmanager
+def bench_llama_server(work: Path) -> Iterator[Server]:
+    """llama.cpp's server on the bundled model, for the duration."""
     work.mkdir(parents=True)
     helper = LlamaServer(bundled_gguf_path(), work / "llama-server.log", alias=SERVED_NAME)
     try:
         url = helper.start(timeout_s=600)
-        return run_both(LlamaCppServer(url, helper.process, helper.log_path), work=work, **kwargs)
+        yield LlamaCppServer(url, helper.process, helper.log_path)
     finally:
         helper.stop()
 
 
-def measure_vllm(work: Path, vllm_python: str | None, **kwargs) -> list[RunRow]:
+@contextmanager
+def bench_vllm_server(work: Path, vllm_python: str | None) -> Iterator[Server]:
+    """One vLLM server on the bundled model as a transformers checkpoint, for the duration (start not counted)."""
     from polyforge.llm.checkpoint import embedded_checkpoint
     from polyforge.llm.vllm_server import ServerSettings, find_vllm_python, start_fleet
 
@@ -409,7 +415,7 @@ def measure_vllm(work: Path, vllm_python: str | None, **kwargs) -> list[RunRow]:
         fleet.wait_ready(1800)
         print(f"vLLM ready after {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         replica = fleet.replicas[0]
-        return run_both(VLLMServer(replica.url, replica.process), work=work, **kwargs)
+        yield VLLMServer(replica.url, replica.process)
     finally:
         fleet.stop()
 
@@ -473,10 +479,10 @@ def main() -> None:
                 first = args.order.removesuffix("-first")
             common = dict(first=first, distilabel_python=distilabel_python, snippets=snippets, sources=sources,
                           concurrency=args.concurrency)
-            if name == "llama":
-                rows += measure_llama(work / name, **common)
-            else:
-                rows += measure_vllm(work / name, args.vllm_python, **common)
+            server = (bench_llama_server(work / name) if name == "llama"
+                      else bench_vllm_server(work / name, args.vllm_python))
+            with server as running:
+                rows += run_both(running, work=work / name, **common)
     print_table(rows, args.snippets, args.concurrency)
     if args.json:
         args.json.write_text(json.dumps([asdict(row) | {"pairs_per_min": row.pairs_per_min,
