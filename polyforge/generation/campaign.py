@@ -188,7 +188,7 @@ class CampaignRunner:
 
     async def _run_on_ray(self, sessions: sessionmaker, schedule: Schedule, budget: Budget,
                           result: CampaignResult) -> None:
-        """The Ray executor: a worker per language runs the items; this process schedules and records."""
+        """The Ray executor: a worker per language runs and stores the items; this process schedules them."""
         from polyforge.generation.ray_workers import RayWorkers, merged_endpoint_stats
 
         if self._backends is not None:
@@ -233,9 +233,9 @@ class _ItemLoop:
 
     USAGE_FLUSH_S = 15.0  # how often endpoint usage reaches the database while the campaign runs
 
-    def __init__(self, runner: RunsItems, store: StoreItem, budget: Budget, sessions: sessionmaker, provenance: Provenance,
-                 result: CampaignResult, progress: CampaignProgress, steer: bool, transfers: bool,
-                 usage: EndpointUsageLog):
+    def __init__(self, runner: RunsItems, store: StoreItem, budget: Budget, sessions: sessionmaker,
+                 provenance: Provenance, result: CampaignResult, progress: CampaignProgress, steer: bool,
+                 transfers: bool, usage: EndpointUsageLog):
         self.runner, self.store, self.budget, self.sessions, self.provenance = runner, store, budget, sessions, provenance
         self.result, self.progress, self.steer, self.transfers = result, progress, steer, transfers
         self.usage, self.usage_flushed = usage, time.monotonic()

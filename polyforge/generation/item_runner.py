@@ -40,8 +40,7 @@ def transfer_items(state: ItemState) -> list[WorkItem]:
 
 
 class RunsItems(Protocol):
-    """What runs work items for a campaign and stores them: an `ItemRunner` and the campaign's own database
-    sessions here, or the workers of a Ray cluster, which store what they ran."""
+    """What runs work items for a campaign: an `ItemRunner` here, or the workers of a Ray cluster."""
 
     async def run(self, item: WorkItem) -> ItemResult: ...
 

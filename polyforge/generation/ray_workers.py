@@ -182,12 +182,14 @@ class RayWorkers:
         return await self.actors[result.state.item.language].store.remote(result, provenance)
 
     async def finish(self) -> list[WorkerReport]:
+        """Each live worker's report (a worker that never started has none), then every worker stopped."""
         import ray
 
-        reports = list(await asyncio.gather(*(actor.finish.remote() for actor in self.actors.values())))
+        answers = await asyncio.gather(*(actor.finish.remote() for actor in self.actors.values()),
+                                       return_exceptions=True)
         for actor in self.actors.values():
             ray.kill(actor)
-        return reports
+        return [answer for answer in answers if isinstance(answer, WorkerReport)]
 
 
 def merged_endpoint_stats(reports: list[WorkerReport]) -> list[EndpointStats]:
