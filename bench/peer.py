@@ -420,6 +420,11 @@ def bench_vllm_server(work: Path, vllm_python: str | None) -> Iterator[Server]:
         fleet.stop()
 
 
+def bench_server(name: str, work: Path, vllm_python: str | None):
+    """The server a bench's `--servers` names: `llama` or `vllm`, as a context manager."""
+    return bench_llama_server(work) if name == "llama" else bench_vllm_server(work, vllm_python)
+
+
 # ---------------------------------------------------------------- output
 
 def print_table(rows: list[RunRow], snippets: int, concurrency: int) -> None:
@@ -479,9 +484,7 @@ def main() -> None:
                 first = args.order.removesuffix("-first")
             common = dict(first=first, distilabel_python=distilabel_python, snippets=snippets, sources=sources,
                           concurrency=args.concurrency)
-            server = (bench_llama_server(work / name) if name == "llama"
-                      else bench_vllm_server(work / name, args.vllm_python))
-            with server as running:
+            with bench_server(name, work / name, args.vllm_python) as running:
                 rows += run_both(running, work=work / name, **common)
     print_table(rows, args.snippets, args.concurrency)
     if args.json:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 from peer import (
+    McEvalError,
     ANSWER_MAX_TOKENS,
     REPO,
     SERVED_NAME,
@@ -32,8 +33,7 @@ from peer import (
     TOP_P,
     PeerSnippet,
     Server,
-    bench_llama_server,
-    bench_vllm_server,
+    bench_server,
     peer_snippets,
     run_polyforge,
     warm_up,
@@ -94,12 +94,13 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="polyforge-saturation-") as folder:
         work = Path(folder)
-        snippets = peer_snippets(args.mceval, args.snippets, work / "candidates")
+        try:
+            snippets = peer_snippets(args.mceval, args.snippets, work / "candidates")
+        except McEvalError as exc:
+            raise SystemExit(f"error: --mceval: {exc}") from exc
         write_sources(work / "sources", snippets)
         for name in args.servers:
-            server = (bench_llama_server(work / name) if name == "llama"
-                      else bench_vllm_server(work / name, args.vllm_python))
-            with server as running:
+            with bench_server(name, work / name, args.vllm_python) as running:
                 rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name))
     print(f"{args.snippets} snippets, concurrency {args.concurrency}\n")
     print("| server | requests | campaign s | campaign completion tokens | campaign tok/s | direct s "
