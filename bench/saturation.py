@@ -25,12 +25,12 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 from peer import (
-    McEvalError,
     ANSWER_MAX_TOKENS,
     REPO,
     SERVED_NAME,
     TEMPERATURE,
     TOP_P,
+    McEvalError,
     PeerSnippet,
     Server,
     bench_server,
