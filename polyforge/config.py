@@ -375,6 +375,9 @@ class ExecutionConfig(_Strict):
     workers: int | None = Field(default=None, ge=1, description="Sandbox runs in parallel (default: one per core).")
     repeats: int = Field(default=1, ge=1, le=10, description="Runs per candidate; more than 1 detects flaky results.")
     cache: bool = Field(default=True, description="Reuse results of identical runs (OUTPUT_DIR/sandbox-cache.db).")
+    compile_cache_mb: int = Field(
+        default=512, ge=0, description="Room for compiled programs of identical sources, reused instead of compiling "
+        "again (~/.cache/polyforge/sandbox/compiled, shared by campaigns; 0: always compile).")
 
 
 class WorkersConfig(_Strict):

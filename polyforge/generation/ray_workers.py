@@ -35,9 +35,9 @@ from polyforge.storage import open_engine, session_factory
 from polyforge.storage.endpoint_usage import COUNTED
 
 
-def _sandbox_runs(job: Job, limits: Limits, repeats: int) -> Execution:
-    """A Ray task: the job's runs, in a sandbox of the node Ray placed the task on."""
-    return run_repeated(Sandbox(limits), job, limits, repeats)
+def _sandbox_runs(job: Job, limits: Limits, repeats: int, compile_cache_mb: int) -> Execution:
+    """A Ray task: the job's runs, in a sandbox of the node Ray placed the task on (with that node's compile cache)."""
+    return run_repeated(Sandbox(limits, compile_cache_mb=compile_cache_mb), job, limits, repeats)
 
 
 class RaySandboxPool(ExecutionPool):
@@ -53,7 +53,7 @@ class RaySandboxPool(ExecutionPool):
     def _run_repeated(self, job: Job, limits: Limits) -> Execution:
         import ray
 
-        return ray.get(self._task.remote(job, limits, self.repeats))
+        return ray.get(self._task.remote(job, limits, self.repeats, self.sandbox.compile_cache_mb))
 
 
 @dataclass

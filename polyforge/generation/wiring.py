@@ -74,7 +74,7 @@ def execution_pool(config: CampaignConfig, pool: type[ExecutionPool] = Execution
         return None
     limits = Limits(cpu_seconds=settings.cpu_seconds, wall_seconds=settings.wall_seconds, memory_mb=settings.memory_mb)
     cache = ResultCache(config.output_dir / "sandbox-cache.db") if settings.cache else None
-    return pool(Sandbox(limits), settings.workers, cache, settings.repeats)
+    return pool(Sandbox(limits, compile_cache_mb=settings.compile_cache_mb), settings.workers, cache, settings.repeats)
 
 
 def item_runner(config: CampaignConfig, generator: ChatBackend, agents: Mapping[str, LanguageAgent],

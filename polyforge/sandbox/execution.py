@@ -62,6 +62,7 @@ class Execution:
     reason: str = ""                 # why this status, in words (the matched error line, the limit hit)
     truncated: bool = False          # output was cut at Limits.output_bytes
     cached: bool = False             # taken from the result cache, not run again
+    compiled_before: bool = False    # the compile step was skipped: the compile cache had these sources' program
     attempts: list[Status] = field(default_factory=list)  # statuses of repeated runs, when asked for
     flaky: bool = False              # repeated runs disagreed
 

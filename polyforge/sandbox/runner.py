@@ -6,12 +6,14 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from polyforge.sandbox.classify import classify
+from polyforge.sandbox.compile_cache import CompileCache
 from polyforge.sandbox.execution import Execution, Limits, Status
 from polyforge.sandbox.isolation import SANDBOX_PATH, TOOLCHAIN_ROOT, RawResult, SandboxUnavailable, run_step
 from polyforge.sandbox.languages import Toolchain, language
@@ -78,16 +80,27 @@ def _checked_name(name: str) -> str:
     return name
 
 
-class Sandbox:
-    """Runs code in isolation; safe to share between threads."""
+DEFAULT_COMPILE_CACHE_MB = 512
 
-    def __init__(self, limits: Limits | None = None, cache_root: Path | None = None):
+
+class Sandbox:
+    """Runs code in isolation; safe to share between threads.
+
+    `compile_cache_mb`: room for compiled programs of identical sources under `cache_root`/compiled, so a
+    run of sources compiled before skips the compiler (0: always compile).
+    """
+
+    def __init__(self, limits: Limits | None = None, cache_root: Path | None = None,
+                 compile_cache_mb: int = DEFAULT_COMPILE_CACHE_MB):
         self.limits = limits or Limits()
         self.toolchains = Toolchains()
         # Per user, never a shared temp folder: another account must not plant a compiler cache.
         self._cache_root = cache_root or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
             "polyforge" / "sandbox"
         self._warm_lock = threading.Lock()
+        self.compile_cache_mb = compile_cache_mb
+        self._compile_cache: CompileCache | None = None
+        self._compile_cache_lock = threading.Lock()
 
     def run(self, language_name: str, files: Mapping[str, str], limits: Limits | None = None,
             test: str | None = None) -> Execution:
@@ -134,17 +147,36 @@ class Sandbox:
                 self._seed_cache(lang, workdir / lang.cache_dir)
             sources = sorted(name for name in layout if name.endswith(lang.extension) and not name.startswith("."))
             seconds = 0.0
+            compiled_before = False
             if compile_cmd:
-                # the compiler writes the host work folder, where the run step finds what it made
-                raw = self._step(lang, workdir, _expand(compile_cmd, sources), limits.for_compile(), private_work=False)
-                seconds += raw.seconds
-                status, reason = classify(lang, raw, limits.for_compile(), compiling=True, testing=testing)
-                if status is not Status.PASSED:
-                    return _execution(lang, status, reason, raw, seconds)
+                command = _expand(compile_cmd, sources)
+                cache = self.compile_cache()
+                key = cache.key(lang.name, self.toolchains.version(lang), command, lang.env, layout) if cache is not None else None
+                compiled_before = cache is not None and key is not None and _restored(cache, key, workdir)
+                if not compiled_before:
+                    # the compiler writes the host work folder, where the run step finds what it made
+                    raw = self._step(lang, workdir, command, limits.for_compile(), private_work=False)
+                    seconds += raw.seconds
+                    status, reason = classify(lang, raw, limits.for_compile(), compiling=True, testing=testing)
+                    if status is not Status.PASSED:
+                        return _execution(lang, status, reason, raw, seconds)
+                    if cache is not None and key is not None:
+                        cache.store(key, workdir, set(layout), skip=lang.cache_dir)
             raw = self._step(lang, workdir, _expand(run_cmd, sources), limits)
             seconds += raw.seconds
             status, reason = classify(lang, raw, limits, compiling=False, testing=testing)
-            return _execution(lang, status, reason, raw, seconds)
+            execution = _execution(lang, status, reason, raw, seconds)
+            execution.compiled_before = compiled_before
+            return execution
+
+    def compile_cache(self) -> CompileCache | None:
+        """The cache of compiled programs, opened at the first compile (None when switched off)."""
+        if self.compile_cache_mb <= 0:
+            return None
+        with self._compile_cache_lock:
+            if self._compile_cache is None:
+                self._compile_cache = CompileCache(self._cache_root / "compiled", self.compile_cache_mb)
+            return self._compile_cache
 
     def _step(self, lang: Toolchain, workdir: Path, command: list[str], limits: Limits,
               private_work: bool = True) -> RawResult:
@@ -182,6 +214,14 @@ class Sandbox:
                 shutil.copytree(workdir / lang.cache_dir, folder)
             (folder / ".complete").touch()
             return folder
+
+
+def _restored(cache: CompileCache, key: str, workdir: Path) -> bool:
+    """Whether the run's compiled program came from the cache; an unreadable entry means compiling again."""
+    try:
+        return cache.restore(key, workdir)
+    except (tarfile.TarError, OSError):
+        return False
 
 
 def _expand(command: tuple[str, ...], sources: list[str]) -> list[str]:
