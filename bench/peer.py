@@ -136,6 +136,19 @@ def write_sources(folder: Path, snippets: list[PeerSnippet]) -> None:
         (folder / item.file_name).write_text(item.program)
 
 
+@contextmanager
+def peer_workspace(prefix: str, mceval: Path, count: int) -> Iterator[tuple[Path, list[PeerSnippet]]]:
+    """A scratch folder with `count` peer snippets' programs written to its `sources` folder, for the duration."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        work = Path(folder)
+        try:
+            snippets = peer_snippets(mceval, count, work / "candidates")
+        except McEvalError as exc:
+            raise SystemExit(f"error: --mceval: {exc}") from exc
+        write_sources(work / "sources", snippets)
+        yield work, snippets
+
+
 def distilabel_rows(snippets: list[PeerSnippet]) -> list[dict]:
     return [{"language": s.snippet.language, "path": s.snippet.path, "code": s.snippet.code} for s in snippets]
 
@@ -326,9 +339,11 @@ def run_distilabel(server: Server, python: Path, rows: list[dict], work: Path) -
                       None, usage_completion, client)
 
 
-def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, concurrency: int) -> CampaignConfig:
+def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, concurrency: int,
+                     overrides: dict | None = None) -> CampaignConfig:
+    """The peer campaign; `overrides` (a partial config) is merged into it, key by key."""
     stage = {"temperature": TEMPERATURE, "top_p": TOP_P}
-    return CampaignConfig.model_validate({
+    return CampaignConfig.model_validate(merged({
         "name": "peer", "output_dir": str(work), "database_url": f"sqlite:///{work / 'peer.db'}",
         "sources": [{"path": str(sources)}], "budgets": {"max_pairs": pairs}, "concurrency": concurrency,
         "memory": {"enabled": False}, "execution": {"enabled": False}, "ingest": SOURCE_INGEST,
@@ -342,11 +357,20 @@ def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, conc
                      "instruction": {**stage, "max_tokens": INSTRUCTION_MAX_TOKENS},
                      "answer": {**stage, "max_tokens": ANSWER_MAX_TOKENS},
                      "judge": {**stage, "max_tokens": JUDGE_MAX_TOKENS}},
-    })
+    }, overrides or {}))
 
 
-def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, work: Path) -> RunRow:
-    config = polyforge_config(work, sources, server, pairs, concurrency)
+def merged(base: dict, changes: dict) -> dict:
+    """`base` with `changes` applied: nested mappings merged, anything else replaced."""
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, work: Path,
+                  overrides: dict | None = None) -> RunRow:
+    config = polyforge_config(work, sources, server, pairs, concurrency, overrides)
     ingested: list[IngestReport] = []
     progress = CampaignProgress(on_ingested=ingested.append)
     before = server.sample()
@@ -469,14 +493,8 @@ def main() -> None:
         parser.error("--servers: each server once")
     distilabel_python = ensure_distilabel_env(args.distilabel_env)
     rows: list[RunRow] = []
-    with tempfile.TemporaryDirectory(prefix="polyforge-peer-") as folder:
-        work = Path(folder)
-        try:
-            snippets = peer_snippets(args.mceval, args.snippets, work / "candidates")
-        except McEvalError as exc:
-            raise SystemExit(f"error: --mceval: {exc}") from exc
+    with peer_workspace("polyforge-peer-", args.mceval, args.snippets) as (work, snippets):
         sources = work / "sources"
-        write_sources(sources, snippets)
         for index, name in enumerate(args.servers):
             if args.order == "alternate":
                 first = SYSTEMS[index % 2]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,14 +29,12 @@ from peer import (
     SERVED_NAME,
     TEMPERATURE,
     TOP_P,
-    McEvalError,
     PeerSnippet,
     Server,
     bench_server,
-    peer_snippets,
+    peer_workspace,
     run_polyforge,
     warm_up,
-    write_sources,
 )
 
 
@@ -92,13 +89,7 @@ def main() -> None:
     if args.snippets < 1 or args.concurrency < 1:
         parser.error("--snippets and --concurrency must be at least 1")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="polyforge-saturation-") as folder:
-        work = Path(folder)
-        try:
-            snippets = peer_snippets(args.mceval, args.snippets, work / "candidates")
-        except McEvalError as exc:
-            raise SystemExit(f"error: --mceval: {exc}") from exc
-        write_sources(work / "sources", snippets)
+    with peer_workspace("polyforge-saturation-", args.mceval, args.snippets) as (work, snippets):
         for name in args.servers:
             with bench_server(name, work / name, args.vllm_python) as running:
                 rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name))

@@ -1,0 +1,95 @@
+"""Early rejection: accepted pairs per server-minute with the cheap gates on, against the same campaign with
+every candidate answered, tested and judged in full (the goal: at least 2x).
+
+Usage: python bench/early_rejection.py [--servers llama] [--snippets 18] [--candidates 2] [--concurrency 16]
+                                       [--order gated-first] [--vllm-python PY] [--json FILE]
+
+Both runs are bench/peer.py's Polyforge campaign (the same McEval snippets, caps 128 / 256 / 256, judge scores
+only, temperature 0.7) with `--candidates` answers per item and execution on (the tester writes tests, every
+candidate runs in the sandbox), one after the other on the same server:
+- gated: the defaults, every gate of `generation.gates` on (an instruction that restates its snippet, an empty
+  or refused answer, an answer without a code block in its language that parses, an item whose candidates
+  all failed their tests: each dropped before the calls that would follow);
+- in full: every gate off, so every candidate is answered and judged.
+Per run: accepted pairs, the server's CPU seconds and wall seconds, accepted per server CPU-minute and per
+wall minute, requests and tokens, and why pairs were rejected. Server CPU time is the fairer clock on a
+shared machine (the sandbox's runs take cores from the server in both runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from peer import REPO, RunRow, bench_server, peer_workspace, run_polyforge, warm_up
+
+ALL_GATES_OFF = {"restated_snippet": False, "refusal": False, "code_block": False, "failed_tests": False}
+
+
+def variants(candidates: int) -> dict[str, dict]:
+    common = {"sampling": {"candidates": candidates}, "execution": {"enabled": True}}
+    return {"gated": common, "in full": {**common, "generation": {"gates": ALL_GATES_OFF}}}
+
+
+def server_cpu_min(row: RunRow) -> float:
+    return row.busy * row.seconds * len(os.sched_getaffinity(0)) / 60
+
+
+def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int) -> None:
+    print(f"{snippets} McEval snippets, {candidates} candidates per item, execution on, "
+          f"{len(os.sched_getaffinity(0))} cores\n")
+    print("| server | run | wall s | server CPU-min | requests | completion tokens | judged | accepted "
+          "| accepted / server CPU-min | accepted / wall min | vs in full (CPU) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    full = {row.server: row for name, row in rows if name == "in full"}
+    for name, row in rows:
+        per_cpu = row.accepted / server_cpu_min(row) if server_cpu_min(row) else 0.0
+        base = full.get(row.server)
+        base_per_cpu = base.accepted / server_cpu_min(base) if base and server_cpu_min(base) else 0.0
+        ratio = f"{per_cpu / base_per_cpu:.2f}x" if base_per_cpu else "n/a (none accepted in full)"
+        print(f"| {row.server} | {name} | {row.seconds:.0f} | {server_cpu_min(row):.2f} | {row.requests} "
+              f"| {row.completion_tokens:,} | {row.judged} | {row.accepted} | {per_cpu:.2f} "
+              f"| {60 * row.accepted / row.seconds:.2f} | {ratio} |")
+    print()
+    for name, row in rows:
+        reasons = ", ".join(f"{reason} x{count}" for reason, count in sorted(row.client["errors"].items(),
+                                                                              key=lambda item: -item[1]))
+        print(f"{row.server} {name}: statuses {row.client['statuses']}; reasons: {reasons or 'none'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--servers", nargs="+", default=["llama"], choices=["llama", "vllm"])
+    parser.add_argument("--snippets", type=int, default=18, help="McEval programs, the six languages in turn")
+    parser.add_argument("--candidates", type=int, default=2, help="answers per item")
+    parser.add_argument("--concurrency", type=int, default=16, help="work items in flight")
+    parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
+    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
+    parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
+    parser.add_argument("--json", type=Path, help="also write both rows here")
+    args = parser.parse_args()
+    if min(args.snippets, args.candidates, args.concurrency) < 1:
+        parser.error("--snippets, --candidates and --concurrency must be at least 1")
+    runs = variants(args.candidates)
+    order = list(runs) if args.order == "gated-first" else list(reversed(runs))
+    rows: list[tuple[str, RunRow]] = []
+    with peer_workspace("polyforge-early-", args.mceval, args.snippets) as (work, snippets):
+        for server_name in args.servers:
+            with bench_server(server_name, work / server_name, args.vllm_python) as server:
+                warm_up(server)
+                for name in order:
+                    print(f"{server.name}: {name}", file=sys.stderr, flush=True)
+                    row = run_polyforge(server, work / "sources", len(snippets), args.concurrency,
+                                        work / server_name / name.replace(" ", "-"), runs[name])
+                    rows.append((name, row))
+    print_table(rows, args.snippets, args.candidates)
+    if args.json:
+        args.json.write_text(json.dumps([{"run": name, **asdict(row)} for name, row in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()
