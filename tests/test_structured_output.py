@@ -60,3 +60,15 @@ def test_judge_with_rationales_reads_scores_and_rationales(checklist, criteria):
     assert verdict.route is PairStatus.accepted
     assert verdict.final_score == pytest.approx(8.0)
     assert verdict.rationales["code_clarity"] == "code_clarity looks fine."
+
+
+def test_the_judge_asks_for_each_rationale_before_its_score(checklist, criteria):
+    """Constrained decoding writes keys in schema order: the rationale must come first to inform the score."""
+    backend = ScriptedBackend(lambda m, s: json.dumps({c: {"rationale": "Checked.", "score": 7} for c in criteria}))
+    judge = JudgeAgent(backend, checklist, StageSampling(), JudgeConfig(rationales=True))
+    asyncio.run(judge.judge("Go", "task", "answer"))
+    messages, schema = backend.calls[0]
+    criterion = schema["properties"][criteria[0]]
+    scored = schema["$defs"][criterion["$ref"].rsplit("/", 1)[1]] if "$ref" in criterion else criterion
+    assert list(scored["properties"]) == ["rationale", "score"]
+    assert messages[0]["content"].index('"rationale"') < messages[0]["content"].index('"score"')

@@ -94,7 +94,7 @@ def judge_token_budget(checklist: Checklist, rationales: bool) -> int:
     """The tokens the longest valid judge reply can take: every criterion at the scale's widest score and,
     with rationales, every rationale at its longest, laid out with a little whitespace."""
     score = max(checklist.scale.min, checklist.scale.max, key=lambda value: len(str(value)))
-    value = {"score": score, "rationale": "x" * RATIONALE_MAX_CHARS} if rationales else score
+    value = {"rationale": "x" * RATIONALE_MAX_CHARS, "score": score} if rationales else score
     longest = json.dumps({criterion.id: value for criterion in checklist.criteria}, indent=1)
     return math.ceil(len(longest) / JSON_CHARS_PER_TOKEN) + BUDGET_MARGIN_TOKENS
 
@@ -123,11 +123,13 @@ def judge_schema(checklist: Checklist, rationales: bool) -> type[BaseModel]:
     """
     score_type = (Literal[tuple(range(checklist.scale.min, checklist.scale.max + 1))], ...)
     if rationales:
+        # The rationale comes first: constrained decoding writes keys in schema order, so the model states
+        # what it checked before it commits to a score, rather than justifying a score already written.
         scored = create_model(
             "ScoredCriterion",
             __config__=ConfigDict(extra="forbid"),
-            score=score_type,
             rationale=(str, Field(min_length=1, max_length=RATIONALE_MAX_CHARS)),
+            score=score_type,
         )
         fields = {c.id: (scored, ...) for c in checklist.criteria}
     else:

@@ -52,6 +52,8 @@ def judge_bench(
     checklist: Annotated[str, typer.Option(help="A bundled checklist name or a checklist YAML file.")] = "default",
     sandbox_verdict: Annotated[bool, typer.Option(
         help="Also judge every pair told the sandbox's verdict (the second column).")] = True,
+    rationales: Annotated[bool, typer.Option(
+        help="Ask for a one-sentence rationale before each criterion's score (about 4x the judge's tokens).")] = False,
     seed: Annotated[int, typer.Option(help="The judge's sampling seed.")] = 7,
     context_tokens: Annotated[int, typer.Option(min=512, help="Context window of the model.")] = 4096,
     threads: Annotated[Optional[int], typer.Option(min=1, help="CPU threads of the model (default: all cores).")] = None,
@@ -93,7 +95,7 @@ def judge_bench(
         if not pairs:
             raise JudgeBenchError(f"no usable pairs: tasks left out {left_out}")
         backend = EmbeddedBackend(model, context_tokens=context_tokens, threads=threads)
-        judge = JudgeAgent(backend, rules, StageSampling(temperature=0.0), JudgeConfig(rationales=False),
+        judge = JudgeAgent(backend, rules, StageSampling(temperature=0.0), JudgeConfig(rationales=rationales),
                            grammars=grammar_names())
         modes = MODES if sandbox_verdict else (BLIND,)
         deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
@@ -119,7 +121,7 @@ def judge_bench(
     per_language: dict[str, int] = {}
     for pair in pairs:
         per_language[pair.language] = per_language.get(pair.language, 0) + pair.correct
-    print_judge_bench(reports, rules, backend.name, len(pairs), per_language)
+    print_judge_bench(reports, rules, backend.name, len(pairs), per_language, rationales)
     calls = [c for row in judged for c in row.verdict.completions]
     if calls:
         console.print(f"{len(calls)} judge calls, {sum(c.seconds for c in calls) / len(calls):.1f} s and "
@@ -129,9 +131,10 @@ def judge_bench(
     if out:
         verdicts = [{"task_id": row.pair.task_id, "language": row.pair.language, "correct": row.pair.correct,
                      "mode": row.mode, "final_score": row.final_score, "route": row.status, "scores": row.scores,
-                     "error": row.verdict.error, "seconds": sum(c.seconds for c in row.verdict.completions),
+                     "rationales": row.verdict.rationales, "error": row.verdict.error, "seconds": sum(c.seconds for c in row.verdict.completions),
                      "completion_tokens": sum(c.completion_tokens for c in row.verdict.completions)} for row in judged]
         out.write_text(json.dumps({"model": backend.name, "checklist": rules.content_hash, "seed": seed,
+                                   "rationales": rationales,
                                    "tasks_per_language": per_language, "left_out": left_out,
                                    "reports": [asdict(report) for report in reports], "verdicts": verdicts},
                                   indent=1, default=str), encoding="utf-8")

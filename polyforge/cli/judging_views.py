@@ -103,10 +103,12 @@ def print_agreement(scopes: list) -> None:
     console.print("-: undefined (no pair with two verdicts, or one verdict given throughout)", style="dim")
 
 
-def print_judge_bench(reports: list, checklist, model: str, pairs: int, tasks_per_language: dict[str, int]) -> None:
+def print_judge_bench(reports: list, checklist, model: str, pairs: int, tasks_per_language: dict[str, int],
+                      rationales: bool) -> None:
     """The judge benchmark's figures, one column per mode (blind, with the sandbox's verdict)."""
     languages = ", ".join(f"{name} {count}" for name, count in sorted(tasks_per_language.items()))
-    console.print(f"judge {model}, checklist {checklist.name} ({checklist.content_hash}): {pairs} pairs from "
+    reply = "rationales and scores" if rationales else "scores only"
+    console.print(f"judge {model} ({reply}), checklist {checklist.name} ({checklist.content_hash}): {pairs} pairs from "
                   f"{sum(tasks_per_language.values())} McEval tasks ({languages}), half correct, half broken")
     summary = Table(title="correct vs broken pairs, by the final score")
     summary.add_column("measure")
