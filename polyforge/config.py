@@ -202,6 +202,14 @@ class JudgeConfig(_Strict):
             "(passed: the scale's top, any failure: its bottom) by more than this."
         ),
     )
+    accept_only_tested: bool = Field(
+        default=False,
+        description=(
+            "Accept only pairs whose answer passed its tests in the sandbox (tests that are evidence, not vacuous); "
+            "a pair the judge would accept without that is flagged 'no passing tests' for a person to look at. For "
+            "judges whose scores do not tell correct code from broken (BENCHMARKS.md: the judge against known answers)."
+        ),
+    )
 
 
 class IngestConfig(_Strict):

@@ -7,7 +7,7 @@ import pytest
 
 from doubles import ScriptedBackend, uniform_scores
 from polyforge.agents.judge import (
-    BORDERLINE, JUDGES_DISAGREE, MALFORMED, SAMPLES_DISAGREE, SANDBOX_DISAGREES, JudgeAgent,
+    BORDERLINE, JUDGES_DISAGREE, MALFORMED, SAMPLES_DISAGREE, SANDBOX_DISAGREES, UNTESTED, JudgeAgent,
 )
 from polyforge.agents.judge_rules import fenced_code_blocks, known_facts, parses_cleanly
 from polyforge.terms import PairStatus
@@ -120,6 +120,26 @@ def test_failed_execution_can_sink_a_pair_the_judge_liked(checklist, criteria):
     verdict = run(agent, execution_status="failed")
     assert verdict.final_score == pytest.approx((6 * 6 + 10 + 1 * 2) / 9)
     assert verdict.route is PairStatus.flagged and verdict.flag_reasons == [BORDERLINE]
+
+
+@pytest.mark.parametrize("status", [None, "vacuous_tests", "sandbox_error", "failed"])
+def test_accept_only_tested_flags_what_the_judge_would_accept_without_passing_tests(status, checklist, criteria):
+    agent, _, _ = judge_with(lambda m, s: scores(criteria, 10), checklist, accept_only_tested=True, max_sandbox_gap=10)
+    verdict = run(agent, execution_status=status)
+    assert verdict.route is PairStatus.flagged and UNTESTED in verdict.flag_reasons, verdict
+
+
+def test_accept_only_tested_accepts_a_pair_whose_tests_passed(checklist, criteria):
+    agent, _, _ = judge_with(lambda m, s: scores(criteria, 10), checklist, accept_only_tested=True)
+    assert run(agent, execution_status="passed").route is PairStatus.accepted
+    off, _, _ = judge_with(lambda m, s: scores(criteria, 10), checklist)
+    assert run(off, execution_status=None).route is PairStatus.accepted
+
+
+def test_accept_only_tested_leaves_a_rejected_pair_rejected(checklist, criteria):
+    agent, _, _ = judge_with(lambda m, s: uniform_scores(1, criteria), checklist, accept_only_tested=True)
+    verdict = run(agent, answer="No code.")
+    assert verdict.route is PairStatus.rejected and verdict.flag_reason is None
 
 
 # --- samples, spread and the ensemble -------------------------------------------------------------------

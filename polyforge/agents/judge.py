@@ -25,7 +25,7 @@ from polyforge.checklists import Checklist
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.llm import ChatBackend, Completion, StructuredOutputError, chat_structured
 from polyforge.prompts import BUNDLED, PromptLibrary
-from polyforge.sandbox import Execution
+from polyforge.sandbox import Execution, Status
 from polyforge.terms import PairStatus
 
 # Flag reasons, in the order they are reported.
@@ -34,7 +34,8 @@ BORDERLINE = "borderline final score"
 SAMPLES_DISAGREE = "disagreement between judge samples"
 JUDGES_DISAGREE = "disagreement between judges"
 SANDBOX_DISAGREES = "judge disagrees with the sandbox"
-FLAG_REASONS = (MALFORMED, BORDERLINE, SAMPLES_DISAGREE, JUDGES_DISAGREE, SANDBOX_DISAGREES)
+UNTESTED = "no passing tests"
+FLAG_REASONS = (MALFORMED, BORDERLINE, SAMPLES_DISAGREE, JUDGES_DISAGREE, SANDBOX_DISAGREES, UNTESTED)
 
 
 @dataclass
@@ -197,7 +198,7 @@ class JudgeAgent:
         samples = [sample for sample, _ in results]
         completions = [c for _, spent in results for c in spent]
         facts = known_facts(self.checklist, answer, self.grammars.get(language), execution_status)
-        verdict = self._combine(samples, facts)
+        verdict = self._combine(samples, facts, execution_status)
         verdict.template_hash = prompt.template_hash
         verdict.completions = completions
         return verdict
@@ -225,7 +226,7 @@ class JudgeAgent:
         sample = JudgeSample(backend.name, judge, scores, rationales, self.checklist.final_score(scores))
         return sample, completions
 
-    def _combine(self, samples: list[JudgeSample], facts: list[Override]) -> Verdict:
+    def _combine(self, samples: list[JudgeSample], facts: list[Override], execution_status: str | None) -> Verdict:
         valid = [s for s in samples if s.error is None]
         errors = [s.error for s in samples if s.error is not None]
         reasons: set[str] = {MALFORMED} if errors else set()
@@ -256,6 +257,9 @@ class JudgeAgent:
         final = self.checklist.final_score(scores)
         if self.checklist.route(final) is PairStatus.flagged:
             reasons.add(BORDERLINE)
+        if (self.settings.accept_only_tested and self.checklist.route(final) is PairStatus.accepted
+                and execution_status != Status.PASSED):
+            reasons.add(UNTESTED)
         return Verdict(
             route=PairStatus.flagged if reasons else self.checklist.route(final),
             final_score=final, scores=scores, spreads=spreads, rationales=rationales,
