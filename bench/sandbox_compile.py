@@ -2,15 +2,18 @@
 the same run with its program taken from the compile cache, per compiled language, on McEval's tasks
 (each reference solution with its tests, as a campaign runs a candidate).
 
-    python bench/sandbox_compile.py ../shared/data/mceval [--tasks 5] [--language C ...]
+    python bench/sandbox_compile.py ../shared/data/mceval [--tasks 5] [--language C ...] [--cold]
 
 Per language: the median seconds of a whole run (compile and run steps) in each of the three cases, and the
-ratio of the first compile to the cached run. Runs are serial, one language after another.
+ratio of the first compile to the cached run. Runs are serial, one language after another. `--cold` (root)
+empties the kernel's page cache before each task's first compile, so that the compiler and its libraries
+are read from disk, as on the first run after a boot.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +32,15 @@ def compiled_languages(sandbox: Sandbox) -> list[str]:
             if check.usable and language(check.language).commands(testing=True)[0]]
 
 
-def measure(folder: Path, languages: list[str] | None, tasks_per_language: int) -> list[dict]:
+def drop_page_cache() -> None:
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as exc:
+        sys.exit(f"error: --cold needs root to empty the page cache ({exc})")
+
+
+def measure(folder: Path, languages: list[str] | None, tasks_per_language: int, cold: bool) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="polyforge-compile-bench-") as tmp:
         plain = Sandbox(LIMITS, cache_root=Path(tmp) / "off", compile_cache_mb=0)
@@ -43,6 +54,8 @@ def measure(folder: Path, languages: list[str] | None, tasks_per_language: int) 
             first, again, from_cache, failed = [], [], [], 0
             for task in tasks:
                 files, test = assemble(task)
+                if cold:
+                    drop_page_cache()
                 runs = [plain.run(name, files, test=test), plain.run(name, files, test=test)]
                 cached.run(name, files, test=test)  # fills the compile cache
                 runs.append(cached.run(name, files, test=test))
@@ -73,11 +86,13 @@ def main() -> None:
     parser.add_argument("mceval", type=Path, help="McEval's data folder")
     parser.add_argument("--tasks", type=int, default=5, help="tasks per language (default 5)")
     parser.add_argument("--language", action="append", help="only these languages (default: every compiled one)")
+    parser.add_argument("--cold", action="store_true", help="empty the page cache before each first compile (root)")
     args = parser.parse_args()
-    print("| language | tasks | first compile, s | compiled again, s | from the compile cache, s | first / cached |")
+    first = "first compile, cold page cache, s" if args.cold else "first compile, s"
+    print(f"| language | tasks | {first} | compiled again, s | from the compile cache, s | first / cached |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     try:
-        measure(args.mceval, args.language, args.tasks)
+        measure(args.mceval, args.language, args.tasks, args.cold)
     except McEvalError as exc:
         sys.exit(f"error: {exc}")
 
