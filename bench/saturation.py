@@ -1,17 +1,19 @@
 """Saturation: how much of a server's generation speed a campaign gets, against direct requests at the same
 concurrency on the same server (the goal: a campaign's completion tokens per second at least 0.95x).
 
-Usage: python bench/saturation.py [--servers llama vllm] [--snippets 30] [--concurrency 16] [--vllm-python PY]
+Usage: python bench/saturation.py [--servers llama vllm] [--snippets 30] [--concurrency 16] [--direct replay]
+                                  [--vllm-python PY]
 
 Per server (started as bench/peer.py starts them, not counted):
 - the campaign: Polyforge's side of bench/peer.py (the same McEval snippets, caps 128 / 256 / 256, judge scores
   only), `concurrency` items in flight;
-- direct requests: as many chat requests as the campaign made, `concurrency` in flight through one
-  AsyncOpenAI client, each asking to write a function like a snippet in the campaign (answer-sized,
-  256 tokens at most), temperature 0.7 as in the campaign.
+- direct requests, `concurrency` in flight through one AsyncOpenAI client, as many as the campaign made:
+  `--direct replay` (the default) sends the campaign's own requests again, exactly as it sent them (messages,
+  caps, seeds, response formats), all queued at once, so the only difference is the campaign's stage order
+  (an item's answer waits for its instruction); `--direct answers` sends answer-sized requests instead (write a
+  function like a snippet, 256 tokens at most, temperature 0.7), whose shape differs from the campaign's.
 Completion tokens per second: the server's own count (vLLM's /metrics; llama.cpp: the replies' usage),
-divided by the wall time of each run. The requests differ in shape (the campaign's stages have their own
-prompts and caps), so the figure compares the server's speed under each load, not identical work.
+divided by the wall time of each run.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion
 from peer import (
     ANSWER_MAX_TOKENS,
     REPO,
@@ -37,40 +42,66 @@ from peer import (
     warm_up,
 )
 
+from polyforge.llm.openai_backend import OpenAICompatibleBackend
 
-async def direct_requests(server: Server, snippets: list[PeerSnippet], requests: int, concurrency: int) -> int:
-    """`requests` chat requests, `concurrency` in flight; the completion tokens their replies report."""
+
+def answer_requests(snippets: list[PeerSnippet], count: int) -> list[dict]:
+    """`count` answer-sized chat requests, the snippets in turn."""
+    return [{"model": SERVED_NAME, "max_tokens": ANSWER_MAX_TOKENS, "temperature": TEMPERATURE, "top_p": TOP_P,
+             "seed": index, "messages": [{"role": "user", "content": "Write a function that does what this code "
+                                          f"does, with a short explanation:\n\n{snippets[index % len(snippets)].snippet.code}"}]}
+            for index in range(count)]
+
+
+@contextmanager
+def recorded_requests() -> Iterator[list[dict]]:
+    """Every chat request body Polyforge's OpenAI backend builds while the block runs, in order."""
+    original = OpenAICompatibleBackend._request
+    requests: list[dict] = []
+
+    def recording(self, *args, **kwargs):
+        requests.append(original(self, *args, **kwargs))
+        return requests[-1]
+
+    OpenAICompatibleBackend._request = recording
+    try:
+        yield requests
+    finally:
+        OpenAICompatibleBackend._request = original
+
+
+async def direct_requests(server: Server, requests: list[dict], concurrency: int) -> int:
+    """The requests, `concurrency` in flight; the completion tokens their replies report."""
     client = AsyncOpenAI(base_url=server.url, api_key="none", timeout=3600, max_retries=0)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(index: int) -> int:
-        snippet = snippets[index % len(snippets)]
+    async def one(request: dict) -> int:
         async with gate:
-            reply = await client.chat.completions.create(
-                model=SERVED_NAME, max_tokens=ANSWER_MAX_TOKENS, temperature=TEMPERATURE, top_p=TOP_P, seed=index,
-                messages=[{"role": "user", "content": "Write a function that does what this code does, with a "
-                                                      f"short explanation:\n\n{snippet.snippet.code}"}])
+            reply = await client.post("/chat/completions", body=request, cast_to=ChatCompletion)
             return reply.usage.completion_tokens
 
     try:
-        return sum(await asyncio.gather(*(one(index) for index in range(requests))))
+        return sum(await asyncio.gather(*(one(request) for request in requests)))
     finally:
         await client.close()
 
 
-def measure(server: Server, snippets: list[PeerSnippet], sources: Path, concurrency: int, work: Path) -> dict:
+def measure(server: Server, snippets: list[PeerSnippet], sources: Path, concurrency: int, work: Path,
+            direct: str) -> dict:
     warm_up(server)
-    campaign = run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge")
+    with recorded_requests() as sent:
+        campaign = run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge")
+    requests = sent if direct == "replay" else answer_requests(snippets, campaign.requests)
     before = server.sample()
     started = time.perf_counter()
-    client_tokens = asyncio.run(direct_requests(server, snippets, campaign.requests, concurrency))
+    client_tokens = asyncio.run(direct_requests(server, requests, concurrency))
     seconds = time.perf_counter() - started
     after = server.sample()
     server_tokens = after.counters.get("completion_tokens", 0) - before.counters.get("completion_tokens", 0)
     direct_tokens = int(server_tokens or client_tokens)  # llama.cpp's server counts no completion tokens itself
     campaign_rate = campaign.completion_tokens / campaign.seconds
     direct_rate = direct_tokens / seconds
-    row = {"server": server.name, "requests": campaign.requests, "campaign_s": campaign.seconds,
+    row = {"server": server.name, "requests": campaign.requests, "direct_requests": len(requests), "campaign_s": campaign.seconds,
            "campaign_tokens": campaign.completion_tokens, "campaign_tok_s": campaign_rate, "direct_s": seconds,
            "direct_tokens": direct_tokens, "direct_tok_s": direct_rate, "ratio": campaign_rate / direct_rate}
     print(f"{server.name}: campaign {campaign_rate:.1f} tok/s, direct {direct_rate:.1f} tok/s", file=sys.stderr,
@@ -83,6 +114,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["llama", "vllm"], choices=["llama", "vllm"])
     parser.add_argument("--snippets", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--direct", default="replay", choices=["replay", "answers"],
+                        help="the direct load: the campaign's own requests again, or answer-sized ones")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     args = parser.parse_args()
@@ -92,8 +125,8 @@ def main() -> None:
     with peer_workspace("polyforge-saturation-", args.mceval, args.snippets) as (work, snippets):
         for name in args.servers:
             with bench_server(name, work / name, args.vllm_python) as running:
-                rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name))
-    print(f"{args.snippets} snippets, concurrency {args.concurrency}\n")
+                rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name, args.direct))
+    print(f"{args.snippets} snippets, concurrency {args.concurrency}, direct requests: {args.direct}\n")
     print("| server | requests | campaign s | campaign completion tokens | campaign tok/s | direct s "
           "| direct completion tokens | direct tok/s | campaign / direct |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
