@@ -1,6 +1,6 @@
 """Polyforge against distilabel 1.5.3 on the same server, the same snippets and the same call caps.
 
-Usage: python bench/peer.py [--snippets 30] [--servers llama vllm] [--order alternate] [--concurrency 16]
+Usage: python bench/peer.py [--snippets 30] [--servers llama vllm] [--order alternate] [--concurrency 32]
                             [--mceval ../shared/data/mceval] [--json FILE]
 
 Snippets: McEval reference programs (prompt + canonical solution, read by polyforge.sandbox.mceval) of six
@@ -480,7 +480,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["llama", "vllm"], choices=["llama", "vllm"])
     parser.add_argument("--order", default="alternate", choices=["alternate", "distilabel-first", "polyforge-first"],
                         help="which tool runs first on each server (alternate: distilabel first on the first)")
-    parser.add_argument("--concurrency", type=int, default=16, help="Polyforge's work items in flight")
+    parser.add_argument("--concurrency", type=int, default=32,
+                        help="Polyforge's work items in flight and requests per server (the README's server config)")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
                         help="McEval's data folder (its LANGUAGE.jsonl files)")
     parser.add_argument("--distilabel-env", type=Path, default=DISTILABEL_ENV)
