@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["llama"], choices=["llama", "vllm"])
     parser.add_argument("--snippets", type=int, default=18, help="McEval programs, the six languages in turn")
     parser.add_argument("--candidates", type=int, default=2, help="answers per item")
-    parser.add_argument("--concurrency", type=int, default=16, help="work items in flight")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="work items in flight, and requests in flight to the server")
     parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
@@ -84,7 +85,8 @@ def main() -> None:
                 for name in order:
                     print(f"{server.name}: {name}", file=sys.stderr, flush=True)
                     row = run_polyforge(server, work / "sources", len(snippets), args.concurrency,
-                                        work / server_name / name.replace(" ", "-"), runs[name])
+                                        work / server_name / name.replace(" ", "-"), runs[name],
+                                        items=args.concurrency)
                     rows.append((name, row))
     print_table(rows, args.snippets, args.candidates)
     if args.json:

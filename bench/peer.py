@@ -1,6 +1,7 @@
 """Polyforge against distilabel 1.5.3 on the same server, the same snippets and the same call caps.
 
 Usage: python bench/peer.py [--snippets 30] [--servers llama vllm] [--order alternate] [--concurrency 32]
+                            [--items auto]
                             [--mceval ../shared/data/mceval] [--json FILE]
 
 Snippets: McEval reference programs (prompt + canonical solution, read by polyforge.sandbox.mceval) of six
@@ -39,7 +40,8 @@ Matched: server and model, snippets, the three calls per pair and their max toke
 no response cache. Not matched: the prompts (distilabel's are Polyforge's words without its per-language system
 prompt; UltraFeedback has its own judge prompt and writes free text that it parses, while Polyforge's judge
 writes schema-constrained JSON); how requests are sent (distilabel sends a step's whole batch, up to 50 rows,
-at once and moves batch by batch; Polyforge keeps `--concurrency` items in flight, each going stage to stage);
+at once and moves batch by batch; Polyforge keeps up to `--concurrency` requests in flight per server and
+`--items` work items (auto: twice that), each going stage to stage);
 Polyforge's cheap gates (on, as by default) may drop an instruction before its answer call, or an answer before
 its judge call, and such a rejected pair counts as finished. vLLM's prefix cache is
 not cleared between the two runs (their prompts share no leading block).
@@ -340,12 +342,12 @@ def run_distilabel(server: Server, python: Path, rows: list[dict], work: Path) -
 
 
 def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, concurrency: int,
-                     overrides: dict | None = None) -> CampaignConfig:
+                     overrides: dict | None = None, items: int | str = "auto") -> CampaignConfig:
     """The peer campaign; `overrides` (a partial config) is merged into it, key by key."""
     stage = {"temperature": TEMPERATURE, "top_p": TOP_P}
     return CampaignConfig.model_validate(merged({
         "name": "peer", "output_dir": str(work), "database_url": f"sqlite:///{work / 'peer.db'}",
-        "sources": [{"path": str(sources)}], "budgets": {"max_pairs": pairs}, "concurrency": concurrency,
+        "sources": [{"path": str(sources)}], "budgets": {"max_pairs": pairs}, "concurrency": items,
         "memory": {"enabled": False}, "execution": {"enabled": False}, "ingest": SOURCE_INGEST,
         "coverage": {"classify": False, "steer": False},
         "generation": {"discussion": {"share": 0.0}},
@@ -360,6 +362,15 @@ def polyforge_config(work: Path, sources: Path, server: Server, pairs: int, conc
     }, overrides or {}))
 
 
+def work_items(value: str) -> int | str:
+    """--items: a positive count or auto."""
+    if value == "auto":
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or auto, got {value!r}")
+    return int(value)
+
+
 def merged(base: dict, changes: dict) -> dict:
     """`base` with `changes` applied: nested mappings merged, anything else replaced."""
     out = dict(base)
@@ -369,8 +380,8 @@ def merged(base: dict, changes: dict) -> dict:
 
 
 def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, work: Path,
-                  overrides: dict | None = None) -> RunRow:
-    config = polyforge_config(work, sources, server, pairs, concurrency, overrides)
+                  overrides: dict | None = None, items: int | str = "auto") -> RunRow:
+    config = polyforge_config(work, sources, server, pairs, concurrency, overrides, items)
     ingested: list[IngestReport] = []
     progress = CampaignProgress(on_ingested=ingested.append)
     before = server.sample()
@@ -399,7 +410,7 @@ def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, w
 
 
 def run_both(server: Server, first: str, distilabel_python: Path, snippets: list[PeerSnippet], sources: Path,
-             concurrency: int, work: Path) -> list[RunRow]:
+             concurrency: int, items: int | str, work: Path) -> list[RunRow]:
     warm_up(server)
     rows = []
     for system in (first, *[s for s in SYSTEMS if s != first]):
@@ -407,7 +418,7 @@ def run_both(server: Server, first: str, distilabel_python: Path, snippets: list
         if system == "distilabel":
             rows.append(run_distilabel(server, distilabel_python, distilabel_rows(snippets), work / "distilabel"))
         else:
-            rows.append(run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge"))
+            rows.append(run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge", items=items))
         row = rows[-1]
         print(f"{server.name} {system}: {row.pairs} pairs in {row.seconds:.0f} s ({row.pairs_per_min:.1f}/min)",
               file=sys.stderr, flush=True)
@@ -481,7 +492,9 @@ def main() -> None:
     parser.add_argument("--order", default="alternate", choices=["alternate", "distilabel-first", "polyforge-first"],
                         help="which tool runs first on each server (alternate: distilabel first on the first)")
     parser.add_argument("--concurrency", type=int, default=32,
-                        help="Polyforge's work items in flight and requests per server (the README's server config)")
+                        help="Polyforge's requests in flight per server (max_concurrency; the README's server config)")
+    parser.add_argument("--items", type=work_items, default="auto",
+                        help="Polyforge's work items in flight (default auto: twice --concurrency)")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
                         help="McEval's data folder (its LANGUAGE.jsonl files)")
     parser.add_argument("--distilabel-env", type=Path, default=DISTILABEL_ENV)
@@ -502,7 +515,7 @@ def main() -> None:
             else:
                 first = args.order.removesuffix("-first")
             common = dict(first=first, distilabel_python=distilabel_python, snippets=snippets, sources=sources,
-                          concurrency=args.concurrency)
+                          concurrency=args.concurrency, items=args.items)
             with bench_server(name, work / name, args.vllm_python) as running:
                 rows += run_both(running, work=work / name, **common)
     print_table(rows, args.snippets, args.concurrency)

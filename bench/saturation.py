@@ -1,12 +1,12 @@
 """Saturation: how much of a server's generation speed a campaign gets, against direct requests at the same
 concurrency on the same server (the goal: a campaign's completion tokens per second at least 0.95x).
 
-Usage: python bench/saturation.py [--servers llama vllm] [--snippets 30] [--concurrency 16] [--direct replay]
-                                  [--vllm-python PY]
+Usage: python bench/saturation.py [--servers llama vllm] [--snippets 30] [--concurrency 16] [--items auto]
+                                  [--direct replay] [--vllm-python PY]
 
 Per server (started as bench/peer.py starts them, not counted):
 - the campaign: Polyforge's side of bench/peer.py (the same McEval snippets, caps 128 / 256 / 256, judge scores
-  only), `concurrency` items in flight;
+  only), up to `concurrency` requests in flight (max_concurrency) and `--items` work items (auto: twice that);
 - direct requests, `concurrency` in flight through one AsyncOpenAI client, as many as the campaign made:
   `--direct replay` (the default) sends the campaign's own requests again, exactly as it sent them (messages,
   caps, seeds, response formats), all queued at once, so the only difference is the campaign's stage order
@@ -40,6 +40,7 @@ from peer import (
     peer_workspace,
     run_polyforge,
     warm_up,
+    work_items,
 )
 
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
@@ -87,10 +88,10 @@ async def direct_requests(server: Server, requests: list[dict], concurrency: int
 
 
 def measure(server: Server, snippets: list[PeerSnippet], sources: Path, concurrency: int, work: Path,
-            direct: str) -> dict:
+            direct: str, items: int | str) -> dict:
     warm_up(server)
     with recorded_requests() as sent:
-        campaign = run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge")
+        campaign = run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge", items=items)
     requests = sent if direct == "replay" else answer_requests(snippets, campaign.requests)
     before = server.sample()
     started = time.perf_counter()
@@ -114,6 +115,8 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["llama", "vllm"], choices=["llama", "vllm"])
     parser.add_argument("--snippets", type=int, default=30)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--items", type=work_items, default="auto",
+                        help="the campaign's work items in flight (default auto: twice --concurrency)")
     parser.add_argument("--direct", default="replay", choices=["replay", "answers"],
                         help="the direct load: the campaign's own requests again, or answer-sized ones")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
@@ -125,8 +128,10 @@ def main() -> None:
     with peer_workspace("polyforge-saturation-", args.mceval, args.snippets) as (work, snippets):
         for name in args.servers:
             with bench_server(name, work / name, args.vllm_python) as running:
-                rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name, args.direct))
-    print(f"{args.snippets} snippets, concurrency {args.concurrency}, direct requests: {args.direct}\n")
+                rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name, args.direct,
+                                    args.items))
+    print(f"{args.snippets} snippets, {args.concurrency} requests in flight, campaign items {args.items}, "
+          f"direct requests: {args.direct}\n")
     print("| server | requests | campaign s | campaign completion tokens | campaign tok/s | direct s "
           "| direct completion tokens | direct tok/s | campaign / direct |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

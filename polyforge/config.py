@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyforge.languages import language_by_name
 
@@ -32,6 +32,8 @@ class _PathMarker:
 RELATIVE = _PathMarker("a path, relative to the config file's folder")
 # ... and so is a value that names either something bundled or a file, when such a file is there.
 NAME_OR_PATH = _PathMarker("a bundled name, or a path relative to the config file's folder")
+# Work items in flight for a model in this process (concurrency: auto): its calls share one engine.
+AUTO_ITEMS_IN_PROCESS = 4
 
 
 class _Strict(BaseModel):
@@ -553,8 +555,31 @@ class CampaignConfig(_Strict):
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    concurrency: int = Field(default=4, ge=1, description="Work items in flight at once.")
+    concurrency: int | Literal["auto"] = Field(
+        default="auto",
+        description="Work items in flight at once. auto: twice the requests the generator's servers take at once "
+        "(max_concurrency for each base_url), so each request slot has an item ready while others are between "
+        f"calls; {AUTO_ITEMS_IN_PROCESS} for an in-process model (embedded, vllm).",
+    )
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _count_or_auto(cls, value):
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError("expected an integer of at least 1, or auto")
+
+    @property
+    def items_in_flight(self) -> int:
+        """`concurrency`, with auto resolved against the generator's servers."""
+        if self.concurrency != "auto":
+            return self.concurrency
+        generator = self.models.generator
+        if generator.backend != "openai":
+            return AUTO_ITEMS_IN_PROCESS
+        servers = generator.base_url if isinstance(generator.base_url, list) else [generator.base_url]
+        return 2 * generator.max_concurrency * len(servers)
 
     @model_validator(mode="after")
     def _known_languages(self) -> "CampaignConfig":

@@ -139,3 +139,20 @@ def test_every_path_resolves_against_the_config_files_folder(tmp_path, monkeypat
 def test_unknown_campaign_languages_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"languages.*Klingon"):
         load_config(write(tmp_path, "sources: [{path: .}]\nlanguages: [Python, Klingon]\n"))
+
+
+@pytest.mark.parametrize("models, concurrency, items", [
+    ("{}", "auto", 4),  # the embedded model
+    ("{generator: {backend: openai, model: m, base_url: http://a/v1}}", "auto", 32),  # 2 x max_concurrency 16
+    ("{generator: {backend: openai, model: m, base_url: [http://a/v1, http://b/v1, http://c/v1], max_concurrency: 8}}",
+     "auto", 48),
+    ("{generator: {backend: openai, model: m, base_url: http://a/v1}}", "3", 3),
+])
+def test_auto_concurrency_keeps_every_request_slot_of_the_generators_servers_fed(tmp_path, models, concurrency, items):
+    config = load_config(write(tmp_path, f"sources: [{{path: .}}]\nmodels: {models}\nconcurrency: {concurrency}\n"))
+    assert config.items_in_flight == items
+
+
+def test_concurrency_is_a_positive_number_or_auto(tmp_path):
+    with pytest.raises(ConfigError, match="concurrency"):
+        load_config(write(tmp_path, "sources: [{path: .}]\nconcurrency: fast\n"))

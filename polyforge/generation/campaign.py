@@ -173,7 +173,7 @@ class CampaignRunner:
                     return record_item(session, provenance, outcome)
 
             await self._loop(runner, store_here, budget, sessions, provenance, result, usage).run(
-                schedule.items(sessions), schedule.total, config.concurrency)
+                schedule.items(sessions), schedule.total, config.items_in_flight)
         finally:
             if executor is not None:
                 executor.close()
@@ -204,7 +204,7 @@ class CampaignRunner:
                 return await workers.store(outcome, provenance)
 
             await self._loop(workers, store_on_worker, budget, sessions, provenance, result, usage).run(
-                schedule.items(sessions), schedule.total, self.config.concurrency)
+                schedule.items(sessions), schedule.total, self.config.items_in_flight)
         finally:
             reports = await workers.finish()
             with sessions() as session:

@@ -149,7 +149,7 @@ class RayWorkers:
         # Paths resolved here: a worker's current folder is not the driver's.
         portable = config.model_copy(update={"output_dir": Path(config.output_dir).resolve()})
         actor = ray.remote(LanguageWorker).options(
-            num_cpus=settings.cpus_per_language, max_concurrency=max(config.concurrency, 1),
+            num_cpus=settings.cpus_per_language, max_concurrency=config.items_in_flight,
             # A dead worker is started again and its calls retried: the item in flight on it runs again.
             max_restarts=-1, max_task_retries=-1)
         # The config object itself, not its dump: which fields were set explicitly matters (a judge budget left
