@@ -131,7 +131,8 @@ def judge_bench(
     if out:
         verdicts = [{"task_id": row.pair.task_id, "language": row.pair.language, "correct": row.pair.correct,
                      "mode": row.mode, "final_score": row.final_score, "route": row.status, "scores": row.scores,
-                     "rationales": row.verdict.rationales, "error": row.verdict.error, "seconds": sum(c.seconds for c in row.verdict.completions),
+                     "rationales": row.verdict.rationales, "error": row.verdict.error,
+                     "seconds": sum(c.seconds for c in row.verdict.completions),
                      "completion_tokens": sum(c.completion_tokens for c in row.verdict.completions)} for row in judged]
         out.write_text(json.dumps({"model": backend.name, "checklist": rules.content_hash, "seed": seed,
                                    "rationales": rationales,

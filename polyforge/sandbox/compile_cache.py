@@ -1,9 +1,9 @@
-"""Compiled programs of identical sources, kept between runs: a repeated, resumed or re-tested run skips the compiler.
+"""Compiled programs of identical sources, kept between runs: a repeated or resumed run skips the compiler.
 
 An entry is what a successful compile step added to the work folder (binaries, class files), keyed by
-everything that decides it: the language, the toolchain's version, the compile command and environment, and every file of
-the run. Entries live in a diskcache (SQLite) folder under the user's cache, shared by threads and
-processes, and the least recently used go once the folder passes its size.
+everything that decides it: the language, the toolchain's version, the compile command and environment,
+and every file of the run. Entries live in a diskcache (SQLite) folder under the user's cache, shared by
+threads and processes, and the least recently used go once the folder passes its size.
 """
 
 from __future__ import annotations
@@ -62,6 +62,3 @@ class CompileCache:
 
     def __len__(self) -> int:
         return len(self._cache)
-
-    def close(self) -> None:
-        self._cache.close()

@@ -151,7 +151,8 @@ class Sandbox:
             if compile_cmd:
                 command = _expand(compile_cmd, sources)
                 cache = self.compile_cache()
-                key = cache.key(lang.name, self.toolchains.version(lang), command, lang.env, layout) if cache is not None else None
+                key = None if cache is None else \
+                    cache.key(lang.name, self.toolchains.version(lang), command, lang.env, layout)
                 compiled_before = cache is not None and key is not None and _restored(cache, key, workdir)
                 if not compiled_before:
                     # the compiler writes the host work folder, where the run step finds what it made
