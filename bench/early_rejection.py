@@ -2,7 +2,8 @@
 every candidate answered, tested and judged in full (the goal: at least 2x).
 
 Usage: python bench/early_rejection.py [--servers llama] [--snippets 18] [--candidates 2] [--concurrency 16]
-                                       [--order gated-first] [--vllm-python PY] [--json FILE]
+                                       [--order gated-first] [--model qwen2.5-coder-1.5b] [--vllm-python PY]
+                                       [--json FILE]
 
 Both runs are bench/peer.py's Polyforge campaign (the same McEval snippets, caps 128 / 256 / 256, judge scores
 only, temperature 0.7) with `--candidates` answers per item and execution on (the tester writes tests, every
@@ -11,6 +12,9 @@ candidate runs in the sandbox), one after the other on the same server:
   or refused answer, an answer without a code block in its language that parses, an item whose candidates
   all failed their tests: each dropped before the calls that would follow);
 - in full: every gate off, so every candidate is answered and judged.
+Both runs accept a pair only on evidence (`judge.accept_only_tested`: the judge's accept stands only where the
+answer passed tests that are evidence), so "accepted" means the same in both. `--model` serves another
+embedded model on llama.cpp (the default: the bundled SmolLM2-135M).
 Per run: accepted pairs, the server's CPU seconds and wall seconds, accepted per server CPU-minute and per
 wall minute, requests and tokens, and why pairs were rejected. Server CPU time is the fairer clock on a
 shared machine (the sandbox's runs take cores from the server in both runs).
@@ -27,11 +31,14 @@ from pathlib import Path
 
 from peer import REPO, RunRow, bench_server, peer_workspace, run_polyforge, warm_up
 
+from polyforge.llm.models import ModelUnavailable, resolve
+
 ALL_GATES_OFF = {"restated_snippet": False, "refusal": False, "code_block": False, "failed_tests": False}
 
 
 def variants(candidates: int) -> dict[str, dict]:
-    common = {"sampling": {"candidates": candidates}, "execution": {"enabled": True}}
+    common = {"sampling": {"candidates": candidates}, "execution": {"enabled": True},
+              "judge": {"accept_only_tested": True}}
     return {"gated": common, "in full": {**common, "generation": {"gates": ALL_GATES_OFF}}}
 
 
@@ -39,9 +46,9 @@ def server_cpu_min(row: RunRow) -> float:
     return row.busy * row.seconds * len(os.sched_getaffinity(0)) / 60
 
 
-def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int) -> None:
-    print(f"{snippets} McEval snippets, {candidates} candidates per item, execution on, "
-          f"{len(os.sched_getaffinity(0))} cores\n")
+def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int, model: str) -> None:
+    print(f"{snippets} McEval snippets, {candidates} candidates per item, execution on, accept only on tests, "
+          f"model {model}, {len(os.sched_getaffinity(0))} cores\n")
     print("| server | run | wall s | server CPU-min | requests | completion tokens | judged | accepted "
           "| accepted / server CPU-min | accepted / wall min | vs in full (CPU) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -70,17 +77,23 @@ def main() -> None:
                         help="work items in flight, and requests in flight to the server")
     parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
+    parser.add_argument("--model", help="the model llama.cpp serves: a known embedded model's name or a GGUF file "
+                                        "(default: the bundled SmolLM2-135M)")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     parser.add_argument("--json", type=Path, help="also write both rows here")
     args = parser.parse_args()
     if min(args.snippets, args.candidates, args.concurrency) < 1:
         parser.error("--snippets, --candidates and --concurrency must be at least 1")
+    try:
+        gguf = resolve(args.model)[0] if args.model else None
+    except ModelUnavailable as exc:
+        parser.error(str(exc))
     runs = variants(args.candidates)
     order = list(runs) if args.order == "gated-first" else list(reversed(runs))
     rows: list[tuple[str, RunRow]] = []
     with peer_workspace("polyforge-early-", args.mceval, args.snippets) as (work, snippets):
         for server_name in args.servers:
-            with bench_server(server_name, work / server_name, args.vllm_python) as server:
+            with bench_server(server_name, work / server_name, args.vllm_python, gguf) as server:
                 warm_up(server)
                 for name in order:
                     print(f"{server.name}: {name}", file=sys.stderr, flush=True)
@@ -88,7 +101,7 @@ def main() -> None:
                                         work / server_name / name.replace(" ", "-"), runs[name],
                                         items=args.concurrency)
                     rows.append((name, row))
-    print_table(rows, args.snippets, args.candidates)
+    print_table(rows, args.snippets, args.candidates, args.model or "smollm2-135m")
     if args.json:
         args.json.write_text(json.dumps([{"run": name, **asdict(row)} for name, row in rows], indent=2))
 

@@ -426,10 +426,10 @@ def run_both(server: Server, first: str, distilabel_python: Path, snippets: list
 
 
 @contextmanager
-def bench_llama_server(work: Path) -> Iterator[Server]:
-    """llama.cpp's server on the bundled model, for the duration."""
+def bench_llama_server(work: Path, gguf: Path | None = None) -> Iterator[Server]:
+    """llama.cpp's server on the bundled model (or `gguf`), for the duration."""
     work.mkdir(parents=True)
-    helper = LlamaServer(bundled_gguf_path(), work / "llama-server.log", alias=SERVED_NAME)
+    helper = LlamaServer(gguf or bundled_gguf_path(), work / "llama-server.log", alias=SERVED_NAME)
     try:
         url = helper.start(timeout_s=600)
         yield LlamaCppServer(url, helper.process, helper.log_path)
@@ -455,9 +455,9 @@ def bench_vllm_server(work: Path, vllm_python: str | None) -> Iterator[Server]:
         fleet.stop()
 
 
-def bench_server(name: str, work: Path, vllm_python: str | None):
-    """The server a bench's `--servers` names: `llama` or `vllm`, as a context manager."""
-    return bench_llama_server(work) if name == "llama" else bench_vllm_server(work, vllm_python)
+def bench_server(name: str, work: Path, vllm_python: str | None, gguf: Path | None = None):
+    """The server a bench's `--servers` names: `llama` (on `gguf` when given) or `vllm`, as a context manager."""
+    return bench_llama_server(work, gguf) if name == "llama" else bench_vllm_server(work, vllm_python)
 
 
 # ---------------------------------------------------------------- output
