@@ -17,7 +17,7 @@ from polyforge.training.evaluation import (
 )
 from sandbox_support import MCEVAL, requires_mceval, requires_sandbox
 
-LANGUAGES_CUT = ["C", "Go", "Rust", "JavaScript", "Shell", "Ruby", "Lua", "Java", "PHP"]
+LANGUAGES_CUT = ["C", "Go", "Rust", "JavaScript", "Shell", "Ruby", "Lua", "Java", "PHP", "C#", "Scala", "Groovy"]
 
 
 def scripted_completer(answers: dict[str, str]):

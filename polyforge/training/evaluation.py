@@ -19,7 +19,9 @@ from polyforge.sandbox.mceval import McEvalError, Task, assemble, load_tasks
 
 # Where a Python completion leaves the function: the next top-level statement (HumanEval's stops).
 PYTHON_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")
-BRACE_LANGUAGES = {"C", "C++", "Java", "JavaScript", "TypeScript", "Go", "Rust", "PHP", "Perl", "Shell"}
+# Kotlin is left out: its programs often put helper functions after the asked one, which a cut would drop.
+BRACE_LANGUAGES = {"C", "C++", "C#", "Java", "Scala", "Groovy", "JavaScript", "TypeScript", "Go", "Rust", "PHP",
+                   "Perl", "Shell"}
 END_LANGUAGES = {"Lua", "Ruby"}  # a function ends with `end` at the start of a line
 
 Complete = Callable[[list[str]], list[str]]  # prompts -> completions, in order
