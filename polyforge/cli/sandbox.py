@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from polyforge.cli.common import console, input_file, progress
@@ -30,8 +31,9 @@ def doctor() -> None:
     for column in ("language", "usable", "toolchain", "seconds", "problem"):
         table.add_column(column)
     for check in checks:
-        table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", check.version,
-                      f"{check.seconds:.2f}", check.problem)
+        # Versions and problems are tools' own words (`dotnet --list-runtimes` prints [folders]): not markup.
+        table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", escape(check.version),
+                      f"{check.seconds:.2f}", escape(check.problem))
     for name, reason in UNAVAILABLE.items():
         table.add_row(name, "[red]no[/]", "", "", f"not available: {reason}")
     console.print(table)

@@ -49,6 +49,7 @@ class Toolchain:
     home_query: tuple[str, ...] | None = None
     # ... or a Python package (from PyPI, installed with pip) whose folder is that toolchain folder.
     home_package: str | None = None
+    home_name: str | None = None                  # <name> in /opt/toolchain/<name> (default: the language's, lower case)
     # Host folders outside /usr the toolchain reads (GHC's package database under /var/lib), bound
     # read-only at the same path when they exist.
     host_folders: tuple[str, ...] = ()

@@ -25,7 +25,8 @@ MCEVAL_LANGUAGES = {
     "Lua": "Lua", "Tcl": "Tcl", "Fortran": "Fortran", "Common_Lisp": "Common Lisp", "Pascal": "Pascal",
     "Elixir": "Elixir", "Erlang": "Erlang", "VimScript": "Vim script", "R": "R", "Emacs_Lisp": "Emacs Lisp",
     "CoffeeScript": "CoffeeScript", "Racket": "Racket", "Scheme": "Scheme", "Haskell": "Haskell",
-    "Kotlin": "Kotlin", "Scala": "Scala", "Groovy": "Groovy", "CSharp": "C#",
+    "Kotlin": "Kotlin", "Scala": "Scala", "Groovy": "Groovy", "CSharp": "C#", "FSharp": "F#",
+    "Visual_Basic": "Visual Basic",
 }
 # Crates McEval's Rust prompts import whether or not they use them; the sandbox has no crates.
 UNAVAILABLE_CRATES = {"rand": r"\brand::|\.gen_range|thread_rng", "regex": r"\bRegex\b", "md5": r"\bmd5::"}

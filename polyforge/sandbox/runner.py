@@ -53,7 +53,7 @@ class Toolchains:
 
     def binds(self, lang: Toolchain) -> dict[str, str]:
         home = self.home(lang)
-        binds = {home: f"{TOOLCHAIN_ROOT}/{lang.name.lower()}"} if home else {}
+        binds = {home: _mount(lang)} if home else {}
         binds.update({folder: folder for folder in lang.host_folders if os.path.isdir(folder)})
         return binds
 
@@ -64,7 +64,12 @@ class Toolchains:
 
     def path(self, lang: Toolchain) -> str:
         home = self.home(lang)
-        return f"{TOOLCHAIN_ROOT}/{lang.name.lower()}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
+        return f"{_mount(lang)}/bin:{SANDBOX_PATH}" if home else SANDBOX_PATH
+
+
+def _mount(lang: Toolchain) -> str:
+    """Where the sandbox sees the language's toolchain folder."""
+    return f"{TOOLCHAIN_ROOT}/{lang.home_name or lang.name.lower()}"
 
 
 def _host_output(command: list[str] | tuple[str, ...], merge_stderr: bool = False) -> str | None:
