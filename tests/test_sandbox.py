@@ -214,3 +214,25 @@ def test_missing_packages_skip_commands_already_there(monkeypatch):
     apt = doctor_module.missing_packages("apt", Sandbox())
     assert "nodejs" in apt and "golang-go" in apt and "npm" not in apt
     assert "typescript" in doctor_module.missing_packages("npm", Sandbox())  # npm packages are not commands
+
+
+def test_pip_toolchains_are_listed_and_a_missing_one_is_named_with_its_install(sandbox, monkeypatch):
+    from dataclasses import replace
+
+    from polyforge.sandbox import doctor as doctor_module
+    from polyforge.sandbox.doctor import check_language
+
+    monkeypatch.setattr(doctor_module, "missing_parts", lambda sandbox, lang: ["a tool"])  # every toolchain missing
+    pip = doctor_module.missing_packages("pip", Sandbox())
+    assert "kotlin-jupyter-kernel==0.19.0.944" in pip and "mysql-connector-python==8.0.33" in pip
+    monkeypatch.undo()
+    absent = replace(language("Kotlin"), home_package="no_such_toolchain_package")
+    check = check_language(sandbox, absent)
+    assert not check.usable
+    assert "the Python package no_such_toolchain_package" in check.problem
+    assert "pip install --no-deps kotlin-jupyter-kernel==0.19.0.944" in check.problem
+
+
+def test_missing_packages_refuses_an_unknown_manager():
+    result = CliRunner().invoke(app, ["sandbox", "missing-packages", "brew"])
+    assert result.exit_code == 2 and "choose apt, npm or pip" in result.output
