@@ -35,11 +35,12 @@ class Toolchains:
     def home(self, lang: Toolchain) -> str | None:
         if lang.home_query is None and lang.home_package is None:
             return None
+        key = lang.home_package or " ".join(lang.home_query or ())  # rows sharing a toolchain folder ask once
         with self._lock:
-            if lang.name not in self._homes:
-                self._homes[lang.name] = _package_folder(lang.home_package) if lang.home_package \
-                    else _host_output(lang.home_query)
-            return self._homes[lang.name]
+            if key not in self._homes:
+                self._homes[key] = _package_folder(lang.home_package) if lang.home_package \
+                    else _host_output(lang.home_query or ())
+            return self._homes[key]
 
     def version(self, lang: Toolchain) -> str:
         with self._lock:
