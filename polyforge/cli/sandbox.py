@@ -31,7 +31,7 @@ def doctor() -> None:
     for column in ("language", "usable", "toolchain", "seconds", "problem"):
         table.add_column(column)
     for check in checks:
-        # Versions and problems are tools' own words (`dotnet --list-runtimes` prints [folders]): not markup.
+        # Versions and problems are tools' own words (`dotnet --list-sdks` prints [folders]): not markup.
         table.add_row(check.language, "[green]yes[/]" if check.usable else "[red]no[/]", escape(check.version),
                       f"{check.seconds:.2f}", escape(check.problem))
     for name, reason in UNAVAILABLE.items():
