@@ -139,10 +139,14 @@ def write_sources(folder: Path, snippets: list[PeerSnippet]) -> None:
 
 
 @contextmanager
-def peer_workspace(prefix: str, mceval: Path, count: int) -> Iterator[tuple[Path, list[PeerSnippet]]]:
-    """A scratch folder with `count` peer snippets' programs written to its `sources` folder, for the duration."""
+def peer_workspace(prefix: str, mceval: Path, count: int,
+                   keep: Path | None = None) -> Iterator[tuple[Path, list[PeerSnippet]]]:
+    """A scratch folder with `count` peer snippets' programs written to its `sources` folder, for the duration;
+    with `keep` (a folder that must not exist yet) the work is done there and stays, databases and logs included."""
+    if keep is not None and keep.exists():
+        raise SystemExit(f"error: --keep: {keep} already exists; name a new folder")
     with tempfile.TemporaryDirectory(prefix=prefix) as folder:
-        work = Path(folder)
+        work = keep or Path(folder)
         try:
             snippets = peer_snippets(mceval, count, work / "candidates")
         except McEvalError as exc:
@@ -187,6 +191,10 @@ class Server:
 
     def counters(self) -> dict[str, float]:
         raise NotImplementedError
+
+    def forget_prefixes(self) -> None:
+        """Empty the server's prefix cache, so that a run does not reuse what an earlier run computed. llama.cpp's
+        server keeps only the last prompt of its one slot: nothing to do there."""
 
     def sample(self) -> ServerSample:
         return ServerSample(time.perf_counter(), self.cpu_seconds(), self.counters())
@@ -242,6 +250,17 @@ class VLLMServer(Server):
             raise SystemExit(f"error: vLLM's /metrics has no {', '.join(missing)}; this bench reads vLLM 0.32's names")
         totals["computed_prompt_tokens"] = totals["prompt_tokens"] - totals["cached"]
         return dict(totals)
+
+    def forget_prefixes(self) -> None:
+        """vLLM's `/reset_prefix_cache` (served in dev mode, which bench_vllm_server turns on); it refuses while
+        requests hold blocks, so it is retried for a while."""
+        url = self.url.removesuffix("/v1") + "/reset_prefix_cache"
+        for _ in range(60):
+            with urllib.request.urlopen(urllib.request.Request(url, b"", method="POST"), timeout=60) as response:
+                if json.loads(response.read()).get("success"):
+                    return
+            time.sleep(1)
+        raise SystemExit("error: vLLM did not empty its prefix cache within a minute")
 
 
 def warm_up(server: Server) -> None:
@@ -415,6 +434,7 @@ def run_both(server: Server, first: str, distilabel_python: Path, snippets: list
     rows = []
     for system in (first, *[s for s in SYSTEMS if s != first]):
         print(f"{server.name}: running {system}", file=sys.stderr, flush=True)
+        server.forget_prefixes()
         if system == "distilabel":
             rows.append(run_distilabel(server, distilabel_python, distilabel_rows(snippets), work / "distilabel"))
         else:
@@ -444,6 +464,7 @@ def bench_vllm_server(work: Path, vllm_python: str | None) -> Iterator[Server]:
     from polyforge.llm.vllm_server import ServerSettings, find_vllm_python, start_fleet
 
     settings = ServerSettings(model=str(embedded_checkpoint()), served_name=SERVED_NAME, first_port=free_port())
+    os.environ["VLLM_SERVER_DEV_MODE"] = "1"  # serves /reset_prefix_cache (Server.forget_prefixes); the fleet inherits it
     fleet = start_fleet(settings, find_vllm_python(vllm_python), work / "vllm-logs")
     try:
         started = time.perf_counter()
@@ -495,6 +516,7 @@ def main() -> None:
                         help="Polyforge's requests in flight per server (max_concurrency; the README's server config)")
     parser.add_argument("--items", type=work_items, default="auto",
                         help="Polyforge's work items in flight (default auto: twice --concurrency)")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
                         help="McEval's data folder (its LANGUAGE.jsonl files)")
     parser.add_argument("--distilabel-env", type=Path, default=DISTILABEL_ENV)
@@ -507,7 +529,7 @@ def main() -> None:
         parser.error("--servers: each server once")
     distilabel_python = ensure_distilabel_env(args.distilabel_env)
     rows: list[RunRow] = []
-    with peer_workspace("polyforge-peer-", args.mceval, args.snippets) as (work, snippets):
+    with peer_workspace("polyforge-peer-", args.mceval, args.snippets, args.keep) as (work, snippets):
         sources = work / "sources"
         for index, name in enumerate(args.servers):
             if args.order == "alternate":

@@ -12,6 +12,8 @@ Per server (started as bench/peer.py starts them, not counted):
   caps, seeds, response formats), all queued at once, so the only difference is the campaign's stage order
   (an item's answer waits for its instruction); `--direct answers` sends answer-sized requests instead (write a
   function like a snippet, 256 tokens at most, temperature 0.7), whose shape differs from the campaign's.
+Before each run the server's prefix cache is emptied (vLLM's /reset_prefix_cache), so that the replay does not
+find the campaign's prompts already computed; the table shows each run's computed prompt tokens.
 Completion tokens per second: the server's own count (vLLM's /metrics; llama.cpp: the replies' usage),
 divided by the wall time of each run.
 """
@@ -90,9 +92,11 @@ async def direct_requests(server: Server, requests: list[dict], concurrency: int
 def measure(server: Server, snippets: list[PeerSnippet], sources: Path, concurrency: int, work: Path,
             direct: str, items: int | str) -> dict:
     warm_up(server)
+    server.forget_prefixes()
     with recorded_requests() as sent:
         campaign = run_polyforge(server, sources, len(snippets), concurrency, work / "polyforge", items=items)
     requests = sent if direct == "replay" else answer_requests(snippets, campaign.requests)
+    server.forget_prefixes()  # a replay would otherwise find every prompt of the campaign cached
     before = server.sample()
     started = time.perf_counter()
     client_tokens = asyncio.run(direct_requests(server, requests, concurrency))
@@ -100,11 +104,13 @@ def measure(server: Server, snippets: list[PeerSnippet], sources: Path, concurre
     after = server.sample()
     server_tokens = after.counters.get("completion_tokens", 0) - before.counters.get("completion_tokens", 0)
     direct_tokens = int(server_tokens or client_tokens)  # llama.cpp's server counts no completion tokens itself
+    direct_computed = after.counters["computed_prompt_tokens"] - before.counters["computed_prompt_tokens"]
     campaign_rate = campaign.completion_tokens / campaign.seconds
     direct_rate = direct_tokens / seconds
     row = {"server": server.name, "requests": campaign.requests, "direct_requests": len(requests), "campaign_s": campaign.seconds,
            "campaign_tokens": campaign.completion_tokens, "campaign_tok_s": campaign_rate, "direct_s": seconds,
-           "direct_tokens": direct_tokens, "direct_tok_s": direct_rate, "ratio": campaign_rate / direct_rate}
+           "direct_tokens": direct_tokens, "direct_tok_s": direct_rate, "ratio": campaign_rate / direct_rate,
+           "campaign_computed": campaign.computed_prompt_tokens, "direct_computed": int(direct_computed)}
     print(f"{server.name}: campaign {campaign_rate:.1f} tok/s, direct {direct_rate:.1f} tok/s", file=sys.stderr,
           flush=True)
     return row
@@ -119,26 +125,29 @@ def main() -> None:
                         help="the campaign's work items in flight (default auto: twice --concurrency)")
     parser.add_argument("--direct", default="replay", choices=["replay", "answers"],
                         help="the direct load: the campaign's own requests again, or answer-sized ones")
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     args = parser.parse_args()
     if args.snippets < 1 or args.concurrency < 1:
         parser.error("--snippets and --concurrency must be at least 1")
     rows = []
-    with peer_workspace("polyforge-saturation-", args.mceval, args.snippets) as (work, snippets):
+    with peer_workspace("polyforge-saturation-", args.mceval, args.snippets, args.keep) as (work, snippets):
         for name in args.servers:
             with bench_server(name, work / name, args.vllm_python) as running:
                 rows.append(measure(running, snippets, work / "sources", args.concurrency, work / name, args.direct,
                                     args.items))
     print(f"{args.snippets} snippets, {args.concurrency} requests in flight, campaign items {args.items}, "
           f"direct requests: {args.direct}\n")
-    print("| server | requests | campaign s | campaign completion tokens | campaign tok/s | direct s "
-          "| direct completion tokens | direct tok/s | campaign / direct |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| server | requests | campaign s | campaign completion tokens | campaign computed prompt "
+          "| campaign tok/s | direct s | direct completion tokens | direct computed prompt | direct tok/s "
+          "| campaign / direct |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(f"| {row['server']} | {row['requests']} | {row['campaign_s']:.0f} | {row['campaign_tokens']:,} "
-              f"| {row['campaign_tok_s']:.1f} | {row['direct_s']:.0f} | {row['direct_tokens']:,} "
-              f"| {row['direct_tok_s']:.1f} | {row['ratio']:.2f}x |")
+              f"| {row['campaign_computed']:,} | {row['campaign_tok_s']:.1f} | {row['direct_s']:.0f} "
+              f"| {row['direct_tokens']:,} | {row['direct_computed']:,} | {row['direct_tok_s']:.1f} "
+              f"| {row['ratio']:.2f}x |")
 
 
 if __name__ == "__main__":
