@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from polyforge.agents.test_evidence import (as_evidence, assertion_free, shared_interface, stub_programs,
-                                            vacuity)
+                                            vacuity, without_entry_point, without_own_solution)
 from polyforge.sandbox import Execution, Sandbox, Status
 from sandbox_support import requires_sandbox
 
@@ -38,6 +38,38 @@ def test_stub_programs_replace_every_function_body():
     assert stub_programs("JavaScript", "const f = (x) => x * 2;")[0] == "const f = (x) => { return undefined; };"
     assert stub_programs("Go", "package main\nfunc F() int { return 1 }\n") == []  # no stub generator
     assert stub_programs("Python", "print(1)\n") == []  # no function to stub
+
+
+def test_the_testers_own_copy_of_the_solution_is_cut_from_its_tests():
+    copy = "def total(xs):\n    return 0\n\n\ndef test_total():\n    assert total([1, 2]) == 3\n\n\ntest_total()\n"
+    tests, removed = without_own_solution("Python", copy, [PY_LOOP, None])
+    assert removed == ["total"] and "def total" not in tests and "def test_total():" in tests
+    assert tests.rstrip().endswith("test_total()")
+    decorated = "@functools.cache\ndef total(xs):\n    return 0\nassert total([1]) == 1\n"
+    assert without_own_solution("Python", decorated, [PY_LOOP]) == ("\nassert total([1]) == 1\n", ["total"])
+    # a nested definition of the same name is the tests' own business; a name no answer defines stays
+    nested = "def check():\n    def total(xs):\n        return 1\n    assert total([]) == 1\n"
+    assert without_own_solution("Python", nested, [PY_LOOP]) == (nested, [])
+    assert without_own_solution("Python", "def other():\n    pass\n", [PY_LOOP])[1] == []
+    go = 'package main\n\nfunc Total(xs []int) int { return 1 }\n\nfunc TestTotal(t *testing.T) {}\n'
+    tests, removed = without_own_solution("Go", go, ["package main\nfunc Total(xs []int) int { return 0 }\n"])
+    assert removed == ["Total"] and "func Total" not in tests and "func TestTotal" in tests
+    js = "const add = (a, b) => a - b;\nassert(add(1, 1) === 2);\n"
+    assert without_own_solution("JavaScript", js, ["function add(a, b) { return a + b; }"]) == (
+        "\nassert(add(1, 1) === 2);\n", ["add"])
+    # `main` runs the tests: never cut from them
+    c_tests = "int main(void) { assert(add(1, 1) == 2); }\n"
+    assert without_own_solution("C", c_tests, ["int add(int a, int b) { return a + b; }\nint main(void) {}\n"]) == (
+        c_tests, [])
+
+
+def test_a_compiled_answers_main_gives_way_to_the_tests_main():
+    answer = '#include <stdio.h>\nint add(int a, int b) { return a + b; }\nint main(void) { printf("%d", add(1, 2)); }\n'
+    assert without_entry_point("C", answer, "int main(void) { assert(add(1, 1) == 2); }") == \
+        "#include <stdio.h>\nint add(int a, int b) { return a + b; }\n\n"
+    assert without_entry_point("C", answer, "void check(void) { assert(add(1, 1) == 2); }") == answer
+    python = "def main():\n    print(1)\n\nif __name__ == '__main__':\n    main()\n"
+    assert without_entry_point("Python", python, "def main():\n    assert True\n") == python  # interpreted: kept
 
 
 @pytest.mark.parametrize(("language", "tests", "free"), [

@@ -7,6 +7,8 @@ language table of `polyforge/languages`. This module only applies them:
 
 - `shared_interface`: the function signatures every candidate defines, so that tests written from the
   instruction can call the solution without favouring one candidate;
+- `without_own_solution`, `without_entry_point`: the tests without the tester's own copy of the solution's
+  functions, and an answer without its `main` where the tests bring theirs;
 - `assertion_free`: tests that hold no assertion (comments aside) check nothing;
 - `stub_programs`: the candidate with every function's body replaced by a trivial one (returns None, 0,
   an empty list; a compiled language's zero value); tests that pass against a stub check nothing either.
@@ -95,6 +97,60 @@ def shared_interface(language: str, codes: Sequence[str | None]) -> list[str]:
         alike = all(any(f.signature == function.signature for f in group) for group in same_name)
         shared.append(function.signature if alike else function.name)
     return shared
+
+
+def _top_level_definitions(code: str, lang: Toolchain) -> Iterator[tuple[str, int, int]]:
+    """(name, start byte, end byte) of each function `code` defines at its top level: a definition that is a
+    child of the file itself, or the declaration that assigns one (`const f = () => ...;`)."""
+    grammar = _grammar(lang)
+    if grammar is None or not lang.functions:
+        return
+    root = syntax_tree(code, grammar)
+    types = frozenset(lang.functions)
+    for node in _outermost_functions(root, types):
+        whole = node
+        while whole.parent is not None and whole.parent != root and whole.parent.type in DECLARATION_WRAPPERS:
+            whole = whole.parent
+        if whole.parent == root:
+            yield _name(node), whole.start_byte, whole.end_byte
+
+
+# Nodes around a function that belong to its definition: `const f = ...;`, Python's decorators.
+DECLARATION_WRAPPERS = frozenset({"variable_declarator", "lexical_declaration", "variable_declaration",
+                                  "decorated_definition", "assignment_expression", "expression_statement"})
+
+
+ENTRY_POINT = "main"  # the tests' own `main` runs them; an answer's `main` is only its example of use
+
+
+def _cut(code: str, spans: list[tuple[int, int]]) -> str:
+    data = code.encode("utf-8")
+    for start, end in sorted(spans, reverse=True):
+        data = data[:start] + data[end:]
+    return data.decode("utf-8", "replace")
+
+
+def without_own_solution(language: str, tests: str, codes: Sequence[str | None]) -> tuple[str, list[str]]:
+    """(the tests without their own top-level definitions of the functions a candidate defines, the names
+    removed). A tester that writes the solution too would test its copy (Python: the copy shadows the
+    answer, the tests pass whatever the answer) or fail to compile (C, Go, Rust: a redefinition)."""
+    lang = _toolchain(language)
+    if lang is None:
+        return tests, []
+    answer_names = {function.name for code in codes if code for function in functions(code, lang)} - {"", ENTRY_POINT}
+    cuts = [(name, start, end) for name, start, end in _top_level_definitions(tests, lang) if name in answer_names]
+    if not cuts:
+        return tests, []
+    return _cut(tests, [(start, end) for _, start, end in cuts]), sorted({name for name, _, _ in cuts})
+
+
+def without_entry_point(language: str, code: str, tests: str) -> str:
+    """`code` without its top-level `main` when the tests of a compiled language define their own (the two would
+    clash at link time); else `code`. An interpreter runs both in turn, so there the answer keeps its own."""
+    lang = _toolchain(language)
+    if lang is None or lang.compile is None or not any(name == ENTRY_POINT for name, _, _ in _top_level_definitions(tests, lang)):
+        return code
+    return _cut(code, [(start, end) for name, start, end in _top_level_definitions(code, lang) if name == ENTRY_POINT])
 
 
 def _without_comments(code: str, grammar: str | None) -> str:

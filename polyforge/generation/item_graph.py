@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from langgraph.graph import END, START, StateGraph
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
 from polyforge.agents.gates import answer_gate, instruction_gate
 from polyforge.agents.judge import execution_note
-from polyforge.agents.test_evidence import as_evidence, shared_interface, vacuity
+from polyforge.agents.test_evidence import (
+    as_evidence,
+    shared_interface,
+    vacuity,
+    without_entry_point,
+    without_own_solution,
+)
 from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
 from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, dropped, ended
@@ -77,7 +83,8 @@ class ItemSteps:
             Step("write_answers", ("item", "instruction"), ("candidates",), self.write_answers),
             Step("screen_answers", ("item", "candidates"), ("screened_out",), self.screen_answers),
             Step("execute", ("item", "instruction"), ("tests", "executions"), self.execute),
-            Step("judge", ("item", "instruction"), ("verdicts", "answer", "verdict"), self.judge_candidates),
+            Step("judge", ("item", "instruction"), ("screened_out", "verdicts", "answer", "verdict"),
+                 self.judge_candidates),
             Step("remember", ("item", "status"), (), self.remember),
         ]
 
@@ -179,8 +186,9 @@ class ItemSteps:
 
     async def execute(self, state: ItemState) -> dict:
         """The tester writes tests from the instruction (told only the signatures every candidate shares); the
-        sandbox runs every candidate with them. Tests that are no evidence (no assertion, or they pass against
-        a stub of the answer) turn every run into `vacuous_tests`.
+        sandbox runs every candidate with them. The tester's own copy of a candidate's function is cut from its
+        tests, and a compiled answer's `main` where the tests bring theirs. Tests that are no evidence (no
+        assertion, or they pass against a stub of the answer) turn every run into `vacuous_tests`.
 
         A language the sandbox lacks, or answers without a code block, leave the item unexecuted;
         a tester failure (a prose reply included) is recorded and the item goes on to the judge.
@@ -201,23 +209,40 @@ class ItemSteps:
                                                   interface=shared_interface(item.language, codes))
         except ITEM_ERRORS as exc:
             return {"error": f"tester: {exc}"}
+        test_code, removed = without_own_solution(item.language, tests.text, codes)
+        tests = replace(tests, text=test_code)
 
         async def run(code: str | None) -> Execution | None:
-            return await self.executor.arun(Job(runnable, {"main": code}, test=tests.text)) if code else None
+            if not code:
+                return None
+            program = without_entry_point(item.language, code, test_code)
+            return await self.executor.arun(Job(runnable, {"main": program}, test=test_code))
 
         executions = list(await asyncio.gather(*(run(code) for code in codes)))
-        vacuous, note = await vacuity(run, item.language, tests.text, codes)
+        vacuous, note = await vacuity(run, item.language, test_code, codes)
+        if removed:
+            note = "; ".join(part for part in (f"the tester's own {', '.join(removed)} removed from the tests", note)
+                             if part)
         return {"tests": tests, "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
     async def judge_candidates(self, state: ItemState) -> dict:
-        """The judge scores every candidate the gates kept, unless each of them failed its tests (then the
-        item is rejected without a judge call)."""
+        """The judge scores every candidate the gates kept, with the `failed_tests` gate on only those that
+        could win: when each of them failed its tests the item is rejected without a judge call, and when some
+        passed, the ones that did not pass lose without one (they stay the rejected side of DPO preferences)."""
         item = state.item
         executions = state.executions or [None] * len(state.candidates)
         kept = [index for index in range(len(state.candidates)) if index not in state.screened_out]
-        if self.settings.gates.failed_tests and all(
-                executions[index] is not None and executions[index].status is Status.FAILED for index in kept):
-            return dropped("every candidate failed its tests")
+        screened_out = dict(state.screened_out)
+        if self.settings.gates.failed_tests:
+            if all(executions[index] is not None and executions[index].status is Status.FAILED for index in kept):
+                return dropped("every candidate failed its tests")
+            winners = [index for index in kept if passed(executions[index])]
+            if winners:
+                for index in kept:
+                    if executions[index] is not None and not passed(executions[index]):
+                        screened_out[index] = (f"its tests ended {executions[index].status.value} where "
+                                               f"candidate {winners[0] + 1}'s passed")
+                kept = [index for index in kept if index not in screened_out]
 
         async def judged(index: int) -> Verdict | None:
             if index not in kept:
@@ -232,8 +257,8 @@ class ItemSteps:
         except ITEM_ERRORS as exc:
             return ended(PairStatus.failed, f"judge: {exc}")
         best = best_candidate(verdicts, state.executions)
-        return {"verdicts": verdicts, "answer": state.candidates[best], "verdict": verdicts[best],
-                "status": verdicts[best].route}
+        return {"screened_out": screened_out, "verdicts": verdicts, "answer": state.candidates[best],
+                "verdict": verdicts[best], "status": verdicts[best].route}
 
     def remember(self, state: ItemState) -> dict:
         memory = self.agents[state.item.language].memory
