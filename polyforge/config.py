@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyforge.languages import language_by_name
+from polyforge.terms import CODE_BLOCK_END
 
 
 class ConfigError(ValueError):
@@ -141,13 +142,18 @@ class StageSampling(_Strict):
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=256, ge=1)
+    stop: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Generation ends before the first of these strings (left out of the reply).")
 
 
 class SamplingConfig(_Strict):
     """Sampling per stage: instructions want variety, the judge wants determinism."""
 
     instruction: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160))
-    answer: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320))
+    answer: StageSampling = Field(
+        default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320),
+        description="The answer's sampling. Leave `stop` out and the reply ends with its code block (the prompt asks "
+        "for an explanation, then the code): what a model adds after the block is not generated; `stop: []` keeps it.")
     judge: StageSampling = Field(
         default_factory=lambda: StageSampling(temperature=0.0),
         description="The judge's sampling. Leave max_tokens out to have it derived from the checklist (the "
@@ -160,6 +166,12 @@ class SamplingConfig(_Strict):
         description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
         "and each lower-scored one becomes a DPO preference pair.",
     )
+
+    @model_validator(mode="after")
+    def _answer_ends_with_its_code_block(self) -> SamplingConfig:
+        if "stop" not in self.answer.model_fields_set:
+            self.answer = self.answer.model_copy(update={"stop": [CODE_BLOCK_END]})
+        return self
 
 
 class BudgetConfig(_Strict):

@@ -29,6 +29,11 @@ GATE = "gate: "
 CONTAMINATED = "contaminated: "
 
 
+# The line that closes a fenced code block. An opening fence carries its language (```python), so this matches
+# only a closing one: the answer stage stops there.
+CODE_BLOCK_END = "\n```\n"
+
+
 class PairOrigin(StrEnum):
     """How a pair's instruction came about."""
 

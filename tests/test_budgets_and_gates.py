@@ -20,7 +20,7 @@ from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend, Completion, SamplingParams, StructuredOutputError, chat_structured
 from polyforge.llm.openai_backend import _cached_tokens
 from polyforge.sandbox import Execution, Status
-from polyforge.terms import PairStatus
+from polyforge.terms import CODE_BLOCK_END, PairStatus
 
 ITEM = WorkItem(snippet_id=1, language="Go", path="sum.go", code="func total(xs []int) int {\n\treturn 0\n}\n", seed=3)
 GRAMMARS = grammar_names()
@@ -149,28 +149,54 @@ def test_a_gated_candidate_is_not_judged_but_loses_the_preference(checklist, cri
     assert preference.rejected_score is None and preference.reason.endswith("vs gate: refusal")
 
 
-def test_when_every_candidate_failed_its_tests_the_judge_is_not_called(checklist, criteria):
-    class FailingPool:
-        """A sandbox pool double whose every run fails an assertion."""
+class GoTester:
+    """A tester double whose Go test asserts (so it is evidence, not vacuous)."""
 
-        async def arun(self, job):
-            return Execution(language="Go", status=Status.FAILED, exit_code=1, stdout="", stderr="FAIL", seconds=0.1)
+    async def write_tests(self, language, instruction, seed, interface=None):
+        from polyforge.agents import StageOutput
+        return StageOutput('func TestTotal(t *testing.T) {\n\tif total(nil) != 0 {\n\t\tt.Errorf("want 0")\n\t}\n}',
+                           "tester", "h")
 
-    class Tester:
-        """A tester double whose Go test asserts (so it is evidence, not vacuous)."""
 
-        async def write_tests(self, language, instruction, seed, interface=None):
-            from polyforge.agents import StageOutput
-            return StageOutput('func TestTotal(t *testing.T) {\n\tif total(nil) != 0 {\n\t\tt.Errorf("want 0")\n\t}\n}',
-                               "tester", "h")
+class ScriptedPool:
+    """A sandbox pool double: the n-th run of the item's candidates ends with the n-th status."""
 
-    backend = ScriptedBackend(pipeline_script(lambda m: uniform_scores(9, criteria)))
+    def __init__(self, *statuses: Status):
+        self.statuses = iter(statuses)
+
+    async def arun(self, job):
+        return Execution(language="Go", status=next(self.statuses), exit_code=1, stdout="", stderr="", seconds=0.1)
+
+
+def graph_with_tests(checklist, criteria, pool: ScriptedPool, answers=None):
+    script = pipeline_script(lambda m: uniform_scores(9, criteria))
+    if answers is not None:
+        script = (lambda messages, schema, base=script: next(answers) if stage_of(messages) == "answer"
+                  else base(messages, schema))
+    backend = ScriptedBackend(script)
     agent = LanguageAgent("Go", backend, StageSampling(), StageSampling())
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0))
-    graph = build_item_graph({"Go": agent}, judge, ItemSettings(candidates=2), tester=Tester(), executor=FailingPool())
+    graph = build_item_graph({"Go": agent}, judge, ItemSettings(candidates=2), tester=GoTester(), executor=pool)
+    return graph, backend
+
+
+def test_when_every_candidate_failed_its_tests_the_judge_is_not_called(checklist, criteria):
+    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(*[Status.FAILED] * 4))
     state = asyncio.run(run_item(graph, ITEM))
     assert state.status is PairStatus.rejected and state.error == "gate: every candidate failed its tests"
     assert not any(stage_of(m) == "judge" for m, _ in backend.calls) and state.verdict is None
+
+
+def test_when_one_candidate_passed_the_ones_that_did_not_lose_without_a_judge_call(checklist, criteria):
+    answers = iter([answer_in("Go").replace("Sum", "Add"), answer_in("Go")])
+    pool = ScriptedPool(Status.COMPILE_ERROR, Status.PASSED)  # candidate 1's run, then 2's (Go: no stub check)
+    graph, backend = graph_with_tests(checklist, criteria, pool, answers)
+    state = asyncio.run(run_item(graph, ITEM))
+    assert state.status is PairStatus.accepted and state.answer is state.candidates[1]
+    assert sum(stage_of(m) == "judge" for m, _ in backend.calls) == 1 and state.verdicts[0] is None
+    assert state.screened_out == {0: "its tests ended compile_error where candidate 2's passed"}
+    [beaten] = preferences(state)  # the candidate that did not pass is still the rejected side of a preference
+    assert beaten.candidate is state.candidates[0] and beaten.gate.startswith("its tests ended compile_error")
 
 
 # --- prefix-cache accounting -------------------------------------------------------------------------------
@@ -196,3 +222,65 @@ def test_cached_prompt_tokens_are_read_from_the_usage_and_summed_per_stage(check
     tokens = pair_from_state(provenance, state).tokens
     assert tokens["judge"]["cached"] == 4 and tokens["answer"]["cached"] == 4 and tokens["answer"]["truncated"] == 0
     assert tokens["judge"]["prompt"] == 10  # cached tokens are part of the prompt, counted once
+
+
+# --- answers end with their code block ---------------------------------------------------------------------
+
+class HonoursStops(ChatBackend):
+    """A backend double that replies with a fixed text cut where the request's stop strings say, as servers do,
+    or at `cut_at` characters as a max_tokens cut-off."""
+
+    name = "stop-double"
+
+    def __init__(self, text: str, cut_at: int | None = None):
+        self.text, self.cut_at, self.stops = text, cut_at, []
+
+    async def chat(self, messages, params, json_schema=None):
+        self.stops.append(params.stop)
+        if self.cut_at is not None:
+            return Completion(self.text[:self.cut_at], self.name, finish_reason="length")
+        ends = [self.text.index(stop) for stop in params.stop if stop in self.text]
+        return Completion(self.text[:min(ends, default=len(self.text))], self.name, finish_reason="stop")
+
+
+EXPLAINED = "Sum them.\n```python\ndef total(xs):\n    return sum(xs)\n```\n\nExample:\n```python\nprint(total([1]))\n```\n"
+
+
+def test_an_answer_stops_at_the_end_of_its_code_block_and_keeps_the_fence(tmp_path):
+    answer_sampling = load_config_text(tmp_path, "").sampling.answer
+    assert answer_sampling.stop == [CODE_BLOCK_END]
+    assert load_config_text(tmp_path, "sampling: {answer: {temperature: 0.2}}\n").sampling.answer.stop == [
+        CODE_BLOCK_END]  # setting another field keeps the default stop
+    backend = HonoursStops(EXPLAINED)
+    answer = asyncio.run(LanguageAgent("Python", backend, StageSampling(), answer_sampling).write_answer("Sum xs."))
+    assert answer.text == "Sum them.\n```python\ndef total(xs):\n    return sum(xs)\n```"  # no example generated
+    assert backend.stops == [(CODE_BLOCK_END,)]
+    # `stop: []` asks for everything the model writes
+    kept = load_config_text(tmp_path, "sampling: {answer: {stop: []}}\n").sampling.answer
+    assert asyncio.run(LanguageAgent("Python", HonoursStops(EXPLAINED), StageSampling(), kept)
+                       .write_answer("Sum xs.")).text == EXPLAINED.strip()
+
+
+def test_an_answer_cut_off_by_max_tokens_is_left_open():
+    cut = HonoursStops(EXPLAINED, cut_at=30)
+    answer = asyncio.run(LanguageAgent("Python", cut, StageSampling(), StageSampling(stop=[CODE_BLOCK_END]))
+                         .write_answer("Sum xs."))
+    assert answer.text == EXPLAINED[:30].strip() and answer.text.count("```") == 1
+
+
+def load_config_text(folder, extra: str):
+    path = folder / "campaign.yaml"
+    path.write_text(f"sources: [{{path: {folder}}}]\n{extra}")
+    return load_config(path)
+
+
+def test_an_answer_stopped_at_an_untagged_opening_fence_is_asked_again_without_the_stop():
+    untagged = "Sum them.\n```\ndef total(xs):\n    return sum(xs)\n```\nDone."
+    backend = HonoursStops(untagged)
+    answer = asyncio.run(LanguageAgent("Python", backend, StageSampling(), StageSampling(stop=[CODE_BLOCK_END]))
+                         .write_answer("Sum xs."))
+    assert answer.text == untagged and backend.stops == [(CODE_BLOCK_END,), ()]
+    assert len(answer.completions) == 2  # both calls' tokens count
+    prose = HonoursStops("I would sum them.")  # no fence in either reply: asked twice, the prose kept
+    assert asyncio.run(LanguageAgent("Python", prose, StageSampling(), StageSampling(stop=[CODE_BLOCK_END]))
+                       .write_answer("Sum xs.")).text == "I would sum them." and len(prose.stops) == 2

@@ -24,6 +24,14 @@ def test_chat_is_deterministic_for_a_seed(backend):
     assert first.completion_tokens <= 12 and first.prompt_tokens > 0
 
 
+def test_a_stop_string_ends_the_reply_before_it(backend):
+    messages = [{"role": "user", "content": "Describe a sorting algorithm in one sentence."}]
+    free = asyncio.run(backend.chat(messages, SamplingParams(temperature=0, max_tokens=24, seed=1)))
+    stopped = asyncio.run(backend.chat(messages, SamplingParams(temperature=0, max_tokens=24, seed=1, stop=(" ",))))
+    assert " " in free.text.strip()
+    assert stopped.text == free.text[:free.text.index(" ")] and stopped.completion_tokens < free.completion_tokens
+
+
 def test_grammar_constrained_judge_gives_nine_valid_scores(backend, checklist, criteria):
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), JudgeConfig(max_retries=0))
     verdict = asyncio.run(judge.judge("Python", "Add two numbers.", "```python\ndef add(a, b):\n    return a + b\n```"))

@@ -21,6 +21,20 @@ def test_chat_returns_text_and_usage(llama_server_url):
     assert completion.seconds > 0
 
 
+def test_a_stop_string_ends_the_reply_before_it(llama_server_url):
+    backend = OpenAICompatibleBackend(llama_server_url, "smollm2")
+    messages = [{"role": "user", "content": "Describe a sorting algorithm in one sentence."}]
+
+    async def both():  # one event loop: the client is bound to it
+        return (await backend.chat(messages, SamplingParams(temperature=0, max_tokens=24, seed=1)),
+                await backend.chat(messages, SamplingParams(temperature=0, max_tokens=24, seed=1, stop=(" ",))))
+
+    free, stopped = asyncio.run(both())
+    assert " " in free.text.strip()  # the free reply goes on past its first word ...
+    assert stopped.text == free.text[:free.text.index(" ")] and stopped.finish_reason == "stop"  # ... this one not
+    assert stopped.completion_tokens < free.completion_tokens
+
+
 def test_structured_judge_output_through_the_server(llama_server_url, checklist, criteria):
     backend = OpenAICompatibleBackend(llama_server_url, "smollm2", response_format="json_object")
     judge = JudgeAgent(backend, checklist, StageSampling(temperature=0, max_tokens=120), JudgeConfig(max_retries=2))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, create_model
@@ -46,8 +47,16 @@ def classification_schema(topics: tuple[str, ...], difficulties: tuple[str, ...]
     return create_model("TopicAndDifficulty", topic=(Literal[topics], ...), difficulty=(Literal[difficulties], ...))
 
 
+FENCE_LINE = re.compile(r"^\s*```", re.MULTILINE)
+
+
+def with_code_block_closed(text: str) -> str:
+    """`text` with its last code block's closing fence restored when a stop at that fence left it out."""
+    return text + "\n```" if len(FENCE_LINE.findall(text)) % 2 else text
+
+
 def sampling_params(stage: StageSampling, seed: int | None) -> SamplingParams:
-    return SamplingParams(stage.temperature, stage.top_p, stage.max_tokens, seed)
+    return SamplingParams(stage.temperature, stage.top_p, stage.max_tokens, seed, tuple(stage.stop))
 
 
 class LanguageAgent:
@@ -115,7 +124,16 @@ class LanguageAgent:
                                source_language=source_language)
 
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
-        return await self._run("answer", self._answer_sampling, seed, instruction=instruction)
+        sampling = self._answer_sampling
+        output = await self._run("answer", sampling, seed, instruction=instruction)
+        if output.completions[-1].finish_reason == "length":
+            return output  # cut off: left open, as it came
+        if sampling.stop and not FENCE_LINE.search(output.text):
+            # No fence at all: the stop may have met an opening fence without a language tag. Asked again without
+            # the stop, the reply goes on (both calls' tokens are counted).
+            again = await self._run("answer", sampling.model_copy(update={"stop": []}), seed, instruction=instruction)
+            return replace(again, completions=output.completions + again.completions)
+        return replace(output, text=with_code_block_closed(output.text))
 
     async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
         """The instruction's topic and difficulty, constrained to the taxonomy; None for both if it fails."""

@@ -25,6 +25,7 @@ class SamplingParams:
     top_p: float = 0.95
     max_tokens: int = 256
     seed: int | None = None
+    stop: tuple[str, ...] = ()  # generation ends before the first of these strings (which the reply leaves out)
 
 
 @dataclass

@@ -62,6 +62,7 @@ class EmbeddedBackend(ChatBackend):
                     top_p=params.top_p,
                     max_tokens=params.max_tokens,
                     seed=params.seed,
+                    stop=list(params.stop) or None,
                     grammar=grammar,
                 )
         except (ValueError, RuntimeError) as exc:  # e.g. a prompt longer than the context window

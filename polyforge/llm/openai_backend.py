@@ -88,6 +88,8 @@ class OpenAICompatibleBackend(ChatBackend):
             }
         if params.seed is not None:
             request["seed"] = params.seed
+        if params.stop:
+            request["stop"] = list(params.stop)
         return request
 
     async def _attempt(self, request: dict) -> Completion:

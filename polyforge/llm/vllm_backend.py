@@ -74,6 +74,7 @@ class VLLMBackend(ChatBackend):
             top_p=params.top_p,
             max_tokens=params.max_tokens,
             seed=params.seed,
+            stop=list(params.stop) or None,
             structured_outputs=StructuredOutputsParams(json=json_schema) if json_schema else None,
         )
         final = None
