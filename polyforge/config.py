@@ -346,7 +346,9 @@ class GatesConfig(_Strict):
         default=True, description="Drop an answer without a code block in its language that parses (tree-sitter)."
     )
     failed_tests: bool = Field(
-        default=True, description="Reject without a judge call an item whose every candidate failed its tests."
+        default=True, description="Reject without a judge call an item whose every candidate failed its tests (with "
+        "judge.accept_only_tested, also one whose code did not compile or run), and do not judge the candidates that "
+        "did not pass where another did.",
     )
 
 

@@ -168,14 +168,14 @@ class ScriptedPool:
         return Execution(language="Go", status=next(self.statuses), exit_code=1, stdout="", stderr="", seconds=0.1)
 
 
-def graph_with_tests(checklist, criteria, pool: ScriptedPool, answers=None):
+def graph_with_tests(checklist, criteria, pool: ScriptedPool, answers=None, judge_settings: JudgeConfig | None = None):
     script = pipeline_script(lambda m: uniform_scores(9, criteria))
     if answers is not None:
         script = (lambda messages, schema, base=script: next(answers) if stage_of(messages) == "answer"
                   else base(messages, schema))
     backend = ScriptedBackend(script)
     agent = LanguageAgent("Go", backend, StageSampling(), StageSampling())
-    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0))
+    judge = JudgeAgent(backend, checklist, StageSampling(temperature=0), judge_settings)
     graph = build_item_graph({"Go": agent}, judge, ItemSettings(candidates=2), tester=GoTester(), executor=pool)
     return graph, backend
 
@@ -185,6 +185,24 @@ def test_when_every_candidate_failed_its_tests_the_judge_is_not_called(checklist
     state = asyncio.run(run_item(graph, ITEM))
     assert state.status is PairStatus.rejected and state.error == "gate: every candidate failed its tests"
     assert not any(stage_of(m) == "judge" for m, _ in backend.calls) and state.verdict is None
+
+
+def test_when_only_a_pass_can_be_accepted_code_that_did_not_run_is_not_judged(checklist, criteria):
+    broken = (Status.COMPILE_ERROR, Status.RUNTIME_ERROR)
+    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(*broken), judge_settings=JudgeConfig(
+        accept_only_tested=True))
+    state = asyncio.run(run_item(graph, ITEM))
+    assert state.error == ("gate: no candidate passed its tests (compile_error, runtime_error), and only a pass can "
+                           "be accepted") and state.status is PairStatus.rejected
+    assert not any(stage_of(m) == "judge" for m, _ in backend.calls)
+    # without accept_only_tested the judge may still accept it (the tests, not the code, may be at fault)
+    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(*broken))
+    assert asyncio.run(run_item(graph, ITEM)).verdict is not None
+    assert sum(stage_of(m) == "judge" for m, _ in backend.calls) == 2
+    # vacuous tests are no verdict on the code: judged, and flagged for a person rather than rejected
+    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(Status.VACUOUS_TESTS, Status.COMPILE_ERROR),
+                                      judge_settings=JudgeConfig(accept_only_tested=True))
+    assert asyncio.run(run_item(graph, ITEM)).status is PairStatus.flagged
 
 
 def test_when_one_candidate_passed_the_ones_that_did_not_lose_without_a_judge_call(checklist, criteria):

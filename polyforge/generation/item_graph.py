@@ -34,6 +34,9 @@ from polyforge.sandbox.pool import ExecutionPool, Job
 from polyforge.terms import CONTAMINATED, PairStatus
 
 CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
+# How a run ends when the code under test is at fault (as far as the sandbox can tell).
+CODE_FAILURES = frozenset({Status.FAILED, Status.COMPILE_ERROR, Status.RUNTIME_ERROR, Status.TIMEOUT,
+                           Status.MEMORY_LIMIT})
 
 
 @dataclass(frozen=True)
@@ -227,15 +230,21 @@ class ItemSteps:
 
     async def judge_candidates(self, state: ItemState) -> dict:
         """The judge scores every candidate the gates kept, with the `failed_tests` gate on only those that
-        could win: when each of them failed its tests the item is rejected without a judge call, and when some
-        passed, the ones that did not pass lose without one (they stay the rejected side of DPO preferences)."""
+        could win: when each of them failed its tests the item is rejected without a judge call (with
+        `judge.accept_only_tested`, also when their code did not compile or run: no verdict could accept it),
+        and when some passed, the ones that did not pass lose without one (they stay the rejected side of DPO
+        preferences). Vacuous tests, sandbox errors and untested candidates are the judge's to weigh."""
         item = state.item
         executions = state.executions or [None] * len(state.candidates)
         kept = [index for index in range(len(state.candidates)) if index not in state.screened_out]
         screened_out = dict(state.screened_out)
         if self.settings.gates.failed_tests:
-            if all(executions[index] is not None and executions[index].status is Status.FAILED for index in kept):
+            ends = {executions[index].status if executions[index] is not None else None for index in kept}
+            if ends == {Status.FAILED}:
                 return dropped("every candidate failed its tests")
+            if self.judge.settings.accept_only_tested and ends and ends <= CODE_FAILURES:
+                return dropped(f"no candidate passed its tests ({', '.join(sorted(end.value for end in ends))}), "
+                               "and only a pass can be accepted")
             winners = [index for index in kept if passed(executions[index])]
             if winners:
                 for index in kept:
