@@ -1,17 +1,20 @@
 """Early rejection: accepted pairs per server-minute with the cheap gates on, against the same campaign with
 every candidate answered, tested and judged in full (the goal: at least 2x).
 
-Usage: python bench/early_rejection.py [--servers llama] [--snippets 18] [--candidates 2] [--concurrency 16]
-                                       [--order gated-first] [--model qwen2.5-coder-1.5b] [--vllm-python PY]
-                                       [--json FILE]
+Usage: python bench/early_rejection.py [--servers llama] [--snippets 18] [--candidates 2] [--answer-tokens 256]
+                                       [--concurrency 16] [--order gated-first] [--model qwen2.5-coder-1.5b]
+                                       [--vllm-python PY] [--keep DIR] [--json FILE]
 
-Both runs are bench/peer.py's Polyforge campaign (the same McEval snippets, caps 128 / 256 / 256, judge scores
-only, temperature 0.7) with `--candidates` answers per item and execution on (the tester writes tests, every
-candidate runs in the sandbox), one after the other on the same server:
-- gated: the defaults, every gate of `generation.gates` on (an instruction that restates its snippet, an empty
-  or refused answer, an answer without a code block in its language that parses, an item whose candidates
-  all failed their tests: each dropped before the calls that would follow);
-- in full: every gate off, so every candidate is answered and judged.
+Both runs are bench/peer.py's Polyforge campaign (the same McEval snippets, caps 128 / 256 / 256 unless
+`--answer-tokens` raises the answer's, judge scores only, temperature 0.7) with `--candidates` answers per item
+and execution on (the tester writes tests, every candidate runs in the sandbox), one after the other on the
+same server:
+- gated: the defaults: answers end with their code block, and every gate of `generation.gates` is on (an
+  instruction that restates its snippet, an empty or refused answer, an answer without a code block in its
+  language that parses, an item whose candidates all failed their tests: each dropped before the calls that
+  would follow; when some candidate passed, the others are not judged);
+- in full: every gate off, so every candidate is answered and judged, and answers are not stopped at the end of
+  their code block (`sampling.answer.stop: []`).
 Both runs accept a pair only on evidence (`judge.accept_only_tested`: the judge's accept stands only where the
 answer passed tests that are evidence), so "accepted" means the same in both. `--model` serves another
 embedded model on llama.cpp (the default: the bundled SmolLM2-135M).
@@ -29,26 +32,31 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from peer import REPO, RunRow, bench_server, peer_workspace, run_polyforge, warm_up
+from peer import ANSWER_MAX_TOKENS, REPO, RunRow, bench_server, peer_workspace, run_polyforge, warm_up
 
 from polyforge.llm.models import ModelUnavailable, resolve
 
 ALL_GATES_OFF = {"restated_snippet": False, "refusal": False, "code_block": False, "failed_tests": False}
 
 
-def variants(candidates: int) -> dict[str, dict]:
-    common = {"sampling": {"candidates": candidates}, "execution": {"enabled": True},
-              "judge": {"accept_only_tested": True}}
-    return {"gated": common, "in full": {**common, "generation": {"gates": ALL_GATES_OFF}}}
+def variants(candidates: int, answer_tokens: int) -> dict[str, dict]:
+    """The two runs' config changes: the defaults, and every lever off (no gate, answers not stopped at the end of
+    their code block)."""
+    def config(answer: dict, generation: dict) -> dict:
+        return {"sampling": {"candidates": candidates, "answer": {"max_tokens": answer_tokens, **answer}},
+                "execution": {"enabled": True}, "judge": {"accept_only_tested": True}, "generation": generation}
+
+    return {"gated": config({}, {}), "in full": config({"stop": []}, {"gates": ALL_GATES_OFF})}
 
 
 def server_cpu_min(row: RunRow) -> float:
     return row.busy * row.seconds * len(os.sched_getaffinity(0)) / 60
 
 
-def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int, model: str) -> None:
-    print(f"{snippets} McEval snippets, {candidates} candidates per item, execution on, accept only on tests, "
-          f"model {model}, {len(os.sched_getaffinity(0))} cores\n")
+def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int, model: str,
+                answer_tokens: int) -> None:
+    print(f"{snippets} McEval snippets, {candidates} candidates per item, answers up to {answer_tokens} tokens, "
+          f"execution on, accept only on tests, model {model}, {len(os.sched_getaffinity(0))} cores\n")
     print("| server | run | wall s | server CPU-min | requests | completion tokens | judged | accepted "
           "| accepted / server CPU-min | accepted / wall min | vs in full (CPU) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -73,25 +81,28 @@ def main() -> None:
     parser.add_argument("--servers", nargs="+", default=["llama"], choices=["llama", "vllm"])
     parser.add_argument("--snippets", type=int, default=18, help="McEval programs, the six languages in turn")
     parser.add_argument("--candidates", type=int, default=2, help="answers per item")
+    parser.add_argument("--answer-tokens", type=int, default=ANSWER_MAX_TOKENS,
+                        help=f"the answer's max_tokens in both runs (default {ANSWER_MAX_TOKENS}, the peer cap)")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="work items in flight, and requests in flight to the server")
     parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
     parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
     parser.add_argument("--model", help="the model llama.cpp serves: a known embedded model's name or a GGUF file "
                                         "(default: the bundled SmolLM2-135M)")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     parser.add_argument("--json", type=Path, help="also write both rows here")
     args = parser.parse_args()
-    if min(args.snippets, args.candidates, args.concurrency) < 1:
-        parser.error("--snippets, --candidates and --concurrency must be at least 1")
+    if min(args.snippets, args.candidates, args.concurrency, args.answer_tokens) < 1:
+        parser.error("--snippets, --candidates, --answer-tokens and --concurrency must be at least 1")
     try:
         gguf = resolve(args.model)[0] if args.model else None
     except ModelUnavailable as exc:
         parser.error(str(exc))
-    runs = variants(args.candidates)
+    runs = variants(args.candidates, args.answer_tokens)
     order = list(runs) if args.order == "gated-first" else list(reversed(runs))
     rows: list[tuple[str, RunRow]] = []
-    with peer_workspace("polyforge-early-", args.mceval, args.snippets) as (work, snippets):
+    with peer_workspace("polyforge-early-", args.mceval, args.snippets, args.keep) as (work, snippets):
         for server_name in args.servers:
             with bench_server(server_name, work / server_name, args.vllm_python, gguf) as server:
                 warm_up(server)
@@ -101,7 +112,7 @@ def main() -> None:
                                         work / server_name / name.replace(" ", "-"), runs[name],
                                         items=args.concurrency)
                     rows.append((name, row))
-    print_table(rows, args.snippets, args.candidates, args.model or "smollm2-135m")
+    print_table(rows, args.snippets, args.candidates, args.model or "smollm2-135m", args.answer_tokens)
     if args.json:
         args.json.write_text(json.dumps([{"run": name, **asdict(row)} for name, row in rows], indent=2))
 
