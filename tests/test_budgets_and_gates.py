@@ -291,14 +291,3 @@ def load_config_text(folder, extra: str):
     path.write_text(f"sources: [{{path: {folder}}}]\n{extra}")
     return load_config(path)
 
-
-def test_an_answer_stopped_at_an_untagged_opening_fence_is_asked_again_without_the_stop():
-    untagged = "Sum them.\n```\ndef total(xs):\n    return sum(xs)\n```\nDone."
-    backend = HonoursStops(untagged)
-    answer = asyncio.run(LanguageAgent("Python", backend, StageSampling(), StageSampling(stop=[CODE_BLOCK_END]))
-                         .write_answer("Sum xs."))
-    assert answer.text == untagged and backend.stops == [(CODE_BLOCK_END,), ()]
-    assert len(answer.completions) == 2  # both calls' tokens count
-    prose = HonoursStops("I would sum them.")  # no fence in either reply: asked twice, the prose kept
-    assert asyncio.run(LanguageAgent("Python", prose, StageSampling(), StageSampling(stop=[CODE_BLOCK_END]))
-                       .write_answer("Sum xs.")).text == "I would sum them." and len(prose.stops) == 2

@@ -124,15 +124,9 @@ class LanguageAgent:
                                source_language=source_language)
 
     async def write_answer(self, instruction: str, seed: int | None = None) -> StageOutput:
-        sampling = self._answer_sampling
-        output = await self._run("answer", sampling, seed, instruction=instruction)
+        output = await self._run("answer", self._answer_sampling, seed, instruction=instruction)
         if output.completions[-1].finish_reason == "length":
             return output  # cut off: left open, as it came
-        if sampling.stop and not FENCE_LINE.search(output.text):
-            # No fence at all: the stop may have met an opening fence without a language tag. Asked again without
-            # the stop, the reply goes on (both calls' tokens are counted).
-            again = await self._run("answer", sampling.model_copy(update={"stop": []}), seed, instruction=instruction)
-            return replace(again, completions=output.completions + again.completions)
         return replace(output, text=with_code_block_closed(output.text))
 
     async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
