@@ -29,8 +29,8 @@ GATE = "gate: "
 CONTAMINATED = "contaminated: "
 
 
-# The line that closes a fenced code block. An opening fence carries its language (```python), so this matches
-# only a closing one: the answer stage stops there.
+# The line that closes a fenced code block, where the answer stage stops. An opening fence normally carries its
+# language (```python) and so does not match; a bare one does (README: "Answers end with their code block").
 CODE_BLOCK_END = "\n```\n"
 
 

@@ -16,6 +16,7 @@ language table of `polyforge/languages`. This module only applies them:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -99,6 +100,12 @@ def shared_interface(language: str, codes: Sequence[str | None]) -> list[str]:
     return shared
 
 
+# Nodes around a function that belong to its definition: `const f = ...;`, Python's decorators.
+DECLARATION_WRAPPERS = frozenset({"variable_declarator", "lexical_declaration", "variable_declaration",
+                                  "decorated_definition", "assignment_expression", "expression_statement"})
+ENTRY_POINT = "main"  # the tests' own `main` runs them; an answer's `main` is only its example of use
+
+
 def _top_level_definitions(code: str, lang: Toolchain) -> Iterator[tuple[str, int, int]]:
     """(name, start byte, end byte) of each function `code` defines at its top level: a definition that is a
     child of the file itself, or the declaration that assigns one (`const f = () => ...;`)."""
@@ -113,14 +120,6 @@ def _top_level_definitions(code: str, lang: Toolchain) -> Iterator[tuple[str, in
             whole = whole.parent
         if whole.parent == root:
             yield _name(node), whole.start_byte, whole.end_byte
-
-
-# Nodes around a function that belong to its definition: `const f = ...;`, Python's decorators.
-DECLARATION_WRAPPERS = frozenset({"variable_declarator", "lexical_declaration", "variable_declaration",
-                                  "decorated_definition", "assignment_expression", "expression_statement"})
-
-
-ENTRY_POINT = "main"  # the tests' own `main` runs them; an answer's `main` is only its example of use
 
 
 def _cut(code: str, spans: list[tuple[int, int]]) -> str:
@@ -144,12 +143,20 @@ def without_own_solution(language: str, tests: str, codes: Sequence[str | None])
     return _cut(tests, [(start, end) for _, start, end in cuts]), sorted({name for name, _, _ in cuts})
 
 
+@functools.lru_cache(maxsize=64)
+def _brings_entry_point(language: str, tests: str) -> bool:
+    """Whether the tests of a compiled language define `main` (asked once per candidate and stub: parsed once)."""
+    lang = _toolchain(language)
+    return lang is not None and lang.compile is not None and any(
+        name == ENTRY_POINT for name, _, _ in _top_level_definitions(tests, lang))
+
+
 def without_entry_point(language: str, code: str, tests: str) -> str:
     """`code` without its top-level `main` when the tests of a compiled language define their own (the two would
     clash at link time); else `code`. An interpreter runs both in turn, so there the answer keeps its own."""
-    lang = _toolchain(language)
-    if lang is None or lang.compile is None or not any(name == ENTRY_POINT for name, _, _ in _top_level_definitions(tests, lang)):
+    if not _brings_entry_point(language, tests):
         return code
+    lang = sandbox_language(language)
     return _cut(code, [(start, end) for name, start, end in _top_level_definitions(code, lang) if name == ENTRY_POINT])
 
 
