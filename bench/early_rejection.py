@@ -32,7 +32,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from peer import ANSWER_MAX_TOKENS, REPO, RunRow, bench_server, peer_workspace, run_polyforge, warm_up
+from peer import (ANSWER_MAX_TOKENS, RunRow, add_workspace_options, bench_server, peer_workspace, run_polyforge,
+                  warm_up)
 
 from polyforge.llm.models import ModelUnavailable, resolve
 
@@ -86,11 +87,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16,
                         help="work items in flight, and requests in flight to the server")
     parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
-    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
-    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
+    add_workspace_options(parser)
     parser.add_argument("--model", help="the model llama.cpp serves: a known embedded model's name or a GGUF file "
                                         "(default: the bundled SmolLM2-135M)")
-    parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     parser.add_argument("--json", type=Path, help="also write both rows here")
     args = parser.parse_args()
     if min(args.snippets, args.candidates, args.concurrency, args.answer_tokens) < 1:

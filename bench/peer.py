@@ -60,7 +60,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -138,6 +138,14 @@ def write_sources(folder: Path, snippets: list[PeerSnippet]) -> None:
         (folder / item.file_name).write_text(item.program)
 
 
+def add_workspace_options(parser: argparse.ArgumentParser) -> None:
+    """The options every bench on peer snippets shares: where McEval is, which vLLM, and a folder to keep."""
+    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
+    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
+                        help="McEval's data folder (its LANGUAGE.jsonl files)")
+    parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
+
+
 @contextmanager
 def peer_workspace(prefix: str, mceval: Path, count: int,
                    keep: Path | None = None) -> Iterator[tuple[Path, list[PeerSnippet]]]:
@@ -145,8 +153,8 @@ def peer_workspace(prefix: str, mceval: Path, count: int,
     with `keep` (a folder that must not exist yet) the work is done there and stays, databases and logs included."""
     if keep is not None and keep.exists():
         raise SystemExit(f"error: --keep: {keep} already exists; name a new folder")
-    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
-        work = keep or Path(folder)
+    with nullcontext(str(keep)) if keep is not None else tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        work = Path(folder)
         try:
             snippets = peer_snippets(mceval, count, work / "candidates")
         except McEvalError as exc:
@@ -516,11 +524,8 @@ def main() -> None:
                         help="Polyforge's requests in flight per server (max_concurrency; the README's server config)")
     parser.add_argument("--items", type=work_items, default="auto",
                         help="Polyforge's work items in flight (default auto: twice --concurrency)")
-    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
-    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
-                        help="McEval's data folder (its LANGUAGE.jsonl files)")
+    add_workspace_options(parser)
     parser.add_argument("--distilabel-env", type=Path, default=DISTILABEL_ENV)
-    parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
     parser.add_argument("--json", type=Path, help="also write every row, with the tools' own counts, here")
     args = parser.parse_args()
     if args.snippets < 1 or args.concurrency < 1:

@@ -31,13 +31,14 @@ from distilabel.steps.tasks import TextGeneration, UltraFeedback
 INSTRUCTION_SYSTEM = "You are an experienced programming teacher who writes clear programming exercises."
 INSTRUCTION_TEMPLATE = (
     "Here is a {{ language }} function from {{ path }}:\n\n```{{ language | lower }}\n{{ code }}\n```\n\n"
-    "Write one self-contained programming task that this code solves. Describe the inputs, the output and one "
-    "example. Do not include the code or the solution. Reply with the task only, in at most 80 words."
+    "Write one self-contained programming task that this code solves. Name the function to write and give its "
+    "{{ language }} signature; describe the inputs, the output and one example. Do not include the code or the "
+    "solution. Reply with the task only, in at most 80 words."
 )
 ANSWER_SYSTEM = "You are an expert programmer. You answer with correct, idiomatic, commented code."
 ANSWER_TEMPLATE = (
-    "{{ instruction }}\n\nAnswer in {{ language }}: one short explanation, then the complete code in a single "
-    "```{{ language | lower }} code block."
+    "{{ instruction }}\n\nAnswer in {{ language }} with the complete code in a single ```{{ language | lower }} "
+    "code block; say why in comments where it is not obvious."
 )
 TEMPERATURE, TOP_P = 0.7, 0.95
 INSTRUCTION_MAX_TOKENS, ANSWER_MAX_TOKENS, JUDGE_MAX_TOKENS = 128, 256, 256

@@ -32,12 +32,12 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
 from peer import (
     ANSWER_MAX_TOKENS,
-    REPO,
     SERVED_NAME,
     TEMPERATURE,
     TOP_P,
     PeerSnippet,
     Server,
+    add_workspace_options,
     bench_server,
     peer_workspace,
     run_polyforge,
@@ -125,9 +125,7 @@ def main() -> None:
                         help="the campaign's work items in flight (default auto: twice --concurrency)")
     parser.add_argument("--direct", default="replay", choices=["replay", "answers"],
                         help="the direct load: the campaign's own requests again, or answer-sized ones")
-    parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
-    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval")
-    parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
+    add_workspace_options(parser)
     args = parser.parse_args()
     if args.snippets < 1 or args.concurrency < 1:
         parser.error("--snippets and --concurrency must be at least 1")

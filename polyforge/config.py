@@ -153,7 +153,7 @@ class SamplingConfig(_Strict):
     answer: StageSampling = Field(
         default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320),
         description="The answer's sampling. Leave `stop` out and the reply ends with its code block (the prompt asks "
-        "for an explanation, then the code): what a model adds after the block is not generated; `stop: []` keeps it.")
+        "for the code in one block): what a model adds after the block is not generated; `stop: []` keeps it.")
     judge: StageSampling = Field(
         default_factory=lambda: StageSampling(temperature=0.0),
         description="The judge's sampling. Leave max_tokens out to have it derived from the checklist (the "

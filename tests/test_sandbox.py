@@ -44,6 +44,8 @@ FAILING_TESTS = [
     ("TypeScript", "function add(a: number, b: number): number { return a - b; }", "console.assert(add(2, 2) === 4);"),
     ("C", "#include <assert.h>\nint add(int a, int b) { return a - b; }", "int main(void) { assert(add(2, 2) == 4); }"),
     ("C++", "#include <cassert>\nint add(int a, int b) { return a - b; }", "int main() { assert(add(2, 2) == 4); }"),
+    ("C", "int add(int a, int b) { return a - b; }", "int main(void) { assert(add(2, 2) == 4); }"),  # no <assert.h>
+    ("C++", "int add(int a, int b) { return a - b; }", "int main() { assert(add(2, 2) == 4); }"),  # no <cassert>
     ("Java", "class Main {\n static int add(int a, int b) { return a - b; }",
      " public static void main(String[] x) { assert add(2, 2) == 4; }\n}"),
     ("Rust", "fn add(a: i32, b: i32) -> i32 { a - b }\nfn main() {}",
