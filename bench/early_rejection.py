@@ -2,7 +2,8 @@
 every candidate answered, tested and judged in full (the goal: at least 2x).
 
 Usage: python bench/early_rejection.py [--servers llama] [--snippets 18] [--candidates 2] [--answer-tokens 256]
-                                       [--concurrency 16] [--order gated-first] [--model qwen2.5-coder-1.5b]
+                                       [--until-pass] [--concurrency 16] [--order gated-first]
+                                       [--model qwen2.5-coder-1.5b]
                                        [--vllm-python PY] [--keep DIR] [--json FILE]
 
 Both runs are bench/peer.py's Polyforge campaign (the same McEval snippets, caps 128 / 256 / 256 unless
@@ -12,7 +13,8 @@ same server:
 - gated: the defaults: answers end with their code block, and every gate of `generation.gates` is on (an
   instruction that restates its snippet, an empty or refused answer, an answer without a code block in its
   language that parses, an item whose candidates all failed their tests: each dropped before the calls that
-  would follow; when some candidate passed, the others are not judged);
+  would follow; when some candidate passed, the others are not judged); with `--until-pass` the candidates are
+  also written one at a time until one passes (`sampling.candidates_until_pass`);
 - in full: every gate off, so every candidate is answered and judged, and answers are not stopped at the end of
   their code block (`sampling.answer.stop: []`).
 Both runs accept a pair only on evidence (`judge.accept_only_tested`: the judge's accept stands only where the
@@ -40,14 +42,15 @@ from polyforge.llm.models import ModelUnavailable, resolve
 ALL_GATES_OFF = {"restated_snippet": False, "refusal": False, "code_block": False, "failed_tests": False}
 
 
-def variants(candidates: int, answer_tokens: int) -> dict[str, dict]:
-    """The two runs' config changes: the defaults, and every lever off (no gate, answers not stopped at the end of
-    their code block)."""
-    def config(answer: dict, generation: dict) -> dict:
-        return {"sampling": {"candidates": candidates, "answer": {"max_tokens": answer_tokens, **answer}},
+def variants(candidates: int, answer_tokens: int, until_pass: bool) -> dict[str, dict]:
+    """The two runs' config changes: the defaults (with `until_pass`, candidates written one at a time until one
+    passes), and every lever off (no gate, answers not stopped at the end of their code block, all at once)."""
+    def config(answer: dict, generation: dict, until_pass: bool) -> dict:
+        return {"sampling": {"candidates": candidates, "candidates_until_pass": until_pass,
+                             "answer": {"max_tokens": answer_tokens, **answer}},
                 "execution": {"enabled": True}, "judge": {"accept_only_tested": True}, "generation": generation}
 
-    return {"gated": config({}, {}), "in full": config({"stop": []}, {"gates": ALL_GATES_OFF})}
+    return {"gated": config({}, {}, until_pass), "in full": config({"stop": []}, {"gates": ALL_GATES_OFF}, False)}
 
 
 def server_cpu_min(row: RunRow) -> float:
@@ -86,6 +89,8 @@ def main() -> None:
                         help=f"the answer's max_tokens in both runs (default {ANSWER_MAX_TOKENS}, the peer cap)")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="work items in flight, and requests in flight to the server")
+    parser.add_argument("--until-pass", action="store_true",
+                        help="the gated run writes its candidates one at a time until one passes its tests")
     parser.add_argument("--order", default="gated-first", choices=["gated-first", "full-first"])
     add_workspace_options(parser)
     parser.add_argument("--model", help="the model llama.cpp serves: a known embedded model's name or a GGUF file "
@@ -98,7 +103,7 @@ def main() -> None:
         gguf = resolve(args.model)[0] if args.model else None
     except ModelUnavailable as exc:
         parser.error(str(exc))
-    runs = variants(args.candidates, args.answer_tokens)
+    runs = variants(args.candidates, args.answer_tokens, args.until_pass)
     order = list(runs) if args.order == "gated-first" else list(reversed(runs))
     rows: list[tuple[str, RunRow]] = []
     with peer_workspace("polyforge-early-", args.mceval, args.snippets, args.keep) as (work, snippets):

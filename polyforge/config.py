@@ -166,6 +166,12 @@ class SamplingConfig(_Strict):
         description="Answers sampled per instruction (rejection sampling): the judge keeps the best, "
         "and each lower-scored one becomes a DPO preference pair.",
     )
+    candidates_until_pass: bool = Field(
+        default=False,
+        description="Write the candidates one at a time and stop at the first whose tests pass (needs execution): "
+        "the later ones are not written, so such an item gives no DPO preference; an item with no pass gets them "
+        "all. Saves the answers that could not win.",
+    )
 
     @model_validator(mode="after")
     def _answer_ends_with_its_code_block(self) -> SamplingConfig:
@@ -607,6 +613,13 @@ class CampaignConfig(_Strict):
     def _judge_rationales_by_backend(self) -> "CampaignConfig":
         if self.judge.rationales is None:
             self.judge.rationales = self.judge_model.backend == "openai"
+        return self
+
+    @model_validator(mode="after")
+    def _until_pass_needs_tests(self) -> "CampaignConfig":
+        if self.sampling.candidates_until_pass and not self.execution.enabled:
+            raise ValueError("sampling.candidates_until_pass is on but execution.enabled is false: no candidate could "
+                             "pass its tests; turn execution on, or candidates_until_pass off")
         return self
 
     @model_validator(mode="after")

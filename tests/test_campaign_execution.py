@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
@@ -138,3 +140,58 @@ def test_a_prose_tester_reply_is_the_testers_failure(sample_repo, tmp_path, db_u
         pair = session.scalars(select(Pair)).one()
         assert pair.error == "tester: reply is prose, not code"
         assert pair.execution_status is None and pair.executions == []
+
+
+def until_pass_run(sample_repo, tmp_path, db_url, criteria, answers: list[str]) -> ScriptedBackend:
+    """One item, three candidates written one at a time until a pass; the answers in the order they are asked."""
+    replies = iter(answers)
+
+    def reply(messages, schema):
+        if stage_of(messages) == "answer":
+            return next(replies)
+        return pipeline_script(lambda m: uniform_scores(8, criteria))(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
+                      sampling={"candidates": 3, "candidates_until_pass": True})
+    run(config, backend)
+    return backend
+
+
+def test_until_a_pass_a_first_candidate_that_passes_is_the_only_one_written(sample_repo, tmp_path, db_url, criteria):
+    backend = until_pass_run(sample_repo, tmp_path, db_url, criteria, [RIGHT, WRONG, WRONG])
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 1
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert "sum(xs)" in pair.answer and pair.status == "accepted"
+        assert [(r.candidate, r.status) for r in pair.executions] == [(0, "passed")]
+        assert pair.tokens["answer"]["calls"] == 1 and pair.preferences == []
+
+
+def test_until_a_pass_later_candidates_are_written_while_none_passed(sample_repo, tmp_path, db_url, criteria):
+    backend = until_pass_run(sample_repo, tmp_path, db_url, criteria, [WRONG, "I would rather not.", RIGHT, WRONG])
+    stages = [stage_of(m) for m, _ in backend.calls]
+    assert stages.count("answer") == 3 and stages.count("tester") == 1  # the first round's tests serve them all
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert "sum(xs)" in pair.answer and pair.status == "accepted"
+        assert sorted((r.candidate, r.status, r.chosen) for r in pair.executions) == [
+            (0, "failed", False), (2, "passed", True)]  # the refusal was dropped by a gate, never run
+        assert pair.tokens["answer"]["calls"] == 3
+        assert sorted(p.rejected for p in pair.preferences) == sorted([WRONG, "I would rather not."])
+
+
+def test_until_a_pass_with_no_pass_every_candidate_is_written_and_the_item_rejected(sample_repo, tmp_path, db_url,
+                                                                                   criteria):
+    backend = until_pass_run(sample_repo, tmp_path, db_url, criteria, [WRONG] * 4)
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 3
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert pair.status == "rejected" and pair.error == "gate: every candidate failed its tests"
+        assert [r.status for r in pair.executions] == ["failed"] * 3
+
+
+def test_until_a_pass_needs_execution(sample_repo, tmp_path, db_url):
+    with pytest.raises(ValidationError, match="candidates_until_pass is on but execution.enabled is false"):
+        campaign(sample_repo, tmp_path, db_url, execution={"enabled": False},
+                 sampling={"candidates": 2, "candidates_until_pass": True})

@@ -34,6 +34,7 @@ from polyforge.sandbox.pool import ExecutionPool, Job
 from polyforge.terms import CONTAMINATED, PairStatus
 
 CANDIDATE_SEED_STRIDE = 7919  # candidate i samples with seed + i * stride: distinct, reproducible
+RECURSION_LIMIT_BASE = 25  # langgraph's default step limit, enough for one pass through the graph
 # How a run ends when the code under test is at fault (as far as the sandbox can tell).
 CODE_FAILURES = frozenset({Status.FAILED, Status.COMPILE_ERROR, Status.RUNTIME_ERROR, Status.TIMEOUT,
                            Status.MEMORY_LIMIT})
@@ -50,6 +51,7 @@ class ItemSettings:
     gates: GatesConfig = field(default_factory=GatesConfig)  # cheap checks before answers, tests and the judge
     # Benchmark word n-grams: an instruction or answer that shares one is contaminated (None: no check).
     benchmarks: BenchmarkNgrams | None = None
+    until_pass: bool = False  # candidates one at a time, until one passes its tests
 
 
 def passed(execution: Execution | None) -> bool:
@@ -83,9 +85,9 @@ class ItemSteps:
             Step("screen_instruction", ("item", "instruction"), (), self.screen_instruction),
             Step("check_novelty", ("item", "instruction"), ("novelty", "memory_id"), self.check_novelty),
             Step("classify", ("item", "instruction"), ("classification",), self.classify),
-            Step("write_answers", ("item", "instruction"), ("candidates",), self.write_answers),
+            Step("write_answers", ("item", "instruction"), ("candidates", "answer_calls"), self.write_answers),
             Step("screen_answers", ("item", "candidates"), ("screened_out",), self.screen_answers),
-            Step("execute", ("item", "instruction"), ("tests", "executions"), self.execute),
+            Step("execute", ("item", "instruction"), ("written_tests", "tests", "executions"), self.execute),
             Step("judge", ("item", "instruction"), ("screened_out", "verdicts", "answer", "verdict"),
                  self.judge_candidates),
             Step("remember", ("item", "status"), (), self.remember),
@@ -154,20 +156,27 @@ class ItemSteps:
         return {"classification": labels}
 
     async def write_answers(self, state: ItemState) -> dict:
+        """Every candidate at once; until a pass, the next one (each round comes back here while none passed)."""
         item = state.item
         agent = self.agents[item.language]
+        first = state.answer_calls
+        calls = range(first, first + 1 if self.settings.until_pass else self.settings.candidates)
         results = await asyncio.gather(
-            *(agent.write_answer(state.instruction.text, item.seed + i * CANDIDATE_SEED_STRIDE)
-              for i in range(self.settings.candidates)),
+            *(agent.write_answer(state.instruction.text, item.seed + i * CANDIDATE_SEED_STRIDE) for i in calls),
             return_exceptions=True,
         )
         unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, ITEM_ERRORS)]
         if unexpected:
             raise unexpected[0]
-        written = [r for r in results if isinstance(r, StageOutput)]
-        if not written:  # one good candidate is enough to go on
-            return ended(PairStatus.failed, f"answer: {results[0]}")
-        return {"candidates": written}
+        written = state.candidates + [r for r in results if isinstance(r, StageOutput)]
+        update = {"candidates": written, "answer_calls": calls.stop}
+        if not written and not self._another_candidate(calls.stop):  # one good candidate is enough to go on
+            return {**update, **ended(PairStatus.failed, f"answer: {results[0]}")}
+        return update
+
+    def _another_candidate(self, answer_calls: int) -> bool:
+        """Whether a later round may still write a candidate (until a pass)."""
+        return self.settings.until_pass and answer_calls < self.settings.candidates
 
     def screen_answers(self, state: ItemState) -> dict:
         """Drop the candidates a gate refuses or that overlap a benchmark; when none is left the item ends without
@@ -181,7 +190,7 @@ class ItemSteps:
                 answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal)
             if reason:
                 reasons[index] = reason
-        if len(reasons) == len(state.candidates):
+        if len(reasons) == len(state.candidates) and not self._another_candidate(state.answer_calls):
             contaminated = next((reason for reason in reasons.values() if reason.startswith(CONTAMINATED)), None)
             ending = ended(PairStatus.contaminated, contaminated) if contaminated else dropped(reasons[0])
             return {"screened_out": reasons, **ending}
@@ -207,13 +216,15 @@ class ItemSteps:
                  for index, candidate in enumerate(state.candidates)]
         if not any(codes):
             return {"executions": [None] * len(codes)}
-        try:
-            tests = await self.tester.write_tests(item.language, state.instruction.text, item.seed,
-                                                  interface=shared_interface(item.language, codes))
-        except ITEM_ERRORS as exc:
-            return {"error": f"tester: {exc}"}
-        test_code, removed = without_own_solution(item.language, tests.text, codes)
-        tests = replace(tests, text=test_code)
+        written = state.written_tests  # until a pass, the tests of the first round serve every later one
+        if written is None:
+            try:
+                written = await self.tester.write_tests(item.language, state.instruction.text, item.seed,
+                                                        interface=shared_interface(item.language, codes))
+            except ITEM_ERRORS as exc:
+                return {"error": f"tester: {exc}"}
+        test_code, removed = without_own_solution(item.language, written.text, codes)
+        tests = replace(written, text=test_code)
 
         async def run(code: str | None) -> Execution | None:
             if not code:
@@ -226,7 +237,14 @@ class ItemSteps:
         if removed:
             note = "; ".join(part for part in (f"the tester's own {', '.join(removed)} removed from the tests", note)
                              if part)
-        return {"tests": tests, "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
+        return {"written_tests": written, "tests": tests,
+                "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
+
+    def answer_again_or_judge(self, state: ItemState) -> str:
+        """Until a pass, another round while no candidate passed and more may be written; else the judge."""
+        if self._another_candidate(state.answer_calls) and not any(map(passed, state.executions)):
+            return "write_answers"
+        return "judge"
 
     async def judge_candidates(self, state: ItemState) -> dict:
         """The judge scores every candidate the gates kept, with the `failed_tests` gate on only those that
@@ -303,7 +321,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, set
     discussed first (see `discussion.py`); the novelty check sees the revision.
     """
     graph = StateGraph(ItemState)
-    for step in ItemSteps(agents, judge, settings, taxonomy, tester, executor).steps():
+    steps = ItemSteps(agents, judge, settings, taxonomy, tester, executor)
+    for step in steps.steps():
         graph.add_node(step.name, step)
     graph.add_edge(START, "write_instruction")
     graph.add_conditional_edges("write_instruction", _discuss_if_peers, ["discuss", "screen_instruction", END])
@@ -311,10 +330,11 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, set
                             ("check_novelty", "classify"), ("classify", "write_answers"),
                             ("write_answers", "screen_answers"), ("screen_answers", "execute")):
         graph.add_conditional_edges(step, _continue_unless_ended(following), [following, END])
-    graph.add_edge("execute", "judge")
+    graph.add_conditional_edges("execute", steps.answer_again_or_judge, ["write_answers", "judge"])
     graph.add_edge("judge", "remember")  # remember marks accepted pairs; it reads the status the judge set
     graph.add_edge("remember", END)
-    return graph.compile()
+    # Each round until a pass takes three more steps than langgraph's default limit allows for.
+    return graph.compile().with_config(recursion_limit=RECURSION_LIMIT_BASE + 3 * settings.candidates)
 
 
 async def run_item(graph, item: WorkItem) -> ItemState:

@@ -50,8 +50,10 @@ class ItemState:
     memory_id: int | None = None  # the instruction's entry in the memory bank
     classification: Classification | None = None  # the instruction's topic and difficulty
     candidates: list[StageOutput] = field(default_factory=list)  # every answer sampled (rejection sampling)
+    answer_calls: int = 0  # answers asked for so far, written or not (candidates until a pass: one per round)
     screened_out: dict[int, str] = field(default_factory=dict)  # candidate index -> the gate that dropped it
-    tests: StageOutput | None = None  # unit tests the tester wrote for this item's answers
+    written_tests: StageOutput | None = None  # the tester's reply, as written
+    tests: StageOutput | None = None  # the unit tests run against this item's answers (the tester's own copies cut)
     executions: list[Execution | None] = field(default_factory=list)  # per candidate (None: no code to run)
     verdicts: list[Verdict | None] = field(default_factory=list)  # per candidate (None: screened out, not judged)
     answer: StageOutput | None = None  # the chosen candidate

@@ -50,7 +50,8 @@ def item_settings(config: CampaignConfig) -> ItemSettings:
     # The benchmarks the ingest keeps out of the snippets are kept out of what the models write, too.
     benchmarks = benchmarks_of(config.ingest)
     return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
-                        discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None)
+                        discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None,
+                        config.sampling.candidates_until_pass)
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],
