@@ -6,6 +6,7 @@ import sys
 import time
 
 from factories import campaign_with_snippets, pair
+from polyforge.cli.campaign import shown_database
 from polyforge.storage import Campaign, open_engine, session_factory
 
 
@@ -36,3 +37,9 @@ def test_watch_shows_pairs_stored_while_it_runs(tmp_path):
     assert watcher.returncode == 0, output
     last = [line for line in output.splitlines() if "watched" in line][-1]
     assert "3/3" in last, output  # the final table counts the pairs written while it watched
+
+
+def test_the_database_a_run_names_is_its_file_or_its_url_without_the_password():
+    assert shown_database("sqlite:////data/runs/x.db") == "/data/runs/x.db"
+    assert shown_database("postgresql+psycopg://ann:secret@db.example/campaigns") == \
+        "postgresql+psycopg://ann:***@db.example/campaigns"

@@ -127,6 +127,7 @@ def test_in_process_vllm_backend_runs_a_campaign(tmp_path, sample_repo):
     finished = subprocess.run([str(polyforge), "run", str(config_path)], capture_output=True, text=True,
                               timeout=1200)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    assert f"database: {tmp_path / 'vllm.db'}" in finished.stdout  # the configured one, not the output folder's
     with session_scope(db_url(tmp_path)) as session:
         pairs = session.scalars(select(Pair)).all()
         assert len(pairs) == 3

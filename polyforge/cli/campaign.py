@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.live import Live
+from sqlalchemy import make_url
 
 from polyforge.cli.common import USER_ERRORS, DatabaseSource, console, database_url_of, fail, output_path, progress
 from polyforge.cli.views import LiveProgress, print_campaign_result, print_coverage, print_summary, status_table
@@ -94,7 +95,13 @@ def run(
     print_campaign_result(result)
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
-    console.print(f"database: {campaign.output_dir / 'polyforge.db'}")
+    console.print(f"database: {shown_database(result.database_url)}")
+
+
+def shown_database(url: str) -> str:
+    """A SQLite database as its file, any other as its URL without the password."""
+    parsed = make_url(url)
+    return parsed.database if parsed.get_backend_name() == "sqlite" else parsed.render_as_string(hide_password=True)
 
 
 @app.command()
@@ -108,13 +115,15 @@ def status(
         if watch is None:
             console.print(status_table(sessions, source))
             return
+        # Ctrl+C only asks the loop to end: raised inside a query, it could leave the connection pool locked.
+        leave = threading.Event()
+        previous = signal.signal(signal.SIGINT, lambda *_: leave.set())
         try:
             with Live(status_table(sessions, source), console=console, auto_refresh=False) as live:
-                while True:
-                    time.sleep(watch)
+                while not leave.wait(watch):
                     live.update(status_table(sessions, source), refresh=True)
-        except KeyboardInterrupt:
-            pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
 
 @app.command()
