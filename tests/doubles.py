@@ -13,11 +13,12 @@ from polyforge.llm import ChatBackend, Completion, LLMError, Message, SamplingPa
 class ScriptedBackend(ChatBackend):
     """A test double that answers from a script instead of a model.
 
-    `reply(messages, json_schema)` returns the reply text, or raises to simulate a failing server.
+    `reply(messages, json_schema)` returns the reply text (or a whole `Completion`, to set its finish reason), or
+    raises to simulate a failing server.
     Every call is recorded in `calls`.
     """
 
-    def __init__(self, reply: Callable[[list[Message], dict | None], str], name: str = "scripted-double"):
+    def __init__(self, reply: Callable[[list[Message], dict | None], str | Completion], name: str = "scripted-double"):
         self.name = name
         self._reply = reply
         self.calls: list[tuple[list[Message], dict | None]] = []
@@ -25,6 +26,8 @@ class ScriptedBackend(ChatBackend):
     async def chat(self, messages: list[Message], params: SamplingParams, json_schema: dict | None = None) -> Completion:
         self.calls.append((messages, json_schema))
         text = self._reply(messages, json_schema)
+        if isinstance(text, Completion):
+            return text
         return Completion(text=text, model=self.name, prompt_tokens=10, completion_tokens=len(text.split()), seconds=0.01)
 
 

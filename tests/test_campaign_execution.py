@@ -195,3 +195,21 @@ def test_until_a_pass_needs_execution(sample_repo, tmp_path, db_url):
     with pytest.raises(ValidationError, match="candidates_until_pass is on but execution.enabled is false"):
         campaign(sample_repo, tmp_path, db_url, execution={"enabled": False},
                  sampling={"candidates": 2, "candidates_until_pass": True})
+
+
+def test_until_a_pass_no_more_candidates_once_the_tester_failed(sample_repo, tmp_path, db_url, criteria):
+    """Without tests no candidate can pass: writing the others would only spend answers."""
+    answers = iter([WRONG, RIGHT, RIGHT])
+    script = script_with_tester_reply("I would check that total sums the list.", criteria)
+
+    def reply(messages, schema):
+        return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
+                      sampling={"candidates": 3, "candidates_until_pass": True})
+    run(config, backend)
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 1
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert pair.error == "tester: reply is prose, not code" and pair.executions == []

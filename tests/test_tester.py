@@ -9,8 +9,9 @@ import pytest
 from doubles import ScriptedBackend
 from polyforge.agents import TesterAgent, code_block
 from polyforge.agents.language_agent import EmptyOutput
-from polyforge.agents.tester import ProseReply
+from polyforge.agents.tester import CutOffTests, ProseReply
 from polyforge.config import StageSampling
+from polyforge.llm import Completion
 
 
 def test_code_block_takes_the_first_fenced_block():
@@ -54,3 +55,22 @@ def test_a_prose_reply_is_the_testers_failure_not_test_code():
     assert tests.text == "assert add(1, 2) == 3\nassert add(0, 0) == 0"
     # a language without a grammar cannot tell prose: the reply is taken as it is
     assert asyncio.run(TesterAgent(prose, StageSampling(), grammars={}).write_tests("Python", "t")).text
+
+
+def cut_off(text: str) -> ScriptedBackend:
+    return ScriptedBackend(lambda messages, schema: Completion(text=text, model="scripted-double", prompt_tokens=10,
+                                                              completion_tokens=256, finish_reason="length"))
+
+
+def test_tests_cut_off_mid_statement_are_the_testers_failure():
+    """Tests cut off by max_tokens used to run as they were, and their own compile error was charged to every
+    answer; now they are the tester's failure, unless what came back still parses."""
+    rust = "```rust\n#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn close() {\n        assert!(!close(vec![1.0, 2."
+    with pytest.raises(CutOffTests, match="cut off at 256 tokens .*raise sampling.tester.max_tokens"):
+        asyncio.run(TesterAgent(cut_off(rust), StageSampling(max_tokens=256)).write_tests("Rust", "t"))
+    with pytest.raises(CutOffTests):  # no grammar to tell whether they are complete
+        asyncio.run(TesterAgent(cut_off("assert add(1, 2) == 3\n"), StageSampling(), grammars={}).write_tests(
+            "Python", "t"))
+    whole_lines = "```python\nassert add(1, 2) == 3\nassert add(0, 0) == 0\n"
+    tests = asyncio.run(TesterAgent(cut_off(whole_lines), StageSampling()).write_tests("Python", "t"))
+    assert tests.text == "assert add(1, 2) == 3\nassert add(0, 0) == 0"

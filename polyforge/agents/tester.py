@@ -2,7 +2,8 @@
 
 The tests are written from the instruction and the language's conventions, never from one candidate's
 code, so that they favour no candidate; the tester may be told the signatures every candidate shares
-(`test_evidence.shared_interface`). A reply that is prose, not code, is the tester's failure.
+(`test_evidence.shared_interface`). A reply that is prose, not code, is the tester's failure, and so are tests
+cut off by the token budget mid-statement (run, they would charge their own compile error to every answer).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class ProseReply(EmptyOutput):
     """The tester answered in words where test code was asked for."""
 
 
+class CutOffTests(EmptyOutput):
+    """The tester's reply hit its max_tokens before the tests were complete."""
+
+
 class TesterAgent:
     def __init__(self, backend: ChatBackend, sampling: StageSampling, prompts: PromptLibrary = BUNDLED,
                  grammars: Mapping[str, str] | None = None):
@@ -49,16 +54,20 @@ class TesterAgent:
         every candidate answer shares, if any.
 
         A reply without a fenced block counts as code when it parses with the language's grammar (languages
-        without one: always); otherwise it is prose, and `ProseReply` says so.
+        without one: always); otherwise it is prose, and `ProseReply` says so. A reply cut off by max_tokens
+        is kept only where it still parses (a language without a grammar: never); else `CutOffTests`.
         """
         prompt = self.prompts.render("tester", language=language, instruction=instruction, interface=list(interface))
         completion = await self.backend.chat(prompt.messages, sampling_params(self._sampling, seed))
         tests = code_block(completion.text)
+        grammar = self.grammars.get(language)
         if tests is None:
             tests = completion.text.strip()
-            grammar = self.grammars.get(language)
             if tests and grammar is not None and not parses_cleanly(tests, grammar):
                 raise ProseReply("reply is prose, not code")
         if not tests:
             raise EmptyOutput(f"tester: the model returned no test code (finish: {completion.finish_reason})")
+        if completion.truncated and (grammar is None or not parses_cleanly(tests, grammar)):
+            raise CutOffTests(f"tests cut off at {self._sampling.max_tokens} tokens before they were complete "
+                              "(raise sampling.tester.max_tokens)")
         return StageOutput(tests, "tester", prompt.template_hash, [completion])

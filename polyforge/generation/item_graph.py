@@ -241,10 +241,13 @@ class ItemSteps:
                 "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
     def answer_again_or_judge(self, state: ItemState) -> str:
-        """Until a pass, another round while no candidate passed and more may be written; else the judge."""
-        if self._another_candidate(state.answer_calls) and not any(map(passed, state.executions)):
-            return "write_answers"
-        return "judge"
+        """Until a pass, another round while no candidate passed and more may be written, as long as a candidate
+        could pass: the gates dropped every one so far, or there are tests to run (not: the tester failed, or the
+        sandbox lacks the language); else the judge."""
+        if not self._another_candidate(state.answer_calls) or any(map(passed, state.executions)):
+            return "judge"
+        nothing_tested_yet = len(state.screened_out) == len(state.candidates)
+        return "write_answers" if nothing_tested_yet or state.written_tests is not None else "judge"
 
     async def judge_candidates(self, state: ItemState) -> dict:
         """The judge scores every candidate the gates kept, with the `failed_tests` gate on only those that
