@@ -159,7 +159,9 @@ class SamplingConfig(_Strict):
         description="The judge's sampling. Leave max_tokens out to have it derived from the checklist (the "
         "longest valid reply, with or without rationales); a value set here must be at least that.",
     )
-    tester: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.2, max_tokens=256))
+    tester: StageSampling = Field(
+        default_factory=lambda: StageSampling(temperature=0.2, max_tokens=256),
+        description="The tester's sampling. Leave `stop` out and the reply ends with its code block, as the answer's.")
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
     candidates: int = Field(
         default=1, ge=1, le=16,
@@ -174,9 +176,11 @@ class SamplingConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _answer_ends_with_its_code_block(self) -> SamplingConfig:
+    def _code_replies_end_with_their_code_block(self) -> SamplingConfig:
         if "stop" not in self.answer.model_fields_set:
             self.answer = self.answer.model_copy(update={"stop": [CODE_BLOCK_END]})
+        if "stop" not in self.tester.model_fields_set:
+            self.tester = self.tester.model_copy(update={"stop": [CODE_BLOCK_END]})
         return self
 
 

@@ -38,7 +38,7 @@ def ray_config(sample_repo, tmp_path, db_url, llama_server_url, executor: str, r
         "models": {"generator": {"backend": "openai", "model": "smollm2", "base_url": llama_server_url,
                                  "response_format": "json_object", "timeout_s": 120}},
         "sampling": {"seed": 3, "instruction": {"max_tokens": 24}, "answer": {"max_tokens": 32},
-                     "tester": {"max_tokens": 48}, "judge": {"max_tokens": 100, "temperature": 0}},
+                     "tester": {"max_tokens": 160, "stop": ["\n\n"]}, "judge": {"max_tokens": 100, "temperature": 0}},
         "workers": {"executor": executor, "ray_address": ray_address},
     }
 
