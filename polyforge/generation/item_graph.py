@@ -317,7 +317,8 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, set
     """Compile the graph once per campaign; every work item runs through it concurrently.
 
     With `settings.candidates` > 1 the answer is sampled that many times, the judge scores each, and
-    the best one becomes the pair's answer; the others remain in the state as DPO material. When the
+    the best one becomes the pair's answer; the others remain in the state as DPO material (with
+    `settings.until_pass`, written one per round, write-screen-execute, until one passes). When the
     agent has a memory bank, an instruction too similar to one it holds is dropped before any answer
     is written (status `duplicate`), and a novel one is remembered at once, so that two items in
     flight cannot both pass with the same task. An item with peers has its drafted instruction
