@@ -232,6 +232,8 @@ class ItemSteps:
             program = without_entry_point(item.language, code, test_code)
             return await self.executor.arun(Job(runnable, {"main": program}, test=test_code))
 
+        # Until a pass, the earlier rounds' candidates run again with the same tests: the sandbox's result cache
+        # (execution.cache, on by default) answers those without running them.
         executions = list(await asyncio.gather(*(run(code) for code in codes)))
         vacuous, note = await vacuity(run, item.language, test_code, codes)
         if removed:
