@@ -130,6 +130,29 @@ def test_vacuous_tests_are_recorded_and_do_not_decide_correctness(sample_repo, t
             assert correctness.decided_by == "judge" and correctness.score == 8
 
 
+def test_vacuous_tests_do_not_hide_an_answer_that_crashes(sample_repo, tmp_path, db_url, criteria):
+    """A run that crashed with assertion-free tests used to be recorded as 'vacuous_tests', which sent the item to
+    the judge; it is a runtime error, so with only passes accepted the item is rejected without a judge call."""
+    crashing = "Sum it.\n```python\ndef total(xs):\n    return xs.sum()\n```"
+    script = script_with_tester_reply("```python\nprint(total([1, 2, 3]))\n```", criteria)
+
+    def reply(messages, schema):
+        return crashing if stage_of(messages) == "answer" else script(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
+                      judge={"accept_only_tested": True})
+    run(config, backend)
+    assert "judge" not in [stage_of(m) for m, _ in backend.calls]
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert pair.status == "rejected"
+        assert pair.error == ("gate: no candidate passed its tests (runtime_error), and only a pass can be "
+                              "accepted")
+        [record] = pair.executions
+        assert record.status == "runtime_error" and record.reason.endswith("and the tests are no evidence: the tests hold no assertion")
+
+
 def test_a_prose_tester_reply_is_the_testers_failure(sample_repo, tmp_path, db_url, criteria):
     """A reply without a code block used to run as the tests, so its prose failed every answer with a
     compile error; now it is the tester's failure, recorded, and no run is charged to the answer."""

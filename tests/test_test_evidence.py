@@ -99,6 +99,16 @@ def test_a_vacuous_run_keeps_its_own_status_in_the_reason():
     assert as_evidence(None, "x", "") is None
 
 
+def test_a_run_that_did_not_pass_keeps_its_status_when_the_tests_are_vacuous():
+    """Code that does not build with the tests is no pass whatever the tests are worth: the failed-tests gate
+    must see the compile error, not a vacuity that sends the item to the judge."""
+    run = Execution(Status.COMPILE_ERROR, 1, "", "", 0.1, language="C++", reason="error: 'check' was not declared")
+    marked = as_evidence(run, "the tests hold no assertion", "")
+    assert marked.status is Status.COMPILE_ERROR
+    assert marked.reason == ("error: 'check' was not declared; and the tests are no evidence: the tests hold no "
+                             "assertion")
+
+
 # One compiled and three interpreted languages: an answer, tests a stub also passes, tests it fails.
 CASES = {
     "Python": (PY_LOOP, "assert total([]) == 0\n", "assert total([1, 2, 3]) == 6\nassert total([]) == 0\n"),

@@ -238,13 +238,17 @@ async def vacuity(run: Callable[[str], Awaitable[Execution | None]], language: s
 
 
 def as_evidence(execution: Execution | None, vacuous: str | None, note: str) -> Execution | None:
-    """A candidate's run as the campaign records it: `vacuous_tests` (with the run's own status in the reason)
-    when the tests are no evidence; otherwise the run, with the stub check's note added to its reason."""
+    """A candidate's run as the campaign records it: a pass on tests that are no evidence becomes
+    `vacuous_tests` (with the run's own status in the reason); a run that did not pass keeps its status, since
+    code that does not build or run with the tests is no pass either way (the vacuity noted in its reason);
+    otherwise the run, with the stub check's note added to its reason."""
     if execution is None:
         return None
-    if vacuous:
-        own = execution.status.value + (f" ({execution.reason})" if execution.reason else "")
+    if vacuous and execution.status is Status.PASSED:
+        own = "passed" + (f" ({execution.reason})" if execution.reason else "")
         return replace(execution, status=Status.VACUOUS_TESTS, reason=f"{vacuous}; the answer's own run: {own}")
+    if vacuous:
+        note = f"and the tests are no evidence: {vacuous}"
     if note:
         return replace(execution, reason="; ".join(part for part in (execution.reason, note) if part))
     return execution
