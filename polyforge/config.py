@@ -174,6 +174,14 @@ class SamplingConfig(_Strict):
         "the later ones are not written, so such an item gives no DPO preference; an item with no pass gets them "
         "all. Saves the answers that could not win.",
     )
+    answer_again_after: list[Literal["failed", "timeout", "memory_limit", "compile_error", "runtime_error"]] = Field(
+        default_factory=lambda: ["failed", "timeout", "memory_limit"],
+        description="With candidates_until_pass: how a candidate's run must end for another candidate to be "
+        "written. By default after a wrong result, a timeout or a memory limit (the answer built and ran with the "
+        "tests; another answer may pass). A compile or runtime error against tests written for the first "
+        "candidate's interface mostly comes back with every answer (BENCHMARKS.md: early rejection); add "
+        "compile_error and runtime_error for a model whose such errors are its own and vary from answer to answer.",
+    )
 
     @model_validator(mode="after")
     def _code_replies_end_with_their_code_block(self) -> SamplingConfig:

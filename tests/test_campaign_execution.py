@@ -165,7 +165,7 @@ def test_a_prose_tester_reply_is_the_testers_failure(sample_repo, tmp_path, db_u
         assert pair.execution_status is None and pair.executions == []
 
 
-def until_pass_run(sample_repo, tmp_path, db_url, criteria, answers: list[str]) -> ScriptedBackend:
+def until_pass_run(sample_repo, tmp_path, db_url, criteria, answers: list[str], **sampling) -> ScriptedBackend:
     """One item, three candidates written one at a time until a pass; the answers in the order they are asked."""
     replies = iter(answers)
 
@@ -176,7 +176,7 @@ def until_pass_run(sample_repo, tmp_path, db_url, criteria, answers: list[str]) 
 
     backend = ScriptedBackend(reply)
     config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
-                      sampling={"candidates": 3, "candidates_until_pass": True})
+                      sampling={"candidates": 3, "candidates_until_pass": True, **sampling})
     run(config, backend)
     return backend
 
@@ -212,6 +212,25 @@ def test_until_a_pass_with_no_pass_every_candidate_is_written_and_the_item_rejec
         pair = session.scalars(select(Pair)).one()
         assert pair.status == "rejected" and pair.error == "gate: every candidate failed its tests"
         assert [r.status for r in pair.executions] == ["failed"] * 3
+
+
+def test_until_a_pass_a_crash_ends_the_rounds_unless_configured(sample_repo, tmp_path, db_url, criteria):
+    """By default only a wrong result (or a timeout, a memory limit) is followed by another candidate: a run that
+    crashed with the tests mostly crashes again with the next answer. `answer_again_after` widens it."""
+    crashing = "Sum it.\n```python\ndef total(xs):\n    return xs.sum()\n```"
+    backend = until_pass_run(sample_repo, tmp_path, db_url, criteria, [crashing, RIGHT, WRONG])
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 1
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert [r.status for r in pair.executions] == ["runtime_error"] and pair.status == "flagged"
+    url = f"sqlite:///{tmp_path / 'widened.db'}"
+    backend = until_pass_run(sample_repo, tmp_path / "widened", url, criteria, [crashing, RIGHT, WRONG],
+                             answer_again_after=["failed", "runtime_error"])
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 2
+    with session_factory(open_engine(url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert sorted(r.status for r in pair.executions) == ["passed", "runtime_error"]
+        assert pair.status == "accepted" and "sum(xs)" in pair.answer
 
 
 def test_until_a_pass_needs_execution(sample_repo, tmp_path, db_url):

@@ -38,6 +38,8 @@ RECURSION_LIMIT_BASE = 25  # langgraph's default step limit, enough for one pass
 # How a run ends when the code under test is at fault (as far as the sandbox can tell).
 CODE_FAILURES = frozenset({Status.FAILED, Status.COMPILE_ERROR, Status.RUNTIME_ERROR, Status.TIMEOUT,
                            Status.MEMORY_LIMIT})
+# Until a pass, the runs after which another candidate is written (config: sampling.answer_again_after).
+WRONG_RESULTS = frozenset({Status.FAILED, Status.TIMEOUT, Status.MEMORY_LIMIT})
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class ItemSettings:
     # Benchmark word n-grams: an instruction or answer that shares one is contaminated (None: no check).
     benchmarks: BenchmarkNgrams | None = None
     until_pass: bool = False  # candidates one at a time, until one passes its tests
+    answer_again_after: frozenset[Status] = WRONG_RESULTS  # until a pass: how a run ends for another round
 
 
 def passed(execution: Execution | None) -> bool:
@@ -243,13 +246,17 @@ class ItemSteps:
                 "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
     def answer_again_or_judge(self, state: ItemState) -> str:
-        """Until a pass, another round while no candidate passed and more may be written, as long as a candidate
-        could pass: the gates dropped every one so far, or there are tests to run (not: the tester failed, or the
-        sandbox lacks the language); else the judge."""
+        """Until a pass, another round while no candidate passed and more may be written, as long as another
+        candidate could pass: the gates dropped every one so far, or the latest run ended in a way another answer
+        may change (`answer_again_after`; not when the tester failed or the sandbox lacks the language: nothing
+        ran); else the judge."""
         if not self._another_candidate(state.answer_calls) or any(map(passed, state.executions)):
             return "judge"
-        nothing_tested_yet = len(state.screened_out) == len(state.candidates)
-        return "write_answers" if nothing_tested_yet or state.written_tests is not None else "judge"
+        if len(state.screened_out) == len(state.candidates):
+            return "write_answers"
+        latest = next((execution for execution in reversed(state.executions) if execution is not None), None)
+        return "write_answers" if latest is not None and latest.status in self.settings.answer_again_after \
+            else "judge"
 
     async def judge_candidates(self, state: ItemState) -> dict:
         """The judge scores every candidate the gates kept, with the `failed_tests` gate on only those that

@@ -16,7 +16,7 @@ from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import MemoryBank
 from polyforge.prompts import PromptLibrary, Taxonomy
-from polyforge.sandbox import Limits, Sandbox
+from polyforge.sandbox import Limits, Sandbox, Status
 from polyforge.sandbox.pool import ExecutionPool, ResultCache
 
 
@@ -51,7 +51,8 @@ def item_settings(config: CampaignConfig) -> ItemSettings:
     benchmarks = benchmarks_of(config.ingest)
     return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
                         discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None,
-                        config.sampling.candidates_until_pass)
+                        config.sampling.candidates_until_pass,
+                        frozenset(Status(status) for status in config.sampling.answer_again_after))
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],
