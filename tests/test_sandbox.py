@@ -53,6 +53,9 @@ FAILING_TESTS = [
     ("Go", "package main\n\nfunc add(a, b int) int { return a - b }\n\nfunc main() {}\n",
      'package main\n\nimport (\n\t"testing"\n\t"github.com/stretchr/testify/assert"\n)\n\n'
      "func TestAdd(t *testing.T) { assert.Equal(t, 4, add(2, 2)) }\n"),
+    ("Go", "package main\n\nfunc add(a, b int) int { return a - b }\n\nfunc main() {}\n",  # fmt not imported,
+     'package main\n\nimport (\n\t"strings"\n\t"testing"\n)\n\n'  # strings unused: goimports fixes both
+     "func TestAdd(t *testing.T) {\n\tif add(2, 2) != 4 {\n\t\tt.Error(fmt.Sprint(add(2, 2)))\n\t}\n}\n"),
     ("Shell", "add() { echo $(( $1 - $2 )); }", '[[ $(add 2 2) == 4 ]] || { echo "add failed"; exit 1; }'),
     ("Perl", "sub add { my ($a, $b) = @_; return $a - $b; }", 'die "Test failed!" unless add(2, 2) == 4;'),
     ("Ruby", "def add(a, b)\n  a - b\nend", "raise 'Test failed' unless add(2, 2) == 4"),
