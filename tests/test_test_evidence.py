@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from polyforge.agents.test_evidence import (as_evidence, assertion_free, shared_interface, stub_programs,
-                                            vacuity, without_entry_point, without_own_solution)
+                                            vacuity, without_clashes, without_own_solution)
 from polyforge.sandbox import Execution, Sandbox, Status
 from sandbox_support import requires_sandbox
 
@@ -65,11 +65,40 @@ def test_the_testers_own_copy_of_the_solution_is_cut_from_its_tests():
 
 def test_a_compiled_answers_main_gives_way_to_the_tests_main():
     answer = '#include <stdio.h>\nint add(int a, int b) { return a + b; }\nint main(void) { printf("%d", add(1, 2)); }\n'
-    assert without_entry_point("C", answer, "int main(void) { assert(add(1, 1) == 2); }") == \
+    assert without_clashes("C", answer, "int main(void) { assert(add(1, 1) == 2); }") == \
         "#include <stdio.h>\nint add(int a, int b) { return a + b; }\n\n"
-    assert without_entry_point("C", answer, "void check(void) { assert(add(1, 1) == 2); }") == answer
+    assert without_clashes("C", answer, "void check(void) { assert(add(1, 1) == 2); }") == answer
     python = "def main():\n    print(1)\n\nif __name__ == '__main__':\n    main()\n"
-    assert without_entry_point("Python", python, "def main():\n    assert True\n") == python  # interpreted: kept
+    assert without_clashes("Python", python, "def main():\n    assert True\n") == python  # interpreted: kept
+
+
+C_DEMO = ('#include <stdio.h>\nint add(int a, int b) { return a + b; }\n'
+          'void check(void) { printf("%d", add(1, 2)); }\nint main(void) { check(); }\n')
+C_CHECK = "void check(void) { assert(add(1, 2) == 3); }\nint main(void) { check(); }\n"
+
+
+def test_a_check_that_asserts_is_not_taken_for_a_copy_of_the_answers_demo():
+    """Answers often end with a check that only prints; the tester, told its name, writes it again with
+    assertions. That used to be cut as the tester's copy of the solution, leaving tests with no assertion."""
+    assert without_own_solution("C", C_CHECK, [C_DEMO]) == (C_CHECK, [])
+    # the answer's printing check gives way to the tests' (compiled: the two would clash)
+    assert without_clashes("C", C_DEMO, C_CHECK) == "#include <stdio.h>\nint add(int a, int b) { return a + b; }\n\n\n"
+    py_demo = "def total(xs):\n    return sum(xs)\n\ndef check():\n    print(total([1]))\n\ncheck()\n"
+    py_check = "def check():\n    assert total([1, 2]) == 3\n\ncheck()\n"
+    assert without_own_solution("Python", py_check, [py_demo]) == (py_check, [])
+    assert without_clashes("Python", py_demo, py_check) == py_demo  # interpreted: the later definition wins
+    # where the answer's function asserts too, the tester's is a copy and is cut, as before
+    asserting = "def check():\n    assert total([]) == 0\n"
+    assert without_own_solution("Python", py_check, [asserting])[1] == ["check"]
+
+
+@requires_sandbox
+def test_a_kept_check_runs_against_the_answer():
+    sandbox = Sandbox()
+    tests, _ = without_own_solution("C", C_CHECK, [C_DEMO])
+    right = sandbox.run("C", {"main": without_clashes("C", C_DEMO, tests)}, test=tests)
+    wrong = sandbox.run("C", {"main": without_clashes("C", C_DEMO.replace("a + b", "a - b"), tests)}, test=tests)
+    assert (right.status, wrong.status) == (Status.PASSED, Status.FAILED), (right, wrong)
 
 
 @pytest.mark.parametrize(("language", "tests", "free"), [

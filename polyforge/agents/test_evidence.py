@@ -7,8 +7,8 @@ language table of `polyforge/languages`. This module only applies them:
 
 - `shared_interface`: the function signatures every candidate defines, so that tests written from the
   instruction can call the solution without favouring one candidate;
-- `without_own_solution`, `without_entry_point`: the tests without the tester's own copy of the solution's
-  functions, and an answer without its `main` where the tests bring theirs;
+- `without_own_solution`, `without_clashes`: the tests without the tester's own copy of the solution's
+  functions, and a compiled answer without what the tests define again (their `main`, a check that asserts);
 - `assertion_free`: tests that hold no assertion (comments aside) check nothing;
 - `stub_programs`: the candidate with every function's body replaced by a trivial one (returns None, 0,
   an empty list; a compiled language's zero value); tests that pass against a stub check nothing either.
@@ -132,32 +132,48 @@ def _cut(code: str, spans: list[tuple[int, int]]) -> str:
 def without_own_solution(language: str, tests: str, codes: Sequence[str | None]) -> tuple[str, list[str]]:
     """(the tests without their own top-level definitions of the functions a candidate defines, the names
     removed). A tester that writes the solution too would test its copy (Python: the copy shadows the
-    answer, the tests pass whatever the answer) or fail to compile (C, Go, Rust: a redefinition)."""
+    answer, the tests pass whatever the answer) or fail to compile (C, Go, Rust: a redefinition).
+
+    One same-named definition is not a copy: a check that asserts where the answers' function of that name
+    does not. Answers often end with a `check` or `test_...` function that only prints; the tester, told the
+    answers' signatures, writes it again with assertions, and cutting that would leave tests with no assertion.
+    It stays, and a compiled answer's own gives way to it (`without_clashes`)."""
     lang = _toolchain(language)
     if lang is None:
         return tests, []
-    answer_names = {function.name for code in codes if code for function in functions(code, lang)} - {"", ENTRY_POINT}
-    cuts = [(name, start, end) for name, start, end in _top_level_definitions(tests, lang) if name in answer_names]
+    answers_assert: dict[str, bool] = {}
+    for code in codes:
+        data = code.encode("utf-8") if code else b""
+        for function in functions(code, lang) if code else []:
+            body = data[function.body[0]:function.body[1]].decode("utf-8", "replace")
+            answers_assert[function.name] = answers_assert.get(function.name, False) or asserts(language, body)
+    answers_assert.pop("", None)
+    answers_assert.pop(ENTRY_POINT, None)
+    data = tests.encode("utf-8")
+    cuts = [(name, start, end) for name, start, end in _top_level_definitions(tests, lang) if name in answers_assert
+            and (answers_assert[name] or not asserts(language, data[start:end].decode("utf-8", "replace")))]
     if not cuts:
         return tests, []
     return _cut(tests, [(start, end) for _, start, end in cuts]), sorted({name for name, _, _ in cuts})
 
 
 @functools.lru_cache(maxsize=64)
-def _brings_entry_point(language: str, tests: str) -> bool:
-    """Whether the tests of a compiled language define `main` (asked once per candidate and stub: parsed once)."""
+def _names_defined(language: str, tests: str) -> frozenset[str]:
+    """The functions the tests define at their top level (asked once per candidate and stub: parsed once)."""
     lang = _toolchain(language)
-    return lang is not None and lang.compile is not None and any(
-        name == ENTRY_POINT for name, _, _ in _top_level_definitions(tests, lang))
+    return frozenset() if lang is None else frozenset(name for name, _, _ in _top_level_definitions(tests, lang))
 
 
-def without_entry_point(language: str, code: str, tests: str) -> str:
-    """`code` without its top-level `main` when the tests of a compiled language define their own (the two would
-    clash at link time); else `code`. An interpreter runs both in turn, so there the answer keeps its own."""
-    if not _brings_entry_point(language, tests):
+def without_clashes(language: str, code: str, tests: str) -> str:
+    """`code` without the top-level functions that the tests of a compiled language define too (the two would
+    clash at link time): their `main`, which runs them where the answer's is only its example of use, and a
+    check they wrote again with assertions (see `without_own_solution`); else `code`. An interpreter runs both
+    in turn, so there the answer keeps its own."""
+    lang = _toolchain(language)
+    if lang is None or lang.compile is None:
         return code
-    lang = sandbox_language(language)
-    return _cut(code, [(start, end) for name, start, end in _top_level_definitions(code, lang) if name == ENTRY_POINT])
+    names = _names_defined(language, tests)
+    return _cut(code, [(start, end) for name, start, end in _top_level_definitions(code, lang) if name in names])
 
 
 def _without_comments(code: str, grammar: str | None) -> str:
@@ -174,6 +190,13 @@ def _without_comments(code: str, grammar: str | None) -> str:
     for start, end in sorted(cuts, reverse=True):
         data = data[:start] + b" " + data[end:]
     return data.decode("utf-8", "replace")
+
+
+def asserts(language: str, code: str) -> bool:
+    """True when `code` holds one of the language's assertion patterns outside comments; never for a language
+    without patterns."""
+    lang = _toolchain(language)
+    return lang is not None and bool(lang.assertion_patterns) and not assertion_free(language, code)
 
 
 def assertion_free(language: str, tests: str) -> bool:

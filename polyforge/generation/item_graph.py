@@ -20,7 +20,7 @@ from polyforge.agents.test_evidence import (
     as_evidence,
     shared_interface,
     vacuity,
-    without_entry_point,
+    without_clashes,
     without_own_solution,
 )
 from polyforge.config import GatesConfig
@@ -202,8 +202,9 @@ class ItemSteps:
     async def execute(self, state: ItemState) -> dict:
         """The tester writes tests from the instruction (told only the signatures every candidate shares); the
         sandbox runs every candidate with them. The tester's own copy of a candidate's function is cut from its
-        tests, and a compiled answer's `main` where the tests bring theirs. Tests that are no evidence (no
-        assertion, or they pass against a stub of the answer) turn every run into `vacuous_tests`.
+        tests (not a check of the same name that asserts where the answer's only prints), and a compiled answer's
+        functions the tests define too (their `main`, such a check). Tests that are no evidence (no assertion, or
+        they pass against a stub of the answer) turn every pass into `vacuous_tests`.
 
         A language the sandbox lacks, or answers without a code block, leave the item unexecuted;
         a tester failure (a prose reply included) is recorded and the item goes on to the judge.
@@ -232,7 +233,7 @@ class ItemSteps:
         async def run(code: str | None) -> Execution | None:
             if not code:
                 return None
-            program = without_entry_point(item.language, code, test_code)
+            program = without_clashes(item.language, code, test_code)
             return await self.executor.arun(Job(runnable, {"main": program}, test=test_code))
 
         # Until a pass, the earlier rounds' candidates run again with the same tests: the sandbox's result cache
