@@ -14,7 +14,8 @@ same server:
   instruction that restates its snippet, an empty or refused answer, an answer without a code block in its
   language that parses, an item whose candidates all failed their tests: each dropped before the calls that
   would follow; when some candidate passed, the others are not judged); with `--until-pass` the candidates are
-  also written one at a time until one passes (`sampling.candidates_until_pass`);
+  also written one at a time until one passes (`sampling.candidates_until_pass`), a next one only after a run
+  that another answer may change (`sampling.answer_again_after`: a wrong result, a timeout, a memory limit);
 - in full: every gate off, so every candidate is answered and judged, and answers are not stopped at the end of
   their code block (`sampling.answer.stop: []`).
 Both runs accept a pair only on evidence (`judge.accept_only_tested`: the judge's accept stands only where the
