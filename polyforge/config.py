@@ -160,8 +160,10 @@ class SamplingConfig(_Strict):
         "longest valid reply, with or without rationales); a value set here must be at least that.",
     )
     tester: StageSampling = Field(
-        default_factory=lambda: StageSampling(temperature=0.2, max_tokens=256),
-        description="The tester's sampling. Leave `stop` out and the reply ends with its code block, as the answer's.")
+        default_factory=lambda: StageSampling(temperature=0.2, max_tokens=384),
+        description="The tester's sampling. Leave `stop` out and the reply ends with its code block, as the answer's "
+        "(so a higher max_tokens costs only where tests run long; tests cut off are no tests, and the item's answers "
+        "then cannot pass).")
     seed: int = Field(default=0, description="Base seed; each work item derives its own from it.")
     candidates: int = Field(
         default=1, ge=1, le=16,
