@@ -22,7 +22,9 @@ Both runs accept a pair only on evidence (`judge.accept_only_tested`: the judge'
 answer passed tests that are evidence), so "accepted" means the same in both. `--model` serves another
 embedded model on llama.cpp (the default: the bundled SmolLM2-135M).
 Per run: accepted pairs, the server's CPU seconds and wall seconds, accepted per server CPU-minute and per
-wall minute, requests and tokens, and why pairs were rejected. Server CPU time is the fairer clock on a
+wall minute, requests and tokens, and why pairs were rejected; then how many snippets were accepted in both runs,
+only gated, only in full (the two runs write their own instructions and tests, so this shows how much of the
+difference in accepted pairs is a draw). Server CPU time is the fairer clock on a
 shared machine (the sandbox's runs take cores from the server in both runs).
 """
 
@@ -79,6 +81,14 @@ def print_table(rows: list[tuple[str, RunRow]], snippets: int, candidates: int, 
         reasons = ", ".join(f"{reason} x{count}" for reason, count in sorted(row.client["errors"].items(),
                                                                               key=lambda item: -item[1]))
         print(f"{row.server} {name}: statuses {row.client['statuses']}; reasons: {reasons or 'none'}")
+    by_server: dict[str, dict[str, set[str]]] = {}
+    for name, row in rows:
+        by_server.setdefault(row.server, {})[name] = set(row.client["accepted_snippets"])
+    for server, accepted in by_server.items():
+        if set(accepted) == {"gated", "in full"}:
+            gated, full = accepted["gated"], accepted["in full"]
+            print(f"{server}: snippets accepted in both runs {len(gated & full)}, only gated {len(gated - full)}, "
+                  f"only in full {len(full - gated)}")
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ from polyforge.ingest import IngestReport, stream_snippets
 from polyforge.ingest.pipeline import SnippetRecord
 from polyforge.llm.embedded import bundled_gguf_path
 from polyforge.sandbox.mceval import McEvalError, Task, load_tasks
-from polyforge.storage import Pair, database
+from polyforge.storage import Pair, Snippet, database
 from polyforge.terms import GATE, PairStatus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -427,8 +427,12 @@ def run_polyforge(server: Server, sources: Path, pairs: int, concurrency: int, w
         # Why pairs were rejected before or by the judge (gate drops, malformed judge replies), for the notes.
         errors = Counter(error[:80] for error in session.scalars(
             select(Pair.error).where(mine, Pair.error.is_not(None))))
+        # Which snippets ended accepted, to set two runs on the same snippets side by side.
+        accepted_paths = sorted(session.scalars(select(Snippet.path).join(Pair, Pair.snippet_id == Snippet.id).where(
+            mine, Pair.status == PairStatus.accepted)))
     statuses = {str(status): n for status, n in result.statuses.items()}
-    client = {"statuses": statuses, "errors": dict(errors), "requests": sum(e.requests for e in result.endpoints),
+    client = {"statuses": statuses, "errors": dict(errors), "accepted_snippets": accepted_paths,
+              "requests": sum(e.requests for e in result.endpoints),
               "prompt_tokens": sum(e.prompt_tokens for e in result.endpoints),
               "completion_tokens": sum(e.completion_tokens for e in result.endpoints)}
     return server_row(server, "polyforge", before, after, finished, finished - unanswered, judged,
