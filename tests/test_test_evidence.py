@@ -136,6 +136,9 @@ def test_a_run_that_did_not_pass_keeps_its_status_when_the_tests_are_vacuous():
     assert marked.status is Status.COMPILE_ERROR
     assert marked.reason == ("error: 'check' was not declared; and the tests are no evidence: the tests hold no "
                              "assertion")
+    noted = as_evidence(run, "the tests hold no assertion", "the tester's own check removed from the tests")
+    assert noted.reason == ("error: 'check' was not declared; the tester's own check removed from the tests; and the "
+                            "tests are no evidence: the tests hold no assertion")
 
 
 # One compiled and three interpreted languages: an answer, tests a stub also passes, tests it fails.

@@ -142,9 +142,9 @@ def without_own_solution(language: str, tests: str, codes: Sequence[str | None])
     if lang is None:
         return tests, []
     answers_assert: dict[str, bool] = {}
-    for code in codes:
-        data = code.encode("utf-8") if code else b""
-        for function in functions(code, lang) if code else []:
+    for code in filter(None, codes):
+        data = code.encode("utf-8")
+        for function in functions(code, lang):
             body = data[function.body[0]:function.body[1]].decode("utf-8", "replace")
             answers_assert[function.name] = answers_assert.get(function.name, False) or asserts(language, body)
     answers_assert.pop("", None)
@@ -271,7 +271,7 @@ def as_evidence(execution: Execution | None, vacuous: str | None, note: str) -> 
         own = "passed" + (f" ({execution.reason})" if execution.reason else "")
         return replace(execution, status=Status.VACUOUS_TESTS, reason=f"{vacuous}; the answer's own run: {own}")
     if vacuous:
-        note = f"and the tests are no evidence: {vacuous}"
+        note = "; ".join(part for part in (note, f"and the tests are no evidence: {vacuous}") if part)
     if note:
         return replace(execution, reason="; ".join(part for part in (execution.reason, note) if part))
     return execution
