@@ -42,6 +42,14 @@ class PairOrigin(StrEnum):
     transfer = "transfer"  # a peer carried a discussed task over into its own language
 
 
+class PreferenceKind(StrEnum):
+    """What a DPO preference rests on."""
+
+    execution = "execution"  # the chosen answer passed its tests, the rejected one did not (or a gate dropped it)
+    judge = "judge"  # the judge's scores alone (sampling.preferences_from_judge)
+    annotator = "annotator"  # an annotator's correction over the original answer
+
+
 class CampaignStatus(StrEnum):
     """Where a campaign stands."""
 

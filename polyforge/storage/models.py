@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from polyforge.terms import CampaignStatus, PairOrigin
+from polyforge.terms import CampaignStatus, PairOrigin, PreferenceKind
 
 
 def utcnow() -> datetime:
@@ -50,6 +50,8 @@ class Snippet(Base):
     code: Mapped[str] = mapped_column(Text)
     tokens: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(
+        Text, default=None, doc="The row's id in an instruction dataset (sources: instructions); None for code.")
 
     campaign: Mapped[Campaign] = relationship(back_populates="snippets")
     pairs: Mapped[list[Pair]] = relationship(back_populates="snippet")
@@ -184,6 +186,10 @@ class Preference(Base):
     chosen_score: Mapped[float | None]
     rejected_score: Mapped[float | None]
     reason: Mapped[str] = mapped_column(Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'.")
+    kind: Mapped[str] = mapped_column(
+        String(16), default=PreferenceKind.execution, server_default=PreferenceKind.judge.value,
+        doc="A PreferenceKind: execution (chosen passed its tests, rejected did not), judge (scores alone) or "
+        "annotator (a correction over the original).")
     revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("pair_revision.id", name="fk_preference_revision_id_pair_revision"), default=None,
         doc="The annotator's correction this preference comes from (corrected over original); None: the judge's.")

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Pair, PairRevision, Preference
+from polyforge.terms import PreferenceKind
 
 FIELDS = ("instruction", "answer")
 MAX_TEXT_CHARS = 200_000
@@ -65,6 +66,6 @@ def add_revision(session: Session, pair_id: int, field: str, text: str, author: 
         if text != pair.answer:
             session.add(Preference(pair_id=pair_id, prompt=now[0], chosen=text, rejected=pair.answer,
                                    chosen_score=None, rejected_score=pair.final_score, revision_id=revision.id,
-                                   reason=f"corrected by annotator {author}"))
+                                   kind=PreferenceKind.annotator, reason=f"corrected by annotator {author}"))
     session.commit()
     return revision
