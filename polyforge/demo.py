@@ -15,6 +15,7 @@ from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.storage import session_scope
 from polyforge.storage.db import DB_FILENAME
 from polyforge.terms import PairStatus
+from polyforge.training.datasets import TooFewAccepted
 from polyforge.training.recipe import TrainingOutcome, train_and_verify
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
@@ -38,7 +39,7 @@ class DemoResult:
     campaign: object  # the campaign runner's result: campaign_id, database_url, memory, coverage, ...
     sft: ExportResult
     dpo: ExportResult
-    training: TrainingOutcome | None  # None when the config's training is disabled
+    training: TrainingOutcome | None  # None when the config's training is disabled, or too few pairs were accepted
     database: Path
 
 
@@ -61,8 +62,12 @@ def run_demo(out: Path, hooks: DemoHooks, config_path: Path | None = None) -> De
         dpo = export(session, out / "export" / "dpo.jsonl", "dpo-jsonl",
                      ExportFilter(PairStatus.judged(), campaign_id=result.campaign_id))
     hooks.say(f"exported {sft.rows} accepted pairs: {sft.data_path}")
-    hooks.say(f"exported {dpo.rows} preference pairs (chosen vs rejected candidates): {dpo.data_path}")
+    hooks.say(f"exported {dpo.rows} preference pairs (chosen passed its tests, rejected did not): {dpo.data_path}")
     training = None
     if config.training.enabled:
-        training = train_and_verify(result.database_url, out, config.training, config.sampling.seed, say=hooks.say)
+        try:
+            training = train_and_verify(result.database_url, out, config.training, config.sampling.seed,
+                                        say=hooks.say, campaign_id=result.campaign_id)
+        except TooFewAccepted as exc:
+            hooks.say(f"training skipped: {exc}")
     return DemoResult(config, result, sft, dpo, training, out / DB_FILENAME)

@@ -46,7 +46,7 @@ class PreferenceKind(StrEnum):
     """What a DPO preference rests on."""
 
     execution = "execution"  # the chosen answer passed its tests, the rejected one did not (or a gate dropped it)
-    judge = "judge"  # the judge's scores alone (sampling.preferences_from_judge)
+    judge = "judge"  # the judge's scores alone (recorded only with judge.preferences_from_scores)
     annotator = "annotator"  # an annotator's correction over the original answer
 
 

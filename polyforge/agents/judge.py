@@ -35,7 +35,8 @@ SAMPLES_DISAGREE = "disagreement between judge samples"
 JUDGES_DISAGREE = "disagreement between judges"
 SANDBOX_DISAGREES = "judge disagrees with the sandbox"
 UNTESTED = "no passing tests"
-FLAG_REASONS = (MALFORMED, BORDERLINE, SAMPLES_DISAGREE, JUDGES_DISAGREE, SANDBOX_DISAGREES, UNTESTED)
+UNTESTABLE = "untestable"  # the sandbox cannot run the pair's language: only a person can verify it
+FLAG_REASONS = (MALFORMED, BORDERLINE, SAMPLES_DISAGREE, JUDGES_DISAGREE, SANDBOX_DISAGREES, UNTESTED, UNTESTABLE)
 
 
 @dataclass
@@ -177,13 +178,14 @@ class JudgeAgent:
 
     async def judge(
         self, language: str, instruction: str, answer: str, seed: int | None = None,
-        execution_status: str | None = None, execution_note: str | None = None,
+        execution_status: str | None = None, execution_note: str | None = None, testable: bool = True,
     ) -> Verdict:
         """Score and route one pair.
 
         `execution_status` is the sandbox's status for the answer when it was executed ('passed',
         'failed', 'compile_error', 'runtime_error', 'timeout', 'memory_limit'); None when it was not.
         It overrides the correctness score. `execution_note` says the same to the judge in words.
+        `testable` is False when the sandbox cannot run the language at all (see `when_untestable`).
         """
         prompt = self.prompts.render(
             "judge", language=language, instruction=instruction, answer=answer, checklist=self.checklist,
@@ -198,7 +200,7 @@ class JudgeAgent:
         samples = [sample for sample, _ in results]
         completions = [c for _, spent in results for c in spent]
         facts = known_facts(self.checklist, answer, self.grammars.get(language), execution_status)
-        verdict = self._combine(samples, facts, execution_status)
+        verdict = self._combine(samples, facts, execution_status, testable)
         verdict.template_hash = prompt.template_hash
         verdict.completions = completions
         return verdict
@@ -226,7 +228,8 @@ class JudgeAgent:
         sample = JudgeSample(backend.name, judge, scores, rationales, self.checklist.final_score(scores))
         return sample, completions
 
-    def _combine(self, samples: list[JudgeSample], facts: list[Override], execution_status: str | None) -> Verdict:
+    def _combine(self, samples: list[JudgeSample], facts: list[Override], execution_status: str | None,
+                 testable: bool = True) -> Verdict:
         valid = [s for s in samples if s.error is None]
         errors = [s.error for s in samples if s.error is not None]
         reasons: set[str] = {MALFORMED} if errors else set()
@@ -259,7 +262,10 @@ class JudgeAgent:
             reasons.add(BORDERLINE)
         if (self.settings.accept_only_tested and self.checklist.route(final) is PairStatus.accepted
                 and execution_status != Status.PASSED):
-            reasons.add(UNTESTED)
+            if testable:
+                reasons.add(UNTESTED)
+            elif self.settings.when_untestable == "flag":
+                reasons.add(UNTESTABLE)
         return Verdict(
             route=PairStatus.flagged if reasons else self.checklist.route(final),
             final_score=final, scores=scores, spreads=spreads, rationales=rationales,

@@ -36,6 +36,11 @@ def train(
         help="'zero2', 'zero3', 'zero3-offload' (shipped configs) or a DeepSpeed JSON file; overrides "
         "training.deepspeed.")] = None,
     cpu: Annotated[bool, typer.Option("--cpu", help="Train on CPUs (gloo between processes) even with GPUs.")] = False,
+    campaign: Annotated[Optional[int], typer.Option(
+        help="The campaign to train on, by id (`polyforge status` lists them); default: the newest.")] = None,
+    include_unaccepted: Annotated[bool, typer.Option(
+        "--include-unaccepted", help="Train SFT on every judged pair, accepted or not (training.include_unaccepted); "
+        "by default only accepted pairs, and too few of them stop training.")] = False,
 ) -> None:
     """Fine-tune on a campaign: [coarse SFT,] SFT on its pairs, then DPO on its preferences; saves model folders,
     a run summary (OUT/summary.json), and with training.evaluation a pass@1 table of every stage."""
@@ -43,7 +48,8 @@ def train(
     from polyforge.training.common import NoTrainableExamples, TrainingSetupError, deepspeed_config_file
     from polyforge.training.evaluation import EvaluationError
     from polyforge.training.launch import LaunchOptions, launch
-    from polyforge.training.recipe import read_outcome, train_campaign, verify_final_model
+    from polyforge.training.datasets import TooFewAccepted
+    from polyforge.training.recipe import UnknownCampaign, read_outcome, train_campaign, verify_final_model
     from polyforge.training.sft_data import ChatTemplateMissing
 
     if launcher not in ("none", "accelerate"):
@@ -57,6 +63,8 @@ def train(
                 settings = TrainingConfig.model_validate({**settings.model_dump(), "deepspeed": deepspeed})
             except ValidationError as exc:
                 fail(f"--deepspeed {deepspeed}: " + "; ".join(error["msg"] for error in exc.errors()))
+        if include_unaccepted:
+            settings = settings.model_copy(update={"include_unaccepted": True})
         deepspeed_config_file(settings.deepspeed)  # a bad name or file fails before any work
         if settings.evaluation.benchmark:
             from polyforge.training.stage_evaluation import evaluation_tasks
@@ -70,16 +78,17 @@ def train(
             if num_processes > 1 or num_machines > 1 or settings.deepspeed:
                 fail("several processes, several machines and DeepSpeed need --launcher accelerate")
             out.mkdir(parents=True, exist_ok=True)
-            outcome = train_campaign(url, out, settings, say=console.print, resume=resume)
+            outcome = train_campaign(url, out, settings, say=console.print, resume=resume, campaign_id=campaign)
         else:
-            status = launch(url, out, settings, options, resume=resume)
+            status = launch(url, out, settings, options, resume=resume, campaign_id=campaign)
             if status != 0:
                 fail(f"training processes failed (exit status {status}); their output is above. After a crash, "
                      "the same command with --resume goes on from the last checkpoints")
             if machine_rank != 0:
                 return  # rank 0's machine holds the models and the summary
             outcome = read_outcome(out)
-    except (*USER_ERRORS, TrainingSetupError, NoTrainableExamples, ChatTemplateMissing) as exc:
+    except (*USER_ERRORS, TrainingSetupError, NoTrainableExamples, ChatTemplateMissing, TooFewAccepted,
+            UnknownCampaign) as exc:
         fail(str(exc))
     verify_final_model(outcome, console.print)
     if settings.evaluation.benchmark:
@@ -112,7 +121,8 @@ def evaluate_after_training(outcome, settings, out: Path) -> None:
 def evaluate_models(
     models: Annotated[list[str], typer.Argument(
         help="Model folders (e.g. runs/demo/sft/model runs/demo/dpo/model) or 'embedded'; compared side by side.")],
-    benchmark: Annotated[str, typer.Option(help="'humaneval' (bundled, Python) or a McEval data folder.")] = "humaneval",
+    benchmark: Annotated[str, typer.Option(
+        help="'humaneval' (bundled, Python), 'mceval' (bundled, many languages) or a McEval data folder.")] = "humaneval",
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
     limit: Annotated[Optional[int], typer.Option(min=1, help="Tasks per language (default: all).")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=16, help="Tokens each completion may take.")] = 384,

@@ -35,6 +35,7 @@ def dpo_record(preference: Preference, pair: Pair, snippet: Snippet, prompt: str
         "chosen_score": preference.chosen_score,
         "rejected_score": preference.rejected_score,
         "reason": preference.reason,
+        "kind": preference.kind,  # execution, judge or annotator: what the preference rests on
         **_provenance(pair, snippet),
     }
 
@@ -56,6 +57,7 @@ def _provenance(pair: Pair, snippet: Snippet) -> dict:
             "start_line": snippet.start_line,
             "end_line": snippet.end_line,
         },
+        "source_id": snippet.source_id,  # the row's id, for a pair made from an instruction dataset's task
         "templates": pair.templates,
         "checklist_hash": pair.checklist_hash,
     }
@@ -92,10 +94,11 @@ PROVENANCE_FIELDS = [
     ("campaign_id", pa.int64()),
     ("source", pa.struct([("repository", pa.string()), ("path", pa.string()), ("start_line", pa.int64()),
                           ("end_line", pa.int64())])),
+    ("source_id", pa.string()),
     ("templates", pa.string()),  # JSON: template name -> content hash (the set of names varies)
     ("checklist_hash", pa.string()),
 ]
 SFT_SCHEMA = pa.schema([("messages", MESSAGES), *PROVENANCE_FIELDS])
 DPO_SCHEMA = pa.schema([("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES),
                         ("chosen_score", pa.float64()), ("rejected_score", pa.float64()), ("reason", pa.string()),
-                        *PROVENANCE_FIELDS])
+                        ("kind", pa.string()), *PROVENANCE_FIELDS])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
@@ -28,7 +28,8 @@ from polyforge.generation.memory_banks import BankSettings, open_banks, save_ban
 from polyforge.generation.recorder import EndpointUsageLog, Provenance, StoredPair, record_item, record_versions
 from polyforge.generation.scheduler import Schedule, SchedulePolicy, plan_work
 from polyforge.generation.wiring import Backends, execution_pool, item_runner, judge_agent, language_agents
-from polyforge.ingest import IngestReport, stream_snippets
+from polyforge.ingest import IngestReport, SnippetRecord, stream_snippets
+from polyforge.ingest.instructions import stream_instructions
 from polyforge.ingest.store import store_ingest_run, store_snippets
 from polyforge.llm import ChatBackend
 from polyforge.llm.pool import EndpointPool, EndpointStats
@@ -123,8 +124,7 @@ class CampaignRunner:
                 result.requeued = requeue_failed(session, campaign.id)
             record_versions(session, self.checklist, self.prompts)
             report = IngestReport()
-            sources = [source.location for source in config.sources]
-            store_snippets(session, campaign.id, stream_snippets(sources, config.ingest, report, config.languages))
+            store_snippets(session, campaign.id, _source_records(config, report))
             store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
             self.progress.on_ingested(report)
             pairs_done = session.scalar(select(func.count(Pair.id)).where(Pair.campaign_id == campaign.id))
@@ -216,13 +216,21 @@ class CampaignRunner:
     def _provenance(self, result: CampaignResult, generator: str, judges: list[str]) -> Provenance:
         return Provenance(result.campaign_id, generator, judges, self.checklist.content_hash,
                           {criterion.id: criterion.weight for criterion in self.checklist.criteria},
-                          self.config.sampling.model_dump(mode="json"))
+                          self.config.sampling.model_dump(mode="json"), self.config.judge.preferences_from_scores)
 
     def _loop(self, runner: RunsItems, store: StoreItem, budget: Budget, sessions: sessionmaker,
               provenance: Provenance, result: CampaignResult, usage: EndpointUsageLog) -> _ItemLoop:
         config = self.config
         return _ItemLoop(runner, store, budget, sessions, provenance, result, self.progress, config.coverage.steer,
                          config.generation.discussion.transfer, usage)
+
+
+def _source_records(config: CampaignConfig, report: IngestReport) -> Iterator[SnippetRecord]:
+    """The snippets of the code sources, then the tasks of the instruction datasets."""
+    code = [source.location for source in config.sources if source.instructions is None]
+    if code:
+        yield from stream_snippets(code, config.ingest, report, config.languages)
+    yield from stream_instructions(config.sources, report, config.languages)
 
 
 StoreItem = Callable[[ItemResult], Awaitable[list[StoredPair]]]  # stores a finished item in one transaction
@@ -263,7 +271,7 @@ class _ItemLoop:
                 self.result.stopped_by = self.budget.exhausted
                 return
             item = replace(item, peers=item.peers[:reservation.peers])
-            if coverage is not None and self.steer:
+            if coverage is not None and self.steer and item.instruction is None:  # a given task is not written
                 item = replace(item, target=coverage.reserve(item.language))
             outcome = await self.runner.run(item)
             if outcome.transfers:

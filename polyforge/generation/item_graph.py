@@ -25,7 +25,7 @@ from polyforge.agents.test_evidence import (
 )
 from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
-from polyforge.generation.item_state import TRANSFER_MODE, ItemState, Step, WorkItem, dropped, ended
+from polyforge.generation.item_state import ItemState, Step, WorkItem, dropped, ended
 from polyforge.ingest.decontamination import BenchmarkNgrams
 from polyforge.languages import grammar_names
 from polyforge.prompts import Taxonomy
@@ -90,7 +90,8 @@ class ItemSteps:
             Step("classify", ("item", "instruction"), ("classification",), self.classify),
             Step("write_answers", ("item", "instruction"), ("candidates", "answer_calls"), self.write_answers),
             Step("screen_answers", ("item", "candidates"), ("screened_out",), self.screen_answers),
-            Step("execute", ("item", "instruction"), ("written_tests", "tests", "executions"), self.execute),
+            Step("execute", ("item", "instruction"), ("written_tests", "tests", "executions", "untestable"),
+                 self.execute),
             Step("judge", ("item", "instruction"), ("screened_out", "verdicts", "answer", "verdict"),
                  self.judge_candidates),
             Step("remember", ("item", "status"), (), self.remember),
@@ -99,7 +100,7 @@ class ItemSteps:
     async def write_instruction(self, state: ItemState) -> dict:
         item = state.item
         agent = self.agents[item.language]
-        if item.mode == TRANSFER_MODE:
+        if item.instruction is not None:  # given (a dataset's row) or carried over by a discussion: not written
             return {"instruction": item.instruction}
         try:
             if item.mode == "answer_first":
@@ -215,7 +216,7 @@ class ItemSteps:
         try:
             runnable = sandbox_language(item.language).name
         except UnknownLanguage:
-            return {}
+            return {"untestable": True}
         codes = [None if index in state.screened_out else code_block(candidate.text)
                  for index, candidate in enumerate(state.candidates)]
         if not any(codes):
@@ -290,7 +291,7 @@ class ItemSteps:
             execution = executions[index]
             return await self.judge.judge(item.language, state.instruction.text, state.candidates[index].text,
                                           item.seed, execution_status=execution.status.value if execution else None,
-                                          execution_note=execution_note(execution))
+                                          execution_note=execution_note(execution), testable=not state.untestable)
 
         try:
             verdicts = list(await asyncio.gather(*(judged(index) for index in range(len(state.candidates)))))

@@ -21,6 +21,7 @@ from polyforge.sandbox import Execution
 from polyforge.terms import GATE, PairStatus
 
 TRANSFER_MODE = "transfer"  # the mode of an item whose task a discussion carried over from another language
+GIVEN_MODE = "given"  # the mode of an item whose task is a row of an instruction dataset
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class WorkItem:
     path: str
     code: str
     seed: int  # every sample of the item derives its seed from this one
-    mode: str = "snippet"  # how the instruction is made: snippet, answer_first, evolve, or transfer (given)
+    mode: str = "snippet"  # how the instruction is made: snippet, answer_first, evolve; transfer or given: not made
     peers: tuple[str, ...] = ()  # languages whose agents discuss the drafted instruction (none: no discussion)
     target: tuple[str, str] | None = None  # (topic, difficulty) to steer the instruction toward, if steering
-    instruction: StageOutput | None = None  # mode transfer: the task a discussion carried into this language
+    # The task, when it is not written: carried into this language by a discussion (transfer), or a dataset's row
+    # (given; `code` is then empty: there is no snippet behind it)
+    instruction: StageOutput | None = None
 
 
 @dataclass
@@ -55,6 +58,7 @@ class ItemState:
     written_tests: StageOutput | None = None  # the tester's reply, as written
     tests: StageOutput | None = None  # the unit tests run against this item's answers (the tester's own copies cut)
     executions: list[Execution | None] = field(default_factory=list)  # per candidate (None: no code to run)
+    untestable: bool = False  # the sandbox cannot run the item's language: no answer can pass tests
     verdicts: list[Verdict | None] = field(default_factory=list)  # per candidate (None: screened out, not judged)
     answer: StageOutput | None = None  # the chosen candidate
     verdict: Verdict | None = None  # its verdict

@@ -31,7 +31,7 @@ from polyforge.storage import (
     PromptVersion,
 )
 from polyforge.storage.endpoint_usage import COUNTED, add_endpoint_usage
-from polyforge.terms import CONTAMINATED, PairOrigin
+from polyforge.terms import CONTAMINATED, PairOrigin, PreferenceKind
 
 OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
 
@@ -46,6 +46,7 @@ class Provenance:
     checklist_hash: str
     weights: dict[str, float]  # checklist criterion -> weight
     sampling: dict  # the campaign's sampling settings (each pair adds its own seed and mode)
+    preferences_from_scores: bool = False  # also record preferences that rest on the judge's scores alone
 
 
 def record_versions(session: Session, checklist: Checklist, prompts: PromptLibrary) -> None:
@@ -77,40 +78,47 @@ def stage_completions(state: ItemState) -> dict[str, list[Completion]]:
 
 @dataclass(frozen=True)
 class Beaten:
-    """A candidate the chosen answer beat: judged lower, failed the tests it passed, or dropped by a gate."""
+    """A candidate the chosen answer beat: by passing the tests it did not pass, by a gate dropping it, or on the
+    judge's score alone (`kind` says which evidence the preference rests on)."""
 
     candidate: StageOutput
     verdict: Verdict | None  # None: a gate dropped it before the judge
     gate: str | None = None
+    kind: PreferenceKind = PreferenceKind.execution
 
 
-def preferences(state: ItemState) -> list[Beaten]:
-    """The candidates the chosen answer beat, on final score, by passing the tests they failed, or because
-    a gate dropped them. A candidate that overlaps a benchmark is no preference material either."""
+def preferences(state: ItemState, from_scores: bool = False) -> list[Beaten]:
+    """The candidates the chosen answer beat. When the chosen answer passed its tests, every candidate that did not
+    pass (or that a gate dropped) is an execution preference; a lower judge score alone makes a judge preference,
+    kept only `from_scores`. A candidate that overlaps a benchmark is no preference material either."""
     chosen = state.verdict
     if chosen is None or chosen.final_score is None:
         return []
     executions = state.executions or [None] * len(state.candidates)
     chosen_passed = passed(next(e for v, e in zip(state.verdicts, executions) if v is chosen))
+    by_execution = PreferenceKind.execution if chosen_passed else PreferenceKind.judge
     beaten = []
     for index, (candidate, verdict, execution) in enumerate(zip(state.candidates, state.verdicts, executions)):
         if index in state.screened_out:
             if state.screened_out[index].startswith(CONTAMINATED):
                 continue
-            beaten.append(Beaten(candidate, None, state.screened_out[index]))
-        elif verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score
-                                        or (chosen_passed and not passed(execution))):
-            beaten.append(Beaten(candidate, verdict))
-    return beaten
+            beaten.append(Beaten(candidate, None, state.screened_out[index], by_execution))
+        elif verdict is not chosen and chosen_passed and not passed(execution):
+            beaten.append(Beaten(candidate, verdict, kind=PreferenceKind.execution))
+        elif verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score):
+            beaten.append(Beaten(candidate, verdict, kind=PreferenceKind.judge))
+    return [b for b in beaten if from_scores or b.kind is PreferenceKind.execution]
 
 
 def _preference(pair: Pair, chosen: Verdict, beaten: Beaten) -> Preference:
     rejected_score = beaten.verdict.final_score if beaten.verdict is not None else None
     against = (f"{GATE}{beaten.gate}" if beaten.gate is not None
                else "unscored" if rejected_score is None else f"{rejected_score:.2f}")
+    evidence = "passed its tests; " if beaten.kind is PreferenceKind.execution else ""
     return Preference(
         prompt=pair.instruction, chosen=pair.answer, rejected=beaten.candidate.text, chosen_score=chosen.final_score,
-        rejected_score=rejected_score, reason=f"judge score {chosen.final_score:.2f} vs {against}",
+        rejected_score=rejected_score, kind=beaten.kind,
+        reason=f"{evidence}judge score {chosen.final_score:.2f} vs {against}",
     )
 
 
@@ -131,9 +139,10 @@ def _execution_records(state: ItemState) -> list[ExecutionRecord]:
 
 
 def _templates(state: ItemState) -> dict[str, str]:
-    """Template name -> content hash, for every prompt the item rendered."""
+    """Template name -> content hash, for every prompt the item rendered (a given instruction rendered none)."""
     outputs = (*(turn.output for turn in state.discussion), state.instruction, state.answer, state.tests)
-    templates = {output.template: output.template_hash for output in outputs if output is not None}
+    templates = {output.template: output.template_hash for output in outputs
+                 if output is not None and output.template}
     if state.classification is not None:
         templates["classify"] = state.classification.template_hash
     if state.verdict is not None:
@@ -174,7 +183,8 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
         total_tokens=sum(stage["prompt"] + stage["completion"] for stage in tokens.values()),
         seconds=sum(c.seconds for cs in spent.values() for c in cs),
     )
-    pair.preferences = [_preference(pair, verdict, beaten) for beaten in preferences(state)]
+    pair.preferences = [_preference(pair, verdict, beaten)
+                        for beaten in preferences(state, provenance.preferences_from_scores)]
     pair.executions = _execution_records(state)
     pair.execution_status = next((record.status for record in pair.executions if record.chosen), None)
     if verdict is not None:

@@ -1,4 +1,4 @@
-"""The embedded model as a plain transformers checkpoint, converted once from its GGUF and cached: what the
+"""An embedded model as a plain transformers checkpoint, converted once from its GGUF and cached: what the
 trainers fine-tune and what vLLM serves when no other model is named."""
 
 from __future__ import annotations
@@ -6,22 +6,22 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from polyforge.llm.embedded import EMBEDDED_MODEL_NAME, bundled_gguf_path
-from polyforge.llm.models import cache_folder
+from polyforge.llm.models import DEFAULT_MODEL, KnownModel, cache_folder, gguf_path, known_model
 
 
-def embedded_checkpoint() -> Path:
-    """A plain transformers checkpoint of the bundled GGUF model (about 40 s the first time).
+def embedded_checkpoint(model: KnownModel = DEFAULT_MODEL) -> Path:
+    """A plain transformers checkpoint of a known GGUF model (about 40 s the first time for SmolLM2, a minute for
+    Qwen2.5-Coder-0.5B).
 
     A model loaded from GGUF refuses `save_pretrained`, so its dequantized weights are copied into
     a model built from the same config, which saves normally. The folder appears atomically.
     """
-    target = cache_folder() / EMBEDDED_MODEL_NAME
+    target = cache_folder() / model.title
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = bundled_gguf_path()
+    gguf = gguf_path(model)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     config = loaded.config
@@ -40,5 +40,9 @@ def embedded_checkpoint() -> Path:
 
 
 def resolve_checkpoint(name: str | None) -> str:
-    """'embedded' (or nothing) -> the cached SmolLM2 checkpoint; anything else (a folder, a hub name) as is."""
-    return str(embedded_checkpoint()) if name in (None, "embedded") else name
+    """'embedded' (or nothing) -> the cached SmolLM2 checkpoint; a known model's name (qwen2.5-coder-0.5b, ...) ->
+    its cached checkpoint; anything else (a folder, a hub name) as is."""
+    if name in (None, "embedded"):
+        return str(embedded_checkpoint())
+    known = known_model(name)
+    return str(embedded_checkpoint(known)) if known is not None else name

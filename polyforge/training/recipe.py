@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from polyforge.config import TrainingConfig
-from polyforge.storage import session_scope
+from polyforge.storage import Campaign, session_scope
 from polyforge.storage.report import latest_campaign
 from polyforge.training.common import NoTrainableExamples, TrainingRunResult, finished_stage, is_main_process
 from polyforge.training.datasets import coarse_examples, dpo_examples, sft_examples
@@ -36,12 +36,19 @@ class TrainingOutcome:
         return {name: result for name, result in named.items() if result is not None}
 
 
+class UnknownCampaign(LookupError):
+    """A campaign id the database does not hold (or a database with no campaign)."""
+
+
 def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed: int = 0,
-                   say: Callable[[str], None] = print, resume: bool = False) -> TrainingOutcome:
+                   say: Callable[[str], None] = print, resume: bool = False,
+                   campaign_id: int | None = None) -> TrainingOutcome:
     """Coarse SFT when configured (`out/sft-coarse/model`), SFT (`out/sft/model`), then DPO when preferences
     exist (`out/dpo/model`), each stage starting from the model of the one before; `say` reports each step.
-    With `resume`, a finished stage is skipped and an unfinished one goes on from its last checkpoint. The run
-    summary goes to `out/summary.json`."""
+    The campaign is `campaign_id`, or the database's newest. SFT trains on accepted pairs only unless
+    `settings.include_unaccepted` (too few raise TooFewAccepted before any model loads). With `resume`, a
+    finished stage is skipped and an unfinished one goes on from its last checkpoint. The run summary goes to
+    `out/summary.json`."""
     from polyforge.training.dpo import train_dpo
     from polyforge.training.sft import train_sft
 
@@ -49,9 +56,13 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         say = lambda line: None  # noqa: E731  (one voice for the whole run)
     started = time.monotonic()
     with session_scope(database_url, create=False) as session:
-        campaign = latest_campaign(session)
-        campaign_id = campaign.id if campaign else None
-        sft_data = sft_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
+        campaign = latest_campaign(session) if campaign_id is None else session.get(Campaign, campaign_id)
+        if campaign is None:
+            raise UnknownCampaign("the database holds no campaign" if campaign_id is None else
+                                  f"no campaign {campaign_id} in this database (`polyforge status` lists them)")
+        campaign_id = campaign.id
+        sft_data = sft_examples(session, campaign_id, settings.min_accepted_pairs, mix=settings.mix,
+                                mix_by=settings.mix_by, include_unaccepted=settings.include_unaccepted)
         coarse_data = (coarse_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
                        if settings.coarse_steps else None)
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
@@ -141,9 +152,10 @@ def read_outcome(out: Path) -> TrainingOutcome:
 
 
 def train_and_verify(database_url: str, out: Path, settings: TrainingConfig, seed: int = 0,
-                     say: Callable[[str], None] = print, resume: bool = False) -> TrainingOutcome:
+                     say: Callable[[str], None] = print, resume: bool = False,
+                     campaign_id: int | None = None) -> TrainingOutcome:
     """`train_campaign`, then load the final model with transformers, as a user would, to prove it loads."""
-    outcome = train_campaign(database_url, out, settings, seed, say, resume)
+    outcome = train_campaign(database_url, out, settings, seed, say, resume, campaign_id)
     verify_final_model(outcome, say)
     return outcome
 
