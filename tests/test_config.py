@@ -83,7 +83,7 @@ def test_cli_reports_config_error_without_traceback(tmp_path):
 def test_sources_take_a_folder_or_a_git_url_and_ingest_settings_are_checked(tmp_path):
     config = load_config(write(tmp_path, "sources: [{url: 'https://github.com/o/r.git'}, {path: code}]\n"))
     assert [source.location for source in config.sources] == ["https://github.com/o/r.git", str(tmp_path / "code")]
-    with pytest.raises(ConfigError, match=r"sources\.0.*exactly one of 'path'.*or 'url'"):
+    with pytest.raises(ConfigError, match=r"sources\.0.*exactly one of 'path'.*'url'.*or 'instructions'"):
         load_config(write(tmp_path, "sources: [{path: a, url: 'https://x/y.git'}]\n"))
     with pytest.raises(ConfigError, match=r"ingest.*downsample shares must be in \(0, 1\]"):
         load_config(write(tmp_path, "sources: [{path: .}]\ningest: {downsample: {Lua: 1.5}}\n"))

@@ -5,10 +5,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def polyforge(*args, env):
@@ -65,3 +67,27 @@ def test_run_export_train(tmp_path, sample_repo):
         assert (tmp_path / "train" / "dpo" / "model" / "config.json").is_file()
     else:
         assert "DPO: skipped, no preference pairs" in output
+
+
+def test_a_dataset_of_tasks_is_answered_and_exported_with_its_row_ids(tmp_path):
+    """examples/instructions.yaml as a user runs it: three given tasks, no instruction written."""
+    env = {**os.environ, "POLYFORGE_MODEL_CACHE": str(tmp_path / "cache")}
+    example = ROOT / "examples" / "instructions.yaml"
+    output = polyforge("run", str(example), "--out", str(tmp_path / "out"), env=env)
+    assert "3 instruction rows read" in output
+
+    tasks = [json.loads(line) for line in (ROOT / "examples" / "instructions.jsonl").read_text().splitlines()]
+    db = sqlite3.connect(tmp_path / "out" / "polyforge.db")
+    pairs = db.execute("select snippet.source_id, pair.instruction, pair.status, pair.answer, pair.tokens "
+                       "from pair join snippet on snippet.id = pair.snippet_id").fetchall()
+    assert {source_id: instruction for source_id, instruction, *_ in pairs} == \
+        {task["task_id"]: task["task"] for task in tasks}
+    assert all(json.loads(tokens)["instruction"]["calls"] == 0 for *_, tokens in pairs)
+
+    export = tmp_path / "tasks.jsonl"
+    polyforge("export", str(tmp_path / "out"), "--out", str(export), "--status", "accepted", "--status", "flagged",
+              "--status", "rejected", env=env)
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    answered = [source_id for source_id, _, status, answer, _ in pairs
+                if status in ("accepted", "flagged", "rejected") and answer]
+    assert answered and sorted(row["source_id"] for row in rows) == sorted(answered)

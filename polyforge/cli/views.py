@@ -263,5 +263,8 @@ def print_ingest_report(report: IngestReport) -> None:
             continue
         skipped = ", ".join(f"{reason} {n} (e.g. {source.skipped.examples[reason]})"
                             for reason, n in sorted(source.skipped.items())) or "none"
+        if source.rows is not None:  # an instruction dataset
+            console.print(f"source {source.location}: {source.rows} instruction rows read; skipped: {skipped}")
+            continue
         console.print(f"source {source.location}: commit {source.commit or '-'}, license {source.license or 'unknown'}, "
                       f"{source.files} files read; skipped: {skipped}")

@@ -132,7 +132,8 @@ on a nine-point checklist. Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M} 
 Load it with `datasets`: `{loader}`.
 
 Every row carries its provenance: language, source repository, file and lines, the generating
-model, the final judge score, and the content hashes of the prompt templates and checklist.
+model, the final judge score, and the content hashes of the prompt templates and checklist. A row
+whose task came from an instruction dataset carries that dataset's row id as `source_id`.
 
 ## Rows per language
 

@@ -1,5 +1,6 @@
 """Scheduling policy: which snippets become work items, in what order, under which caps, with which
-generation mode and discussion peers. Resuming is the same policy: snippets with a pair are done."""
+generation mode and discussion peers. Resuming is the same policy: snippets with a pair are done.
+A snippet that holds an instruction dataset's row becomes an item whose instruction is given."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Row, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from polyforge.agents import StageOutput
 from polyforge.config import CampaignConfig
-from polyforge.generation.item_state import WorkItem
+from polyforge.generation.item_state import GIVEN_MODE, WorkItem
+from polyforge.ingest.instructions import INSTRUCTION_KIND
 from polyforge.storage import Pair, Snippet
 from polyforge.terms import PairOrigin
 
@@ -104,6 +107,9 @@ class Schedule:
     def _work_item(self, row: Row, tally: Counter) -> WorkItem:
         policy = self.policy
         drawn = item_seed(policy.seed, row.content_hash)
+        if row.kind == INSTRUCTION_KIND:  # a dataset's task, answered as it stands: no mode to draw, no discussion
+            return WorkItem(snippet_id=row.id, language=row.language, path=row.path, code="", seed=drawn,
+                            mode=GIVEN_MODE, instruction=StageOutput(row.code, template="", template_hash=""))
         peers = pick_peers(row.language, self.peer_pool, policy.discussion_share, policy.peers_per_item, drawn,
                            tally) if policy.discussion_share else []
         return WorkItem(snippet_id=row.id, language=row.language, path=row.path, code=row.code,
@@ -138,7 +144,7 @@ def _pending_snippets(sessions: sessionmaker, campaign_id: int, language: str) -
     while True:
         with sessions() as session:
             page = session.execute(
-                select(Snippet.id, Snippet.language, Snippet.path, Snippet.code, Snippet.content_hash)
+                select(Snippet.id, Snippet.language, Snippet.path, Snippet.code, Snippet.content_hash, Snippet.kind)
                 .where(Snippet.campaign_id == campaign_id, Snippet.language == language, Snippet.id > after,
                        ~_has_pair(campaign_id))
                 .order_by(Snippet.id).limit(PAGE_ROWS)).all()

@@ -34,6 +34,7 @@ class SnippetRecord:
     code: str
     tokens: int
     content_hash: str
+    source_id: str | None = None  # the row's id, for a task from an instruction dataset
 
 
 @dataclass
@@ -59,6 +60,7 @@ class SourceSummary:
     files: int = 0
     skipped: SkipLog = field(default_factory=SkipLog)
     error: str | None = None
+    rows: int | None = None  # rows read from an instruction dataset (None: a source of code)
 
 
 @dataclass
@@ -81,7 +83,8 @@ class IngestReport:
         return sorted({reason for stats in self.languages.values() for reason in stats.dropped})
 
 
-def _selected_languages(names: Sequence[str] | None) -> set[str] | None:
+def selected_languages(names: Sequence[str] | None) -> set[str] | None:
+    """The canonical names of the languages `names` selects (None: every language)."""
     if not names:
         return None
     unknown = [name for name in names if language_by_name(name) is None]
@@ -222,7 +225,7 @@ def stream_snippets(
     unreachable URL, empty repository) is reported in `report.problems` and the others go on."""
     config = config or IngestConfig()
     report = report if report is not None else IngestReport()
-    stage = _Stage(config, report, _selected_languages(languages))
+    stage = _Stage(config, report, selected_languages(languages))
     try:
         for location in sources:
             summary = SourceSummary(str(location))

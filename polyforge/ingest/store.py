@@ -48,7 +48,7 @@ def store_ingest_run(session: Session, campaign_id: int, report: IngestReport, s
         bytes_read=report.bytes_read,
         sources=[
             {"location": s.location, "commit": s.commit, "license": s.license, "files": s.files,
-             "skipped": dict(s.skipped), "skip_examples": s.skipped.examples, "error": s.error}
+             "skipped": dict(s.skipped), "skip_examples": s.skipped.examples, "error": s.error, "rows": s.rows}
             for s in report.sources
         ],
         steps={name: {"seen": step.seen, "kept": step.kept, "dropped": dict(step.dropped)}

@@ -6,10 +6,11 @@ eleven common languages); a campaign can name any JSONL or Parquet file, or an H
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from polyforge.dataset_files import DatasetFileError, dataset_rows
 
 SEED_DIR = Path(__file__).parent
 
@@ -27,25 +28,6 @@ class Seed(BaseModel):
     output: str
 
 
-def _rows(path: Path) -> list[dict]:
-    if path.is_dir():
-        from datasets import load_from_disk
-
-        return list(load_from_disk(str(path)))
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise SeedError(f"{path}:{number}: not valid JSON: {exc}") from exc
-    return rows
-
-
 def load_seeds(name_or_path: str | Path = "starter") -> list[Seed]:
     """Seeds from a bundled set by name (`starter`), a JSONL or Parquet file, or an HF datasets folder."""
     path = Path(name_or_path)
@@ -54,11 +36,14 @@ def load_seeds(name_or_path: str | Path = "starter") -> list[Seed]:
     if not path.exists():
         raise SeedError(f"seed set {name_or_path!r} not found (bundled: starter; or a .jsonl/.parquet/HF folder path)")
     seeds = []
-    for number, row in enumerate(_rows(path), start=1):
-        try:
-            seeds.append(Seed.model_validate(row))
-        except ValidationError as exc:
-            raise SeedError(f"{path}: record {number}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    try:
+        for number, row in dataset_rows(path):
+            try:
+                seeds.append(Seed.model_validate(row))
+            except ValidationError as exc:
+                raise SeedError(f"{path}: record {number}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    except DatasetFileError as exc:
+        raise SeedError(str(exc)) from exc
     return seeds
 
 
