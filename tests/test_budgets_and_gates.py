@@ -142,9 +142,11 @@ def test_a_gated_candidate_is_not_judged_but_loses_the_preference(checklist, cri
     state = asyncio.run(run_item(graph, ITEM))
     assert state.status is PairStatus.accepted and state.answer is state.candidates[1]
     assert state.verdicts[0] is None and sum(stage_of(m) == "judge" for m, _ in backend.calls) == 1
-    [beaten] = preferences(state)
-    assert beaten.candidate is state.candidates[0] and beaten.gate == "refusal"
-    provenance = Provenance(1, "m", "j", checklist.content_hash, {c.id: c.weight for c in checklist.criteria}, {})
+    assert preferences(state) == []  # no tests ran here: the chosen answer is not known to pass
+    [beaten] = preferences(state, from_scores=True)
+    assert beaten.candidate is state.candidates[0] and beaten.gate == "refusal" and beaten.kind == "judge"
+    provenance = Provenance(1, "m", "j", checklist.content_hash, {c.id: c.weight for c in checklist.criteria}, {},
+                            preferences_from_scores=True)
     [preference] = pair_from_state(provenance, state).preferences
     assert preference.rejected_score is None and preference.reason.endswith("vs gate: refusal")
 

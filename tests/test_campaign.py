@@ -107,7 +107,8 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
 
     # The judge, not the code-block gate, is what this test watches: both candidates must reach it.
     run(make_config(sample_repo, tmp_path, db_url, budgets={"max_pairs": 4}, concurrency=1,
-                    sampling={"candidates": 2}, generation={"gates": {"code_block": False}}), ScriptedBackend(reply))
+                    sampling={"candidates": 2}, generation={"gates": {"code_block": False}},
+                    judge={"preferences_from_scores": True}), ScriptedBackend(reply))
     with open_session(db_url) as session:
         pairs = session.scalars(select(Pair)).all()
         assert len(pairs) == 4
@@ -120,6 +121,7 @@ def test_rejection_sampling_stores_preferences(sample_repo, tmp_path, db_url, cr
             chosen = (8 * 8 + (10 if pair.language == "Python" else 1)) / 9
             assert preference.prompt == pair.instruction
             assert preference.reason == f"judge score {chosen:.2f} vs {(3 * 8 + 1) / 9:.2f}"
+            assert preference.kind == "judge"  # no tests ran: the judge's scores alone tell them apart
 
 
 def test_ensemble_samples_and_overrides_are_stored_and_summarized(sample_repo, tmp_path, db_url, criteria):

@@ -222,7 +222,8 @@ def test_until_a_pass_a_crash_ends_the_rounds_unless_configured(sample_repo, tmp
     assert [stage_of(m) for m, _ in backend.calls].count("answer") == 1
     with session_factory(open_engine(db_url))() as session:
         pair = session.scalars(select(Pair)).one()
-        assert [r.status for r in pair.executions] == ["runtime_error"] and pair.status == "flagged"
+        assert [r.status for r in pair.executions] == ["runtime_error"] and pair.status == "rejected"
+        assert pair.error == "gate: no candidate passed its tests (runtime_error), and only a pass can be accepted"
     url = f"sqlite:///{tmp_path / 'widened.db'}"
     backend = until_pass_run(sample_repo, tmp_path / "widened", url, criteria, [crashing, RIGHT, WRONG],
                              answer_again_after=["failed", "runtime_error"])

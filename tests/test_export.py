@@ -25,6 +25,7 @@ def campaign_db(sample_repo, tmp_path, db_url, criteria):
         "name": "export", "output_dir": str(tmp_path), "database_url": db_url,
         "sources": [{"path": str(sample_repo)}], "languages": list(SCORES), "budgets": {"max_pairs": 12},
         "concurrency": 1, "sampling": {"candidates": 2}, "memory": {"enabled": False}, "execution": {"enabled": False},
+        "judge": {"preferences_from_scores": True},  # no tests run: only the judge can tell the candidates apart
     })
     backend = ScriptedBackend(two_candidates_script(judge_score, criteria))
     asyncio.run(CampaignRunner(config, backends=(backend, backend)).run())
@@ -82,7 +83,7 @@ def test_dpo_rows_pair_the_better_candidate_against_the_worse(campaign_db, tmp_p
     for row in rows:
         assert "```" in row["chosen"][0]["content"] and row["rejected"][0]["content"] == "I would not know."
         assert row["prompt"][0]["role"] == "user" and row["chosen_score"] >= 2 and row["rejected_score"] is None
-        assert row["reason"].endswith(f"vs gate: no {row['language']} code block")
+        assert row["reason"].endswith(f"vs gate: no {row['language']} code block") and row["kind"] == "judge"
 
 
 def test_parquet_and_hf_exports_load_with_datasets(campaign_db, tmp_path):

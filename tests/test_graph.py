@@ -92,8 +92,9 @@ def test_rejection_sampling_keeps_the_best_candidate(checklist, criteria):
                                                                                          gates=no_code_gate)), ITEM))
     assert state.answer.text == "answer B" and state.verdict.final_score == pytest.approx(8)
     assert state.status == "accepted"
-    beaten = {b.candidate.text: b.verdict.final_score for b in preferences(state)}
-    assert beaten == {"answer A": pytest.approx(4), "answer C": pytest.approx(6)}
+    assert preferences(state) == []  # no tests ran: no preference rests on execution
+    beaten = {b.candidate.text: (b.verdict.final_score, b.kind) for b in preferences(state, from_scores=True)}
+    assert beaten == {"answer A": (pytest.approx(4), "judge"), "answer C": (pytest.approx(6), "judge")}
     assert len(stage_completions(state)["answer"]) == 3 and len(stage_completions(state)["judge"]) == 3
 
 

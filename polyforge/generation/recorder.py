@@ -122,13 +122,24 @@ def _preference(pair: Pair, chosen: Verdict, beaten: Beaten) -> Preference:
     )
 
 
+def shown_answer(state: ItemState) -> StageOutput | None:
+    """The answer a pair shows: the chosen candidate, or, when a gate dropped every candidate before the judge, the
+    first one that did not overlap a benchmark (what was rejected stays readable, and the funnel counts it as
+    answered and tested); None when there is none."""
+    if state.answer is not None:
+        return state.answer
+    return next((candidate for index, candidate in enumerate(state.candidates)
+                 if not state.screened_out.get(index, "").startswith(CONTAMINATED)), None)
+
+
 def _execution_records(state: ItemState) -> list[ExecutionRecord]:
-    """The sandbox runs of every candidate, the chosen one marked."""
+    """The sandbox runs of every candidate, the shown one marked chosen."""
     if state.tests is None:
         return []
+    shown = shown_answer(state)
     return [
         ExecutionRecord(
-            candidate=index, chosen=candidate is state.answer, language=execution.language,
+            candidate=index, chosen=candidate is shown, language=execution.language,
             status=execution.status.value, reason=execution.reason, exit_code=execution.exit_code,
             stdout=execution.stdout[-OUTPUT_KEPT:], stderr=execution.stderr[-OUTPUT_KEPT:], seconds=execution.seconds,
             flaky=execution.flaky, tests=state.tests.text,
@@ -165,7 +176,7 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
         snippet_id=item.snippet_id,
         language=item.language,
         instruction=state.instruction.text if state.instruction else "",
-        answer=state.answer.text if state.answer else "",
+        answer=shown.text if (shown := shown_answer(state)) is not None else "",
         status=state.status,
         topic=labels.topic if labels else None,
         difficulty=labels.difficulty if labels else None,
