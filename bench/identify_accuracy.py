@@ -1,7 +1,7 @@
 """Language identification accuracy on labelled code, per language.
 
 Two sets:
-  - McEval (40 languages, ../shared/data/mceval or $POLYFORGE_MCEVAL_DIR): each task's prompt and
+  - McEval (40 languages, the bundled copy in polyforge/benchmarks/mceval): each task's prompt and
     reference solution, saved under the language's usual extension;
   - tests/data/identify: hand-labelled files with extensions that several languages share
     (.h .m .pl .fs .r/.R .v .sql .ts .cls .inc).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -25,15 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from polyforge.ingest.identify import identify_content, languages_for_extension  # noqa: E402
+from polyforge.sandbox.mceval import bundled_mceval  # noqa: E402
 
 MCEVAL_LANGUAGES = ROOT / "tests/data/mceval_languages.yaml"
-
-
-def mceval_dir() -> Path | None:
-    for candidate in (os.environ.get("POLYFORGE_MCEVAL_DIR"), ROOT.parent / "shared/data/mceval", "/work/shared/data/mceval"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 
 def mceval_cases(folder: Path):
@@ -54,12 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables for BENCHMARKS.md")
     args = parser.parse_args()
-    cases = list(labelled_cases(ROOT / "tests/data/identify"))
-    folder = mceval_dir()
-    if folder is None:
-        print("McEval not found (../shared/data/mceval or $POLYFORGE_MCEVAL_DIR): labelled cases only", file=sys.stderr)
-    else:
-        cases = list(mceval_cases(folder)) + cases
+    cases = list(mceval_cases(bundled_mceval())) + list(labelled_cases(ROOT / "tests/data/identify"))
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     per_language: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     misses: list[str] = []

@@ -2,7 +2,7 @@
 
 Usage: python bench/peer.py [--snippets 30] [--servers llama vllm] [--order alternate] [--concurrency 32]
                             [--items auto]
-                            [--mceval ../shared/data/mceval] [--json FILE]
+                            [--mceval MCEVAL_DIR] [--json FILE]
 
 Snippets: McEval reference programs (prompt + canonical solution, read by polyforge.sandbox.mceval) of six
 languages (Python, JavaScript, C, C++, Go, Rust), taken in turn, keeping only programs that Polyforge's ingest
@@ -73,7 +73,7 @@ from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.ingest import IngestReport, stream_snippets
 from polyforge.ingest.pipeline import SnippetRecord
 from polyforge.llm.embedded import bundled_gguf_path
-from polyforge.sandbox.mceval import McEvalError, Task, load_tasks
+from polyforge.sandbox.mceval import McEvalError, Task, bundled_mceval, load_tasks
 from polyforge.storage import Pair, Snippet, database
 from polyforge.terms import GATE, PairStatus
 
@@ -141,8 +141,8 @@ def write_sources(folder: Path, snippets: list[PeerSnippet]) -> None:
 def add_workspace_options(parser: argparse.ArgumentParser) -> None:
     """The options every bench on peer snippets shares: where McEval is, which vLLM, and a folder to keep."""
     parser.add_argument("--keep", type=Path, help="work in this new folder and keep it (databases, server logs)")
-    parser.add_argument("--mceval", type=Path, default=REPO.parent / "shared" / "data" / "mceval",
-                        help="McEval's data folder (its LANGUAGE.jsonl files)")
+    parser.add_argument("--mceval", type=Path, default=bundled_mceval(),
+                        help="McEval's data folder (its LANGUAGE.jsonl files; default: the bundled copy)")
     parser.add_argument("--vllm-python", help="the interpreter with vLLM (default: as `polyforge serve vllm`)")
 
 

