@@ -261,3 +261,14 @@ def failures(reports: dict[str, LanguageReport]) -> Iterator[tuple[str, str, str
                 yield result.task_id, f"reference {result.reference.status.value}", why
             if result.broken_failed is False:
                 yield result.task_id, "broken solution passed", "the tests do not catch the mutation"
+
+
+# McEval's tasks split in two, fixed by task number, so that no task both feeds a campaign (as an instruction or a
+# seed) and evaluates a model trained on it: numbers 1 and 3 modulo 5 (40%) are instructions, the rest evaluation.
+INSTRUCTION_SPLIT, EVALUATION_SPLIT = "instructions", "evaluation"
+
+
+def split_of(task_id: str) -> str:
+    """'instructions' or 'evaluation', for a McEval task id such as 'Python/12'."""
+    number = int(task_id.rsplit("/", 1)[1])
+    return INSTRUCTION_SPLIT if number % 5 in (1, 3) else EVALUATION_SPLIT
