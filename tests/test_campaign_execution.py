@@ -256,3 +256,24 @@ def test_until_a_pass_no_more_candidates_once_the_tester_failed(sample_repo, tmp
     with session_factory(open_engine(db_url))() as session:
         pair = session.scalars(select(Pair)).one()
         assert pair.error == "tester: reply is prose, not code" and pair.executions == []
+
+
+def test_until_a_pass_a_tester_failure_after_a_refused_round_ends_the_item_cleanly(sample_repo, tmp_path, db_url,
+                                                                                  criteria):
+    """The first candidate is refused (no code, so no tests yet); the tester then fails on the second round: the
+    item goes to the judge with no runs (it used to crash with an IndexError) and, untested, is not accepted."""
+    answers = iter(["I would rather not.", RIGHT, RIGHT])
+    script = script_with_tester_reply("I would check that total sums the list.", criteria)
+
+    def reply(messages, schema):
+        return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
+
+    backend = ScriptedBackend(reply)
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
+                      sampling={"candidates": 3, "candidates_until_pass": True})
+    run(config, backend)
+    assert [stage_of(m) for m, _ in backend.calls].count("answer") == 2
+    with session_factory(open_engine(db_url))() as session:
+        pair = session.scalars(select(Pair)).one()
+        assert pair.error == "tester: reply is prose, not code" and pair.executions == []
+        assert pair.status == "flagged" and pair.flag_reason == "no passing tests" and "sum(xs)" in pair.answer

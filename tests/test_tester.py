@@ -74,3 +74,14 @@ def test_tests_cut_off_mid_statement_are_the_testers_failure():
     whole_lines = "```python\nassert add(1, 2) == 3\nassert add(0, 0) == 0\n"
     tests = asyncio.run(TesterAgent(cut_off(whole_lines), StageSampling()).write_tests("Python", "t"))
     assert tests.text == "assert add(1, 2) == 3\nassert add(0, 0) == 0"
+
+
+def test_tests_cut_off_keep_the_assertions_written_whole_before_the_cut():
+    """A small model's tests often run past max_tokens mid-assert: the asserts before the cut still test."""
+    python = "```python\nimport math\n\nassert area(1) == math.pi\nassert area(0) == 0\nassert area([1, 2"
+    tests = asyncio.run(TesterAgent(cut_off(python), StageSampling(max_tokens=256)).write_tests("Python", "t"))
+    assert tests.text == "import math\n\nassert area(1) == math.pi\nassert area(0) == 0"
+    # what came whole before the cut holds no assertion (a Go test function cut inside): no tests, as before
+    go = "```go\npackage main\n\nimport \"testing\"\n\nfunc TestArea(t *testing.T) {\n\tif area(1) != 3.14"
+    with pytest.raises(CutOffTests):
+        asyncio.run(TesterAgent(cut_off(go), StageSampling(max_tokens=256)).write_tests("Go", "t"))

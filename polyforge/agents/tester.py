@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from polyforge.agents.judge_rules import parses_cleanly
+from polyforge.agents.judge_rules import parses_cleanly, syntax_tree
+from polyforge.agents.test_evidence import asserts
 from polyforge.agents.language_agent import EmptyOutput, StageOutput, sampling_params
 from polyforge.config import StageSampling
 from polyforge.languages import grammar_names
@@ -55,7 +56,8 @@ class TesterAgent:
 
         A reply without a fenced block counts as code when it parses with the language's grammar (languages
         without one: always); otherwise it is prose, and `ProseReply` says so. A reply cut off by max_tokens
-        is kept only where it still parses (a language without a grammar: never); else `CutOffTests`.
+        is kept where it still parses, or else its top-level constructs before the cut when they parse and hold an
+        assertion (a language without a grammar: never); else `CutOffTests`.
         """
         prompt = self.prompts.render("tester", language=language, instruction=instruction, interface=list(interface))
         completion = await self.backend.chat(prompt.messages, sampling_params(self._sampling, seed))
@@ -67,7 +69,26 @@ class TesterAgent:
                 raise ProseReply("reply is prose, not code")
         if not tests:
             raise EmptyOutput(f"tester: the model returned no test code (finish: {completion.finish_reason})")
-        if completion.truncated and (grammar is None or not parses_cleanly(tests, grammar)):
+        if completion.truncated and grammar is not None and not parses_cleanly(tests, grammar):
+            tests = complete_prefix(tests, grammar)  # the statements written whole before the cut still test
+            tests = tests if tests is not None and asserts(language, tests) else None
+        if completion.truncated and (grammar is None or tests is None):
             raise CutOffTests(f"tests cut off at {self._sampling.max_tokens} tokens before they were complete "
                               "(raise sampling.tester.max_tokens)")
         return StageOutput(tests, "tester", prompt.template_hash, [completion])
+
+
+def complete_prefix(code: str, grammar: str) -> str | None:
+    """The top-level constructs of `code` before the first one with a syntax error, when they parse on their own
+    and hold code: what a reply cut off by max_tokens holds complete (Python's top-level asserts, a finished test
+    function); None when nothing before the cut is whole."""
+    root = syntax_tree(code, grammar)
+    end = None
+    for child in root.children:
+        if child.has_error or child.is_missing:
+            break
+        end = child.end_byte
+    if end is None:
+        return None
+    prefix = code.encode("utf-8")[:end].decode("utf-8", "replace")
+    return prefix if parses_cleanly(prefix, grammar) else None

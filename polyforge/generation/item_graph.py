@@ -226,8 +226,8 @@ class ItemSteps:
             try:
                 written = await self.tester.write_tests(item.language, state.instruction.text, item.seed,
                                                         interface=shared_interface(item.language, codes))
-            except ITEM_ERRORS as exc:
-                return {"error": f"tester: {exc}"}
+            except ITEM_ERRORS as exc:  # no tests: no candidate runs, this round's included
+                return {"error": f"tester: {exc}", "executions": [None] * len(codes)}
         test_code, removed = without_own_solution(item.language, written.text, codes)
         tests = replace(written, text=test_code)
 
