@@ -190,7 +190,7 @@ def test_when_every_candidate_failed_its_tests_the_judge_is_not_called(checklist
 
 
 def test_when_only_a_pass_can_be_accepted_code_that_did_not_run_is_not_judged(checklist, criteria):
-    broken = (Status.COMPILE_ERROR, Status.RUNTIME_ERROR)
+    broken = (Status.COMPILE_ERROR, Status.RUNTIME_ERROR, Status.FAILED)  # the candidates' runs, the stub's
     graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(*broken), judge_settings=JudgeConfig(
         accept_only_tested=True))
     state = asyncio.run(run_item(graph, ITEM))
@@ -202,14 +202,15 @@ def test_when_only_a_pass_can_be_accepted_code_that_did_not_run_is_not_judged(ch
     assert asyncio.run(run_item(graph, ITEM)).verdict is not None
     assert sum(stage_of(m) == "judge" for m, _ in backend.calls) == 2
     # vacuous tests are no verdict on the code: judged, and flagged for a person rather than rejected
-    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(Status.VACUOUS_TESTS, Status.COMPILE_ERROR),
+    graph, backend = graph_with_tests(checklist, criteria, ScriptedPool(Status.VACUOUS_TESTS, Status.COMPILE_ERROR,
+                                                                        Status.FAILED),
                                       judge_settings=JudgeConfig(accept_only_tested=True))
     assert asyncio.run(run_item(graph, ITEM)).status is PairStatus.flagged
 
 
 def test_when_one_candidate_passed_the_ones_that_did_not_lose_without_a_judge_call(checklist, criteria):
     answers = iter([answer_in("Go").replace("Sum", "Add"), answer_in("Go")])
-    pool = ScriptedPool(Status.COMPILE_ERROR, Status.PASSED)  # candidate 1's run, then 2's (Go: no stub check)
+    pool = ScriptedPool(Status.COMPILE_ERROR, Status.PASSED, Status.FAILED)  # candidate 1's run, 2's, a stub's
     graph, backend = graph_with_tests(checklist, criteria, pool, answers)
     state = asyncio.run(run_item(graph, ITEM))
     assert state.status is PairStatus.accepted and state.answer is state.candidates[1]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
+from dataclasses import replace
 
 import pytest
 
+from polyforge.agents import test_evidence
 from polyforge.agents.test_evidence import (as_evidence, assertion_free, shared_interface, stub_programs,
                                             vacuity, without_clashes, without_own_solution)
-from polyforge.sandbox import Execution, Sandbox, Status
+from polyforge.sandbox import LANGUAGES, Execution, Sandbox, Status, language as sandbox_language
 from sandbox_support import requires_sandbox
 
 PY_LOOP = "def total(xs: list[int]) -> int:\n    s = 0\n    for x in xs:\n        s += x\n    return s\n"
@@ -29,15 +32,73 @@ def test_the_interface_is_what_every_candidate_shares():
 
 
 def test_stub_programs_replace_every_function_body():
-    stubs = stub_programs("Python", PY_BUILTIN)
+    stubs = [stub.program for stub in stub_programs("Python", PY_BUILTIN)]
     assert len(stubs) == 3 and "import math" in stubs[0]
     assert "def total(xs: list[int]) -> int:\n    return None\n" in stubs[0] and "sum(xs)" not in stubs[0]
     assert "def helper():\n    return 0" in stubs[1] and "return []" in stubs[2]
     [rust] = stub_programs("Rust", "fn total(xs: &[i32]) -> i32 { xs.iter().sum() }\n")
-    assert rust == "fn total(xs: &[i32]) -> i32 { Default::default() }\n"
-    assert stub_programs("JavaScript", "const f = (x) => x * 2;")[0] == "const f = (x) => { return undefined; };"
-    assert stub_programs("Go", "package main\nfunc F() int { return 1 }\n") == []  # no stub generator
+    assert rust.program == "fn total(xs: &[i32]) -> i32 { Default::default() }\n"
+    [js, _, _] = stub_programs("JavaScript", "const f = (x) => x * 2;")
+    assert js.program == "const f = (x) => { return undefined; };"
+    assert stub_programs("Elixir", "defmodule M do\n  def f, do: 1\nend\n") == []  # no stub generator
     assert stub_programs("Python", "print(1)\n") == []  # no function to stub
+
+
+def test_a_typed_languages_stub_fits_each_functions_signature():
+    [java] = stub_programs("Java", "class M {\n int count() { return 1; }\n void log() { System.out.println(); }\n"
+                                   " String name() { return \"m\"; }\n boolean ok() { return true; }\n}\n")
+    assert java.program == ("class M {\n int count() { return 0; }\n void log() { }\n String name() { return null; }\n"
+                            " boolean ok() { return false; }\n}\n")
+    assert java.bodies == ("{ return 0; }", "{ }", "{ return null; }", "{ return false; }")
+    # Go: the zero of each result, the own body kept as dead code (its imports stay used)
+    [go] = stub_programs("Go", "package main\nfunc Split(s string) (string, error) { return strings.TrimSpace(s), nil"
+                               " }\nfunc Count() (n int) { n = 1; return }\nfunc main() { fmt.Println() }\n")
+    assert go.program == ("package main\nfunc Split(s string) (string, error) { return *new(string), *new(error); "
+                          "{ return strings.TrimSpace(s), nil } }\nfunc Count() (n int) { return; { n = 1; return } }\n"
+                          "func main() { return; { fmt.Println() } }\n")
+    # C#: an expression body's `;` goes with it, a block body takes none
+    [csharp] = stub_programs("C#", "abstract class P {\n static int Twice(int x) => x * 2;\n static void Hi() { }\n"
+                                   " public abstract int Size();\n}\n")
+    assert csharp.program == ("abstract class P {\n static int Twice(int x) { return default; }\n"
+                              " static void Hi() { }\n public abstract int Size();\n}\n")  # abstract: no body to stub
+    # F#: a value stays as it is; a function returns the zero of its inferred type
+    [fsharp] = stub_programs("F#", 'let add a b = a + b\nlet name = "add"\n')
+    assert fsharp.program == 'let add a b = Unchecked.defaultof<_>\nlet name = "add"\n'
+    # a body of several parts: Haskell's guarded equations, Common Lisp's forms after the parameters
+    assert stub_programs("Haskell", "sign x | x > 0 = 1\n       | otherwise = 0\n")[0].program == "sign x = 0\n"
+    assert stub_programs("Common Lisp", '(defun add (a b) "Sum." (+ a b))')[1].program == "(defun add (a b) 0)"
+
+
+def test_an_answer_its_grammar_cannot_read_is_not_stubbed():
+    """A function the grammar misses would keep its body, and tests of it would pass against the stub."""
+    unreadable = "def two():\n    return 2\n\nx = [1, 2\n\ndef total(xs):\n    return sum(xs)\n"  # total is missed
+    assert stub_programs("Python", unreadable) == []
+    assert len(stub_programs("Java", "class Main {\n static int add(int a, int b) { return a + b; }\n")) == 1  # no `}`
+
+    async def run(program: str) -> Execution:
+        raise AssertionError("no stub to run")
+
+    assert asyncio.run(vacuity(run, "Python", "assert total([1]) == 1\n", [unreadable])) == (
+        None, "stub check skipped: the Python grammar cannot read an answer (a function it misses would keep its body)")
+    assert stub_programs("F#", 'let name = "add"\n') == []  # a value stays as it is: no stub
+
+
+def test_a_stub_whose_patterns_miss_a_function_is_left_out(monkeypatch):
+    def go_stubs(*stubs):
+        go = replace(sandbox_language("Go"), stub_bodies=stubs)
+        monkeypatch.setattr(test_evidence, "_toolchain", lambda language: go)
+
+    ints_only = {r"\) int$": "{ return 0 }"}
+    code = "package main\nfunc One() int { return 1 }\nfunc Name() string { return \"one\" }\n"
+    go_stubs(ints_only, "{ }")
+    assert [stub.bodies for stub in stub_programs("Go", code)] == [("{ }",)]
+    go_stubs(ints_only)
+
+    async def run(program: str) -> Execution:
+        raise AssertionError("no stub to run")
+
+    assert asyncio.run(vacuity(run, "Go", "func TestOne(t *testing.T) { t.Fail() }", [code])) == (
+        None, "stub check skipped: no stub of Go fits the answers' functions")
 
 
 def test_the_testers_own_copy_of_the_solution_is_cut_from_its_tests():
@@ -123,8 +184,8 @@ def test_a_vacuous_run_keeps_its_own_status_in_the_reason():
     marked = as_evidence(run, "the tests hold no assertion", "")
     assert marked.status is Status.VACUOUS_TESTS and marked.reason.endswith("the answer's own run: passed")
     assert run.status is Status.PASSED  # the run itself is not changed
-    assert as_evidence(run, None, "stub check skipped: no stub generator for Go").reason == \
-        "stub check skipped: no stub generator for Go"
+    assert as_evidence(run, None, "stub check skipped: no stub generator for Elixir").reason == \
+        "stub check skipped: no stub generator for Elixir"
     assert as_evidence(None, "x", "") is None
 
 
@@ -141,7 +202,7 @@ def test_a_run_that_did_not_pass_keeps_its_status_when_the_tests_are_vacuous():
                             "tests are no evidence: the tests hold no assertion")
 
 
-# One compiled and three interpreted languages: an answer, tests a stub also passes, tests it fails.
+# Per language: an answer, tests a stub also passes, tests it fails.
 CASES = {
     "Python": (PY_LOOP, "assert total([]) == 0\n", "assert total([1, 2, 3]) == 6\nassert total([]) == 0\n"),
     "JavaScript": ("function total(xs) { return xs.reduce((a, b) => a + b, 0); }",
@@ -156,6 +217,45 @@ CASES = {
              "#[test]\nfn empty() { assert_eq!(total(&[]), 0); }",
              "#[test]\nfn three() { assert_eq!(total(&[1, 2, 3]), 6); }"),
 }
+# The rest: an answer whose `add` sums (typed languages: beside functions of other return types, each of which
+# its stub must fit), and tests that check add 2 2 is 4; the same tests of add 0 0 being 0 pass against a stub.
+ADDS = {
+    "C++": ('#include <string>\nint add(int a, int b) { return a + b; }\nvoid hello() { }\n'
+            'std::string name() { return "add"; }\n', "int main() { assert(add(2, 2) == 4); }"),
+    "Java": ('class Main {\n static int add(int a, int b) { return a + b; }\n static void hello() { }\n'
+             ' static String name() { return "add"; }\n static boolean yes() { return true; }\n',
+             " public static void main(String[] x) { assert add(2, 2) == 4; }\n}"),
+    "Go": ('package main\n\nimport "strings"\n\nfunc add(a, b int) int { return a + b }\n\n'
+           'func trim(s string) (string, error) { return strings.TrimSpace(s), nil }\n\nfunc main() {}\n',
+           'package main\n\nimport "testing"\n\nfunc TestAdd(t *testing.T) {\n\tif add(2, 2) != 4 {\n'
+           '\t\tt.Error("add")\n\t}\n}\n'),
+    "Shell": ("add() { echo $(( $1 + $2 )); }", "[[ $(add 2 2) == 4 ]] || exit 1"),
+    "Perl": ("sub add { my ($a, $b) = @_; return $a + $b; }", 'die "add" unless add(2, 2) == 4;'),
+    "Ruby": ("def add(a, b)\n  a + b\nend", "raise 'add' unless add(2, 2) == 4"),
+    "PHP": ("<?php\nfunction add($a, $b) { return $a + $b; }\nfunction hello(): void { }\n",
+            "assert(add(2, 2) === 4);"),
+    "Lua": ("function add(a, b) return a + b end", "assert(add(2, 2) == 4)"),
+    "Tcl": ("proc add {a b} { return [expr {$a + $b}] }", 'if {[add 2 2] != 4} { error "add" }'),
+    "Common Lisp": ('(defun add (a b) "The sum." (+ a b))', "(assert (= (add 2 2) 4))"),
+    "Pascal": ("function add(a, b: integer): integer;\nbegin\n  add := a + b;\nend;\n\nprocedure hello;\nbegin\nend;\n",
+               "begin\n  Assert(add(2, 2) = 4, 'add');\nend.\n"),
+    "Erlang": ("-module(main).\n-export([add/2, test/0]).\n\nadd(A, B) -> A + B.\n",
+               "test() ->\n    4 = add(2, 2),\n    ok.\n"),
+    "R": ("add <- function(a, b) a + b", "stopifnot(add(2, 2) == 4)"),
+    "Emacs Lisp": ('(defun add (a b) "The sum." (+ a b))', '(unless (= (add 2 2) 4) (error "add"))'),
+    "Haskell": ("add :: Int -> Int -> Int\nadd a b = a + b\n",
+                'main :: IO ()\nmain = if add 2 2 == 4 then return () else error "add"\n'),
+    "Vim script": ("function! Add(a, b)\n  return a:a + a:b\nendfunction", "if Add(2, 2) != 4\n  cquit\nendif"),
+    "Kotlin": ('fun add(a: Int, b: Int): Int = a + b\nfun hello() { }\nfun name(): String = "add"\n'
+               'fun names(): List<String> = listOf("add")\n', "fun main() { check(add(2, 2) == 4) }"),
+    "Scala": ("object Main {\n  def add(a: Int, b: Int): Int = a + b\n  def hello(): Unit = {}\n",
+              "  def main(args: Array[String]): Unit = assert(add(2, 2) == 4)\n}"),
+    "C#": ('using System.Diagnostics;\nstatic class Calc {\n public static int add(int a, int b) { return a + b; }\n'
+           ' public static void Hello() { }\n public static string Name() => "add";\n}\n',
+           "class Program { static void Main() { Debug.Assert(Calc.add(2, 2) == 4); } }"),
+    "F#": ('let add a b = a + b\nlet name = "add"\n', "assert (add 2 2 = 4)"),
+}
+CASES.update({language: (answer, re.sub(r"\b[24]\b", "0", tests), tests) for language, (answer, tests) in ADDS.items()})
 
 
 @requires_sandbox
@@ -169,7 +269,8 @@ def test_tests_that_pass_against_a_stub_are_vacuous(language):
         async def run(program: str) -> Execution:
             return sandbox.run(language, {"main": program}, test=tests)
 
-        assert sandbox.run(language, {"main": answer}, test=tests).status is Status.PASSED
+        own = sandbox.run(language, {"main": answer}, test=tests)
+        assert own.status is Status.PASSED, own
         return asyncio.run(vacuity(run, language, tests, [answer]))
 
     vacuous, note = weigh(weak)
@@ -181,8 +282,12 @@ def test_languages_without_a_stub_generator_say_so():
     async def run(program: str) -> Execution:
         raise AssertionError("no stub to run")
 
-    tests = 'func TestTotal(t *testing.T) { if Total(nil) != 0 { t.Error("want 0") } }'
-    assert asyncio.run(vacuity(run, "Go", tests, ["package main\nfunc Total(xs []int) int { return 0 }"])) == (
-        None, "stub check skipped: no stub generator for Go")
-    assert asyncio.run(vacuity(run, "Go", "func TestTotal(t *testing.T) { Total(nil) }", ["x"]))[0] == \
-        "the tests hold no assertion"
+    answer = "defmodule M do\n  def add(a, b), do: a + b\nend\n"
+    assert asyncio.run(vacuity(run, "Elixir", "assert M.add(1, 1) == 2", [answer])) == (
+        None, "stub check skipped: no stub generator for Elixir")
+    assert asyncio.run(vacuity(run, "Elixir", "IO.puts(M.add(1, 1))", [answer]))[0] == "the tests hold no assertion"
+
+
+def test_every_language_with_stubs_has_a_case():
+    """A language's stubs are checked against a real toolchain only through CASES."""
+    assert {lang.name for lang in LANGUAGES if lang.stub_bodies} == set(CASES)

@@ -1,9 +1,9 @@
 """Whether generated tests are evidence about an answer, and what the tester may be told about the answers.
 
 Per-language knowledge is data in the sandbox's language table (`polyforge/sandbox/languages.py`): the
-tree-sitter node types of function definitions (`functions`), the trivial bodies of stub programs
-(`stub_bodies`) and the patterns of an assertion (`assertion_patterns`); the grammar comes from the
-language table of `polyforge/languages`. This module only applies them:
+tree-sitter node types of function definitions (`functions`) and what holds their body (`body`), the trivial
+bodies of stub programs (`stub_bodies`) and the patterns of an assertion (`assertion_patterns`); the grammar
+comes from the language table of `polyforge/languages`. This module only applies them:
 
 - `shared_interface`: the function signatures every candidate defines, so that tests written from the
   instruction can call the solution without favouring one candidate;
@@ -11,7 +11,8 @@ language table of `polyforge/languages`. This module only applies them:
   functions, and a compiled answer without what the tests define again (their `main`, a check that asserts);
 - `assertion_free`: tests that hold no assertion (comments aside) check nothing;
 - `stub_programs`: the candidate with every function's body replaced by a trivial one (returns None, 0,
-  an empty list; a compiled language's zero value); tests that pass against a stub check nothing either.
+  an empty list; a typed language's zero value, chosen by the function's signature where no value fits every
+  type); tests that pass against a stub check nothing either.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from polyforge.agents.judge_rules import is_comment, syntax_tree
-from polyforge.languages import grammar_names
+from polyforge.languages import language_by_name
 from polyforge.sandbox import Execution, Status, Toolchain, UnknownLanguage, language as sandbox_language
 
 
@@ -34,7 +35,8 @@ class Function:
 
 
 def _grammar(lang: Toolchain) -> str | None:
-    return grammar_names().get(lang.name)
+    language = language_by_name(lang.name)  # by name or alias, case-insensitively ("Vim script", "Vim Script")
+    return language.grammar if language is not None else None
 
 
 def _toolchain(language: str) -> Toolchain | None:
@@ -57,12 +59,22 @@ def _name(node) -> str:
     return named.text.decode("utf-8", "replace") if named is not None else ""
 
 
-def _outermost_functions(node, types: frozenset[str]) -> Iterator:
+def _body(node, lang: Toolchain) -> tuple[int, int] | None:
+    """The byte range of a function's body (see `Toolchain.body`), or None when it has none (punctuation alone,
+    such as an abstract method's `;`, is none)."""
+    parts = [child for index, child in enumerate(node.children) if (field := node.field_name_for_child(index))
+             in lang.body or (field is None and child.type in lang.body)]
+    return (parts[0].start_byte, parts[-1].end_byte) if any(part.is_named for part in parts) else None
+
+
+def _outermost_functions(node, lang: Toolchain) -> Iterator[tuple[object, tuple[int, int]]]:
+    """(definition node, byte range of its body) of the outermost functions under `node`."""
     for child in node.named_children:
-        if child.type in types and child.child_by_field_name("body") is not None:
-            yield child
+        body = _body(child, lang) if child.type in lang.functions else None
+        if body is not None:
+            yield child, body
         else:
-            yield from _outermost_functions(child, types)
+            yield from _outermost_functions(child, lang)
 
 
 def functions(code: str, lang: Toolchain) -> list[Function]:
@@ -72,13 +84,12 @@ def functions(code: str, lang: Toolchain) -> list[Function]:
         return []
     data = code.encode("utf-8")
     found = []
-    for node in _outermost_functions(syntax_tree(code, grammar), frozenset(lang.functions)):
-        body = node.child_by_field_name("body")
+    for node, body in _outermost_functions(syntax_tree(code, grammar), lang):
         start = node.start_byte
         if node.parent is not None and node.parent.type in ("variable_declarator", "assignment"):
             start = node.parent.start_byte  # `f = (x) =>`: the name belongs to the signature
-        signature = " ".join(data[start:body.start_byte].decode("utf-8", "replace").split())
-        found.append(Function(_name(node), signature, (body.start_byte, body.end_byte)))
+        signature = " ".join(data[start:body[0]].decode("utf-8", "replace").split())
+        found.append(Function(_name(node), signature, body))
     return found
 
 
@@ -113,8 +124,7 @@ def _top_level_definitions(code: str, lang: Toolchain) -> Iterator[tuple[str, in
     if grammar is None or not lang.functions:
         return
     root = syntax_tree(code, grammar)
-    types = frozenset(lang.functions)
-    for node in _outermost_functions(root, types):
+    for node, _ in _outermost_functions(root, lang):
         whole = node
         while whole.parent is not None and whole.parent != root and whole.parent.type in DECLARATION_WRAPPERS:
             whole = whole.parent
@@ -209,23 +219,68 @@ def assertion_free(language: str, tests: str) -> bool:
     return not any(re.search(pattern, text, re.MULTILINE) for pattern in lang.assertion_patterns)
 
 
-def stub_programs(language: str, code: str) -> list[str]:
-    """`code` with every function's body replaced by each of the language's stub bodies in turn; empty when
-    the language has no stub generator or the code defines no function."""
+OWN_BODY = b"{body}"  # in a stub body: the function's own body (dead code after a return; a value kept as it is)
+
+
+@dataclass(frozen=True)
+class Stub:
+    program: str
+    bodies: tuple[str, ...]  # the bodies it gave the functions, each once
+
+
+def _stub_body(stub: str | dict[str, str], signature: str) -> str | None:
+    """A function's body in a stub: the stub's body, or the body of its first pattern that matches the
+    function's signature (None when none does)."""
+    if isinstance(stub, str):
+        return stub
+    for pattern, body in stub.items():
+        if (match := re.search(pattern, signature)) is not None:
+            return match.expand(body)
+    return None
+
+
+def _has_error_node(node) -> bool:
+    """Whether the tree holds text its grammar could not read (an ERROR node), where a definition may hide; a
+    MISSING node (the closing brace of a class that the tests complete) hides none."""
+    return node.has_error and (node.is_error or any(map(_has_error_node, node.children)))
+
+
+def _unreadable(code: str, lang: Toolchain) -> bool:
+    grammar = _grammar(lang)
+    return grammar is not None and _has_error_node(syntax_tree(code, grammar))
+
+
+def stub_programs(language: str, code: str) -> list[Stub]:
+    """`code` with every function's body replaced, once per stub of the language (`Toolchain.stub_bodies`);
+    a stub whose patterns miss one of the functions, or that changes nothing, is left out. Empty when the
+    language has no stub generator, the code defines no function, or its grammar cannot read all of it: a
+    function it misses would keep its body, and tests of it would pass against the stub."""
     lang = _toolchain(language)
-    if lang is None or not lang.stub_bodies:
+    if lang is None or not lang.stub_bodies or _unreadable(code, lang):
         return []
-    bodies = [function.body for function in functions(code, lang)]
-    if not bodies:
-        return []
+    defined = functions(code, lang)
     data = code.encode("utf-8")
-    programs = []
-    for stub in lang.stub_bodies:
+    stubs = []
+    for stub in lang.stub_bodies if defined else ():
+        bodies = [_stub_body(stub, function.signature) for function in defined]
+        if None in bodies:
+            continue
         program = data
-        for start, end in sorted(bodies, reverse=True):
-            program = program[:start] + stub.encode("utf-8") + program[end:]
-        programs.append(program.decode("utf-8"))
-    return programs
+        for (start, end), body in sorted(zip((function.body for function in defined), bodies), reverse=True):
+            program = program[:start] + body.encode("utf-8").replace(OWN_BODY, data[start:end]) + program[end:]
+        if program != data:
+            stubs.append(Stub(program.decode("utf-8"), tuple(dict.fromkeys(bodies))))
+    return stubs
+
+
+def _no_stub(lang: Toolchain, codes: Sequence[str | None]) -> str:
+    """Why no answer could be stubbed."""
+    written = [code for code in codes if code]
+    if any(_unreadable(code, lang) for code in written):
+        return f"the {lang.name} grammar cannot read an answer (a function it misses would keep its body)"
+    if any(functions(code, lang) for code in written):
+        return f"no stub of {lang.name} fits the answers' functions"
+    return "the answers define no function"
 
 
 def has_stub_generator(language: str) -> bool:
@@ -238,22 +293,22 @@ async def vacuity(run: Callable[[str], Awaitable[Execution | None]], language: s
     """(why the tests are no evidence, or None; what the stub check could not do, or '').
 
     `run(program)` runs a program with the tests. Tests without an assertion are vacuous without a run;
-    otherwise the first candidate that defines functions is stubbed with each of the language's stub
-    bodies in turn, and tests that pass against any stub are vacuous.
+    otherwise the first candidate that defines functions is stubbed with each of the language's stubs in
+    turn, and tests that pass against any stub are vacuous.
     """
     if assertion_free(language, tests):
         return "the tests hold no assertion", ""
     if not has_stub_generator(language):
         return None, f"stub check skipped: no stub generator for {language}"
-    lang = sandbox_language(language)
     stubs = next((programs for code in codes if code and (programs := stub_programs(language, code))), [])
     if not stubs:
-        return None, "stub check skipped: the answers define no function"
+        return None, f"stub check skipped: {_no_stub(sandbox_language(language), codes)}"
     outcomes = []
-    for body, program in zip(lang.stub_bodies, stubs):
-        execution = await run(program)
+    for stub in stubs:
+        execution = await run(stub.program)
         if execution is not None and execution.status is Status.PASSED:
-            return f"the tests also pass when every function's body is `{body}`", ""
+            bodies = " or ".join(f"`{body.strip()}`" for body in stub.bodies)
+            return f"the tests also pass when every function's body is {bodies}", ""
         outcomes.append(execution.status if execution is not None else None)
     if all(outcome is Status.COMPILE_ERROR for outcome in outcomes):
         return None, "stub check inconclusive: no stub program compiled"

@@ -63,10 +63,20 @@ class Toolchain:
     cache_dir: str | None = None                  # a compiler cache the sandbox warms once (Go) ...
     cache_warmup: dict[str, str] = field(default_factory=dict)  # ... by running this trusted program's tests
     # Whether generated tests are evidence (polyforge/agents/test_evidence.py applies these):
-    functions: tuple[str, ...] = ()               # tree-sitter node types of a function definition (field `body`)
-    # Trivial bodies, one stub program each: every function of the answer gets this body. Tests that pass
-    # against a stub are vacuous. Empty: no stub generator for the language (the stub check is skipped).
-    stub_bodies: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()               # tree-sitter node types of a function definition
+    # What holds a function's body: fields of the function's node, and its children of these node types that are
+    # in no field (Kotlin's function_body; the `;` after a C# expression body, which a block body must not keep).
+    # The body runs from the first to the last of them (Common Lisp's `value` forms, Haskell's guarded `match`es).
+    # A definition without one (or with punctuation alone: an abstract method's `;`) is not a function to stub.
+    body: tuple[str, ...] = ("body",)
+    # One stub program each: every function of the answer gets a trivial body that returns normally. Either
+    # the body itself, or a mapping from a regular expression over the function's signature (its definition
+    # up to the body) to its body, the first that matches (`\1` in the body: the match's group), for typed
+    # languages with no zero value of every type; a function that no pattern matches leaves that stub out.
+    # `{body}` in a body is the function's own body: dead code after a return, where the language rejects an
+    # import the stub leaves unused (Go), or a definition kept as it is (F#'s values).
+    # Tests that pass against a stub are vacuous. Empty: no stub generator (the stub check is skipped).
+    stub_bodies: tuple[str | dict[str, str], ...] = ()
     assertion_patterns: tuple[str, ...] = ()      # multiline regexes; tests matching none hold no assertion
 
     @property
