@@ -87,8 +87,8 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
     judge = {"backend": "embedded", "model": args.judge} if args.judge else None
     config = {
         "name": f"precision-{args.model}-{arm}",
-        "output_dir": str(folder),
-        "sources": [{"instructions": str(instructions)}],
+        "output_dir": str(folder.resolve()),
+        "sources": [{"instructions": str(instructions.resolve())}],
         "models": {"generator": {"backend": "embedded", "model": args.model}, **({"judge": judge} if judge else {})},
         "sampling": {"seed": 11, "candidates": args.candidates,
                      "candidates_until_pass": arm == "verified" and args.candidates > 1,
@@ -97,6 +97,8 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
         "memory": {"enabled": False},  # every task is answered: novelty against earlier tasks would skip some
         "coverage": {"classify": False},
         "judge": {"rationales": False},
+        # The instructions are McEval's own text: its n-grams would mark every task contaminated. HumanEval stays.
+        "ingest": {"decontaminate_mceval": False},
         "concurrency": args.concurrency,
         "training": {"enabled": False},
         **ARMS[arm],

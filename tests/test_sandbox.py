@@ -242,3 +242,15 @@ def test_pip_toolchains_are_listed_and_a_missing_one_is_named_with_its_install(s
 def test_missing_packages_refuses_an_unknown_manager():
     result = CliRunner().invoke(app, ["sandbox", "missing-packages", "brew"])
     assert result.exit_code == 2 and "choose apt, npm or pip" in result.output
+
+
+JEST_STYLE = ("describe('add', () => {\n  it('adds', () => {\n    expect(add(2, 2)).toBe(4);\n"
+              "    expect([add(1, 1)]).toEqual([2]);\n    expect(add(0, 0)).not.toBe(1);\n  });\n});\n"
+              "test('close', () => expect(add(0.1, 0.2)).toBeCloseTo(0.3));\n")
+
+
+@pytest.mark.parametrize("body,status", [("a + b", Status.PASSED), ("a - b", Status.FAILED)])
+def test_javascript_tests_in_jests_style_run_without_jest(sandbox, body, status):
+    """Small models write tests with describe / it / expect; they run as plain assertions."""
+    result = sandbox.run("JavaScript", {"x": f"function add(a, b) {{ return {body}; }}\n"}, test=JEST_STYLE)
+    assert result.status is status, result
