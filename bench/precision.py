@@ -33,7 +33,7 @@ import yaml
 from sqlalchemy import select
 
 from polyforge.config import load_config
-from polyforge.generation.campaign import CampaignRunner
+from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.sandbox import Sandbox, Status
 from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks, split_of
 from polyforge.storage import ExecutionRecord, Pair, Snippet, session_scope
@@ -97,8 +97,9 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
         "memory": {"enabled": False},  # every task is answered: novelty against earlier tasks would skip some
         "coverage": {"classify": False},
         "judge": {"rationales": False},
-        # The instructions are McEval's own text: its n-grams would mark every task contaminated. HumanEval stays.
-        "ingest": {"decontaminate_mceval": False},
+        # The instructions are benchmark text (McEval's, many of them HumanEval's translated): the n-gram check
+        # would mark them contaminated, which is right for a training set and beside the point here.
+        "ingest": {"decontaminate_mceval": False, "decontaminate_humaneval": False},
         "concurrency": args.concurrency,
         "training": {"enabled": False},
         **ARMS[arm],
@@ -109,11 +110,22 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
     return path
 
 
-def run_arm(config_path: Path) -> tuple[str, int, float]:
-    """(database URL, campaign id, seconds) of the arm's campaign, run (or resumed) to its end."""
+def run_arm(config_path: Path, arm: str) -> tuple[str, int, float]:
+    """(database URL, campaign id, seconds) of the arm's campaign, run (or resumed) to its end; a line per item."""
     config = load_config(config_path)
     started = time.monotonic()
-    result = asyncio.run(CampaignRunner(config, check_sandbox=config.execution.enabled).run())
+    done = {"items": 0, "total": 0}
+
+    def scheduled(total: int) -> None:
+        done["total"] = total
+
+    def finished(language: str, status: str) -> None:
+        done["items"] += 1
+        print(f"  {arm} [{done['items']}/{done['total']}] {language}: {status} "
+              f"({(time.monotonic() - started) / 60:.1f} min)", flush=True)
+
+    progress = CampaignProgress(on_scheduled=scheduled, on_item_done=finished)
+    result = asyncio.run(CampaignRunner(config, progress, check_sandbox=config.execution.enabled).run())
     return result.database_url, result.campaign_id, time.monotonic() - started
 
 
@@ -196,7 +208,7 @@ def main() -> int:
     print(f"{len(rows)} McEval tasks ({', '.join(languages)}) as instructions: {instructions}", flush=True)
     report = {"command": " ".join(sys.argv), "model": args.model, "judge": args.judge or args.model, "arms": {}}
     for arm in arms:
-        url, campaign_id, seconds = run_arm(arm_config(args, arm, instructions, folder / arm))
+        url, campaign_id, seconds = run_arm(arm_config(args, arm, instructions, folder / arm), arm)
         scored = score_arm(url, campaign_id)
         lines = table(scored)
         print(f"\n{arm}: campaign {campaign_id}, {seconds / 60:.1f} min this run\n{markdown(arm, lines)}", flush=True)

@@ -240,18 +240,24 @@ def test_until_a_pass_needs_execution(sample_repo, tmp_path, db_url):
                  sampling={"candidates": 2, "candidates_until_pass": True})
 
 
-def test_until_a_pass_no_more_candidates_once_the_tester_failed(sample_repo, tmp_path, db_url, criteria):
-    """Without tests no candidate can pass: writing the others would only spend answers."""
-    answers = iter([WRONG, RIGHT, RIGHT])
+def until_pass_with_a_prose_tester(sample_repo, tmp_path, db_url, criteria, answers: list[str]) -> ScriptedBackend:
+    """One item, three candidates until a pass, and a tester that answers in prose (no tests)."""
+    replies = iter(answers)
     script = script_with_tester_reply("I would check that total sums the list.", criteria)
 
     def reply(messages, schema):
-        return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
+        return next(replies) if stage_of(messages) == "answer" else script(messages, schema)
 
     backend = ScriptedBackend(reply)
     config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
                       sampling={"candidates": 3, "candidates_until_pass": True})
     run(config, backend)
+    return backend
+
+
+def test_until_a_pass_no_more_candidates_once_the_tester_failed(sample_repo, tmp_path, db_url, criteria):
+    """Without tests no candidate can pass: writing the others would only spend answers."""
+    backend = until_pass_with_a_prose_tester(sample_repo, tmp_path, db_url, criteria, [WRONG, RIGHT, RIGHT])
     assert [stage_of(m) for m, _ in backend.calls].count("answer") == 1
     with session_factory(open_engine(db_url))() as session:
         pair = session.scalars(select(Pair)).one()
@@ -262,16 +268,8 @@ def test_until_a_pass_a_tester_failure_after_a_refused_round_ends_the_item_clean
                                                                                   criteria):
     """The first candidate is refused (no code, so no tests yet); the tester then fails on the second round: the
     item goes to the judge with no runs (it used to crash with an IndexError) and, untested, is not accepted."""
-    answers = iter(["I would rather not.", RIGHT, RIGHT])
-    script = script_with_tester_reply("I would check that total sums the list.", criteria)
-
-    def reply(messages, schema):
-        return next(answers) if stage_of(messages) == "answer" else script(messages, schema)
-
-    backend = ScriptedBackend(reply)
-    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1,
-                      sampling={"candidates": 3, "candidates_until_pass": True})
-    run(config, backend)
+    backend = until_pass_with_a_prose_tester(sample_repo, tmp_path, db_url, criteria,
+                                             ["I would rather not.", RIGHT, RIGHT])
     assert [stage_of(m) for m, _ in backend.calls].count("answer") == 2
     with session_factory(open_engine(db_url))() as session:
         pair = session.scalars(select(Pair)).one()
