@@ -62,7 +62,7 @@ def run_demo(out: Path, hooks: DemoHooks, config_path: Path | None = None) -> De
         dpo = export(session, out / "export" / "dpo.jsonl", "dpo-jsonl",
                      ExportFilter(PairStatus.judged(), campaign_id=result.campaign_id))
     hooks.say(f"exported {sft.rows} accepted pairs: {sft.data_path}")
-    hooks.say(f"exported {dpo.rows} preference pairs (chosen passed its tests, rejected did not): {dpo.data_path}")
+    hooks.say(f"exported {dpo.rows} preference pairs (chosen vs rejected candidates): {dpo.data_path}")
     training = None
     if config.training.enabled:
         try:

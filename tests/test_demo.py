@@ -20,13 +20,14 @@ def scripted_demo(sample_repo, tmp_path, criteria, monkeypatch):
     monkeypatch.setattr(demo, "CampaignRunner", lambda config, progress, new_campaign: CampaignRunner(
         config, progress, backends=(backend, backend), new_campaign=new_campaign))
     trained = []
-    monkeypatch.setattr(demo, "train_and_verify", lambda url, out, settings, seed, say: trained.append(
-        (url, out, settings.max_steps, seed)) or "outcome")
+    monkeypatch.setattr(demo, "train_and_verify", lambda url, out, settings, seed, say, campaign_id: trained.append(
+        (url, out, settings.max_steps, seed, campaign_id)) or "outcome")
     config = tmp_path / "demo.yaml"
     config.write_text(yaml.safe_dump({
         "name": "demo-test", "sources": [{"path": str(sample_repo)}], "languages": ["Python", "Go"],
         "budgets": {"max_pairs": 4}, "concurrency": 1, "sampling": {"candidates": 2, "seed": 3},
         "memory": {"enabled": False}, "execution": {"enabled": False}, "training": {"max_steps": 2},
+        "judge": {"preferences_from_scores": True},  # no tests run here: the judge alone ranks the candidates
     }))
     monkeypatch.setattr(demo, "DEMO_CONFIG", config)
     return config, trained
@@ -53,7 +54,8 @@ def test_run_demo_runs_the_campaign_exports_both_datasets_and_trains(scripted_de
     assert result.sft.card_path.is_file() and result.dpo.card_path.is_file()
     assert said == [f"exported 4 accepted pairs: {result.sft.data_path}",
                     f"exported 4 preference pairs (chosen vs rejected candidates): {result.dpo.data_path}"]
-    assert trained == [(result.campaign.database_url, out, 2, 3)] and result.training == "outcome"
+    assert trained == [(result.campaign.database_url, out, 2, 3, result.campaign.campaign_id)]
+    assert result.training == "outcome"
     assert result.database == out / "polyforge.db" and result.database.is_file()
 
 
@@ -66,3 +68,21 @@ def test_polyforge_demo_prints_the_summary_tables_exports_and_the_database(scrip
     assert "campaign 1" in result.output and "judge scores per criterion" in result.output
     assert f"exported 4 accepted pairs: {out / 'export' / 'sft.jsonl'}" in result.output
     assert f"database: {out / 'polyforge.db'}" in result.output and len(trained) == 1
+
+
+def test_the_demo_says_why_it_did_not_train_when_too_few_pairs_were_accepted(scripted_demo, tmp_path, monkeypatch):
+    from polyforge.training.datasets import TooFewAccepted
+
+    def refuse(url, out, settings, seed, say, campaign_id):
+        raise TooFewAccepted(f"campaign {campaign_id}: 2 accepted pair(s), fewer than the 4 SFT needs")
+
+    monkeypatch.setattr(demo, "train_and_verify", refuse)
+    @contextmanager
+    def watch():
+        yield CampaignProgress()
+
+    said = []
+    result = demo.run_demo(tmp_path / "out", demo.DemoHooks(watch, say=said.append), scripted_demo[0])
+    assert result.training is None
+    assert said[-1] == f"training skipped: campaign {result.campaign.campaign_id}: 2 accepted pair(s), fewer than " \
+                       "the 4 SFT needs"
