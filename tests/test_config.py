@@ -15,7 +15,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_example_config_loads_and_resolves_sources_against_its_folder():
     config = load_config(ROOT / "examples" / "campaign.yaml")
-    assert config.sources[0].path == (ROOT / "examples" / "sample_repo").resolve()
+    assert config.sources[0].instructions == (ROOT / "examples" / "tasks.jsonl").resolve()
+    assert config.sources[1].path == (ROOT / "examples" / "sample_repo").resolve()
     assert config.models.generator.backend == "embedded"
     assert config.judge_model is config.models.generator
 

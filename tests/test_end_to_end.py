@@ -57,8 +57,10 @@ def test_run_export_train(tmp_path, sample_repo):
     assert all([m["role"] for m in line["messages"]] == ["user", "assistant"] for line in lines)
 
     preferences = db.execute("select count(*) from preference").fetchone()[0]
+    # SmolLM2 rarely writes code that passes its tests: training on every judged pair is asked for, and said.
     output = polyforge("train", str(tmp_path / "out"), "--out", str(tmp_path / "train"), "--config", str(config),
-                       env=env)
+                       "--include-unaccepted", env=env)
+    assert "judged pairs, accepted or not" in output and "as training.include_unaccepted asks" in output
     assert "loads with AutoModelForCausalLM.from_pretrained" in output
     assert (tmp_path / "train" / "sft" / "model" / "config.json").is_file()
     if preferences:
