@@ -226,11 +226,13 @@ class CampaignRunner:
 
 
 def _source_records(config: CampaignConfig, report: IngestReport) -> Iterator[SnippetRecord]:
-    """The snippets of the code sources, then the tasks of the instruction datasets."""
+    """The tasks of the instruction datasets, then the snippets of the code sources: stored in that order, a
+    language's given tasks are scheduled before its snippets (they need no instruction written), so a per-language
+    cap (budgets.max_snippets_per_language) takes tasks first."""
+    yield from stream_instructions(config.sources, report, config.languages)
     code = [source.location for source in config.sources if source.instructions is None]
     if code:
         yield from stream_snippets(code, config.ingest, report, config.languages)
-    yield from stream_instructions(config.sources, report, config.languages)
 
 
 StoreItem = Callable[[ItemResult], Awaitable[list[StoredPair]]]  # stores a finished item in one transaction
