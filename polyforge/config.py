@@ -155,6 +155,11 @@ class ModelConfig(_Strict):
 class ModelsConfig(_Strict):
     generator: ModelConfig = Field(default_factory=ModelConfig, description="Writes instructions and answers.")
     judge: ModelConfig | None = Field(default=None, description="Scores pairs; defaults to the generator.")
+    tester: ModelConfig | None = Field(
+        default=None,
+        description="Writes the unit tests the sandbox runs; defaults to the generator. Its tests decide what is "
+        "accepted, so a stronger model pays here first (BENCHMARKS.md: tests each model writes).",
+    )
     second_judge: ModelConfig | None = Field(
         default=None,
         description=(

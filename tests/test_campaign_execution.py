@@ -275,3 +275,31 @@ def test_until_a_pass_a_tester_failure_after_a_refused_round_ends_the_item_clean
         pair = session.scalars(select(Pair)).one()
         assert pair.error == "tester: reply is prose, not code" and pair.executions == []
         assert pair.status == "flagged" and pair.flag_reason == "no passing tests" and "sum(xs)" in pair.answer
+
+
+def test_a_tester_model_of_its_own_writes_the_tests(sample_repo, tmp_path, db_url, criteria):
+    """models.tester: the tests come from the tester's backend, everything else from the generator's."""
+    generator = ScriptedBackend(pipeline_script(lambda m: uniform_scores(8, criteria)), name="generator-double")
+    tester = ScriptedBackend(pipeline_script(lambda m: uniform_scores(8, criteria)), name="tester-double")
+    config = campaign(sample_repo, tmp_path, db_url, budgets={"max_pairs": 1}, concurrency=1)
+    asyncio.run(CampaignRunner(config, backends=(generator, generator, None, tester)).run())
+    assert [stage_of(m) for m, _ in tester.calls] == ["tester"]
+    assert "tester" not in [stage_of(m) for m, _ in generator.calls]
+    with session_factory(open_engine(db_url))() as session:
+        assert session.scalars(select(Pair)).one().execution_status == "passed"
+
+
+def test_backends_are_shared_by_roles_of_the_same_model(tmp_path):
+    from polyforge.generation.wiring import Backends
+
+    def models(**roles):
+        server = {"backend": "openai", "base_url": "http://127.0.0.1:9/v1"}
+        return CampaignConfig.model_validate({"sources": [{"path": str(tmp_path)}], "models": {
+            role: {**server, "model": name} for role, name in roles.items()}})
+
+    same_as_judge = Backends.from_config(models(generator="small", judge="large", tester="large"))
+    assert same_as_judge.tester is same_as_judge.judge and same_as_judge.test_writer is same_as_judge.judge
+    default = Backends.from_config(models(generator="small"))
+    assert default.tester is None and default.test_writer is default.generator
+    own = Backends.from_config(models(generator="small", judge="large", tester="medium"))
+    assert own.tester not in (own.generator, own.judge) and len(own.distinct()) == 3

@@ -165,7 +165,7 @@ class CampaignRunner:
         try:
             agents = language_agents(config, backends.generator, languages, banks, self.prompts)
             judge = judge_agent(config, backends, self.checklist, self.prompts)
-            runner = item_runner(config, backends.generator, agents, judge, self.taxonomy, executor, self.prompts)
+            runner = item_runner(config, backends.test_writer, agents, judge, self.taxonomy, executor, self.prompts)
             provenance = self._provenance(result, backends.generator.name, judge.model_names)
 
             async def store_here(outcome: ItemResult) -> list[StoredPair]:

@@ -94,7 +94,7 @@ class LanguageWorker:
         agents = language_agents(self.config, self.backends.generator, languages, self.banks, prompts)
         self.judge = judge_agent(self.config, self.backends, checklist, prompts)
         self.executor = execution_pool(self.config, RaySandboxPool)
-        self.runner = item_runner(self.config, self.backends.generator, agents, self.judge, taxonomy, self.executor,
+        self.runner = item_runner(self.config, self.backends.test_writer, agents, self.judge, taxonomy, self.executor,
                                   prompts)
 
     def pid(self) -> int:

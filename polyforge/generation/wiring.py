@@ -24,17 +24,27 @@ class Backends(NamedTuple):
     generator: ChatBackend
     judge: ChatBackend
     second_judge: ChatBackend | None = None
+    tester: ChatBackend | None = None  # None: the generator writes the tests
 
     @classmethod
     def from_config(cls, config: CampaignConfig, on_notice: Callable[[str], None] = lambda message: None) -> Backends:
-        """One backend per role (the judge shares the generator's when it is the same model); `on_notice`
+        """One backend per role (a role of the same model as an earlier one shares its backend); `on_notice`
         hears of endpoint outages."""
         models = config.models
         generator = create_backend(models.generator, "generator", on_notice)
         judge = (generator if models.judge in (None, models.generator)
                  else create_backend(models.judge, "judge", on_notice))
         second = create_backend(models.second_judge, "second_judge", on_notice) if models.second_judge else None
-        return cls(generator, judge, second)
+        if models.tester in (None, models.generator):
+            tester = None
+        else:
+            tester = judge if models.tester == models.judge else create_backend(models.tester, "tester", on_notice)
+        return cls(generator, judge, second, tester)
+
+    @property
+    def test_writer(self) -> ChatBackend:
+        """The backend that writes the tests: the tester's, else the generator's."""
+        return self.tester or self.generator
 
     def distinct(self) -> list[ChatBackend]:
         """Each backend once, for closing."""
@@ -79,10 +89,10 @@ def execution_pool(config: CampaignConfig, pool: type[ExecutionPool] = Execution
     return pool(Sandbox(limits, compile_cache_mb=settings.compile_cache_mb), settings.workers, cache, settings.repeats)
 
 
-def item_runner(config: CampaignConfig, generator: ChatBackend, agents: Mapping[str, LanguageAgent],
+def item_runner(config: CampaignConfig, test_writer: ChatBackend, agents: Mapping[str, LanguageAgent],
                 judge: JudgeAgent, taxonomy: Taxonomy | None, executor: ExecutionPool | None,
                 prompts: PromptLibrary) -> ItemRunner:
     """The item runner for this campaign: the item graph compiled over its agents, judge, tester and sandbox;
-    the generator writes the tests."""
-    tester = TesterAgent(generator, config.sampling.tester, prompts) if executor is not None else None
+    `test_writer` (models.tester, else the generator) writes the tests."""
+    tester = TesterAgent(test_writer, config.sampling.tester, prompts) if executor is not None else None
     return ItemRunner(build_item_graph(agents, judge, item_settings(config), taxonomy, tester, executor))
