@@ -233,7 +233,7 @@ def test_a_config_without_a_judge_model_measures_its_generator(capsys):
     judge = bench_judge(EXAMPLE_CONFIG, None, None, None, None, 4096, None)
     assert judge.model.backend == "embedded" and judge.second is None
     assert judge.settings.rationales is False and judge.checklist == "default"
-    assert "no models.judge; the generator judges (embedded)" in " ".join(capsys.readouterr().out.split())
+    assert "no models.judge; the generator judges (embedded, qwen2.5-coder-0.5b)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_server_options_build_an_openai_judge_with_rationales_unless_told_otherwise():
