@@ -73,6 +73,16 @@ def test_resolve_takes_a_known_name_a_path_or_nothing(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_demos_coder_ships_with_polyforge_and_its_parts_form_the_pinned_gguf(tmp_path, monkeypatch):
+    """Qwen2.5-Coder-0.5B's six chunk packages are dependencies: assembled anew, they match the pinned sha256."""
+    assert models.missing_parts(models.QWEN25_CODER_05B) == []
+    monkeypatch.setenv(models.CACHE_ENV, str(tmp_path))
+    path = models.assemble(models.QWEN25_CODER_05B)
+    assert path.stat().st_size == 491_400_064 and path.read_bytes()[:4] == b"GGUF"
+    assert models.resolve("qwen2.5-coder-0.5b") == (path, "Qwen2.5-Coder-0.5B-Instruct")
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(models.missing_parts(models.QWEN25_CODER_15B) != [],
                     reason="Qwen2.5-Coder-1.5B's chunk packages are not installed (make qwen)")
 def test_the_real_qwen_parts_form_the_pinned_gguf(tmp_path, monkeypatch):
