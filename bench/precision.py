@@ -92,7 +92,7 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
         "models": {"generator": {"backend": "embedded", "model": args.model}, **({"judge": judge} if judge else {})},
         "sampling": {"seed": 11, "candidates": args.candidates,
                      "candidates_until_pass": arm == "verified" and args.candidates > 1,
-                     "answer": {"temperature": 0.4, "max_tokens": 512}, "tester": {"max_tokens": 384}},
+                     "answer": {"temperature": 0.4, "max_tokens": 512}, "tester": {"max_tokens": 512}},
         "budgets": {"max_pairs": 10_000},
         "memory": {"enabled": False},  # every task is answered: novelty against earlier tasks would skip some
         "coverage": {"classify": False},
