@@ -13,7 +13,8 @@ from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.agents.gates import answer_gate, instruction_gate
 from polyforge.agents.judge import JudgeBudgetError, judge_sampling, judge_token_budget
 from polyforge.config import JudgeConfig, StageSampling, load_config
-from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_graph import build_item_graph, run_item
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import Provenance, pair_from_state, preferences
 from polyforge.languages import grammar_names

@@ -13,7 +13,8 @@ from factories import campaign_with_snippets, pair
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, JudgeConfig, StageSampling, load_config
-from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_graph import build_item_graph, run_item
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import stage_completions
 from polyforge.generation.campaign import CampaignRunner

@@ -9,7 +9,8 @@ import pytest
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent
 from polyforge.config import GatesConfig, JudgeConfig, StageSampling
-from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_graph import build_item_graph, run_item
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import preferences, stage_completions
 from polyforge.llm import LLMError

@@ -10,7 +10,8 @@ from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput
 from polyforge.config import JudgeConfig, StageSampling
 from polyforge.generation.budget import Budget
-from polyforge.generation.item_graph import ItemSettings, ItemSteps, build_item_graph
+from polyforge.generation.item_graph import build_item_graph
+from polyforge.generation.item_steps import ItemSettings, ItemSteps
 from polyforge.generation.item_runner import TRANSFER_SEED_STRIDE, ItemRunner
 from polyforge.generation.item_state import ContractError, ItemState, Step, WorkItem
 from polyforge.generation.recorder import Provenance, pair_from_state

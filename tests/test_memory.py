@@ -12,7 +12,8 @@ from sqlalchemy import select
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.agents import JudgeAgent, LanguageAgent, StageOutput
 from polyforge.config import CampaignConfig, StageSampling
-from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_graph import build_item_graph, run_item
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.campaign import CampaignRunner
 from polyforge.memory import MemoryBank, MemoryBankError, shared_embedder
@@ -167,7 +168,7 @@ def test_near_duplicates_in_flight_together_are_admitted_once(checklist):
     """Items run check_novelty on executor threads. Searching and then adding without one lock let every
     one of these near duplicates pass (each searched before any had added: the test fails that way);
     `MemoryBank.admit` checks and adds atomically, so exactly one gets in and ids stay unique."""
-    from polyforge.generation.item_graph import ItemSteps
+    from polyforge.generation.item_steps import ItemSteps
     from polyforge.generation.item_state import ItemState
 
     bank = _SlowSearchBank(_AxisEmbedder())

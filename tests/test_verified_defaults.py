@@ -19,7 +19,8 @@ from polyforge.agents.judge import UNTESTABLE, UNTESTED
 from polyforge.cli import app
 from polyforge.config import CampaignConfig, ConfigError, JudgeConfig, StageSampling, load_config
 from polyforge.generation.campaign import CampaignRunner
-from polyforge.generation.item_graph import ItemSettings, build_item_graph, run_item
+from polyforge.generation.item_graph import build_item_graph, run_item
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.generation.item_state import WorkItem
 from polyforge.generation.recorder import preferences
 from polyforge.sandbox import Execution, Status
@@ -133,7 +134,7 @@ def judged_state(executions: list[Status], scores: list[float]):
     """A finished item's state with one candidate per entry; the chosen one is the first that passed, else the
     highest scored (as the judge step picks)."""
     from polyforge.agents import Verdict
-    from polyforge.generation.item_graph import best_candidate
+    from polyforge.generation.item_steps import best_candidate
     from polyforge.generation.item_state import ItemState
 
     candidates = [StageOutput(text=f"answer {index}", template="answer", template_hash="h")

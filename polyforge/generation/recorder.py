@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.agents import StageOutput, Verdict
 from polyforge.checklists import Checklist
-from polyforge.generation.item_graph import passed
+from polyforge.generation.item_steps import passed
 from polyforge.generation.item_runner import ItemResult
 from polyforge.generation.item_state import GATE, ItemState
 from polyforge.llm import Completion

@@ -9,8 +9,9 @@ from typing import NamedTuple
 from polyforge.agents import JudgeAgent, LanguageAgent, TesterAgent
 from polyforge.checklists import Checklist
 from polyforge.config import CampaignConfig
-from polyforge.generation.item_graph import ItemSettings, build_item_graph
+from polyforge.generation.item_graph import build_item_graph
 from polyforge.generation.item_runner import ItemRunner
+from polyforge.generation.item_steps import ItemSettings
 from polyforge.ingest.decontamination import benchmarks_of
 from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend, create_backend
