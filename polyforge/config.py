@@ -92,7 +92,8 @@ class ModelConfig(_Strict):
     `make vllm` on a CPU machine), batching every request in flight.
     """
 
-    backend: Literal["embedded", "openai", "vllm"] = "embedded"
+    backend: Literal["embedded", "openai", "vllm"] = Field(
+        default="embedded", description="embedded (in process), openai (a server) or vllm (vLLM's engine in process).")
     model: Annotated[str | None, NAME_OR_PATH] = Field(
         default=None,
         description="Model name sent to the server (openai); for embedded a GGUF file path or a known model's name, "
@@ -153,6 +154,8 @@ class ModelConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
+    """The models of a campaign, by role; the roles that name none use the generator."""
+
     generator: ModelConfig = Field(default_factory=ModelConfig, description="Writes instructions and answers.")
     judge: ModelConfig | None = Field(default=None, description="Scores pairs; defaults to the generator.")
     tester: ModelConfig | None = Field(
@@ -170,9 +173,11 @@ class ModelsConfig(_Strict):
 
 
 class StageSampling(_Strict):
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    top_p: float = Field(default=0.95, gt=0, le=1)
-    max_tokens: int = Field(default=256, ge=1)
+    """How one stage samples from its model."""
+
+    temperature: float = Field(default=0.7, ge=0, le=2, description="Sampling temperature (0: greedy).")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling: the probability mass drawn from.")
+    max_tokens: int = Field(default=256, ge=1, description="Most completion tokens of one reply.")
     stop: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list, description="Generation ends before the first of these strings (left out of the reply).")
 
@@ -180,7 +185,9 @@ class StageSampling(_Strict):
 class SamplingConfig(_Strict):
     """Sampling per stage: instructions want variety, the judge wants determinism."""
 
-    instruction: StageSampling = Field(default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160))
+    instruction: StageSampling = Field(
+        default_factory=lambda: StageSampling(temperature=0.8, max_tokens=160),
+        description="The sampling of instructions, and of a discussion's critiques, revisions and transfers.")
     answer: StageSampling = Field(
         default_factory=lambda: StageSampling(temperature=0.5, max_tokens=320),
         description="The answer's sampling. Leave `stop` out and the reply ends with its code block (the prompt asks "
@@ -226,6 +233,8 @@ class SamplingConfig(_Strict):
 
 
 class BudgetConfig(_Strict):
+    """How much a run may make and spend; the next run of the same config goes on from there."""
+
     max_pairs: int = Field(default=20, ge=1, description="Stop scheduling work items after this many pairs.")
     max_tokens: int | None = Field(default=None, ge=1, description="Stop scheduling once this many tokens were spent.")
     max_snippets_per_language: int | None = Field(
@@ -234,6 +243,8 @@ class BudgetConfig(_Strict):
 
 
 class JudgeConfig(_Strict):
+    """How pairs are judged, and what routes them to accepted, rejected or flagged."""
+
     checklist: Annotated[str, NAME_OR_PATH] = Field(
         default="default", description="A checklist name in polyforge/checklists/ or a path to a checklist YAML file."
     )
@@ -357,7 +368,7 @@ class IngestConfig(_Strict):
 class MemoryConfig(_Strict):
     """Each language agent's memory bank: few-shot examples and a novelty check (FAISS)."""
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Keep memory banks (off: no few-shot examples, no novelty check).")
     folder: Annotated[Path | None, RELATIVE] = Field(
         default=None, description="Where banks are saved (default: OUTPUT_DIR/memory); share it across campaigns."
     )
@@ -462,9 +473,9 @@ class ExecutionConfig(_Strict):
     and a passing candidate beats a failing one (also in DPO preferences)."""
 
     enabled: bool = Field(default=True, description="Write tests for each answer and run the candidates in the sandbox.")
-    cpu_seconds: int = Field(default=10, ge=1)
-    wall_seconds: float = Field(default=20.0, gt=0)
-    memory_mb: int = Field(default=512, ge=16)
+    cpu_seconds: int = Field(default=10, ge=1, description="CPU seconds one sandbox step (compile or run) may use.")
+    wall_seconds: float = Field(default=20.0, gt=0, description="Wall-clock seconds one sandbox step may take.")
+    memory_mb: int = Field(default=512, ge=16, description="Memory of all of a run's processes together, in MB.")
     workers: int | None = Field(default=None, ge=1, description="Sandbox runs in parallel (default: one per core).")
     repeats: int = Field(default=1, ge=1, le=10, description="Runs per candidate; more than 1 detects flaky results.")
     cache: bool = Field(default=True, description="Reuse results of identical runs (OUTPUT_DIR/sandbox-cache.db).")
@@ -541,7 +552,7 @@ class TrainingConfig(_Strict):
     `LoraConfig`), built in `polyforge/training/common.py`.
     """
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="Train after `polyforge demo` (off: the demo stops at the export).")
     base_model: Annotated[str, NAME_OR_PATH] = Field(
         default="embedded",
         description="'embedded' (the bundled SmolLM2), a known embedded model's name (e.g. qwen2.5-coder-0.5b), each "
@@ -559,8 +570,8 @@ class TrainingConfig(_Strict):
     max_length: int = Field(default=384, ge=32, description="Tokens per example.")
     learning_rate: float = Field(default=2e-5, gt=0, description="SFT peak learning rate.")
     dpo_steps: int = Field(default=2, ge=0, description="DPO steps on the SFT model (0: no DPO); needs preferences.")
-    dpo_beta: float = Field(default=0.1, gt=0)
-    dpo_learning_rate: float = Field(default=5e-7, gt=0)
+    dpo_beta: float = Field(default=0.1, gt=0, description="DPO's beta: how far the model may move from the SFT model.")
+    dpo_learning_rate: float = Field(default=5e-7, gt=0, description="DPO peak learning rate.")
     mix: dict[str, float] = Field(
         default={},
         description="Shares of the SFT stages' examples per language (or per source repository, with mix_by), "
@@ -631,7 +642,9 @@ class TrainingConfig(_Strict):
 class CampaignConfig(_Strict):
     """A generation campaign: where code comes from, which models, how much, and what passes."""
 
-    name: str = Field(default="campaign", min_length=1)
+    name: str = Field(
+        default="campaign", min_length=1,
+        description="The campaign's name: a run of a config resumes the newest campaign of this name in its database.")
     output_dir: Annotated[Path, RELATIVE] = Field(default=Path("runs/campaign"),
                                                   description="Database, exports and models go here.")
     database_url: str | None = Field(

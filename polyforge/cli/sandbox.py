@@ -86,7 +86,7 @@ def selftest(
         help="A McEval data folder (one <Language>.jsonl per language); default: the bundled copy.")] = None,
     language: Annotated[Optional[list[str]], typer.Option(help="Only these languages (repeat the option).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N tasks per language.")] = None,
-    workers: Annotated[int, typer.Option(help="Runs in parallel.")] = os.cpu_count() or 1,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Runs in parallel (default: one per core).")] = None,
     broken: Annotated[bool, typer.Option(help="Also check that deliberately broken solutions fail.")] = True,
     min_pass_rate: Annotated[float, typer.Option(help="Exit with code 1 below this reference pass rate.")] = 0.95,
 ) -> None:
@@ -100,7 +100,7 @@ def selftest(
         _fail(str(exc))
     with progress() as display:
         bar = display.add_task("McEval tasks", total=len(tasks))
-        reports = run_tasks(Sandbox(), tasks, broken, workers, on_done=lambda _: display.advance(bar))
+        reports = run_tasks(Sandbox(), tasks, broken, workers or os.cpu_count() or 1, on_done=lambda _: display.advance(bar))
     table = Table(title=f"McEval through the sandbox ({mceval_dir})",
                   caption="pass rate: among the tasks without a known McEval defect (listed below the table)")
     for column in ("language", "tasks", "reference passed", "McEval defects", "pass rate", "broken failed",
