@@ -21,7 +21,7 @@ from polyforge.generation.campaign import CampaignRunner
 from polyforge.generation.scheduler import pick_peers
 from polyforge.storage import Discussion, Pair, PromptVersion, open_engine, session_factory
 from polyforge.export import ExportFilter, iter_sft_records
-from polyforge.storage.report import synergy
+from polyforge.storage.synergy import synergy
 
 ITEM = WorkItem(snippet_id=1, language="Python", path="a.py", code="def total(xs):\n    return sum(xs)\n", seed=3,
                 peers=("Rust", "Go"))

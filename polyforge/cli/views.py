@@ -19,18 +19,16 @@ from polyforge.storage import EndpointUsage, session_scope
 from polyforge.storage.endpoint_usage import endpoint_usage
 from polyforge.storage.report import (
     CriterionDistribution,
-    StageCost,
-    Synergy,
     campaign_models,
     campaign_progress,
     criterion_distributions,
     flag_reason_counts,
     gate_drops,
     language_summaries,
-    stage_costs,
-    synergy,
     total_summary,
 )
+from polyforge.storage.spending import StageCost, stage_costs
+from polyforge.storage.synergy import Synergy, synergy
 from polyforge.terms import PairStatus
 
 PROGRESS_STATUSES = (PairStatus.accepted, PairStatus.flagged, PairStatus.rejected, PairStatus.failed)

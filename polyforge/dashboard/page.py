@@ -23,9 +23,9 @@ from polyforge.storage.report import (
     final_scores_by_language,
     flag_reason_counts,
     language_summaries,
-    stage_costs,
-    synergy,
 )
+from polyforge.storage.spending import stage_costs
+from polyforge.storage.synergy import synergy
 from polyforge.terms import CampaignStatus
 
 HERE = Path(__file__).parent
