@@ -12,8 +12,6 @@ from polyforge.storage.db import (
     session_scope,
 )
 from polyforge.storage.models import (
-    ApiToken,
-    Assignment,
     Base,
     Campaign,
     ChecklistVersion,
@@ -23,14 +21,10 @@ from polyforge.storage.models import (
     JudgeScore,
     Pair,
     Preference,
-    PairRevision,
     PromptVersion,
-    Review,
-    ReviewScore,
     Snippet,
-    User,
-    WebSession,
 )
+from polyforge.storage.review_models import ApiToken, Assignment, PairRevision, Review, ReviewScore, User, WebSession
 from polyforge.storage.run_models import EndpointUsage, IngestLanguageStat, IngestRun
 
 __all__ = [

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import ApiToken, Assignment, PairRevision, Review, User, WebSession
+from polyforge.storage.review_models import ApiToken, Assignment, PairRevision, Review, User, WebSession
 
 ROLES = ("annotator", "admin")
 MIN_PASSWORD_LENGTH = 8

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import Assignment, Pair, Review, User
+from polyforge.storage.models import Pair
+from polyforge.storage.review_models import Assignment, Review, User
 from polyforge.storage.reviews import QueueFilter
 
 DEFAULT_OVERLAP = 2

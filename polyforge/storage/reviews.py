@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from polyforge.storage.models import Assignment, Discussion, JudgeScore, Pair, Review, ReviewScore
+from polyforge.storage.models import Discussion, JudgeScore, Pair
+from polyforge.storage.review_models import Assignment, Review, ReviewScore
 from polyforge.storage.verdicts import VERDICTS, disputed, final_verdict
 from polyforge.terms import PairStatus
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from polyforge.storage.models import Pair, PairRevision, Preference
+from polyforge.storage.models import Pair, Preference
+from polyforge.storage.review_models import PairRevision
 from polyforge.terms import PreferenceKind
 
 FIELDS = ("instruction", "answer")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from polyforge.storage.models import Assignment, Pair, Review, ReviewScore
+from polyforge.storage.models import Pair
+from polyforge.storage.review_models import Assignment, Review, ReviewScore
 from polyforge.terms import PairStatus
 
 VERDICTS = ("accept", "reject")
