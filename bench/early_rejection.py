@@ -37,8 +37,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from peer import (ANSWER_MAX_TOKENS, RunRow, add_workspace_options, bench_server, peer_workspace, run_polyforge,
-                  warm_up)
+from peer import ANSWER_MAX_TOKENS, run_polyforge
+from peer_servers import RunRow, bench_server, warm_up
+from peer_snippets import add_workspace_options, peer_workspace
 
 from polyforge.llm.models import ModelUnavailable, resolve
 

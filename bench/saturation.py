@@ -30,20 +30,9 @@ from pathlib import Path
 
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
-from peer import (
-    ANSWER_MAX_TOKENS,
-    SERVED_NAME,
-    TEMPERATURE,
-    TOP_P,
-    PeerSnippet,
-    Server,
-    add_workspace_options,
-    bench_server,
-    peer_workspace,
-    run_polyforge,
-    warm_up,
-    work_items,
-)
+from peer import ANSWER_MAX_TOKENS, TEMPERATURE, TOP_P, run_polyforge, work_items
+from peer_servers import SERVED_NAME, Server, bench_server, warm_up
+from peer_snippets import PeerSnippet, add_workspace_options, peer_workspace
 
 from polyforge.llm.openai_backend import OpenAICompatibleBackend
 
