@@ -35,7 +35,7 @@ from sqlalchemy import select
 from polyforge.config import load_config
 from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.sandbox import Sandbox, Status
-from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks, split_of
+from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks
 from polyforge.storage import ExecutionRecord, Pair, Snippet, session_scope
 from polyforge.terms import PairStatus
 from polyforge.training.hidden_tests import run_hidden_tests
@@ -76,7 +76,7 @@ def instruction_rows(languages: list[str], per_language: int) -> list[dict]:
     """The first `per_language` tasks of McEval's instruction split in each language, as instruction rows."""
     rows = []
     for language in languages:
-        tasks = [task for task in load_tasks(bundled_mceval(), [language]) if split_of(task.task_id) == INSTRUCTION_SPLIT]
+        tasks = load_tasks(bundled_mceval(), [language], split=INSTRUCTION_SPLIT)
         rows += [{"id": task.task_id, "language": task.language, "instruction": task.instruction}
                  for task in tasks[:per_language]]
     return rows

@@ -26,7 +26,7 @@ from polyforge.agents.test_evidence import shared_interface, vacuity, without_cl
 from polyforge.config import ModelConfig, SamplingConfig
 from polyforge.llm import create_backend
 from polyforge.sandbox import Status
-from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks, mutate, split_of
+from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks, mutate
 from polyforge.sandbox.pool import ExecutionPool, Job
 
 DEFAULT_LANGUAGES = ("Python", "JavaScript", "C++", "Rust", "Shell")
@@ -87,7 +87,7 @@ def main() -> int:
     languages = [name.strip() for name in args.languages.split(",") if name.strip()]
     tasks = []
     for language in languages:
-        chosen = [task for task in load_tasks(bundled_mceval(), [language]) if split_of(task.task_id) == INSTRUCTION_SPLIT]
+        chosen = load_tasks(bundled_mceval(), [language], split=INSTRUCTION_SPLIT)
         tasks += chosen[:args.tasks]
     print(f"{len(tasks)} McEval tasks ({', '.join(languages)}), tests written by each model", flush=True)
     results = [asyncio.run(bench_model(model.strip(), tasks, args.max_tokens))

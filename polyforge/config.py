@@ -543,6 +543,14 @@ class StageEvaluationConfig(_Strict):
     languages: list[str] = Field(default=[], description="Only these languages of the benchmark (default: all).")
     limit: int | None = Field(default=20, ge=1, description="Tasks per language.")
     max_new_tokens: int = Field(default=256, ge=16, description="Tokens each completion may take.")
+    split: Literal["evaluation", "instructions", "all"] = Field(
+        default="evaluation",
+        description="McEval's tasks to evaluate on: 'evaluation' (held out: task numbers 0, 2 and 4 modulo 5), "
+        "'instructions' (those campaigns may draw on) or 'all'. HumanEval has no split.")
+    prompting: Literal["auto", "chat", "completion"] = Field(
+        default="auto",
+        description="'chat': the task in words through the model's chat template, the reply's code block runs; "
+        "'completion': the model continues the code prompt; 'auto': chat when the tokenizer has a template.")
 
 
 class TrainingConfig(_Strict):
@@ -615,6 +623,11 @@ class TrainingConfig(_Strict):
         "base model with the adapter merged in; the next stage starts from base plus adapter either way.",
     )
     fim: FimConfig = Field(default_factory=FimConfig, description="Fill-in-the-middle samples mixed into SFT.")
+    held_out_benchmarks: list[str] = Field(
+        default=["humaneval", "mceval"],
+        description="Benchmarks whose evaluation tasks no training row may share a word 10-gram with ('humaneval', "
+        "'mceval' or a McEval data folder); such rows are dropped before training and counted in the run summary. "
+        "[]: no check.")
     include_unaccepted: bool = Field(
         default=False,
         description="Train the SFT stage on every judged pair, accepted or not (flagged and rejected included). "

@@ -18,13 +18,18 @@ def test_train_evaluates_the_base_and_each_stage(tmp_path, tiny_model):
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["train", database, "--out", str(out), "--config", str(config)])
     assert result.exit_code == 0, result.output
-    assert "pass@1 on humaneval (2 tasks, greedy)" in result.output
+    assert "pass@1 on humaneval (2 tasks, greedy; 95% bootstrap interval)" in result.output
     header = next(line for line in result.output.splitlines() if "language" in line)
     assert header.index("base") < header.index("sft") < header.index("dpo")
     evaluation = json.loads((out / "summary.json").read_text())["evaluation"]
     assert (evaluation["benchmark"], evaluation["tasks"]) == ("humaneval", 2)
     assert list(evaluation["pass_at_1"]) == ["base", "sft", "dpo"]
-    assert all(set(row) == {"Python", "all"} and 0 <= row["all"] <= 1 for row in evaluation["pass_at_1"].values())
+    for row in evaluation["pass_at_1"].values():
+        assert set(row) == {"Python", "all"} and row["all"]["tasks"] == 2
+        assert row["all"]["low"] <= row["all"]["pass_at_1"] <= row["all"]["high"]
+    assert len(evaluation["tasks_sha256"]) == 64 and evaluation["split"] == "evaluation"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["held_out"] == {"benchmarks": ["humaneval", "mceval"], "dropped": {}}
 
 
 def test_a_benchmark_that_cannot_run_fails_before_training(tmp_path, tiny_model):

@@ -45,13 +45,17 @@ def print_calibration(report: CalibrationReport) -> None:
 
 
 def pass_at_1_table(benchmark: str, tasks: int, reports: list) -> Table:
-    """pass@1 per language (rows) and model (columns), with the passed/total counts."""
-    table = Table(title=f"pass@1 on {benchmark} ({tasks} tasks, greedy)")
+    """pass@1 per language (rows) and model (columns), with its 95% bootstrap interval and the passed/total counts."""
+    table = Table(title=f"pass@1 on {benchmark} ({tasks} tasks, greedy; 95% bootstrap interval)")
     table.add_column("language")
     for report in reports:
         table.add_column(report.model, justify="right")
     for name in [*reports[0].languages, None]:
-        cells = [f"{r.pass_at_1(name):.1%} ({'/'.join(map(str, r.counts(name)))})" for r in reports]
+        cells = []
+        for report in reports:
+            low, high = report.interval(name)
+            passed, total = report.counts(name)
+            cells.append(f"{report.pass_at_1(name):.1%} [{low:.0%}, {high:.0%}] ({passed}/{total})")
         table.add_row(name or "all", *cells, end_section=name is None)
     return table
 

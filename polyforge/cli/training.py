@@ -46,7 +46,7 @@ def train(
     a run summary (OUT/summary.json), and with training.evaluation a pass@1 table of every stage."""
     from polyforge.config import TrainingConfig
     from polyforge.training.common import NoTrainableExamples, TrainingSetupError, deepspeed_config_file
-    from polyforge.training.evaluation import EvaluationError
+    from polyforge.training.benchmarks import EvaluationError
     from polyforge.training.launch import LaunchOptions, launch
     from polyforge.training.datasets import TooFewAccepted
     from polyforge.training.recipe import UnknownCampaign, read_outcome, train_campaign, verify_final_model
@@ -88,7 +88,7 @@ def train(
                 return  # rank 0's machine holds the models and the summary
             outcome = read_outcome(out)
     except (*USER_ERRORS, TrainingSetupError, NoTrainableExamples, ChatTemplateMissing, TooFewAccepted,
-            UnknownCampaign) as exc:
+            UnknownCampaign, EvaluationError) as exc:
         fail(str(exc))
     verify_final_model(outcome, console.print)
     if settings.evaluation.benchmark:
@@ -99,7 +99,7 @@ def train(
 def evaluate_after_training(outcome, settings, out: Path) -> None:
     """pass@1 of the base model and each stage's model on the configured benchmark: one table, also in the summary."""
     from polyforge.sandbox.doctor import SandboxMissing
-    from polyforge.training.evaluation import EvaluationError
+    from polyforge.training.benchmarks import EvaluationError
     from polyforge.training.stage_evaluation import add_to_summary, evaluate_stages
 
     benchmark = settings.evaluation.benchmark
@@ -113,41 +113,87 @@ def evaluate_after_training(outcome, settings, out: Path) -> None:
             reports, tasks = evaluate_stages(outcome, settings.base_model, settings.evaluation, on_model=track)
     except (EvaluationError, SandboxMissing) as exc:
         fail(f"training finished, but training.evaluation cannot run: {exc}")
-    console.print(pass_at_1_table(benchmark, tasks, reports))
-    add_to_summary(out, benchmark, tasks, reports)
+    console.print(pass_at_1_table(benchmark, len(tasks), reports))
+    add_to_summary(out, settings.evaluation, tasks, reports)
 
 
 @app.command("eval")
 def evaluate_models(
-    models: Annotated[list[str], typer.Argument(
-        help="Model folders (e.g. runs/demo/sft/model runs/demo/dpo/model) or 'embedded'; compared side by side.")],
+    models: Annotated[Optional[list[str]], typer.Argument(
+        help="Model folders (e.g. runs/demo/sft/model runs/demo/dpo/model), 'embedded' or a known model's name, "
+        "compared side by side; leave out with --base-url.")] = None,
+    base_url: Annotated[Optional[str], typer.Option(
+        help="Evaluate a served model instead: an OpenAI-compatible server's URL (vLLM, llama.cpp, ...), e.g. "
+        "http://127.0.0.1:8000/v1.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The served model's name (with --base-url).")] = None,
+    api_key: Annotated[Optional[str], typer.Option(envvar="POLYFORGE_API_KEY", help="The server's API key.")] = None,
     benchmark: Annotated[str, typer.Option(
         help="'humaneval' (bundled, Python), 'mceval' (bundled, many languages) or a McEval data folder.")] = "humaneval",
+    split: Annotated[str, typer.Option(
+        help="McEval's tasks: 'evaluation' (held out from campaigns), 'instructions' or 'all'.")] = "evaluation",
     language: Annotated[list[str], typer.Option(help="Only these languages (repeat the option).")] = [],
     limit: Annotated[Optional[int], typer.Option(min=1, help="Tasks per language (default: all).")] = None,
-    max_new_tokens: Annotated[int, typer.Option(min=16, help="Tokens each completion may take.")] = 384,
-    batch_size: Annotated[int, typer.Option(min=1, help="Prompts the model completes at once.")] = 8,
-    out: Annotated[Optional[Path], typer.Option(help="Write every task's outcome here (JSONL).")] = None,
+    prompting: Annotated[str, typer.Option(
+        help="In-process models: 'chat' (the chat template), 'completion' (continue the code prompt) or 'auto' "
+        "(chat when the tokenizer has a template). A served model is always asked through chat.")] = "auto",
+    max_new_tokens: Annotated[int, typer.Option(min=16, help="Tokens each reply may take.")] = 384,
+    batch_size: Annotated[int, typer.Option(min=1, help="Tasks the model answers at once.")] = 8,
+    trained_on: Annotated[Optional[str], typer.Option(
+        help="The campaign the models were trained on (its folder, .db file or database URL): the benchmark's tasks "
+        "must not be among its instruction sources.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Folder for outcomes.jsonl (every reply and verdict) and results.json (pass@1 with intervals, the "
+        "benchmark's digest, the command).")] = None,
 ) -> None:
-    """pass@1 of models on a code benchmark: greedy completions, run with the tasks' tests in the sandbox."""
-    from polyforge.sandbox.doctor import SandboxMissing, require_sandbox
-    from polyforge.training.evaluation import EvaluationError, benchmark_tasks, compare_models, write_outcomes
+    """pass@1 of models on a code benchmark: greedy replies, run with the tasks' tests in the sandbox, with a 95%
+    bootstrap interval per language."""
+    import sys
 
+    from polyforge.sandbox import Sandbox
+    from polyforge.sandbox.doctor import SandboxMissing, require_sandbox
+    from polyforge.training.benchmarks import EvaluationError, benchmark_tasks, require_held_out, tasks_digest
+    from polyforge.training.completers import compare_models, served_completer
+    from polyforge.training.evaluation import evaluate, write_results
+
+    if bool(models) == bool(base_url):
+        fail("name the models to evaluate, or a served one with --base-url URL --model NAME (not both)")
+    if base_url and not model:
+        fail("--base-url needs --model: the name the server gives the model (GET URL/models lists them)")
     if out:
-        output_path(out, folder=False)
+        output_path(out, folder=True)
     try:
-        tasks = benchmark_tasks(benchmark, language, limit)
+        tasks = benchmark_tasks(benchmark, language, limit, split)
+        if trained_on:
+            require_held_out(tasks, source_ids_of(trained_on), trained_on)
         require_sandbox(sorted({task.language for task in tasks}))  # before any model loads
         with progress() as bar:
 
-            def track(model: str):  # one bar per model, started once the model is loaded
-                task = bar.add_task(f"{model}: {benchmark}", total=len(tasks))
+            def track(name: str):  # one bar per model, started once the model is loaded
+                task = bar.add_task(f"{name}: {benchmark}", total=len(tasks))
                 return lambda outcome: bar.advance(task)
 
-            reports = compare_models(models, tasks, max_new_tokens, batch_size, on_model=track)
+            if base_url:
+                completer = served_completer(base_url, model, max_new_tokens, api_key, concurrency=batch_size)
+                reports = [evaluate(model, tasks, completer, Sandbox(), batch_size=batch_size, on_done=track(model))]
+            else:
+                reports = compare_models(models, tasks, max_new_tokens, batch_size, on_model=track,
+                                         prompting=prompting)
     except (EvaluationError, SandboxMissing) as exc:
         fail(str(exc))
     console.print(pass_at_1_table(benchmark, len(tasks), reports))
     if out:
-        write_outcomes(reports, out)
-        console.print(f"outcomes: {out}")
+        write_results(reports, out, {"benchmark": benchmark, "split": split, "languages": sorted(
+            {task.language for task in tasks}), "tasks": len(tasks), "tasks_sha256": tasks_digest(tasks),
+            "served_by": base_url, "max_new_tokens": max_new_tokens, "command": ["polyforge", *sys.argv[1:]]})
+        console.print(f"results: {out / 'results.json'}, every reply: {out / 'outcomes.jsonl'}")
+
+
+def source_ids_of(campaign: str) -> set[str]:
+    """The instruction-source row ids of the newest campaign in CAMPAIGN's database."""
+    from polyforge.storage import session_scope
+    from polyforge.storage.report import latest_campaign
+    from polyforge.training.held_out import campaign_source_ids
+
+    with session_scope(database_url_of(campaign), create=False) as session:
+        newest = latest_campaign(session)
+        return campaign_source_ids(session, newest.id) if newest else set()

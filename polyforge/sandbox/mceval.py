@@ -132,8 +132,10 @@ class LanguageReport:
         return sum(r.reference.seconds + (r.broken.seconds if r.broken else 0.0) for r in self.results)
 
 
-def load_tasks(folder: Path, languages: list[str] | None = None, limit: int | None = None) -> list[Task]:
-    """Tasks of the supported languages found in `folder` (optionally only `languages`, `limit` each)."""
+def load_tasks(folder: Path, languages: list[str] | None = None, limit: int | None = None,
+               split: str | None = None) -> list[Task]:
+    """Tasks of the supported languages found in `folder` (optionally only `languages`, only one `split` (see
+    `split_of`), `limit` each)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise McEvalError(f"{folder}: no such folder (expected McEval's data/*.jsonl files)")
@@ -143,17 +145,21 @@ def load_tasks(folder: Path, languages: list[str] | None = None, limit: int | No
         path = folder / f"{stem}.jsonl"
         if not path.is_file() or (wanted and name.lower() not in wanted and stem.lower() not in wanted):
             continue
+        taken = 0
         with path.open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, 1):
-                if limit is not None and number > limit:
+                if limit is not None and taken >= limit:
                     break
                 try:
                     record = json.loads(line)
+                    if split is not None and split_of(record["task_id"]) != split:
+                        continue
+                    taken += 1
                     prompt = _line_ended(record["prompt"])
                     tasks.append(Task(record["task_id"], name, prompt + record["canonical_solution"],
                                       record["canonical_solution"], prompt, record["test"],
                                       record.get("instruction") or ""))
-                except (json.JSONDecodeError, KeyError) as exc:
+                except (json.JSONDecodeError, KeyError, ValueError) as exc:
                     raise McEvalError(f"{path}:{number}: not a McEval task ({exc})") from exc
     if not tasks:
         raise McEvalError(f"{folder}: no McEval files for the sandbox's languages ({', '.join(MCEVAL_LANGUAGES)})")
@@ -270,5 +276,7 @@ INSTRUCTION_SPLIT, EVALUATION_SPLIT = "instructions", "evaluation"
 
 def split_of(task_id: str) -> str:
     """'instructions' or 'evaluation', for a McEval task id such as 'Python/12'."""
-    number = int(task_id.rsplit("/", 1)[1])
-    return INSTRUCTION_SPLIT if number % 5 in (1, 3) else EVALUATION_SPLIT
+    digits = task_id.rsplit("/", 1)[-1]
+    if not digits.isascii() or not digits.isdigit():
+        raise ValueError(f"task id {task_id!r} does not end in /NUMBER, so it has no split")
+    return INSTRUCTION_SPLIT if int(digits) % 5 in (1, 3) else EVALUATION_SPLIT

