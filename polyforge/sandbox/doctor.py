@@ -49,9 +49,14 @@ def missing_parts(sandbox: Sandbox, lang: Toolchain) -> list[str]:
         return [f"the Python package {lang.home_package}"]
     if lang.home_query is not None and home is None:
         return [f"`{' '.join(lang.home_query)}`"]
+    libraries = sandbox.toolchains.library_folder(lang)
+    if lang.library_package is not None and libraries is None:
+        return [f"the Python package {lang.library_package}"]
     search = sandbox.toolchains.host_path(lang)
     missing = [binary for binary in lang.binaries if shutil.which(binary, path=search) is None]
-    return missing + [path for path in lang.requires_paths if not os.path.exists(os.path.join(home or "/", path))]
+    missing += [path for path in lang.requires_paths if not os.path.exists(os.path.join(home or "/", path))]
+    return missing + [f"{lang.library_package}/{path}" for path in lang.libraries
+                      if not os.path.exists(os.path.join(libraries or "/", path))]
 
 
 def toolchain_gap(sandbox: Sandbox, lang: Toolchain) -> str | None:

@@ -34,7 +34,7 @@ class Toolchain:
     test_run: tuple[str, ...] | None = None       # defaults to `run`
     support_files: dict[str, str] = field(default_factory=dict)  # written next to the program in test runs
     # Written next to the program in every run: library shims an older toolchain lacks (Scala 2.13's collection
-    # methods on Debian's Scala 2.11).
+    # methods on Debian's Scala 2.11), the script that compiles with .NET's SDK.
     compat_files: dict[str, str] = field(default_factory=dict)
     # Put in front of the main file's first line (on that line, so compiler messages keep their line numbers):
     # imports every program of the language may assume (C#'s implicit usings, the Scala shims).
@@ -50,6 +50,10 @@ class Toolchain:
     # ... or a Python package (from PyPI, installed with pip) whose folder is that toolchain folder.
     home_package: str | None = None
     home_name: str | None = None                  # <name> in /opt/toolchain/<name> (default: the language's, lower case)
+    # Shared libraries the toolchain loads that Debian lacks (.NET's OpenSSL 1.1): a Python package (from PyPI)
+    # whose folder is bound read-only at /opt/toolchain/libraries/<package>, and the files it must hold.
+    library_package: str | None = None
+    libraries: tuple[str, ...] = ()
     # Host folders outside /usr the toolchain reads (GHC's package database under /var/lib), bound
     # read-only at the same path when they exist.
     host_folders: tuple[str, ...] = ()

@@ -52,9 +52,20 @@ class Toolchains:
                 self._versions[lang.name] = found or "unknown"
             return self._versions[lang.name]
 
+    def library_folder(self, lang: Toolchain) -> str | None:
+        """The host folder of the row's library package (None: the row has none, or it is not installed)."""
+        if lang.library_package is None:
+            return None
+        with self._lock:
+            if lang.library_package not in self._homes:
+                self._homes[lang.library_package] = _package_folder(lang.library_package)
+            return self._homes[lang.library_package]
+
     def binds(self, lang: Toolchain) -> dict[str, str]:
-        home = self.home(lang)
+        home, libraries = self.home(lang), self.library_folder(lang)
         binds = {home: _mount(lang)} if home else {}
+        if libraries:
+            binds[libraries] = f"{TOOLCHAIN_ROOT}/libraries/{lang.library_package}"
         binds.update({folder: folder for folder in lang.host_folders if os.path.isdir(folder)})
         return binds
 
