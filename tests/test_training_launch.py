@@ -101,6 +101,32 @@ def test_deepspeed_launch_config_names_the_shipped_file(tmp_path):
     assert TrainingConfig.model_validate_json(settings_path.read_text()).deepspeed == "zero3"
 
 
+@pytest.mark.parametrize("text, stage", [
+    ('{"zero_optimization":{"stage":3}}', 3),  # written compactly: no '"stage": 3' substring
+    ('{"zero_optimization": {"stage": 2, "note": "\\"stage\\": 3 elsewhere"}}', 2),
+    ('{"train_batch_size": "auto"}', 0),
+])
+def test_the_zero_stage_is_read_from_the_parsed_config(tmp_path, text, stage):
+    from polyforge.training.common import zero_stage
+
+    path = tmp_path / "ds.json"
+    path.write_text(text)
+    assert zero_stage(path) == stage
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "JSON list, not a DeepSpeed config"), ('{"zero_optimization": {"stage": 4}}', "stages are 0, 1, 2"),
+    ("{stage: 3", "not valid JSON"),
+])
+def test_a_deepspeed_file_that_is_no_config_is_named(tmp_path, text, message):
+    from polyforge.training.common import TrainingSetupError, deepspeed_config_file
+
+    path = tmp_path / "ds.json"
+    path.write_text(text)
+    with pytest.raises(TrainingSetupError, match=message):
+        deepspeed_config_file(str(path))
+
+
 @pytest.mark.parametrize("options, message", [
     ({"num_processes": 3, "num_machines": 2, "main_process_ip": "h"}, "divide evenly"),
     ({"num_processes": 2, "num_machines": 2}, "--main-process-ip"),

@@ -15,6 +15,7 @@ from polyforge.llm.vllm_server import (
     ServerSettings,
     VLLMUnavailable,
     find_vllm_python,
+    plan_replicas,
     port_in_use,
     start_fleet,
 )
@@ -48,6 +49,7 @@ def vllm(
         fail(f"port(s) {', '.join(map(str, busy))} on {host} already in use: choose another --port")
     try:
         interpreter = find_vllm_python(python)
+        plan_replicas(replicas)  # too few GPUs or cores fail before the model is prepared
     except VLLMUnavailable as exc:
         fail(str(exc))
     with console.status("preparing the model checkpoint..."):
@@ -57,7 +59,10 @@ def vllm(
     settings = ServerSettings(model=checkpoint, served_name=name, host=host, first_port=port, replicas=replicas,
                               max_model_len=max_model_len, extra_args=tuple(vllm_args or ()))
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
-    fleet = start_fleet(settings, interpreter, logs)
+    try:
+        fleet = start_fleet(settings, interpreter, logs)
+    except VLLMUnavailable as exc:
+        fail(str(exc))
     try:
         console.print(f"starting {replicas} vLLM server(s) for {checkpoint} with {interpreter} (logs in {logs})")
         with console.status("waiting for the servers (loading a model takes minutes on a CPU)...") as status:

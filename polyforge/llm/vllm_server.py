@@ -140,23 +140,52 @@ class VLLMFleet:
                 replica.process.wait()
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use: CUDA_VISIBLE_DEVICES's entries when it is set, else every GPU nvidia-smi
+    lists (none without one)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [device.strip() for device in visible.split(",") if device.strip()]
+    if not has_cuda_gpu():
+        return []
+    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False).stdout
+    return [str(index) for index, line in enumerate(line for line in listing.splitlines() if line.startswith("GPU "))]
+
+
+def replica_environments(replicas: int, gpus: list[str], cores: list[int]) -> list[dict[str, str]]:
+    """What each replica adds to the environment: one GPU of `gpus` each, or, with no GPU, its own share of
+    `cores` (replicas on the same cores only slow each other down). Too few of either is a VLLMUnavailable."""
+    if gpus:
+        if replicas > len(gpus):
+            raise VLLMUnavailable(f"{replicas} replicas need a GPU each; {len(gpus)} visible ({', '.join(gpus)}): "
+                                  f"start at most {len(gpus)}, or make more visible (CUDA_VISIBLE_DEVICES)")
+        return [{"CUDA_VISIBLE_DEVICES": gpus[index]} for index in range(replicas)] if replicas > 1 else [{}]
+    if replicas > len(cores):
+        raise VLLMUnavailable(f"{replicas} CPU replicas need a core each; this machine lets this process use "
+                              f"{len(cores)}: start at most {len(cores)} (--replicas)")
+    share = len(cores) // replicas
+    core_sets = [",".join(str(core) for core in cores[i * share:(i + 1) * share]) for i in range(replicas)]
+    return [{"VLLM_CPU_OMP_THREADS_BIND": bound} if replicas > 1 else {} for bound in core_sets]
+
+
+def plan_replicas(replicas: int) -> tuple[bool, list[dict[str, str]]]:
+    """(whether they run on GPUs, each replica's environment) on this machine."""
+    gpus = visible_gpus()
+    return bool(gpus), replica_environments(replicas, gpus, sorted(os.sched_getaffinity(0)))
+
+
 def start_fleet(settings: ServerSettings, python: Path, log_dir: Path) -> VLLMFleet:
-    """Start `settings.replicas` servers on consecutive ports, prefix caching on. On a CPU machine each
-    replica gets its own share of the cores (replicas on the same cores only slow each other down)."""
+    """Start `settings.replicas` servers on consecutive ports, prefix caching on, each on its own GPU or its own
+    share of the cores (`replica_environments`)."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    gpu = has_cuda_gpu()
-    core_sets = _split_cores(settings.replicas) if not gpu else []
+    gpu, placements = plan_replicas(settings.replicas)
     fleet = VLLMFleet()
     try:
-        for index in range(settings.replicas):
+        for index, placement in enumerate(placements):
             port = settings.first_port + index
-            env = dict(os.environ)
-            if gpu and settings.replicas > 1:
-                env.setdefault("CUDA_VISIBLE_DEVICES", str(index))
-            elif not gpu:
+            env = {**os.environ, **placement}
+            if not gpu:
                 env.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
-                if settings.replicas > 1:
-                    env["VLLM_CPU_OMP_THREADS_BIND"] = core_sets[index]
             command = [
                 str(python), "-m", "vllm.entrypoints.openai.api_server",
                 "--model", settings.model, "--served-model-name", settings.served_name,
@@ -171,9 +200,10 @@ def start_fleet(settings: ServerSettings, python: Path, log_dir: Path) -> VLLMFl
                 process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                            start_new_session=True)
             fleet.replicas.append(Replica(f"http://{settings.host}:{port}/v1", port, process, log_path))
-    except OSError:
+    except OSError as exc:
         fleet.stop()
-        raise
+        raise VLLMUnavailable(f"could not start vLLM with {python} ({exc.strerror or exc}); `make vllm` installs "
+                              "it") from exc
     return fleet
 
 
@@ -182,14 +212,6 @@ def port_in_use(host: str, port: int) -> bool:
 
     with socket.socket() as probe:
         return probe.connect_ex((host, port)) == 0
-
-
-def _split_cores(replicas: int) -> list[str]:
-    cores = sorted(os.sched_getaffinity(0))
-    if replicas > len(cores):
-        raise VLLMUnavailable(f"{replicas} CPU replicas need at least {replicas} cores; this machine has {len(cores)}")
-    share = len(cores) // replicas
-    return [",".join(str(core) for core in cores[i * share:(i + 1) * share]) for i in range(replicas)]
 
 
 def _answers(url: str) -> bool:

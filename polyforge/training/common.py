@@ -89,11 +89,23 @@ def deepspeed_config_file(name: str | None) -> str | None:
     if not path.is_file():
         raise TrainingSetupError(f"deepspeed: {name!r} is neither a shipped config ({', '.join(SHIPPED_DEEPSPEED)}) "
                                  "nor a JSON file")
+    zero_stage(path)  # a file that is not a DeepSpeed config fails here, before any process starts
+    return str(path.resolve())
+
+
+def zero_stage(path: Path) -> int:
+    """The ZeRO stage a DeepSpeed JSON config asks for (`zero_optimization.stage`; 0 when it has none)."""
     try:
-        json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TrainingSetupError(f"deepspeed: {path} is not valid JSON: {exc}") from exc
-    return str(path.resolve())
+    if not isinstance(config, dict):
+        raise TrainingSetupError(f"deepspeed: {path} holds a JSON {type(config).__name__}, not a DeepSpeed config object")
+    stage = (config.get("zero_optimization") or {}).get("stage", 0)
+    if stage not in (0, 1, 2, 3):
+        raise TrainingSetupError(f"deepspeed: {path}: zero_optimization.stage is {stage!r}; DeepSpeed's stages are "
+                                 "0, 1, 2 and 3")
+    return stage
 
 
 def trl_fields(settings: TrainingConfig, output_dir: Path, max_steps: int, learning_rate: float, seed: int) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from polyforge.config import TrainingConfig
-from polyforge.training.common import TrainingSetupError, deepspeed_config_file
+from polyforge.training.common import TrainingSetupError, deepspeed_config_file, zero_stage
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def accelerate_config(options: LaunchOptions, settings: TrainingConfig) -> dict:
         config["main_process_ip"] = options.main_process_ip
     if deepspeed:
         config["deepspeed_config"] = {"deepspeed_config_file": deepspeed,
-                                      "zero3_init_flag": '"stage": 3' in Path(deepspeed).read_text()}
+                                      "zero3_init_flag": zero_stage(Path(deepspeed)) == 3}
     return config
 
 
@@ -120,4 +120,8 @@ def launch(database_url: str, out: Path, settings: TrainingConfig, options: Laun
     per_machine = options.num_processes // options.num_machines
     environment.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // per_machine)))
     command = launch_command(config_path, settings_path, database_url, out, seed, resume, campaign_id)
-    return subprocess.run(command, env=environment).returncode
+    try:
+        return subprocess.run(command, env=environment).returncode
+    except OSError as exc:
+        raise TrainingSetupError(f"could not start `accelerate launch` ({exc.strerror or exc}); reinstall with "
+                                 "`make install`, which installs accelerate") from exc
