@@ -349,6 +349,17 @@ class IngestConfig(_Strict):
         default_factory=dict,
         description="Language -> share of its snippets to keep (0-1], for long-tail languages; chosen by content hash.",
     )
+    secrets: Literal["redact", "drop", "keep"] = Field(
+        default="redact",
+        description="Snippets holding a secret (an API key or token of a known service, a private key, a password in "
+        "a URL or a config string; detect-secrets): 'redact' puts a typed placeholder where it was "
+        "(<SECRET:aws_access_key>), 'drop' drops the snippet, 'keep' does not look.",
+    )
+    personal_data: Literal["redact", "drop", "keep"] = Field(
+        default="redact",
+        description="Snippets holding personal data (e-mail addresses, globally routable IP addresses): 'redact' "
+        "(<PII:email>, <PII:ip_address>), 'drop' or 'keep', as for secrets.",
+    )
 
     @model_validator(mode="after")
     def _shares_in_range(self) -> "IngestConfig":
@@ -424,6 +435,10 @@ class GatesConfig(_Strict):
     refusal: bool = Field(default=True, description="Drop an empty answer, or one that declines the task.")
     code_block: bool = Field(
         default=True, description="Drop an answer without a code block in its language that parses (tree-sitter)."
+    )
+    secrets: bool = Field(
+        default=True, description="Drop an instruction, and screen out an answer, that holds a secret or personal "
+        "data (found as ingest finds them); the stored text holds typed placeholders instead.",
     )
     failed_tests: bool = Field(
         default=True, description="Reject without a judge call an item whose every candidate failed its tests (with "

@@ -27,6 +27,10 @@ class PairStatus(StrEnum):
 GATE = "gate: "
 # A contaminated item's error (and a candidate's screening reason) starts so, then says what overlapped which benchmark.
 CONTAMINATED = "contaminated: "
+# A gate's reason for a text holding secrets or personal data starts so, then says which text and which kinds.
+SENSITIVE = "sensitive data: "
+# The ingest step that redacts or drops snippets holding secrets or personal data (its counts: `found`, by label).
+SENSITIVE_STEP = "secrets and personal data"
 
 
 # The line that closes a fenced code block, where the answer stage stops. An opening fence normally carries its

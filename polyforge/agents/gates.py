@@ -10,6 +10,8 @@ import re
 
 from polyforge.agents.judge_rules import fenced_blocks, parses_cleanly
 from polyforge.languages import language_by_name
+from polyforge.redaction import redact, shared_scanner, summary
+from polyforge.terms import SENSITIVE
 
 # Openings of a reply that declines the task (checked only when the reply holds no code).
 REFUSAL = re.compile(r"^\W*(i'?m sorry|i am sorry|sorry,|i cannot|i can'?t|i am unable|i'?m unable|as an ai\b|"
@@ -55,3 +57,12 @@ def instruction_gate(instruction: str, snippet: str) -> str | None:
     if restated >= MIN_RESTATED_LINES and restated >= RESTATED_SHARE * len(lines):
         return f"instruction restates the snippet ({restated} of {len(lines)} code lines)"
     return None
+
+
+def sensitive_gate(text: str, what: str) -> tuple[str, str | None]:
+    """`text` with its secrets and personal data redacted (as ingest redacts them), and why the text is dropped,
+    naming `what` it is and the kinds found (None: nothing found, the text unchanged)."""
+    findings = shared_scanner().find(text)
+    if not findings:
+        return text, None
+    return redact(text, findings), f"{SENSITIVE}{what} ({summary(findings)})"

@@ -17,6 +17,7 @@ from polyforge.generation.coverage import Coverage
 from polyforge.ingest import IngestReport
 from polyforge.storage import EndpointUsage, session_scope
 from polyforge.storage.endpoint_usage import endpoint_usage
+from polyforge.storage.privacy import SensitiveCounts, describe, sensitive_counts
 from polyforge.storage.report import (
     CriterionDistribution,
     campaign_models,
@@ -29,7 +30,7 @@ from polyforge.storage.report import (
 )
 from polyforge.storage.spending import StageCost, stage_costs
 from polyforge.storage.synergy import Synergy, synergy
-from polyforge.terms import PairStatus
+from polyforge.terms import SENSITIVE_STEP, PairStatus
 
 PROGRESS_STATUSES = (PairStatus.accepted, PairStatus.flagged, PairStatus.rejected, PairStatus.failed)
 _BARS = " ▁▂▃▄▅▆▇█"
@@ -86,6 +87,7 @@ def print_summary(database: str, campaign_id: int) -> None:
         endpoints = endpoint_usage(session, campaign_id)
         costs = stage_costs(session, campaign_id)
         drops = gate_drops(session, campaign_id)
+        sensitive = sensitive_counts(session, [campaign_id])
         generators, judges = campaign_models(session, campaign_id)
     models = f"generator {', '.join(generators) or '-'}, judge {', '.join(judges) or '-'}"
     table = Table(title=f"campaign {campaign_id} ({models})")
@@ -105,6 +107,8 @@ def print_summary(database: str, campaign_id: int) -> None:
     if drops:
         console.print("dropped by a gate before the judge: "
                       + ", ".join(f"{reason} {count}" for reason, count in drops.items()))
+    if sensitive:
+        console.print(f"{SENSITIVE_STEP}: {describe(sensitive)}")
     if costs:
         console.print(stage_cost_table(costs))
     if discussion is not None:
@@ -255,6 +259,10 @@ def print_ingest_report(report: IngestReport) -> None:
         table.add_row("total", *(str(sum(getattr(s, f) for _, s in rows)) for f in ("files", "snippets", "tokens")),
                       *(str(sum(s.dropped.get(r, 0) for _, s in rows)) for r in reasons), style="bold")
     console.print(table)
+    screened = report.steps.get(SENSITIVE_STEP)
+    if screened is not None:
+        counts = SensitiveCounts(screened.found, sum(screened.dropped.values()))
+        console.print(f"{SENSITIVE_STEP}: {describe(counts)}")
     for source in report.sources:
         if source.error:
             console.print(f"[yellow]source not read:[/] {source.error}")

@@ -13,12 +13,24 @@ from polyforge.config import IngestConfig
 from polyforge.export.filters import ExportFilter
 from polyforge.ingest.filters import MinHasher, NearDedup
 from polyforge.ingest.shingles import WORD, word_hashes
+from polyforge.redaction import PLACEHOLDER
+from polyforge.storage.privacy import SensitiveCounts, describe
 
 LOADERS = {  # how `datasets` loads each container, for the card
     "jsonl": 'load_dataset("json", data_files="{name}")',
     "parquet": 'load_dataset("parquet", data_files="{name}")',
     "hf": 'load_from_disk("{name}")',
 }
+
+
+def texts_of(record: dict) -> Iterator[str]:
+    """The text a record trains on: its turns' contents (SFT, DPO) and its `text` (FIM)."""
+    for key in ("messages", "prompt", "chosen", "rejected"):
+        turns = record.get(key)
+        if isinstance(turns, list):
+            yield from (turn["content"] for turn in turns)
+    if isinstance(record.get("text"), str):
+        yield record["text"]
 
 
 def instruction_of(record: dict) -> str | None:
@@ -78,6 +90,7 @@ class RecordStats:
         self.checklists: set[str] = set()
         self.scores = array("d")  # 8 bytes a row: with the duplicate index, what grows with the export
         self.duplicates = InstructionDuplicates()
+        self.placeholders: Counter = Counter()  # <SECRET:kind> and <PII:kind> left in the rows' text
 
     def __iter__(self) -> Iterator[dict]:
         for record in self._records:
@@ -91,12 +104,15 @@ class RecordStats:
             instruction = instruction_of(record)
             if instruction is not None:
                 self.duplicates.add(record["pair_id"], instruction)
+            for text in texts_of(record):
+                self.placeholders.update(PLACEHOLDER.findall(text))
             yield record
 
 
 def dataset_card(stats: RecordStats, kind: str, kind_text: str, container: str, data_name: str,
-                 spec: ExportFilter) -> str:
-    """The card of an export of record kind `kind` (described by `kind_text`) in `container`."""
+                 spec: ExportFilter, sensitive: SensitiveCounts | None = None) -> str:
+    """The card of an export of record kind `kind` (described by `kind_text`) in `container`; `sensitive` counts the
+    secrets and personal data of the campaigns exported."""
     total = sum(stats.languages.values())
     scores = stats.scores
     score_lines = (
@@ -111,6 +127,7 @@ def dataset_card(stats: RecordStats, kind: str, kind_text: str, container: str, 
         f"- duplicate instructions: {duplicates.share:.1%} of {duplicates.pairs} pairs repeat an earlier pair's "
         f"instruction ({duplicates.exact} exactly, {duplicates.near} nearly: MinHash Jaccard >= "
         f"{duplicates.threshold:g}); goal: at most 1%\n" if duplicates.share is not None else "")
+    placeholders = ", ".join(f"`{name}` {count}" for name, count in sorted(stats.placeholders.items())) or "none"
     loader = LOADERS[container].format(name=data_name)
     filters = (f"statuses {list(spec.statuses) or 'any'}, min score {spec.min_score}, "
                f"languages {list(spec.languages) or 'any'}, campaign {spec.campaign_id or 'any'}, "
@@ -134,6 +151,15 @@ Load it with `datasets`: `{loader}`.
 Every row carries its provenance: language, source repository, file and lines, the generating
 model, the final judge score, and the content hashes of the prompt templates and checklist. A row
 whose task came from an instruction dataset carries that dataset's row id as `source_id`.
+
+## Secrets and personal data
+
+Secrets (API keys, tokens, private keys, passwords in URLs and config strings) and personal data
+(e-mail and IP addresses) were looked for in the source code at ingest, and in every generated
+instruction and answer, whose pair was dropped when it held any.
+
+- in the campaigns: {describe(sensitive) if sensitive is not None else "not counted"}
+- placeholders left in these rows: {placeholders}
 
 ## Rows per language
 

@@ -19,6 +19,7 @@ from polyforge.export.fim import FIM_SCHEMA, iter_fim_records
 from polyforge.export.filters import ExportError, ExportFilter
 from polyforge.export.records import DPO_SCHEMA, SFT_SCHEMA, iter_dpo_records, iter_sft_records
 from polyforge.export.writers import write_hf_dataset, write_jsonl, write_parquet
+from polyforge.storage.privacy import sensitive_counts
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def export(session: Session, out: Path, data_format: str, spec: ExportFilter) ->
     rows = container.write(stats, out, kind.schema)
     # A folder gets the conventional README.md; a file gets one named after it, so several exports can share a folder.
     card_path = out / "README.md" if container.folder else out.with_name(f"{out.name.split('.')[0]}.README.md")
-    card_path.write_text(dataset_card(stats, kind.name, kind.description, container.name, out.name, spec),
+    sensitive = sensitive_counts(session, sorted(stats.campaigns))
+    card_path.write_text(dataset_card(stats, kind.name, kind.description, container.name, out.name, spec, sensitive),
                          encoding="utf-8")
     return ExportResult(rows, out, card_path)

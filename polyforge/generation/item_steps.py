@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
-from polyforge.agents.gates import answer_gate, instruction_gate
+from polyforge.agents.gates import answer_gate, instruction_gate, sensitive_gate
 from polyforge.agents.judge import execution_note
 from polyforge.agents.test_evidence import (
     as_evidence,
@@ -81,11 +81,11 @@ class ItemSteps:
         return [
             Step("write_instruction", ("item",), ("instruction",), self.write_instruction),
             Step("discuss", ("item", "instruction"), ("instruction", "discussion", "transfers"), self.discuss),
-            Step("screen_instruction", ("item", "instruction"), (), self.screen_instruction),
+            Step("screen_instruction", ("item", "instruction"), ("instruction",), self.screen_instruction),
             Step("check_novelty", ("item", "instruction"), ("novelty", "memory_id"), self.check_novelty),
             Step("classify", ("item", "instruction"), ("classification",), self.classify),
             Step("write_answers", ("item", "instruction"), ("candidates", "answer_calls"), self.write_answers),
-            Step("screen_answers", ("item", "candidates"), ("screened_out",), self.screen_answers),
+            Step("screen_answers", ("item", "candidates"), ("candidates", "screened_out"), self.screen_answers),
             Step("execute", ("item", "instruction"), ("written_tests", "tests", "executions", "untestable"),
                  self.execute),
             Step("judge", ("item", "instruction"), ("screened_out", "verdicts", "answer", "verdict"),
@@ -119,6 +119,12 @@ class ItemSteps:
         return update
 
     def screen_instruction(self, state: ItemState) -> dict:
+        """An instruction holding secrets or personal data is dropped and kept only redacted; then the benchmark
+        overlap and the restated-snippet gate."""
+        if self.settings.gates.secrets:
+            text, sensitive = sensitive_gate(state.instruction.text, "the instruction")
+            if sensitive:
+                return {"instruction": replace(state.instruction, text=text), **dropped(sensitive)}
         benchmark = self._benchmark_in(state.instruction.text)
         if benchmark:
             return ended(PairStatus.contaminated, f"{CONTAMINATED}the instruction {benchmark}")
@@ -179,22 +185,28 @@ class ItemSteps:
         return self.settings.until_pass and answer_calls < self.settings.candidates
 
     def screen_answers(self, state: ItemState) -> dict:
-        """Drop the candidates a gate refuses or that overlap a benchmark; when none is left the item ends without
-        tests or judge: contaminated when any candidate overlapped, else rejected by the gate."""
+        """Drop the candidates a gate refuses or that overlap a benchmark (one holding secrets or personal data is
+        kept only redacted); when none is left the item ends without tests or judge: contaminated when any candidate
+        overlapped, else rejected by the gate."""
         gates, language = self.settings.gates, state.item.language
         grammar = grammar_names().get(language)
-        reasons = {}
-        for index, candidate in enumerate(state.candidates):
+        reasons, candidates = {}, list(state.candidates)
+        for index, candidate in enumerate(candidates):
+            sensitive = None
+            if gates.secrets:
+                text, sensitive = sensitive_gate(candidate.text, "the answer")
+                candidates[index] = replace(candidate, text=text)
             benchmark = self._benchmark_in(candidate.text)
-            reason = CONTAMINATED + f"the answer {benchmark}" if benchmark else \
-                answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal)
+            reason = sensitive or (CONTAMINATED + f"the answer {benchmark}" if benchmark else
+                                   answer_gate(candidate.text, language, grammar, gates.code_block, gates.refusal))
             if reason:
                 reasons[index] = reason
-        if len(reasons) == len(state.candidates) and not self._another_candidate(state.answer_calls):
+        update = {"candidates": candidates, "screened_out": reasons}
+        if len(reasons) == len(candidates) and not self._another_candidate(state.answer_calls):
             contaminated = next((reason for reason in reasons.values() if reason.startswith(CONTAMINATED)), None)
             ending = ended(PairStatus.contaminated, contaminated) if contaminated else dropped(reasons[0])
-            return {"screened_out": reasons, **ending}
-        return {"screened_out": reasons}
+            return {**update, **ending}
+        return update
 
     async def execute(self, state: ItemState) -> dict:
         """The tester writes tests from the instruction (told only the signatures every candidate shares); the

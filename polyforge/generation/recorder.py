@@ -31,7 +31,7 @@ from polyforge.storage import (
     PromptVersion,
 )
 from polyforge.storage.endpoint_usage import COUNTED, add_endpoint_usage
-from polyforge.terms import CONTAMINATED, PairOrigin, PreferenceKind
+from polyforge.terms import CONTAMINATED, SENSITIVE, PairOrigin, PreferenceKind
 
 OUTPUT_KEPT = 4000  # characters of a run's stdout and stderr stored with it (the end, where errors are)
 
@@ -90,7 +90,8 @@ class Beaten:
 def preferences(state: ItemState, from_scores: bool = False) -> list[Beaten]:
     """The candidates the chosen answer beat. When the chosen answer passed its tests, every candidate that did not
     pass (or that a gate dropped) is an execution preference; a lower judge score alone makes a judge preference,
-    kept only `from_scores`. A candidate that overlaps a benchmark is no preference material either."""
+    kept only `from_scores`. A candidate that overlaps a benchmark, or that held secrets or personal data (now
+    redacted), is no preference material either."""
     chosen = state.verdict
     if chosen is None or chosen.final_score is None:
         return []
@@ -100,7 +101,7 @@ def preferences(state: ItemState, from_scores: bool = False) -> list[Beaten]:
     beaten = []
     for index, (candidate, verdict, execution) in enumerate(zip(state.candidates, state.verdicts, executions)):
         if index in state.screened_out:
-            if state.screened_out[index].startswith(CONTAMINATED):
+            if state.screened_out[index].startswith((CONTAMINATED, SENSITIVE)):
                 continue
             beaten.append(Beaten(candidate, None, state.screened_out[index], by_execution))
         elif verdict is not chosen and chosen_passed and not passed(execution):

@@ -1,7 +1,8 @@
 """Snippet filters: each has one job and names the reason of every snippet it drops.
 
 Per-snippet filters look at one snippet alone, so they run in the worker processes beside parsing:
-quality (too short, no code, auto-generated) -> benchmark decontamination -> long-tail downsampling.
+quality (too short, no code, auto-generated) -> benchmark decontamination -> long-tail downsampling -> secrets
+and personal data (which redacts rather than drops, by default).
 Index filters remember what they kept, so they run once, in the main process, in a stable order:
 exact duplicates -> near duplicates (MinHash LSH over a signature the worker computed).
 """
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 from polyforge.ingest.decontamination import BenchmarkNgrams
 from polyforge.ingest.shingles import ngram_hashes, to_32_bits, word_hashes
+from polyforge.redaction import PERSONAL, SECRET, SensitiveScanner, counts, redact, summary
+from polyforge.terms import SENSITIVE_STEP
 
 # A line that is only a comment in the common comment syntaxes.
 COMMENT_LINE = re.compile(r"^\s*(#|//|--|;|%|/\*|\*|\"\"\"|'''|<!--|\(\*|\{-|rem\b|')", re.IGNORECASE)
@@ -37,10 +41,12 @@ class Candidate:
     content_hash: str
     words: np.ndarray | None = field(repr=False)  # lower-cased word hashes (shingles.word_hashes)
     signature: np.ndarray | None = field(default=None, repr=False)  # MinHash values, set by MinHasher
+    path: str = ""  # the file's path, which tells the secrets scan the language's syntax
+    found: Counter = field(default_factory=Counter)  # secrets and personal data found, by label (Redact)
 
     @classmethod
-    def of(cls, language: str, code: str, tokens: int, content_hash: str) -> Candidate:
-        return cls(language, code, tokens, content_hash, word_hashes(code))
+    def of(cls, language: str, code: str, tokens: int, content_hash: str, path: str = "") -> Candidate:
+        return cls(language, code, tokens, content_hash, word_hashes(code), path=path)
 
 
 class SnippetFilter(Protocol):
@@ -95,6 +101,31 @@ class Downsample:
             return None
         position = int.from_bytes(hashlib.blake2b(snippet.content_hash.encode(), digest_size=8).digest()) / 2**64
         return "downsampled" if position >= share else None
+
+
+Action = Literal["redact", "drop", "keep"]
+
+
+class Redact:
+    """Secrets and personal data: a snippet holding any is dropped, or its code gets a typed placeholder where each
+    finding was, as the config sets for each of the two; the findings are counted by kind in `found`."""
+
+    name = SENSITIVE_STEP
+
+    def __init__(self, secrets: Action, personal_data: Action):
+        self.actions = {SECRET: secrets, PERSONAL: personal_data}
+        self.scanner = SensitiveScanner(secrets=secrets != "keep", personal_data=personal_data != "keep")
+
+    def reason_to_drop(self, snippet: Candidate) -> str | None:
+        findings = self.scanner.find(snippet.code, snippet.path or "snippet.txt")
+        snippet.found.update(counts(findings))
+        to_drop = [finding for finding in findings if self.actions[finding.category] == "drop"]
+        if to_drop:
+            what = "secret" if any(finding.category == SECRET for finding in to_drop) else "personal data"
+            return f"{what} ({summary(to_drop)})"
+        if findings:
+            snippet.code = redact(snippet.code, findings)
+        return None
 
 
 class ExactDedup:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from polyforge.config import IngestConfig
-from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, SnippetFilter
+from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, Redact, SnippetFilter
 from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
 from polyforge.ingest.errors import IngestError
@@ -50,6 +50,7 @@ class StepStats:
     seen: int = 0
     kept: int = 0
     dropped: Counter = field(default_factory=Counter)
+    found: Counter = field(default_factory=Counter)  # secrets and personal data, by label: redacted or dropped
 
 
 @dataclass
@@ -198,6 +199,8 @@ class _Stage:
         for snippet_filter in self.processor.filters:  # already applied in the worker: count them here
             step = steps[snippet_filter.name]
             step.seen += 1
+            if snippet_filter.name == Redact.name:
+                step.found.update(cut.found)
             if cut.dropped_by is not None and cut.dropped_by[0] == snippet_filter.name:
                 step.dropped[cut.dropped_by[1]] += 1
                 return cut.dropped_by[1]

@@ -51,7 +51,8 @@ def store_ingest_run(session: Session, campaign_id: int, report: IngestReport, s
              "skipped": dict(s.skipped), "skip_examples": s.skipped.examples, "error": s.error, "rows": s.rows}
             for s in report.sources
         ],
-        steps={name: {"seen": step.seen, "kept": step.kept, "dropped": dict(step.dropped)}
+        steps={name: {"seen": step.seen, "kept": step.kept, "dropped": dict(step.dropped),
+                      **({"found": dict(step.found)} if step.found else {})}
                for name, step in report.steps.items()},
         problems=list(report.problems),
     )

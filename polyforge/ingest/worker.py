@@ -12,7 +12,15 @@ import numpy as np
 from polyforge.config import IngestConfig
 from polyforge.ingest.decontamination import BenchmarkError, benchmarks_of
 from polyforge.ingest.errors import IngestError
-from polyforge.ingest.filters import Candidate, Decontaminate, Downsample, MinHasher, QualityFilter, SnippetFilter
+from polyforge.ingest.filters import (
+    Candidate,
+    Decontaminate,
+    Downsample,
+    MinHasher,
+    QualityFilter,
+    Redact,
+    SnippetFilter,
+)
 from polyforge.ingest.identify import identify_content
 from polyforge.languages import Language
 from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
@@ -29,6 +37,7 @@ class CutResult:
     content_hash: str
     dropped_by: tuple[str, str] | None  # (filter name, reason) of the per-snippet filter that dropped it
     signature: np.ndarray | None = field(default=None, repr=False)
+    found: Counter = field(default_factory=Counter)  # secrets and personal data found (Redact), by label
 
 
 @dataclass
@@ -54,6 +63,8 @@ def per_snippet_filters(config: IngestConfig) -> list[SnippetFilter]:
         filters.append(Decontaminate(benchmarks))
     if config.downsample:
         filters.append(Downsample(config.downsample))
+    if config.secrets != "keep" or config.personal_data != "keep":
+        filters.append(Redact(config.secrets, config.personal_data))
     return filters
 
 
@@ -101,13 +112,14 @@ class FileProcessor:
             result.parse_failed = True
             return
         for cut in cuts:
-            candidate = Candidate.of(language.name, cut.code, cut.tokens, normalized_hash(cut.code))
+            candidate = Candidate.of(language.name, cut.code, cut.tokens, normalized_hash(cut.code), file.path)
             dropped_by = next(((f.name, reason) for f in self.filters if (reason := f.reason_to_drop(candidate))), None)
             if dropped_by is None and self.minhasher is not None:
                 self.minhasher.sign(candidate)
-            code = cut.code if dropped_by is None else ""  # a dropped snippet travels back as its reason only
+            code = candidate.code if dropped_by is None else ""  # a dropped snippet travels back as its reason only
             result.snippets.append(CutResult(cut.start_line, cut.end_line, cut.kind, code, cut.tokens,
-                                             candidate.content_hash, dropped_by, candidate.signature))
+                                             candidate.content_hash, dropped_by, candidate.signature,
+                                             candidate.found))
 
 
 # The worker processes' own processor, made once per process by `start_worker`.
