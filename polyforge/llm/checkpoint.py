@@ -4,6 +4,7 @@ trainers fine-tune and what vLLM serves when no other model is named."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 from polyforge.llm.models import DEFAULT_MODEL, KnownModel, cache_folder, gguf_path, known_model
@@ -31,11 +32,19 @@ def embedded_checkpoint(model: KnownModel = DEFAULT_MODEL) -> Path:
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config)
     plain.load_state_dict(loaded.state_dict())
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    plain.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.replace(target)
+    # A folder of this process's own: two commands converting at once must not write into the same one.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=target.parent))
+    try:
+        plain.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        partial.replace(target)
+    except OSError:
+        if not (target / "config.json").is_file():
+            raise
+        # Another process finished the same conversion first: its checkpoint is as good as ours.
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 
