@@ -2,8 +2,13 @@
 
 import html
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -121,3 +126,22 @@ def logged_in(app, name: str = "ana", csrf_header: bool = True, **client_options
     if csrf_header:
         client.headers["X-CSRF-Token"] = session_csrf(client)
     return client
+
+
+@contextmanager
+def served(app) -> Iterator[str]:
+    """`app` served by uvicorn on the port its settings name (`WebSettings(port=free_port())`), for real HTTP
+    clients; its base URL."""
+    port = app.state.settings.port
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the review app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

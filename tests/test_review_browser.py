@@ -4,14 +4,11 @@ without a session."""
 
 import json
 import re
-import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -20,7 +17,8 @@ from polyforge.review import create_app
 from polyforge.review.security import WebSettings
 from polyforge.storage import Review, session_scope
 from polyforge.storage.judgments import review_verdicts
-from review_support import HOSTILE, PASSWORD, hostile_pair, review_db  # noqa: F401  (fixtures)
+from review_support import HOSTILE, PASSWORD, hostile_pair, review_db, served  # noqa: F401  (fixtures)
+from servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,12 +26,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"no {CHROMIUM}: install Debian's chromium (apt-get install chromium)")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -56,19 +48,8 @@ def page(browser):
 @pytest.fixture
 def app_url(review_db):
     """The app over the review database, served by uvicorn on a free local port."""
-    url, _ = review_db
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(url, WebSettings(port=port)), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the review app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(create_app(review_db[0], WebSettings(port=free_port()))) as base:
+        yield base
 
 
 def log_in(page, app_url: str, name: str = "ana", password: str = PASSWORD) -> None:
@@ -207,7 +188,7 @@ def test_the_campaign_dashboard_renders_its_charts(page, app_url, review_db):
     violations = []
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text else None)
-    log_in(page, app_url)
+    log_in(page, app_url, "root")  # the campaign pages are for admins
     page.wait_for_url(f"{app_url}/")
     page.click("header nav a[href='/campaigns']")
     page.wait_for_url(f"{app_url}/campaigns")
@@ -268,7 +249,7 @@ def test_an_edit_in_the_browser_shows_up_in_the_sft_and_dpo_exports(browser, app
     ana.wait_for_url(re.compile(r"/pairs/\d+\?"))
     bo = logged_in_page(browser, app_url, "bo")
     bo.goto(f"{app_url}/pairs/{pair_id}")
-    assert "return items[::-1]" in bo.inner_text("div.answer")  # the pair as corrected
+    assert "return items[::-1]" not in bo.inner_text("div.answer")  # blind review: not another's correction
     bo.click("form.verdict button.accept")
     bo.wait_for_url(re.compile(r"/pairs/\d+\?"))
     exported = {}

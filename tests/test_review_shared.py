@@ -179,7 +179,7 @@ def test_agreement_figures_match_hand_computed_values(review_db):
 def test_a_correction_is_a_revision_that_exports_use_and_that_makes_a_preference(review_db):
     url, ids = review_db
     app = create_app(url)
-    ana, bo = logged_in(app, "ana"), logged_in(app, "bo")
+    ana, bo, root = logged_in(app, "ana"), logged_in(app, "bo"), logged_in(app, "root")
     pair_id = ids["Reverse a list."]
     with session_scope(url, create=False) as session:
         original = session.get(Pair, pair_id).answer
@@ -191,10 +191,11 @@ def test_a_correction_is_a_revision_that_exports_use_and_that_makes_a_preference
     assert made.status_code == 201 and made.json()["author"] == "bo"
     assert bo.post(f"/api/pairs/{pair_id}/revisions", json={"field": "instruction",
                                                           "text": "Reverse a list in place."}).json() is None
-    page = ana.get(f"/pairs/{pair_id}")
-    shown = visible_text(page.text)
+    shown = visible_text(ana.get(f"/pairs/{pair_id}").text)  # her own corrections only: blind review
+    assert "Reverse a list in place." not in shown and "return items[::-1]" in shown and "by ana;" in shown
+    shown = visible_text(root.get(f"/pairs/{pair_id}").text)  # an admin sees them all
     assert "Reverse a list in place." in shown and "return items[::-1]" in shown and "by ana, bo" in shown
-    detail = ana.get(f"/api/pairs/{pair_id}").json()
+    detail = root.get(f"/api/pairs/{pair_id}").json()
     assert detail["answer"] == fixed and detail["original_answer"] == original
     assert [(r["field"], r["author"]) for r in detail["revisions"]] == [("answer", "ana"), ("answer", "ana"),
                                                                          ("instruction", "bo")]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
 from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.review.highlight import code_html, text_html
+from polyforge.review.params import MAX_DB_INT, RowId, ShortText, Text, whole_number
 from polyforge.review.schemas import (
     AssignIn,
     PairOut,
@@ -33,7 +34,9 @@ from polyforge.review.schemas import (
     RevisionOut,
     UserOut,
     pair_out,
+    shown_texts,
     visible_reviews,
+    visible_revisions,
 )
 from polyforge.review.security import (
     LOGIN_COOKIE,
@@ -49,6 +52,8 @@ from polyforge.storage.accounts import Viewer, authenticate_password, end_sessio
 from polyforge.storage.assignments import DEFAULT_OVERLAP, AssignmentError, AssignmentReport, assign
 from polyforge.storage.report import campaign_progress
 from polyforge.storage.reviews import (
+    MAX_SCORE,
+    MIN_SCORE,
     QueueEntry,
     QueueFilter,
     ReviewError,
@@ -61,7 +66,7 @@ from polyforge.storage.reviews import (
     queue_counts,
     review_queue,
 )
-from polyforge.storage.revisions import RevisionError, add_revision, current_texts
+from polyforge.storage.revisions import RevisionError, add_revision
 from polyforge.terms import PairStatus
 
 HERE = Path(__file__).parent
@@ -83,6 +88,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
                   "Scripts authenticate with `Authorization: Bearer TOKEN` (`polyforge review users token NAME`).")
     app.add_middleware(Guard, settings=settings, sessions=sessions)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.settings = settings
     app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_s)
 
     def session() -> Session:
@@ -108,12 +114,15 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https")
 
-    def queue_filter(request: Request, campaign: int | None = None, language: str | None = None,
-                     reason: str | None = None, pending: bool = True, disputed: bool = False,
+    def queue_filter(request: Request, campaign: RowId | None = None, language: ShortText | None = None,
+                     reason: ShortText | None = None, pending: bool = True, disputed: bool = False,
                      status: ReviewedStatus = PairStatus.flagged) -> QueueFilter:
-        """The queue's filters; an annotator's queue holds only the pairs assigned to them."""
+        """The queue's filters; an annotator's queue holds only the pairs assigned to them (and never says whether
+        her co-annotators disagree with her: blind review)."""
         viewer: Viewer = request.state.viewer
         assignee = None if viewer is None or viewer.is_admin else viewer.user_id
+        if disputed and assignee is not None:
+            raise HTTPException(403, "disputed pairs: admins only (annotators review blind)")
         return QueueFilter(status, campaign, language or None, reason or None, pending, assignee, disputed)
 
     Filter = Annotated[QueueFilter, Depends(queue_filter)]
@@ -157,21 +166,21 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return response
 
     @app.post("/login", response_class=HTMLResponse)
-    def login(request: Request, db: Db, name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+    def login(request: Request, db: Db, name: Annotated[ShortText, Form()] = "", password: Annotated[str, Form()] = "",
               next: Annotated[str, Form()] = "/"):
         """Check the password (at most `login_failures` failures a minute per user and per client address) and
         start a session."""
         throttle: LoginThrottle = app.state.throttle
         keys = (f"user:{name.strip().lower()}", f"address:{request.client.host if request.client else '?'}")
-        wait = math.ceil(throttle.wait_s(*keys))
+        wait = math.ceil(throttle.admit(*keys))  # counted before the hash: parallel guesses are counted at once
         if wait:
             response = login_form(request, safe_next(next), name, f"too many failed logins: try again in {wait} s", 429)
             response.headers["retry-after"] = str(wait)
             return response
         user = authenticate_password(db, name, password)
         if user is None:
-            throttle.failed(*keys)
             return login_form(request, safe_next(next), name, "wrong name or password", 401)
+        throttle.succeeded(*keys)
         response = RedirectResponse(safe_next(next), 303)
         set_cookie(request, response, SESSION_COOKIE, start_session(db, user, settings.session_lifetime),
                    int(settings.session_lifetime.total_seconds()))
@@ -204,12 +213,13 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return review_queue(db, spec, limit)
 
     @app.get("/api/pairs/{pair_id}", response_model=PairOut)
-    def api_pair(db: Db, who: Who, pair_id: int):
-        """One pair with its scores, sandbox runs, discussion transcript, reviews and corrections."""
-        return pair_out(loaded_pair(db, who, pair_id), who, current_texts(db, pair_id))
+    def api_pair(db: Db, who: Who, pair_id: RowId):
+        """One pair with its scores, sandbox runs, discussion transcript, reviews and corrections (for an annotator:
+        her own verdicts and corrections only)."""
+        return pair_out(loaded_pair(db, who, pair_id), who)
 
     @app.post("/api/pairs/{pair_id}/reviews", response_model=ReviewOut, status_code=201)
-    def api_review(db: Db, who: Who, pair_id: int, body: ReviewIn):
+    def api_review(db: Db, who: Who, pair_id: RowId, body: ReviewIn):
         """Store a verdict on a pair, as the user the request authenticates as (an admin's is an adjudication; a
         browser session must send its CSRF token in the X-CSRF-Token header)."""
         try:
@@ -220,7 +230,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
             raise HTTPException(422, str(exc)) from exc
 
     @app.post("/api/pairs/{pair_id}/revisions", response_model=RevisionOut | None, status_code=201)
-    def api_revision(db: Db, who: Who, pair_id: int, body: RevisionIn):
+    def api_revision(db: Db, who: Who, pair_id: RowId, body: RevisionIn):
         """Correct a pair's instruction or answer: a new revision under the user (null when the text is unchanged);
         exports use it, and a corrected answer becomes a preference over the original."""
         try:
@@ -242,7 +252,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
             raise HTTPException(422, str(exc)) from exc
 
     @app.get("/api/agreement", response_model=list[ScopeAgreement])
-    def api_agreement(db: Db, who: Who, campaign: int | None = None):
+    def api_agreement(db: Db, who: Who, campaign: RowId | None = None):
         """Cohen's kappa per pair of annotators and Krippendorff's alpha, overall and per language (admins only)."""
         admins_only(who)
         return agreement(db, campaign)
@@ -256,22 +266,23 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         })
 
     @app.get("/pairs/{pair_id}", response_class=HTMLResponse)
-    def pair_page(request: Request, db: Db, who: Who, spec: Filter, pair_id: int, error: str | None = None):
+    def pair_page(request: Request, db: Db, who: Who, spec: Filter, pair_id: RowId, error: str | None = None):
         pair = loaded_pair(db, who, pair_id)
         before, after = neighbours(db, spec, pair_id)
-        instruction, answer = current_texts(db, pair_id)
+        revisions = visible_revisions(pair, who)
+        instruction, answer = shown_texts(pair, revisions)
         return page(request, "pair.html", {
             "pair": pair, "filters": _filter_query(spec), "error": error, "previous": before, "next": after,
             "skip": next_pending(db, spec, pair_id), "reviews": visible_reviews(pair, who),
-            "instruction": instruction, "answer": answer,
+            "revisions": revisions, "instruction": instruction, "answer": answer,
         })
 
     def back_to_pair(spec: QueueFilter, pair_id: int, error: str) -> RedirectResponse:
         return RedirectResponse(f"/pairs/{pair_id}?{urlencode({**_filters(spec), 'error': error})}", 303)
 
     @app.post("/pairs/{pair_id}/review")
-    def review_form(db: Db, who: Who, spec: Filter, pair_id: int, verdict: Annotated[str, Form()] = "",
-                    note: Annotated[str, Form()] = "", criterion: Annotated[list[str], Form()] = [],  # noqa: B006
+    def review_form(db: Db, who: Who, spec: Filter, pair_id: RowId, verdict: Annotated[ShortText, Form()] = "",
+                    note: Annotated[Text, Form()] = "", criterion: Annotated[list[ShortText], Form()] = [],  # noqa: B006
                     score: Annotated[list[str], Form()] = []):  # noqa: B006
         """Store the form's verdict (and the criterion scores filled in) under the logged-in user, then go to the
         next open pair (or back to the queue)."""
@@ -286,8 +297,8 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return RedirectResponse(f"/pairs/{following}?{filters}" if following else f"/?{filters}", 303)
 
     @app.post("/pairs/{pair_id}/edit")
-    def edit_form(db: Db, who: Who, spec: Filter, pair_id: int, field: Annotated[str, Form()] = "",
-                  text: Annotated[str, Form()] = ""):
+    def edit_form(db: Db, who: Who, spec: Filter, pair_id: RowId, field: Annotated[ShortText, Form()] = "",
+                  text: Annotated[Text, Form()] = ""):
         """Store the form's correction of the instruction or the answer, then show the pair again."""
         try:
             store_revision(db, who, pair_id, field, text)
@@ -299,7 +310,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
 
     @app.post("/bulk", response_class=HTMLResponse)
     def bulk(request: Request, db: Db, who: Who, spec: Filter, verdict: Annotated[str, Form()] = "",
-             pair: Annotated[list[int], Form()] = [], confirm: Annotated[str, Form()] = ""):  # noqa: B006
+             pair: Annotated[list[RowId], Form()] = [], confirm: Annotated[str, Form()] = ""):  # noqa: B006
         """A verdict on the selected pairs of a queue: first a page that lists them and asks to confirm, then
         (with `confirm=yes`) every verdict stored at once."""
         entries, problem = _bulk_selection(db, spec, verdict, pair)
@@ -313,14 +324,17 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return RedirectResponse(f"/?{_filter_query(spec)}", 303)
 
     @app.get("/campaigns", response_class=HTMLResponse)
-    def campaigns_page(request: Request, db: Db):
-        """Every campaign, each linking to its dashboard."""
+    def campaigns_page(request: Request, db: Db, who: Who):
+        """Every campaign, each linking to its dashboard (admins only: its counts move with review's final verdicts,
+        which an annotator must not watch)."""
+        admins_only(who)
         return page(request, "campaigns.html", {"campaigns": campaign_progress(db), "filters": ""})
 
     @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
-    def dashboard_page(db: Db, campaign_id: int):
+    def dashboard_page(db: Db, who: Who, campaign_id: RowId):
         """A campaign's dashboard: funnel, scores, criteria, coverage, flags, tokens and endpoints (reloading
-        itself while the campaign runs)."""
+        itself while the campaign runs); admins only."""
+        admins_only(who)
         campaign = db.get(Campaign, campaign_id)
         if campaign is None:
             raise HTTPException(404, f"no campaign {campaign_id} in this database; /campaigns lists them")
@@ -335,7 +349,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
             "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
 
     @app.get("/admin", response_class=HTMLResponse)
-    def admin_page(request: Request, db: Db, who: Who, campaign: int | None = None):
+    def admin_page(request: Request, db: Db, who: Who, campaign: RowId | None = None):
         """Agreement between annotators, the disputed pairs waiting for adjudication, and assignment."""
         admins_only(who)
         return admin_view(request, db, campaign)
@@ -343,13 +357,14 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     @app.post("/admin/assign", response_class=HTMLResponse)
     def admin_assign(request: Request, db: Db, who: Who, overlap: Annotated[int, Form(ge=1, le=50)] = DEFAULT_OVERLAP,
                      status: Annotated[ReviewedStatus, Form()] = PairStatus.flagged,
-                     campaign: Annotated[str, Form()] = "", language: Annotated[str, Form()] = ""):
+                     campaign: Annotated[str, Form()] = "", language: Annotated[ShortText, Form()] = ""):
         """Assign undecided pairs to annotators from the admin page, and show the page again with what was done."""
         admins_only(who)
-        if campaign.strip() and not campaign.strip().isdigit():
+        campaign_id = whole_number(campaign, 1, MAX_DB_INT)
+        if campaign.strip() and campaign_id is None:
             return admin_view(request, db, overlap=overlap,
-                              error=f"campaign: {campaign!r} is not a campaign id (a number)")
-        spec = QueueFilter(status, int(campaign) if campaign.strip() else None, language.strip() or None)
+                              error=f"campaign: {campaign[:40]!r} is not a campaign id (a number)")
+        spec = QueueFilter(status, campaign_id, language.strip() or None)
         try:
             return admin_view(request, db, overlap=overlap, report=assign(db, spec, overlap))
         except AssignmentError as exc:
@@ -367,9 +382,11 @@ def _form_scores(criteria: list[str], scores: list[str]) -> dict[str, int]:
     for criterion, score in zip(criteria, scores):
         if not score.strip():
             continue
-        if not score.strip().isdigit():
-            raise ReviewError(f"score of {criterion!r}: {score!r} is not a whole number from 1 to 10")
-        given[criterion] = int(score)
+        number = whole_number(score, MIN_SCORE, MAX_SCORE)
+        if number is None:
+            raise ReviewError(f"score of {criterion[:64]!r}: {score[:20]!r} is not a whole number from {MIN_SCORE} "
+                              f"to {MAX_SCORE}")
+        given[criterion] = number
     return given
 
 

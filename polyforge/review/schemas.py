@@ -1,11 +1,13 @@
 """The review API's types: what `/api/...` returns and accepts (FastAPI documents them at `/docs`)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from polyforge.review.params import JsonCount, JsonRowId, ShortText, Text
 from polyforge.storage.accounts import Viewer
 from polyforge.storage.assignments import DEFAULT_OVERLAP
+from polyforge.storage.reviews import MAX_NOTE_CHARS
 from polyforge.terms import PairStatus
 
 # The judge routes an annotator can work through: its flagged pairs, or audit samples of its decisions.
@@ -73,17 +75,17 @@ class RevisionOut(BaseModel):
 
 class RevisionIn(BaseModel):
     field: Literal["instruction", "answer"]
-    text: str = Field(description="The corrected text, whole.")
+    text: Text = Field(description="The corrected text, whole.")
 
 
 class AssignIn(BaseModel):
-    overlap: int = Field(DEFAULT_OVERLAP, ge=1, le=50, description="Annotators per pair.")
+    overlap: int = Field(DEFAULT_OVERLAP, strict=True, ge=1, le=50, description="Annotators per pair.")
     status: ReviewedStatus = PairStatus.flagged
-    campaign: int | None = None
-    language: str | None = None
-    limit: int | None = Field(None, ge=1, description="Assign at most this many pairs (the first by id).")
-    sample: int | None = Field(None, ge=1, description="Assign a random sample of this many pairs (an audit).")
-    seed: int = Field(0, description="The random seed of `sample`.")
+    campaign: JsonRowId | None = None
+    language: ShortText | None = None
+    limit: JsonCount | None = Field(None, description="Assign at most this many pairs (the first by id).")
+    sample: JsonCount | None = Field(None, description="Assign a random sample of this many pairs (an audit).")
+    seed: int = Field(0, strict=True, ge=0, le=2**63 - 1, description="The random seed of `sample`.")
 
 
 class PairOut(BaseModel):
@@ -92,8 +94,10 @@ class PairOut(BaseModel):
     language: str
     status: str = Field(description="The judge's route: accepted, rejected, flagged; or duplicate, contaminated, failed.")
     origin: str
-    instruction: str = Field(description="As last corrected by an annotator, else as the model wrote it.")
-    answer: str = Field(description="As last corrected by an annotator, else as the model wrote it.")
+    instruction: str = Field(description="As last corrected (by the annotator herself, for an annotator), else as "
+                                         "the model wrote it.")
+    answer: str = Field(description="As last corrected (by the annotator herself, for an annotator), else as the "
+                                    "model wrote it.")
     original_instruction: str
     original_answer: str
     final_score: float | None
@@ -105,13 +109,15 @@ class PairOut(BaseModel):
     executions: list[ExecutionOut]
     discussion: list[TurnOut]
     reviews: list[ReviewOut] = Field(description="Every verdict for an admin; an annotator's own for an annotator.")
-    revisions: list[RevisionOut]
+    revisions: list[RevisionOut] = Field(description="Every correction for an admin; an annotator's own for an "
+                                                     "annotator.")
 
 
 class ReviewIn(BaseModel):
     verdict: Literal["accept", "reject"]
-    note: str | None = Field(default=None, description="Why, in a few words (optional).")
-    scores: dict[str, int] = Field(default_factory=dict, description=(
+    note: Text | None = Field(default=None, max_length=MAX_NOTE_CHARS, description="Why, in a few words (optional).")
+    scores: dict[ShortText, Annotated[int, Field(strict=True)]] = Field(
+        default_factory=dict, max_length=64, description=(
         "Your own scores (1-10) of the checklist criteria the judge scored on this pair, by criterion (optional): "
         "agreement per criterion is measured on them."))
 
@@ -128,8 +134,24 @@ def visible_reviews(pair, viewer: Viewer) -> list:
                                                           if review.user_id == viewer.user_id]
 
 
-def pair_out(pair, viewer: Viewer, texts: tuple[str, str]) -> PairOut:
-    """The pair for the API; `texts` is its current (instruction, answer)."""
+def visible_revisions(pair, viewer: Viewer) -> list:
+    """An admin sees every correction; an annotator only her own, so that another's edit cannot hint at his
+    verdict."""
+    return list(pair.revisions) if viewer.is_admin else [revision for revision in pair.revisions
+                                                            if revision.user_id == viewer.user_id]
+
+
+def shown_texts(pair, revisions: list) -> tuple[str, str]:
+    """The pair's (instruction, answer) as last corrected among `revisions` (in id order), else as the model wrote
+    them; over every revision, what exports use."""
+    latest = {revision.field: revision.text for revision in revisions}
+    return latest.get("instruction", pair.instruction), latest.get("answer", pair.answer)
+
+
+def pair_out(pair, viewer: Viewer) -> PairOut:
+    """The pair for the API, as `viewer` may see it."""
+    revisions = visible_revisions(pair, viewer)
+    texts = shown_texts(pair, revisions)
     return PairOut(
         id=pair.id, campaign_id=pair.campaign_id, language=pair.language, status=pair.status, origin=pair.origin,
         instruction=texts[0], answer=texts[1],
@@ -140,5 +162,5 @@ def pair_out(pair, viewer: Viewer, texts: tuple[str, str]) -> PairOut:
         executions=[ExecutionOut.model_validate(run) for run in pair.executions],
         discussion=[TurnOut.model_validate(turn) for turn in (pair.discussion.turns if pair.discussion else [])],
         reviews=[ReviewOut.of(review) for review in visible_reviews(pair, viewer)],
-        revisions=[RevisionOut.model_validate(revision) for revision in pair.revisions],
+        revisions=[RevisionOut.model_validate(revision) for revision in revisions],
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -32,7 +33,6 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset({"/login"})
 PUBLIC_PREFIXES = ("/static/",)
-MAX_FORM_BYTES = 1 << 20
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin"}
 # For the app's own pages: script, styles and forms only from the app's own files (no inline script, no eval).
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -73,6 +73,7 @@ class WebSettings:
     session_hours: float = 12.0
     login_failures: int = 5  # failed logins allowed per user, and per client address, within the window
     login_window_s: float = 60.0
+    max_body_bytes: int = 2 << 20  # any request's body: a whole corrected answer fits, a disk-filling note does not
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -93,11 +94,15 @@ def _bracketed(host: str) -> str:
 
 
 class LoginThrottle:
-    """At most `failures` failed logins per key (a user name, a client address) within `window_s` seconds."""
+    """At most `failures` failed logins per key (a user name, a client address) within `window_s` seconds.
+
+    An attempt counts as a failure from the moment it is admitted, before its password is hashed, so that guesses
+    sent in parallel are counted as they arrive; a login that succeeds takes its attempt back."""
 
     def __init__(self, failures: int = 5, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.failures, self.window_s, self.clock = failures, window_s, clock
         self._failed: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
 
     def _recent(self, key: str) -> deque[float]:
         times, horizon = self._failed[key], self.clock() - self.window_s
@@ -108,15 +113,23 @@ class LoginThrottle:
             return deque()
         return times
 
-    def wait_s(self, *keys: str) -> float:
-        """Seconds before any of `keys` may try again; 0 when all may."""
-        waits = [times[0] + self.window_s - self.clock() for times in map(self._recent, keys)
-                 if len(times) >= self.failures]
-        return max(waits, default=0.0)
+    def admit(self, *keys: str) -> float:
+        """Seconds before any of `keys` may try again, or 0 when all may: then the attempt is counted."""
+        with self._lock:
+            waits = [times[0] + self.window_s - self.clock() for times in map(self._recent, keys)
+                     if len(times) >= self.failures]
+            if waits:
+                return max(waits)
+            for key in keys:
+                self._failed[key].append(self.clock())
+            return 0.0
 
-    def failed(self, *keys: str) -> None:
-        for key in keys:
-            self._failed[key].append(self.clock())
+    def succeeded(self, *keys: str) -> None:
+        """Take back the attempt `admit` counted: the password was right."""
+        with self._lock:
+            for key in keys:
+                if self._recent(key):
+                    self._failed[key].pop()
 
 
 def safe_next(target: str | None) -> str:
@@ -137,6 +150,7 @@ class Guard:
     def __init__(self, app: ASGIApp, settings: WebSettings, sessions: sessionmaker):
         self.app, self.sessions = app, sessions
         self.hosts = settings.allowed_hosts()
+        self.max_body_bytes = settings.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -148,8 +162,11 @@ class Guard:
         send = _with_headers(send, SECURITY_HEADERS)
         request = Request(scope)
         refusal, viewer = await self._check(request)
-        if refusal is None and request.method not in SAFE_METHODS and (viewer is None or viewer.csrf_token):
-            receive, refusal = await self._check_csrf(request, receive, viewer)
+        if refusal is None and request.method not in SAFE_METHODS:
+            body, refusal = await self._read_body(request, receive)
+            receive = _replay(body, receive)
+            if refusal is None and (viewer is None or viewer.csrf_token):
+                refusal = self._check_csrf(request, viewer, body)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -192,36 +209,37 @@ class Guard:
             cookie = request.cookies.get(SESSION_COOKIE)
             return (viewer_for_session(db, cookie) if cookie else None), False
 
-    async def _check_csrf(self, request: Request, receive: Receive, viewer: Viewer | None
-                          ) -> tuple[Receive, Response | None]:
+    async def _read_body(self, request: Request, receive: Receive) -> tuple[bytes, Response | None]:
+        """The whole body read up front, at most `max_body_bytes` of it (one limit for every route, JSON or form,
+        whether it says its length or not), or a refusal."""
+        too_large = PlainTextResponse(f"request body over {self.max_body_bytes} bytes: send less (a note, a "
+                                      "correction or a form of that size is not stored)", 413)
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return b"", too_large
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                return b"", too_large
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks), None
+
+    def _check_csrf(self, request: Request, viewer: Viewer | None, body: bytes) -> Response | None:
         """A state-changing request from a browser carries the CSRF token of its session (of the login form
         before one exists), in the X-CSRF-Token header or the form's csrf_token field."""
         expected = viewer.csrf_token if viewer else request.cookies.get(LOGIN_COOKIE)
         given = request.headers.get(CSRF_HEADER)
         if given is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            body = await _read_body(receive)
-            if body is None:
-                return receive, PlainTextResponse("form too large", 413)
             given = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [None])[0]
-            receive = _replay(body, receive)
         if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-            return receive, PlainTextResponse("CSRF token missing or wrong: reload the page and send the form again",
-                                              403)
-        return receive, None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        if size > MAX_FORM_BYTES:
-            return None
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+            return PlainTextResponse("CSRF token missing or wrong: reload the page and send the form again", 403)
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, exists, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
 from polyforge.storage.models import Discussion, JudgeScore, Pair
@@ -21,6 +21,7 @@ from polyforge.terms import PairStatus
 
 
 MIN_SCORE, MAX_SCORE = 1, 10  # an annotator's criterion score, on the judge's scale
+MAX_NOTE_CHARS = 5_000  # a verdict's note: a few words, not a document
 
 
 class ReviewError(ValueError):
@@ -50,7 +51,9 @@ class QueueEntry:
     flag_reason: str | None
     instruction: str
     verdict: str | None  # the annotator's own verdict in their queue, the final verdict in an admin's; None: open
-    disputed: bool  # annotators disagree and no admin has adjudicated
+    # annotators disagree and no admin has adjudicated; None in an annotator's queue: in a blind review, whether
+    # her co-annotators agree with her is not hers to know
+    disputed: bool | None
 
 
 @dataclass
@@ -89,9 +92,11 @@ class QueueFilter:
 
 def review_queue(session: Session, spec: QueueFilter = QueueFilter(), limit: int = 500) -> list[QueueEntry]:
     """The pairs `spec` selects in id order, with their verdict (see `QueueEntry.verdict`)."""
+    blind = spec.assignee is not None
     query = spec.apply(select(Pair.id, Pair.campaign_id, Pair.language, Pair.final_score, Pair.flag_reason,
-                              Pair.instruction, spec.verdict(), disputed()))
-    return [QueueEntry(*row[:7], bool(row[7])) for row in session.execute(query.order_by(Pair.id).limit(limit))]
+                              Pair.instruction, spec.verdict(), literal(None) if blind else disputed()))
+    return [QueueEntry(*row[:7], None if blind else bool(row[7]))
+            for row in session.execute(query.order_by(Pair.id).limit(limit))]
 
 
 def queue_counts(session: Session, spec: QueueFilter = QueueFilter()) -> tuple[int, int]:
@@ -162,11 +167,14 @@ def add_review(session: Session, pair_id: int, annotator: str, verdict: str, not
     if not annotator:
         raise ReviewError("annotator: give your name, so that verdicts can be told apart")
     check_verdict(verdict)
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise ReviewError(f"note: {len(note)} characters, more than the {MAX_NOTE_CHARS} a note may have")
     if session.get(Pair, pair_id) is None:
         raise LookupError(f"no pair {pair_id} in this database")
     check_scores(session, pair_id, scores or {})
     review = Review(pair_id=pair_id, annotator=annotator[:100], user_id=user_id, verdict=verdict,
-                    note=(note or "").strip() or None, adjudication=adjudication,
+                    note=note, adjudication=adjudication,
                     scores=[ReviewScore(criterion=criterion, score=score)
                             for criterion, score in (scores or {}).items()])
     session.add(review)

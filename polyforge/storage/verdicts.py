@@ -3,8 +3,10 @@ training sets and calibration so that they can never disagree.
 
 Each annotator's verdict on a pair is their latest review of it (earlier ones stay in the table). The pair's
 final verdict is an admin's latest adjudication when there is one; otherwise the annotators' verdict when every
-annotator who reviewed it gave the same one and as many gave it as the pair has assignments (at least one);
-otherwise none yet. `Pair.status` keeps the judge's route, which is what calibration compares verdicts with.
+annotator who reviewed it gave the same one and as many gave it as the pair has assignments (at least one), and
+they never disagreed; otherwise none yet. A disagreement, once it happened, waits for an admin even if an annotator
+changes her verdict afterwards: agreement reached that way is not independent. `Pair.status` keeps the judge's
+route, which is what calibration compares verdicts with.
 """
 
 from __future__ import annotations
@@ -27,6 +29,19 @@ def _current_annotations():
     return mine, and_(mine.pair_id == Pair.id, mine.adjudication.is_(False), ~newer)
 
 
+def ever_disagreed():
+    """True for a pair where some annotator's verdict, when it was given, differed from another annotator's verdict
+    standing at that moment (their latest one before it)."""
+    given, standing, between = aliased(Review), aliased(Review), aliased(Review)
+    superseded = exists().where(between.pair_id == standing.pair_id, between.annotator == standing.annotator,
+                                between.adjudication.is_(False), between.id > standing.id, between.id < given.id)
+    return (exists().where(given.pair_id == Pair.id, given.adjudication.is_(False),
+                           standing.pair_id == Pair.id, standing.adjudication.is_(False),
+                           standing.annotator != given.annotator, standing.id < given.id,
+                           standing.verdict != given.verdict, ~superseded)
+            .correlate(Pair))
+
+
 def adjudicated_verdict():
     """The latest admin adjudication of the pair, or None."""
     return (select(Review.verdict).where(Review.pair_id == Pair.id, Review.adjudication.is_(True))
@@ -40,17 +55,16 @@ def assignments_needed():
 
 
 def agreed_verdict():
-    """The annotators' verdict when all who reviewed the pair agree and enough of them did, else None."""
+    """The annotators' verdict when all who reviewed the pair agree, always did, and enough of them did, else None."""
     mine, current = _current_annotations()
     agreed = and_(func.count(func.distinct(mine.verdict)) == 1, func.count(mine.id) >= assignments_needed())
-    return select(case((agreed, func.min(mine.verdict)), else_=None)).where(current).correlate(Pair).scalar_subquery()
+    verdict = select(case((agreed, func.min(mine.verdict)), else_=None)).where(current).correlate(Pair)
+    return case((ever_disagreed(), None), else_=verdict.scalar_subquery())
 
 
 def disputed():
-    """True for a pair whose annotators disagree and that no admin has adjudicated."""
-    mine, current = _current_annotations()
-    split = select(func.count(func.distinct(mine.verdict))).where(current).correlate(Pair).scalar_subquery()
-    return and_(split > 1, adjudicated_verdict().is_(None))
+    """True for a pair whose annotators disagree, or once did, and that no admin has adjudicated."""
+    return and_(ever_disagreed(), adjudicated_verdict().is_(None))
 
 
 def final_verdict():
