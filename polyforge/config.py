@@ -361,6 +361,14 @@ class IngestConfig(_Strict):
         "(<PII:email>, <PII:ip_address>), 'drop' or 'keep', as for secrets.",
     )
 
+    repair_turns: int = Field(
+        default=0, ge=0, le=8,
+        description="When a candidate's code fails its tests (a wrong result, a compile or runtime error, a timeout), "
+        "show the model the sandbox's output and ask for a fix, up to this many times per item (needs execution). "
+        "A fix that passes is the pair's answer; the fix over the broken answer is a DPO preference (kind "
+        "'repair') and the exchange a multi-turn SFT row (training.repair_conversations). 0: no repair.",
+    )
+
     @model_validator(mode="after")
     def _shares_in_range(self) -> "IngestConfig":
         bad = {name: share for name, share in self.downsample.items() if not 0 < share <= 1}
@@ -638,6 +646,10 @@ class TrainingConfig(_Strict):
         "base model with the adapter merged in; the next stage starts from base plus adapter either way.",
     )
     fim: FimConfig = Field(default_factory=FimConfig, description="Fill-in-the-middle samples mixed into SFT.")
+    repair_conversations: bool = Field(
+        default=True,
+        description="Add to SFT, for each accepted pair whose answer is a repair, the exchange that led to it: the "
+        "task, the broken answer, the sandbox's output, the fix (sampling.repair_turns).")
     held_out_benchmarks: list[str] = Field(
         default=["humaneval", "mceval"],
         description="Benchmarks whose evaluation tasks no training row may share a word 10-gram with ('humaneval', "
@@ -744,6 +756,9 @@ class CampaignConfig(_Strict):
 
     @model_validator(mode="after")
     def _until_pass_needs_tests(self) -> "CampaignConfig":
+        if self.sampling.repair_turns and not self.execution.enabled:
+            raise ValueError("sampling.repair_turns is above 0 but execution.enabled is false: a repair answers the "
+                             "sandbox's output; turn execution on, or repair_turns to 0")
         if self.sampling.candidates_until_pass and not self.execution.enabled:
             raise ValueError("sampling.candidates_until_pass is on but execution.enabled is false: no candidate could "
                              "pass its tests; turn execution on, or candidates_until_pass off")

@@ -52,6 +52,8 @@ class PreferenceKind(StrEnum):
     execution = "execution"  # the chosen answer passed its tests, the rejected one did not (or a gate dropped it)
     judge = "judge"  # the judge's scores alone (recorded only with judge.preferences_from_scores)
     annotator = "annotator"  # an annotator's correction over the original answer
+    repair = "repair"  # the chosen answer passed its tests as the fix of the rejected one, written from the sandbox's
+    # output on it (kept in the preference's `reason`)
 
 
 class CampaignStatus(StrEnum):

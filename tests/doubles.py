@@ -48,6 +48,8 @@ def stage_of(messages: list[Message]) -> str:
         return "classify"
     if "tester" in system:
         return "tester"
+    if "fixes code" in system:
+        return "repair"
     return "answer"
 
 

@@ -146,6 +146,17 @@ def execution_note(execution: Execution | None) -> str | None:
     return execution.status.value + (f" ({execution.reason})" if execution.reason else "")
 
 
+FEEDBACK_CHARS = 1500  # of the run's output shown for a repair: the end, where errors and failed assertions are
+
+
+def sandbox_feedback(execution: Execution) -> str:
+    """What a model is shown of its answer's failed run with the tests, to fix it: the verdict and the end of the
+    output (a compiler's errors, a failed assertion, a traceback)."""
+    output = "\n".join(part for part in (execution.stderr.strip(), execution.stdout.strip()) if part)
+    tail = output[-FEEDBACK_CHARS:] if output else "(no output)"
+    return (f"Run with unit tests, it ended: {execution_note(execution)}. The end of its output:\n```\n{tail}\n```")
+
+
 def _spread(values: Sequence[float]) -> float:
     """Population standard deviation; 0 for a single value."""
     return statistics.pstdev(values) if len(values) > 1 else 0.0

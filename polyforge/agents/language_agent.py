@@ -129,6 +129,15 @@ class LanguageAgent:
             return output  # cut off: left open, as it came
         return replace(output, text=with_code_block_closed(output.text))
 
+    async def repair_answer(self, instruction: str, answer: str, feedback: str, seed: int | None = None
+                            ) -> StageOutput:
+        """The answer fixed from `feedback`, what the sandbox said of its run with the tests (`sandbox_feedback`)."""
+        output = await self._run("repair", self._answer_sampling, seed, instruction=instruction, answer=answer,
+                                 feedback=feedback)
+        if output.completions[-1].finish_reason == "length":
+            return output
+        return replace(output, text=with_code_block_closed(output.text))
+
     async def classify(self, instruction: str, taxonomy: Taxonomy, seed: int | None = None) -> Classification:
         """The instruction's topic and difficulty, constrained to the taxonomy; None for both if it fails."""
         prompt = self.prompts.render("classify", language=self.language, instruction=instruction, taxonomy=taxonomy)

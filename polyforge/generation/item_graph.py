@@ -1,4 +1,5 @@
-"""One work item as a LangGraph graph: snippet -> instruction -> answer -> tests -> judge -> route.
+"""One work item as a LangGraph graph: snippet -> instruction -> answer -> tests [-> repair -> tests] -> judge ->
+route.
 
 The steps (item_steps.py) are wired in order; a step before the judge that sets a status (failed, duplicate, or
 rejected by a gate) ends the item.
@@ -25,6 +26,11 @@ def _continue_unless_ended(next_step: str):
         return END if state.status is not None else next_step
 
     return decide
+
+
+def _screen_unless_failed(state: ItemState) -> str:
+    """After a repair: the fix is screened and run, unless the model failed to write one."""
+    return "judge" if state.error is not None else "screen_answers"
 
 
 def _discuss_if_peers(state: ItemState) -> str:
@@ -56,11 +62,13 @@ def build_item_graph(agents: Mapping[str, LanguageAgent], judge: JudgeAgent, set
                             ("check_novelty", "classify"), ("classify", "write_answers"),
                             ("write_answers", "screen_answers"), ("screen_answers", "execute")):
         graph.add_conditional_edges(step, _continue_unless_ended(following), [following, END])
-    graph.add_conditional_edges("execute", steps.answer_again_or_judge, ["write_answers", "judge"])
+    graph.add_conditional_edges("execute", steps.answer_again_or_judge, ["repair", "write_answers", "judge"])
+    graph.add_conditional_edges("repair", _screen_unless_failed, ["screen_answers", "judge"])
     graph.add_edge("judge", "remember")  # remember marks accepted pairs; it reads the status the judge set
     graph.add_edge("remember", END)
-    # Each round until a pass takes three more steps than langgraph's default limit allows for.
-    return graph.compile().with_config(recursion_limit=RECURSION_LIMIT_BASE + 3 * settings.candidates)
+    # Each round until a pass, and each repair, takes three more steps than langgraph's default limit allows for.
+    rounds = settings.candidates + settings.repair_turns
+    return graph.compile().with_config(recursion_limit=RECURSION_LIMIT_BASE + 3 * rounds)
 
 
 async def run_item(graph, item: WorkItem) -> ItemState:

@@ -41,6 +41,14 @@ class WorkItem:
     instruction: StageOutput | None = None
 
 
+@dataclass(frozen=True)
+class Repair:
+    """A candidate written as the fix of an earlier one, from what the sandbox said of that one's run."""
+
+    broken: int  # the index of the candidate it fixes
+    feedback: str  # what the model was shown of the broken candidate's run (`sandbox_feedback`)
+
+
 @dataclass
 class ItemState:
     """Everything the item graph learns about one work item, filled in step by step."""
@@ -58,6 +66,7 @@ class ItemState:
     written_tests: StageOutput | None = None  # the tester's reply, as written
     tests: StageOutput | None = None  # the unit tests run against this item's answers (the tester's own copies cut)
     executions: list[Execution | None] = field(default_factory=list)  # per candidate (None: no code to run)
+    repairs: dict[int, Repair] = field(default_factory=dict)  # candidate index -> the failed candidate it fixes
     untestable: bool = False  # the sandbox cannot run the item's language: no answer can pass tests
     verdicts: list[Verdict | None] = field(default_factory=list)  # per candidate (None: screened out, not judged)
     answer: StageOutput | None = None  # the chosen candidate

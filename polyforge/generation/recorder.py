@@ -70,7 +70,9 @@ def stage_completions(state: ItemState) -> dict[str, list[Completion]]:
         # A transfer's completions belong to the pair it became, in that pair's instruction stage.
         "discussion": [c for turn in turns[1:] if turn.role != "transfer" for c in turn.output.completions],
         "classify": state.classification.completions if state.classification else [],
-        "answer": [c for candidate in state.candidates for c in candidate.completions],
+        "answer": [c for index, candidate in enumerate(state.candidates) if index not in state.repairs
+                   for c in candidate.completions],
+        "repair": [c for index in state.repairs for c in state.candidates[index].completions],
         "tester": state.tests.completions if state.tests else [],
         "judge": [c for verdict in state.verdicts if verdict is not None for c in verdict.completions],
     }
@@ -85,22 +87,27 @@ class Beaten:
     verdict: Verdict | None  # None: a gate dropped it before the judge
     gate: str | None = None
     kind: PreferenceKind = PreferenceKind.execution
+    feedback: str | None = None  # a repair's: what the model was shown of this candidate's run when it fixed it
 
 
 def preferences(state: ItemState, from_scores: bool = False) -> list[Beaten]:
     """The candidates the chosen answer beat. When the chosen answer passed its tests, every candidate that did not
-    pass (or that a gate dropped) is an execution preference; a lower judge score alone makes a judge preference,
-    kept only `from_scores`. A candidate that overlaps a benchmark, or that held secrets or personal data (now
-    redacted), is no preference material either."""
+    pass (or that a gate dropped) is an execution preference, and the one it was written to fix a repair preference;
+    a lower judge score alone makes a judge preference, kept only `from_scores`. A candidate that overlaps a
+    benchmark, or that held secrets or personal data (now redacted), is no preference material either."""
     chosen = state.verdict
     if chosen is None or chosen.final_score is None:
         return []
     executions = state.executions or [None] * len(state.candidates)
-    chosen_passed = passed(next(e for v, e in zip(state.verdicts, executions) if v is chosen))
+    chosen_index = next(index for index, verdict in enumerate(state.verdicts) if verdict is chosen)
+    chosen_passed = passed(executions[chosen_index])
+    repair = state.repairs.get(chosen_index) if chosen_passed else None
     by_execution = PreferenceKind.execution if chosen_passed else PreferenceKind.judge
     beaten = []
     for index, (candidate, verdict, execution) in enumerate(zip(state.candidates, state.verdicts, executions)):
-        if index in state.screened_out:
+        if repair is not None and index == repair.broken:
+            beaten.append(Beaten(candidate, verdict, kind=PreferenceKind.repair, feedback=repair.feedback))
+        elif index in state.screened_out:
             if state.screened_out[index].startswith((CONTAMINATED, SENSITIVE)):
                 continue
             beaten.append(Beaten(candidate, None, state.screened_out[index], by_execution))
@@ -108,7 +115,7 @@ def preferences(state: ItemState, from_scores: bool = False) -> list[Beaten]:
             beaten.append(Beaten(candidate, verdict, kind=PreferenceKind.execution))
         elif verdict is not chosen and (verdict.final_score is None or verdict.final_score < chosen.final_score):
             beaten.append(Beaten(candidate, verdict, kind=PreferenceKind.judge))
-    return [b for b in beaten if from_scores or b.kind is PreferenceKind.execution]
+    return [b for b in beaten if from_scores or b.kind is not PreferenceKind.judge]
 
 
 def _preference(pair: Pair, chosen: Verdict, beaten: Beaten) -> Preference:
@@ -116,10 +123,12 @@ def _preference(pair: Pair, chosen: Verdict, beaten: Beaten) -> Preference:
     against = (f"{GATE}{beaten.gate}" if beaten.gate is not None
                else "unscored" if rejected_score is None else f"{rejected_score:.2f}")
     evidence = "passed its tests; " if beaten.kind is PreferenceKind.execution else ""
+    # A repair's reason is the feedback the fix answered: the middle turn of its conversation (training).
+    reason = beaten.feedback if beaten.feedback is not None else \
+        f"{evidence}judge score {chosen.final_score:.2f} vs {against}"
     return Preference(
         prompt=pair.instruction, chosen=pair.answer, rejected=beaten.candidate.text, chosen_score=chosen.final_score,
-        rejected_score=rejected_score, kind=beaten.kind,
-        reason=f"{evidence}judge score {chosen.final_score:.2f} vs {against}",
+        rejected_score=rejected_score, kind=beaten.kind, reason=reason,
     )
 
 

@@ -63,7 +63,8 @@ def item_settings(config: CampaignConfig) -> ItemSettings:
     return ItemSettings(config.sampling.candidates, config.memory.novelty_threshold, discussion.rounds,
                         discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None,
                         config.sampling.candidates_until_pass,
-                        frozenset(Status(status) for status in config.sampling.answer_again_after))
+                        frozenset(Status(status) for status in config.sampling.answer_again_after),
+                        config.sampling.repair_turns)
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],

@@ -189,11 +189,13 @@ class Preference(Base):
     rejected: Mapped[str] = mapped_column(Text)
     chosen_score: Mapped[float | None]
     rejected_score: Mapped[float | None]
-    reason: Mapped[str] = mapped_column(Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'.")
+    reason: Mapped[str] = mapped_column(
+        Text, doc="Why chosen beat rejected, e.g. 'judge score 7.1 vs 3.4'; for a repair, what the sandbox said of the "
+        "rejected answer's run, which the chosen one was written to fix.")
     kind: Mapped[str] = mapped_column(
         String(16), default=PreferenceKind.execution, server_default=PreferenceKind.judge.value,
-        doc="A PreferenceKind: execution (chosen passed its tests, rejected did not), judge (scores alone) or "
-        "annotator (a correction over the original).")
+        doc="A PreferenceKind: execution (chosen passed its tests, rejected did not), repair (chosen passed as the "
+        "fix of rejected), judge (scores alone) or annotator (a correction over the original).")
     revision_id: Mapped[int | None] = mapped_column(
         ForeignKey("pair_revision.id", name="fk_preference_revision_id_pair_revision"), default=None,
         doc="The annotator's correction this preference comes from (corrected over original); None: the judge's.")

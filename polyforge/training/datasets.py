@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from polyforge.export import ExportFilter, iter_dpo_records, iter_sft_records
-from polyforge.terms import PairStatus
+from polyforge.terms import PairStatus, PreferenceKind
 
 ALL_ANSWERED = PairStatus.judged()
 
@@ -29,8 +29,9 @@ def _filter(statuses: tuple[str, ...], campaign_id: int | None, mix: dict[str, f
 
 def sft_examples(session: Session, campaign_id: int | None = None, min_accepted: int = 4,
                  mix: dict[str, float] | None = None, mix_by: str = "language",
-                 include_unaccepted: bool = False) -> SFTExamples:
-    """Accepted pairs as chat examples (every judged pair with `include_unaccepted`, which the note then says).
+                 include_unaccepted: bool = False, repairs: bool = False) -> SFTExamples:
+    """Accepted pairs as chat examples (every judged pair with `include_unaccepted`, which the note then says), and
+    with `repairs` the exchanges that led to the accepted repairs (`repair_conversations`).
     `mix` gives shares per language (or source), as the export's --mix does. Fewer than `min_accepted` accepted
     pairs raise TooFewAccepted: training on pairs nobody verified is the user's explicit choice, never a fallback."""
     if include_unaccepted:
@@ -46,7 +47,25 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
             "(training.min_accepted_pairs); generate more (a larger budgets.max_pairs, a stronger generator), review "
             "the flagged pairs (`polyforge review`), or train on unverified pairs on purpose with "
             "training.include_unaccepted: true (`polyforge train --include-unaccepted`)")
-    return SFTExamples(accepted, (PairStatus.accepted,), f"training on {len(accepted)} accepted pairs")
+    note = f"training on {len(accepted)} accepted pairs"
+    if repairs:
+        conversations = repair_conversations(session, campaign_id)
+        accepted += conversations
+        note += f" and {len(conversations)} repair conversation(s)"
+    return SFTExamples(accepted, (PairStatus.accepted,), note)
+
+
+def repair_conversations(session: Session, campaign_id: int | None = None) -> list[dict]:
+    """For each accepted pair whose answer is a repair, the exchange as a multi-turn chat example: the task, the
+    broken answer, what the sandbox said of its run, the fix that passed."""
+    conversations = []
+    for record in iter_dpo_records(session, ExportFilter((PairStatus.accepted,), campaign_id=campaign_id)):
+        if record["kind"] == PreferenceKind.repair:
+            feedback = {"role": "user", "content": record["reason"]}
+            messages = [*record["prompt"], *record["rejected"], feedback, *record["chosen"]]
+            provenance = {key: value for key, value in record.items() if key not in ("prompt", "chosen", "rejected")}
+            conversations.append({"messages": messages, **provenance})
+    return conversations
 
 
 def coarse_examples(session: Session, campaign_id: int | None = None, mix: dict[str, float] | None = None,

@@ -63,7 +63,8 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
                                   f"no campaign {campaign_id} in this database (`polyforge status` lists them)")
         campaign_id = campaign.id
         sft_data = sft_examples(session, campaign_id, settings.min_accepted_pairs, mix=settings.mix,
-                                mix_by=settings.mix_by, include_unaccepted=settings.include_unaccepted)
+                                mix_by=settings.mix_by, include_unaccepted=settings.include_unaccepted,
+                                repairs=settings.repair_conversations)
         coarse_data = (coarse_examples(session, campaign_id, mix=settings.mix, mix_by=settings.mix_by)
                        if settings.coarse_steps else None)
         preferences = dpo_examples(session, campaign_id) if settings.dpo_steps else []
