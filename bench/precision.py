@@ -5,7 +5,9 @@ McEval tasks (the bundled copy, its instruction split) are given to a campaign a
 McEval's tests. Afterwards every stored answer is also run against McEval's own tests (the hidden tests). Two arms
 on the same tasks and models:
 - verified: the defaults (execution on, a pair accepted only on a pass of tests that are evidence);
-- judge-only: the control, execution off, the judge's score alone accepts.
+- judge-only: the control, execution off, the judge's score alone accepts;
+- repair: as verified, but a failed answer is fixed from the sandbox's output (sampling.repair_turns) instead of
+  a fresh candidate being written: the same number of answer calls at most.
 Per language and in total: precision (accepted pairs whose answer passes the hidden tests / accepted pairs) and
 recall (those / answers that pass the hidden tests), with the count behind each ratio.
 
@@ -37,13 +39,17 @@ from polyforge.generation.campaign import CampaignProgress, CampaignRunner
 from polyforge.sandbox import Sandbox, Status
 from polyforge.sandbox.mceval import INSTRUCTION_SPLIT, bundled_mceval, load_tasks
 from polyforge.storage import ExecutionRecord, Pair, Snippet, session_scope
+from polyforge.storage.spending import stage_costs
 from polyforge.terms import PairStatus
 from polyforge.training.hidden_tests import run_hidden_tests
 
 DEFAULT_LANGUAGES = ("Python", "JavaScript", "C++", "Go", "Rust", "Shell")
+# Each arm: (execution on, its sampling beside the common settings). `repair` makes as many answer calls at most
+# as `verified` (--candidates): a first answer and fixes from the sandbox's output instead of fresh candidates.
 ARMS = {
-    "verified": {"execution": {"enabled": True}},
-    "judge-only": {"execution": {"enabled": False}},
+    "verified": (True, {}),
+    "judge-only": (False, {}),
+    "repair": (True, {"repair": True}),
 }
 
 
@@ -85,13 +91,17 @@ def instruction_rows(languages: list[str], per_language: int) -> list[dict]:
 def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: Path) -> Path:
     """The arm's campaign config, written beside its output (the campaign resumes by its name)."""
     judge = {"backend": "embedded", "model": args.judge} if args.judge else None
+    execution, arm_sampling = ARMS[arm]
+    until_pass = execution and args.candidates > 1 and not arm_sampling.get("repair")
+    candidates = 1 if arm_sampling.get("repair") else args.candidates
+    repair_turns = args.candidates - 1 if arm_sampling.get("repair") else 0
     config = {
         "name": f"precision-{args.model}-{arm}",
         "output_dir": str(folder.resolve()),
         "sources": [{"instructions": str(instructions.resolve())}],
         "models": {"generator": {"backend": "embedded", "model": args.model}, **({"judge": judge} if judge else {})},
-        "sampling": {"seed": 11, "candidates": args.candidates,
-                     "candidates_until_pass": arm == "verified" and args.candidates > 1,
+        "sampling": {"seed": 11, "candidates": candidates, "candidates_until_pass": until_pass,
+                     "repair_turns": repair_turns,
                      "answer": {"temperature": 0.4, "max_tokens": 512}, "tester": {"max_tokens": 512}},
         "budgets": {"max_pairs": 10_000},
         "memory": {"enabled": False},  # every task is answered: novelty against earlier tasks would skip some
@@ -102,7 +112,7 @@ def arm_config(args: argparse.Namespace, arm: str, instructions: Path, folder: P
         "ingest": {"decontaminate_mceval": False, "decontaminate_humaneval": False},
         "concurrency": args.concurrency,
         "training": {"enabled": False},
-        **ARMS[arm],
+        "execution": {"enabled": execution},
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "campaign.yaml"
@@ -211,8 +221,14 @@ def main() -> int:
         url, campaign_id, seconds = run_arm(arm_config(args, arm, instructions, folder / arm), arm)
         scored = score_arm(url, campaign_id)
         lines = table(scored)
-        print(f"\n{arm}: campaign {campaign_id}, {seconds / 60:.1f} min this run\n{markdown(arm, lines)}", flush=True)
-        report["arms"][arm] = {"minutes": round(seconds / 60, 2), "table": lines,
+        accepted = lines[-1]["accepted"]
+        with session_scope(url, create=False) as session:
+            tokens = sum(cost.completion for cost in stage_costs(session, campaign_id))
+        # Completion tokens are what a server spends, whatever else loads the machine: the steadier figure.
+        print(f"\n{arm}: campaign {campaign_id}, {seconds / 60:.1f} min this run, {tokens} completion tokens, "
+              f"{accepted} accepted ({accepted / max(seconds / 60, 1e-9):.2f} per minute, "
+              f"{1000 * accepted / max(tokens, 1):.2f} per 1000 completion tokens)\n{markdown(arm, lines)}", flush=True)
+        report["arms"][arm] = {"minutes": round(seconds / 60, 2), "completion_tokens": tokens, "table": lines,
                                "pairs": [asdict(row) for row in scored],
                                "wrong_accepted": wrong_accepted(url, campaign_id, scored)}
     if args.json:

@@ -109,6 +109,39 @@ def main() -> int:
     print(f"gpu-check: passed: SFT then DPO under DeepSpeed {args.deepspeed} on {processes} GPU(s): "
           + ", ".join(f"{name} loss {result['final_loss']:.3f} in {result['wall_s']} s"
                       for name, result in summary["stages"].items()))
+    return experiment_path(args.out, url)
+
+
+def experiment_path(out: Path, url: str) -> int:
+    """The final-model experiment's GPU steps on its real base model (the embedded Qwen2.5-Coder-0.5B): a LoRA SFT
+    step, then pass@1 of the base and the trained model on held-out McEval tasks, in process on the GPU through the
+    chat template."""
+    config = out / "experiment.yaml"
+    config.write_text("sources: [{path: .}]\ntraining:\n  base_model: qwen2.5-coder-0.5b\n  adapter: lora\n"
+                      "  max_steps: 1\n  dpo_steps: 0\n  batch_size: 2\n  max_length: 256\n  bf16: auto\n"
+                      "  report_to: []\n  held_out_benchmarks: []\n")
+    trained = out / "experiment-train"
+    steps = [
+        [sys.executable, "-m", "polyforge.cli", "train", url, "--out", str(trained), "--config", str(config)],
+        [sys.executable, "-m", "polyforge.cli", "eval", "qwen2.5-coder-0.5b", str(trained / "sft" / "model"),
+         "--benchmark", "mceval", "--language", "Python", "--language", "Go", "--limit", "5",
+         "--out", str(out / "experiment-eval")],
+    ]
+    for command in steps:
+        print("gpu-check:", " ".join(command), flush=True)
+        if subprocess.run(command).returncode != 0:
+            print(f"gpu-check: FAILED: `{' '.join(command[3:5])}` exited with an error (output above)",
+                  file=sys.stderr)
+            return 1
+    hardware = json.loads((trained / "summary.json").read_text())["hardware"]["accelerator"]
+    results = json.loads((out / "experiment-eval" / "results.json").read_text())["models"]
+    base = results["qwen2.5-coder-0.5b"]["all"]
+    if hardware != "cuda" or base["tasks"] != 10 or base["passed"] == 0:
+        print(f"gpu-check: FAILED: experiment path trained on {hardware}; the base passed {base['passed']} of "
+              f"{base['tasks']} held-out tasks (it passes some on CPU)", file=sys.stderr)
+        return 1
+    print("gpu-check: passed: the experiment's LoRA step on the GPU, and pass@1 "
+          + ", ".join(f"{model} {row['all']['pass_at_1']:.0%}" for model, row in results.items()))
     return 0
 
 

@@ -51,7 +51,7 @@ def sft_examples(session: Session, campaign_id: int | None = None, min_accepted:
     if repairs:
         conversations = repair_conversations(session, campaign_id)
         accepted += conversations
-        note += f" and {len(conversations)} repair conversation(s)"
+        note += f" and {len(conversations)} repair conversation(s)" if conversations else ""
     return SFTExamples(accepted, (PairStatus.accepted,), note)
 
 
