@@ -82,6 +82,29 @@ class SourceConfig(_Strict):
         return self.url if self.url is not None else str(self.path if self.path is not None else self.instructions)
 
 
+class PriceConfig(_Strict):
+    """What a model costs, in one currency of your choosing (the figures carry no unit): per token for a hosted API,
+    per GPU-hour for a self-hosted server, or both. `status`, `report` and `prompts compare` show the cost so far and
+    per accepted pair; `polyforge run CONFIG --estimate N` projects it for the whole campaign."""
+
+    prompt: float = Field(default=0.0, ge=0, description="Per million prompt tokens.")
+    cached_prompt: float | None = Field(
+        default=None, ge=0,
+        description="Per million prompt tokens the server took from its prefix cache (hosted APIs often charge "
+        "less for them); default: the prompt price.")
+    completion: float = Field(default=0.0, ge=0, description="Per million completion tokens.")
+    gpu_hour: float = Field(
+        default=0.0, ge=0,
+        description="Per GPU-hour of a self-hosted server, charged for the wall time of the campaign's runs (the "
+        "server is held while a run goes on), for every server of the model (each base_url; one for an in-process "
+        "model). Roles that name the same servers are charged once.")
+    gpus: int = Field(default=1, ge=1, description="GPUs per server, for gpu_hour.")
+
+    @property
+    def cached_rate(self) -> float:
+        return self.prompt if self.cached_prompt is None else self.cached_prompt
+
+
 class ModelConfig(_Strict):
     """One LLM endpoint.
 
@@ -135,6 +158,9 @@ class ModelConfig(_Strict):
         "{tensor_parallel_size: 2, gpu_memory_utilization: 0.85, enforce_eager: true}.",
     )
     threads: int | None = Field(default=None, ge=1, description="CPU threads of the embedded model (default: all cores).")
+    price: PriceConfig | None = Field(
+        default=None, description="What this model's calls cost (default: nothing; see PriceConfig), e.g. "
+        "{prompt: 0.15, completion: 0.6} for a hosted API or {gpu_hour: 2.5} for a vLLM server.")
 
     @model_validator(mode="after")
     def _openai_needs_endpoint(self) -> "ModelConfig":

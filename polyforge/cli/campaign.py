@@ -74,10 +74,23 @@ def run(
     ray_address: Annotated[Optional[str], typer.Option(
         help="The Ray cluster to join (e.g. auto, or ray://head:10001); default: a Ray started here for the run.")
     ] = None,
+    estimate: Annotated[Optional[int], typer.Option(
+        min=1, metavar="N",
+        help="Instead of the campaign, run a sample of N pairs' work items (languages in turn) in a throwaway "
+             "database, project the whole campaign's tokens, server time, cost, accepted pairs and cost per accepted "
+             "pair with 95% intervals (models.*.price), and stop.")] = None,
 ) -> None:
     """Run (or resume) a generation campaign from a config file."""
     from polyforge.generation.campaign import CampaignRunner
 
+    if estimate is not None:
+        given = [flag for flag, on in (("--new-campaign", new_campaign), ("--retry-failed", retry_failed),
+                                       ("--executor", executor), ("--ray-address", ray_address)) if on]
+        if given:
+            fail(f"--estimate runs its sample in this process, apart from the campaign: {', '.join(given)} "
+                 "cannot apply; leave it out")
+        run_estimate(config, out, estimate)
+        return
     workers = {"executor": executor.value} if executor else {}
     if ray_address:
         workers["ray_address"] = ray_address
@@ -96,6 +109,23 @@ def run(
     if result.stopped_by:
         console.print(f"stopped early: {result.stopped_by}")
     console.print(f"database: {shown_database(result.database_url)}")
+
+
+def run_estimate(config: Path, out: Optional[Path], sample: int) -> None:
+    """`run --estimate`: the sample, then the projection table."""
+    from polyforge.cli.cost_views import estimate_table
+    from polyforge.generation.estimate import EstimateError, estimate
+
+    try:
+        campaign = load_config(config, {"output_dir": str(out)} if out else None)
+        with campaign_display() as hooks:
+            projection = asyncio.run(estimate(campaign, sample, hooks))
+    except (*USER_ERRORS, EstimateError) as exc:
+        fail(str(exc))
+    console.print(estimate_table(projection))
+    if projection.cost is None:
+        console.print("no model has a price (models.*.price): tokens, time and accepted pairs only")
+    console.print("nothing of the sample is kept: `polyforge run` without --estimate runs the campaign")
 
 
 def shown_database(url: str) -> str:

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from polyforge.checklists import load_checklist
 from polyforge.cli.common import DatabaseSource, console, database_url_of, fail, input_file
+from polyforge.cli.cost_views import money
+from polyforge.generation.costs import template_costs
 from polyforge.prompts import PROMPT_DIR, PromptError, PromptLibrary, load_taxonomy
 from polyforge.storage import session_scope
 from polyforge.storage.report import template_outcomes
@@ -108,16 +110,20 @@ def compare(
     """Each template version (content hash) with the pairs it took part in: acceptance rate, mean score."""
     with session_scope(database_url_of(source), create=False) as session:
         rows = template_outcomes(session, campaign, template)
+        costs = template_costs(session, campaign, template)
     if not rows:
         fail(f"no pairs in {source}" + (f" used a template named {template!r}" if template else ""))
     table = Table(title="prompt template versions by outcome")
     for column in ("template", "hash", "first used", "pairs", "judged", PairStatus.accepted, "acceptance rate",
-                   "mean score"):
+                   "mean score", "cost per accepted"):
         table.add_column(column, justify="left" if column in ("template", "hash", "first used") else "right")
     for row in rows:
         rate = "-" if row.acceptance_rate is None else f"{row.acceptance_rate:.0%}"
         mean = "-" if row.mean_score is None else f"{row.mean_score:.2f}"
         first = f"{row.first_used:%Y-%m-%d %H:%M}" if row.first_used else "-"
+        # Priced campaigns only: a version whose pairs have no price shows none.
+        cost = costs.get((row.template, row.content_hash))
+        per_accepted = money(cost / row.accepted) if cost is not None and row.accepted else "-"
         table.add_row(row.template, row.content_hash, first, str(row.pairs), str(row.judged), str(row.accepted), rate,
-                      mean)
+                      mean, per_accepted)
     console.print(table)

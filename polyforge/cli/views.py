@@ -13,9 +13,11 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from polyforge.cli.common import console
+from polyforge.cli.cost_views import cost_line, money
+from polyforge.generation.costs import Prices, campaign_cost
 from polyforge.generation.coverage import Coverage
 from polyforge.ingest import IngestReport
-from polyforge.storage import EndpointUsage, session_scope
+from polyforge.storage import Campaign, EndpointUsage, session_scope
 from polyforge.storage.endpoint_usage import endpoint_usage
 from polyforge.storage.privacy import SensitiveCounts, describe, sensitive_counts
 from polyforge.storage.report import (
@@ -86,6 +88,8 @@ def print_summary(database: str, campaign_id: int) -> None:
         discussion = synergy(session, campaign_id)
         endpoints = endpoint_usage(session, campaign_id)
         costs = stage_costs(session, campaign_id)
+        campaign = session.get(Campaign, campaign_id)
+        prices, spent = Prices.of_campaign(campaign), campaign_cost(session, campaign)
         drops = gate_drops(session, campaign_id)
         sensitive = sensitive_counts(session, [campaign_id])
         generators, judges = campaign_models(session, campaign_id)
@@ -110,22 +114,29 @@ def print_summary(database: str, campaign_id: int) -> None:
     if sensitive:
         console.print(f"{SENSITIVE_STEP}: {describe(sensitive)}")
     if costs:
-        console.print(stage_cost_table(costs))
+        console.print(stage_cost_table(costs, prices if prices.priced else None))
+    if spent is not None:
+        console.print(cost_line(spent))
     if discussion is not None:
         print_synergy(discussion)
     if endpoints:
         console.print(endpoint_table(endpoints, f"server endpoints of campaign {campaign_id}"))
 
 
-def stage_cost_table(costs: list[StageCost]) -> Table:
-    """Per stage: calls, prompt tokens the server computed and took from its cache, completion tokens, and
-    replies cut off by max_tokens."""
+def stage_cost_table(costs: list[StageCost], prices: Prices | None = None) -> Table:
+    """Per stage: calls, prompt tokens the server computed and took from its cache, completion tokens, replies cut
+    off by max_tokens, and with prices, what the tokens cost."""
     table = Table(title="tokens per stage")
-    for column in ("stage", "calls", "prompt tokens", "cached", "completion tokens", "truncated"):
+    for column in ("stage", "calls", "prompt tokens", "cached", "completion tokens", "truncated",
+                   *("cost",) * (prices is not None)):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for cost in costs:
         cached = f"{cost.cached} ({cost.cached / cost.prompt:.0%})" if cost.prompt else "0"
-        table.add_row(cost.stage, str(cost.calls), str(cost.prompt), cached, str(cost.completion), str(cost.truncated))
+        money_spent = [] if prices is None else \
+            [money(prices.tokens_cost({cost.stage: {"prompt": cost.prompt, "cached": cost.cached,
+                                                    "completion": cost.completion}}))]
+        table.add_row(cost.stage, str(cost.calls), str(cost.prompt), cached, str(cost.completion), str(cost.truncated),
+                      *money_spent)
     return table
 
 
@@ -232,15 +243,18 @@ def status_table(sessions: sessionmaker[Session], source: str) -> Group:
     with sessions() as session:
         rows = campaign_progress(session)
         endpoints = [usage for row in rows for usage in endpoint_usage(session, row.id)]
+        costs = {row.id: campaign_cost(session, session.get(Campaign, row.id)) for row in rows}
     table = Table(title=f"campaigns in {source} at {datetime.now():%H:%M:%S}")
     for column in ("id", "name", "status", "snippets", "pairs", *PROGRESS_STATUSES,
-                   "started", "finished"):
+                   "cost", "per accepted", "started", "finished"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         done = f"{row.pairs}/{row.budget}" if row.budget else str(row.pairs)
         counts = [str(row.by_status.get(s, 0)) for s in PROGRESS_STATUSES]
         finished = f"{row.finished_at:%m-%d %H:%M}" if row.finished_at else "-"
+        cost = costs[row.id]
         table.add_row(str(row.id), row.name, row.status, str(row.snippets), done, *counts,
+                      money(cost and cost.total), money(cost and cost.per_accepted),
                       f"{row.created_at:%m-%d %H:%M}", finished)
     return Group(table, *([endpoint_table(endpoints, "server endpoints", by_campaign=True)] if endpoints else []))
 

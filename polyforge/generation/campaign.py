@@ -38,7 +38,9 @@ from polyforge.prompts import PromptLibrary, load_taxonomy
 from polyforge.sandbox.doctor import require_sandbox
 from polyforge.storage import Pair, database, database_url
 from polyforge.storage.campaigns import find_or_create_campaign, mark_campaign, requeue_failed
+from polyforge.storage.models import utcnow
 from polyforge.storage.report import coverage_counts
+from polyforge.storage.spending import record_generation_run
 from polyforge.terms import CampaignStatus, PairStatus
 
 
@@ -71,6 +73,7 @@ class CampaignResult:
     coverage: Coverage | None = None
     endpoints: list[EndpointStats] = field(default_factory=list)  # this run's calls per server endpoint
     requeued: int = 0  # failed items scheduled again (`retry_failed`)
+    seconds: float = 0.0  # this run's wall time, from the first work item on
 
 
 class CampaignRunner:
@@ -101,12 +104,17 @@ class CampaignRunner:
             result = CampaignResult(0, url)
             schedule, budget = self._prepare(sessions, result)
             campaign_id = result.campaign_id
+            started_at, started = utcnow(), time.perf_counter()
             try:
                 await self._run(sessions, schedule, budget, result)
             except BaseException:
                 with sessions() as session:
                     mark_campaign(session, campaign_id, CampaignStatus.interrupted)
                 raise
+            finally:  # the servers were held this long, whether the run finished or not (GPU-hour prices)
+                result.seconds = time.perf_counter() - started
+                with sessions() as session:
+                    record_generation_run(session, campaign_id, started_at, result.seconds, result.new_pairs)
             with sessions() as session:
                 mark_campaign(session, campaign_id, CampaignStatus.finished)
         return result

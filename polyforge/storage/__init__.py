@@ -25,7 +25,7 @@ from polyforge.storage.models import (
     Snippet,
 )
 from polyforge.storage.review_models import ApiToken, Assignment, PairRevision, Review, ReviewScore, User, WebSession
-from polyforge.storage.run_models import EndpointUsage, IngestLanguageStat, IngestRun
+from polyforge.storage.run_models import EndpointUsage, GenerationRun, IngestLanguageStat, IngestRun
 
 __all__ = [
     "ApiToken",
@@ -37,6 +37,7 @@ __all__ = [
     "Discussion",
     "DiscussionTurn",
     "EndpointUsage",
+    "GenerationRun",
     "IngestLanguageStat",
     "IngestRun",
     "ExecutionRecord",

@@ -1,5 +1,5 @@
-"""SQLAlchemy models of how runs went, beside the results: ingest runs with their per-language table, and
-what each server endpoint did for a campaign."""
+"""SQLAlchemy models of how runs went, beside the results: ingest runs with their per-language table, generation
+runs with their wall time, and what each server endpoint did for a campaign."""
 
 from __future__ import annotations
 
@@ -63,3 +63,16 @@ class EndpointUsage(Base):
     seconds: Mapped[float] = mapped_column(default=0.0, doc="Total latency of the calls that succeeded.")
     ejections: Mapped[int] = mapped_column(default=0, doc="Times the endpoint was taken out of the pool.")
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class GenerationRun(Base):
+    """One run of a campaign's work items (a resume is another run): its wall time is how long the servers were held,
+    which prices per GPU-hour charge."""
+
+    __tablename__ = "generation_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float] = mapped_column(doc="Wall time from the first work item's start to the run's end.")
+    pairs: Mapped[int] = mapped_column(doc="Pairs the run stored.")

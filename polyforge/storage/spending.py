@@ -1,13 +1,16 @@
-"""What a campaign spent: tokens and calls per stage of the work items, as the servers reported them."""
+"""What a campaign spent: tokens and calls per stage of the work items, as the servers reported them, and the wall
+time of its runs (how long its servers were held)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from polyforge.storage.models import Pair
+from polyforge.storage.run_models import GenerationRun
 
 
 @dataclass
@@ -35,3 +38,15 @@ def stage_costs(session: Session, campaign_id: int) -> list[StageCost]:
             cost.completion += spent.get("completion", 0)
             cost.truncated += spent.get("truncated", 0)
     return [cost for cost in costs.values() if cost.calls]
+
+
+def record_generation_run(session: Session, campaign_id: int, started_at: datetime, seconds: float,
+                          pairs: int) -> None:
+    session.add(GenerationRun(campaign_id=campaign_id, started_at=started_at, seconds=seconds, pairs=pairs))
+    session.commit()
+
+
+def run_seconds(session: Session, campaign_id: int) -> float:
+    """The wall time of every run of the campaign's work items, added up."""
+    return float(session.scalar(select(func.sum(GenerationRun.seconds))
+                                .where(GenerationRun.campaign_id == campaign_id)) or 0.0)
