@@ -11,7 +11,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from polyforge.languages import language_by_name
 from polyforge.terms import CODE_BLOCK_END
@@ -52,8 +61,26 @@ class InstructionFields(_Strict):
     id: str = Field(default="id", min_length=1, description="The row's id, carried by its pair and export rows.")
 
 
+class CorpusFields(_Strict):
+    """Which of a code corpus's fields holds each part of a file (the defaults fit The Stack v2); null: the corpus
+    has no such field."""
+
+    content: str = Field(default="content", min_length=1, description="The file's text.")
+    path: str = Field(default="path", min_length=1, description="The file's path in its repository.")
+    repo: str | None = Field(default="repo_name", description="The repository (the snippet's source in provenance).")
+    license: str | None = Field(
+        default="detected_licenses",
+        description="The file's SPDX license id, or a list of them; with ingest.license_allowlist, a row is read only "
+        "when it names licenses and every one is allowed.")
+    language: str | None = Field(
+        default="language",
+        description="The file's language by a name `polyforge identify` prints or an alias; an unknown name or none: "
+        "identified from the path and content.")
+
+
 class SourceConfig(_Strict):
-    """One place to take work from: a local folder or a git URL of code (cloned shallowly), or a dataset of tasks."""
+    """One place to take work from: a local folder or a git URL of code (cloned shallowly), a corpus of code files,
+    or a dataset of tasks."""
 
     path: Annotated[Path | None, RELATIVE] = Field(default=None, description="A local folder.")
     url: str | None = Field(default=None, description="A git URL, e.g. https://github.com/owner/repo.git.")
@@ -62,24 +89,43 @@ class SourceConfig(_Strict):
         description="A dataset of tasks (a JSON Lines or Parquet file, or a folder written by datasets' "
         "save_to_disk): each row is answered, tested and judged as given, with no instruction written.",
     )
-    fields: InstructionFields = Field(
-        default_factory=InstructionFields,
-        description="The dataset's field names for each part of a task (instructions only), e.g. "
-        "{instruction: prompt, language: lang, id: task_id}.",
+    files: Annotated[Path | None, RELATIVE] = Field(
+        default=None,
+        description="A corpus of code files, one a row: a Parquet or JSON Lines file, a folder of such shards, a glob "
+        "(relative to the config file's folder), or a folder written by datasets' save_to_disk; streamed in batches.",
     )
+    fields: Annotated[Annotated[InstructionFields, Tag("")] | Annotated[CorpusFields, Tag("files")],
+                      Discriminator(lambda value: "files" if isinstance(value, CorpusFields) else "")] = Field(
+        default_factory=InstructionFields,
+        description="The dataset's field names: for 'instructions', each part of a task, e.g. {instruction: prompt, "
+        "language: lang, id: task_id}; for 'files', each part of a file, e.g. {content: text, repo: null}.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_of_the_kind(cls, data: Any) -> Any:
+        """`fields` names a corpus's columns when the source is `files`, a task dataset's otherwise."""
+        if isinstance(data, dict) and data.get("files") is not None:
+            try:
+                data = {**data, "fields": CorpusFields.model_validate(data.get("fields") or {})}
+            except ValidationError as exc:
+                raise ValueError(f"'fields' of a corpus ('files') names some of {', '.join(CorpusFields.model_fields)}"
+                                 f": {exc.errors()[0]['loc'][0]!r}: {exc.errors()[0]['msg']}") from None
+        return data
 
     @model_validator(mode="after")
     def _one_location(self) -> "SourceConfig":
-        if sum(location is not None for location in (self.path, self.url, self.instructions)) != 1:
-            raise ValueError("give exactly one of 'path' (a local folder), 'url' (a git URL) or 'instructions' "
-                             "(a dataset of tasks)")
-        if "fields" in self.model_fields_set and self.instructions is None:
-            raise ValueError("'fields' names the columns of an instructions dataset: give it with 'instructions'")
+        if sum(location is not None for location in (self.path, self.url, self.instructions, self.files)) != 1:
+            raise ValueError("give exactly one of 'path' (a local folder), 'url' (a git URL), 'files' (a corpus of "
+                             "code files) or 'instructions' (a dataset of tasks)")
+        if "fields" in self.model_fields_set and self.instructions is None and self.files is None:
+            raise ValueError("'fields' names the columns of a dataset: give it with 'instructions' or 'files'")
         return self
 
     @property
     def location(self) -> str:
-        return self.url if self.url is not None else str(self.path if self.path is not None else self.instructions)
+        given = (self.url, self.files, self.path, self.instructions)
+        return str(next(location for location in given if location is not None))
 
 
 class PriceConfig(_Strict):
@@ -808,7 +854,8 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
     """One line per problem: the dotted key, what is wrong, and what was found."""
     lines = [f"{origin}: invalid campaign config ({error.error_count()} problem(s))"]
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        # "" is no key: it tags a union's default member (a source's instructions fields)
+        key = ".".join(str(part) for part in item["loc"] if part != "") or "(top level)"
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see polyforge/config.py for the fields)"

@@ -77,11 +77,11 @@ def test_an_instructions_source_takes_a_path_beside_the_config_and_default_field
 
 
 @pytest.mark.parametrize("sources, message", [
-    ("[{path: repo, instructions: tasks.jsonl}]", "give exactly one of 'path' (a local folder), 'url' (a git URL) "
-                                                  "or 'instructions'"),
+    ("[{path: repo, instructions: tasks.jsonl}]", "give exactly one of 'path' (a local folder), 'url' (a git URL), "
+                                                  "'files' (a corpus of code files) or 'instructions'"),
     ("[{url: https://example.com/r.git, instructions: tasks.jsonl}]", "give exactly one of"),
     ("[{fields: {instruction: prompt}}]", "give exactly one of"),
-    ("[{path: repo, fields: {instruction: prompt}}]", "'fields' names the columns of an instructions dataset"),
+    ("[{path: repo, fields: {instruction: prompt}}]", "'fields' names the columns of a dataset: give it with 'instructions' or 'files'"),
     ("[{instructions: tasks.jsonl, fields: {text: prompt}}]", "sources.0.fields.text: unknown key"),
     ("[{instructions: tasks.jsonl, fields: {instruction: ''}}]", "sources.0.fields.instruction: String should have "
                                                                  "at least 1 character"),

@@ -79,7 +79,9 @@ def identify(
 
 @app.command()
 def ingest(
-    sources: Annotated[list[str], typer.Argument(help="Local folders and git URLs (cloned shallowly).")],
+    sources: Annotated[list[str], typer.Argument(
+        help="Local folders, git URLs (cloned shallowly), and corpora of code files: Parquet or JSON Lines shards or "
+        "a glob of them, or a folder saved by datasets (The Stack v2's field names; a campaign config maps others).")],
     db: Annotated[Path, typer.Option(help="Database: a .db file, a folder holding polyforge.db, or a URL.")],
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'ingest' and 'languages' to use.")] = None,
     campaign: Annotated[str, typer.Option(help="Campaign name the snippets are stored under.")] = "ingest",
@@ -87,6 +89,7 @@ def ingest(
 ) -> None:
     """Ingest sources into a database: snippets plus the per-language table of counts."""
     from polyforge.config import IngestConfig
+    from polyforge.ingest.corpus import source_of
     from polyforge.ingest.store import ingest_into_database
 
     url = database_target(db)
@@ -101,7 +104,8 @@ def ingest(
             def on_file(size: int) -> None:
                 progress.update(task, advance=size, files=progress.tasks[task].fields["files"] + 1)
 
-            report, run_id = ingest_into_database(url, sources, settings, campaign, languages, on_file)
+            report, run_id = ingest_into_database(url, [source_of(source) for source in sources], settings, campaign,
+                                                  languages, on_file)
     except USER_ERRORS as exc:
         fail(str(exc))
     print_ingest_report(report)

@@ -238,7 +238,8 @@ def _source_records(config: CampaignConfig, report: IngestReport) -> Iterator[Sn
     language's given tasks are scheduled before its snippets (they need no instruction written), so a per-language
     cap (budgets.max_snippets_per_language) takes tasks first."""
     yield from stream_instructions(config.sources, report, config.languages)
-    code = [source.location for source in config.sources if source.instructions is None]
+    code = [source.location if source.files is None else source for source in config.sources
+            if source.instructions is None]
     if code:
         yield from stream_snippets(code, config.ingest, report, config.languages)
 

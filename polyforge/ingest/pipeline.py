@@ -15,12 +15,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyforge.config import IngestConfig
+from polyforge.config import IngestConfig, SourceConfig
+from polyforge.ingest.corpus import CorpusRow, corpus_rows, license_refusal
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, Redact, SnippetFilter
 from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
 from polyforge.ingest.errors import IngestError
-from polyforge.ingest.worker import CutResult, FileProcessor, FileResult, process_batch_in_worker, start_worker
+from polyforge.ingest.worker import (
+    CutResult,
+    FileProcessor,
+    FileResult,
+    FileTask,
+    RowTask,
+    process_batch_in_worker,
+    start_worker,
+)
 
 
 @dataclass(frozen=True)
@@ -127,24 +136,43 @@ class _Stage:
                              f"ingest.license_allowlist {allowlist}")
             self.report.problems.append(summary.error)
             return
-        tasks = ((str(source.root), relative) for relative in walk(source, self.processor.limits))
+        tasks: Iterator[FileTask] = ((str(source.root), relative) for relative in walk(source, self.processor.limits))
         for result in self._results(tasks):
             yield from self._take(source.location, summary, result)
             on_file(result.size)
         summary.skipped.merge(source.skipped)  # the walk counts its own skips; merged once it is done
 
-    def _results(self, tasks: Iterator[tuple[str, str]]) -> Iterator[FileResult]:
+    def corpus(self, source: SourceConfig, summary: SourceSummary,
+               on_file: Callable[[int], None]) -> Iterator[SnippetRecord]:
+        """A corpus's rows through the same steps as files; a snippet's source is its row's repository."""
+        in_flight: deque[CorpusRow] = deque()  # rows handed to `_results`, whose results come back in order
+
+        def tasks() -> Iterator[RowTask]:
+            for where, row in corpus_rows(source):
+                refusal = license_refusal(row, self.config.license_allowlist)
+                if refusal:
+                    summary.skipped.note(refusal, where)
+                    continue
+                in_flight.append(row)
+                yield row.task
+
+        for result in self._results(tasks()):
+            row = in_flight.popleft()
+            yield from self._take(row.repo or summary.location, summary, result)
+            on_file(result.size)
+
+    def _results(self, tasks: Iterator[FileTask | RowTask]) -> Iterator[FileResult]:
         """Small sources are processed here; past IN_PROCESS_FILES files a worker pool takes over."""
         if self.pool is None:
             for task in itertools.islice(tasks, IN_PROCESS_FILES):
-                yield self.processor.process(*task)
+                yield self.processor.process(task)
             if self.workers > 1:
                 # forkserver: workers start from a clean process, never from a copy of a threaded one.
                 self.pool = multiprocessing.get_context("forkserver").Pool(
                     self.workers, start_worker, (self.config, self.wanted)
                 )
         if self.pool is None:
-            yield from (self.processor.process(*task) for task in tasks)
+            yield from (self.processor.process(task) for task in tasks)
             return
         # A bounded window of batches in flight, in order: Pool.imap would queue every finished
         # result in memory whenever the workers run ahead of this process.
@@ -218,22 +246,27 @@ class _Stage:
 
 
 def stream_snippets(
-    sources: Sequence[str | Path],
+    sources: Sequence[str | Path | SourceConfig],
     config: IngestConfig | None = None,
     report: IngestReport | None = None,
     languages: Sequence[str] | None = None,
     on_file: Callable[[int], None] = lambda size: None,
 ) -> Iterator[SnippetRecord]:
-    """Snippets from every source in a stable order. A source that cannot be read (missing folder,
-    unreachable URL, empty repository) is reported in `report.problems` and the others go on."""
+    """Snippets from every source (a folder or git URL, or a source config: a corpus of files too) in a stable
+    order. A source that cannot be read (missing folder, unreachable URL, empty repository, no shards) is reported in
+    `report.problems` and the others go on."""
     config = config or IngestConfig()
     report = report if report is not None else IngestReport()
     stage = _Stage(config, report, selected_languages(languages))
     try:
-        for location in sources:
-            summary = SourceSummary(str(location))
+        for given in sources:
+            location = given.location if isinstance(given, SourceConfig) else str(given)
+            summary = SourceSummary(location)
             report.sources.append(summary)
             try:
+                if isinstance(given, SourceConfig) and given.files is not None:
+                    yield from stage.corpus(given, summary, on_file)
+                    continue
                 with open_source(location, config.clone_dir) as source:
                     summary.commit, summary.license = source.commit, source.license
                     yield from stage.source(source, summary, on_file)

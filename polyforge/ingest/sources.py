@@ -205,6 +205,11 @@ def read_file(root: Path, relative: str, limits: WalkLimits) -> SourceFile | str
         raw = path.read_bytes()
     except OSError as exc:
         return f"unreadable ({exc.strerror})"
+    return screen_content(relative, raw, limits)
+
+
+def screen_content(relative: str, raw: bytes, limits: WalkLimits) -> SourceFile | str:
+    """A file's content as text, or the reason it is skipped (empty, binary, not UTF-8, minified, generated)."""
     if not raw.strip():
         return "empty"
     if enry.is_binary(raw[:8000]):

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from polyforge.config import IngestConfig
+from polyforge.config import IngestConfig, SourceConfig
 from polyforge.ingest.pipeline import IngestReport, SnippetRecord, stream_snippets
 from polyforge.storage import session_scope
 from polyforge.storage.campaigns import find_or_create_campaign
@@ -68,7 +68,7 @@ def store_ingest_run(session: Session, campaign_id: int, report: IngestReport, s
 
 def ingest_into_database(
     url: str,
-    sources: Sequence[str],
+    sources: Sequence[str | SourceConfig],
     config: IngestConfig,
     campaign_name: str,
     languages: Sequence[str] | None = None,
@@ -77,7 +77,8 @@ def ingest_into_database(
     """Stream an ingest run straight into a database (snippets and the per-language table), never
     holding all snippets in memory; returns the report and the run's id."""
     with session_scope(url) as session:
-        settings = {"sources": list(sources), "languages": languages, "ingest": config.model_dump(mode="json")}
+        locations = [source.location if isinstance(source, SourceConfig) else source for source in sources]
+        settings = {"sources": locations, "languages": languages, "ingest": config.model_dump(mode="json")}
         campaign = find_or_create_campaign(session, campaign_name, settings, status=CampaignStatus.ingested)
         report = IngestReport()
         started = time.perf_counter()

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import enry
 import numpy as np
 
 from polyforge.config import IngestConfig
@@ -22,9 +23,21 @@ from polyforge.ingest.filters import (
     SnippetFilter,
 )
 from polyforge.ingest.identify import identify_content
-from polyforge.languages import Language
+from polyforge.languages import Language, language_by_name
 from polyforge.ingest.snippets import ParseFailure, cut_snippets, normalized_hash
-from polyforge.ingest.sources import SourceFile, WalkLimits, read_file
+from polyforge.ingest.sources import SourceFile, WalkLimits, read_file, screen_content
+
+
+FileTask = tuple[str, str]  # a file on disk: (the source's root folder, the file's path relative to it)
+
+
+@dataclass(frozen=True)
+class RowTask:
+    """A file given as a corpus row: its path in its repository, its content, and the language the row names."""
+
+    path: str
+    content: str
+    language: str | None = None
 
 
 @dataclass
@@ -82,18 +95,34 @@ class FileProcessor:
             skip_generated=config.skip_generated,
         )
 
-    def process(self, root: str, relative: str) -> FileResult:
+    def process(self, task: FileTask | RowTask) -> FileResult:
+        path = task.path if isinstance(task, RowTask) else task[1]
         try:
-            return self._process(root, relative)
+            return self._process_row(task) if isinstance(task, RowTask) else self._process_file(*task)
         except Exception as exc:  # noqa: BLE001 - one odd file must not stop a repository's ingest
-            return FileResult(relative, skipped="failed", error=f"{type(exc).__name__}: {exc}")
+            return FileResult(path, skipped="failed", error=f"{type(exc).__name__}: {exc}")
 
-    def _process(self, root: str, relative: str) -> FileResult:
+    def _process_file(self, root: str, relative: str) -> FileResult:
         file = read_file(Path(root), relative, self.limits)
         if isinstance(file, str):
             return FileResult(relative, skipped=file)
-        result = FileResult(relative, size=len(file.raw))
-        language = identify_content(file.path, file.raw).language
+        return self._identified(file, identify_content(file.path, file.raw).language)
+
+    def _process_row(self, row: RowTask) -> FileResult:
+        """A corpus row: its content is screened as a file's; its language, when it names one, is taken as given."""
+        raw = row.content.encode("utf-8", errors="replace")
+        if len(raw) > self.limits.max_file_bytes:
+            return FileResult(row.path, skipped="too large")
+        if self.limits.skip_vendored and enry.is_vendor(row.path):
+            return FileResult(row.path, skipped="vendored")
+        file = screen_content(row.path, raw, self.limits)
+        if isinstance(file, str):
+            return FileResult(row.path, skipped=file)
+        named = language_by_name(row.language) if row.language else None
+        return self._identified(file, named or identify_content(file.path, file.raw).language)
+
+    def _identified(self, file: SourceFile, language: Language | None) -> FileResult:
+        result = FileResult(file.path, size=len(file.raw))
         if language is None:
             result.skipped = "not code"
         elif self.wanted is not None and language.name not in self.wanted:
@@ -131,5 +160,5 @@ def start_worker(config: IngestConfig, wanted: set[str] | None) -> None:
     _processor = FileProcessor(config, wanted)
 
 
-def process_batch_in_worker(tasks: list[tuple[str, str]]) -> list[FileResult]:
-    return [_processor.process(*task) for task in tasks]
+def process_batch_in_worker(tasks: list[FileTask | RowTask]) -> list[FileResult]:
+    return [_processor.process(task) for task in tasks]
