@@ -6,16 +6,20 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+import polyforge.review.app as campaign_pages
 from polyforge.review import create_app
+from polyforge.review.security import WebSettings
 from polyforge.storage import Pair, Review, open_engine, session_factory, session_scope
 from polyforge.export import ExportFilter, iter_sft_records
 from polyforge.storage.judgments import review_verdicts
-from review_support import BASE_URL, logged_in, token_for, visible_text
+from review_support import BASE_URL, logged_in, served, token_for, visible_text
+from servers import free_port
 from review_support import review_db  # noqa: F401  (a fixture)
 
 
@@ -177,3 +181,22 @@ def test_polyforge_review_serve_needs_an_existing_database(tmp_path):
     result = subprocess.run([sys.executable, "-m", "polyforge.cli", "review", "serve", str(tmp_path / "none")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0 and "no Polyforge database" in result.stdout + result.stderr
+
+
+def test_a_dashboard_asked_for_by_twenty_at_once_is_drawn_once(review_db, monkeypatch):
+    url, _ = review_db
+    drawn = []
+
+    def counted(*args, **kwargs):
+        drawn.append(1)
+        return draw(*args, **kwargs)
+
+    draw = campaign_pages.campaign_dashboard
+    monkeypatch.setattr(campaign_pages, "campaign_dashboard", counted)
+    with served(create_app(url, WebSettings(port=free_port()))) as base:
+        with httpx.Client(base_url=base, timeout=120,
+                          headers={"Authorization": f"Bearer {token_for(url, 'root')}"}) as client:
+            with ThreadPoolExecutor(20) as pool:
+                pages = list(pool.map(lambda _: client.get("/campaigns/1"), range(20)))
+    assert [page.status_code for page in pages] == [200] * 20 and len({page.text for page in pages}) == 1
+    assert len(drawn) == 1 and "<img" in pages[0].text

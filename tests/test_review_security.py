@@ -2,6 +2,7 @@
 hosts, password guessing; and it shows model output as text. (Browser checks: test_review_browser.py.)"""
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.routing import APIRoute
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 
 from polyforge.review import create_app
-from polyforge.review.app import TEMPLATES
+from polyforge.review.pages import TEMPLATES
 from polyforge.review.security import LoginThrottle, WebSettings
 from polyforge.storage import ApiToken, Review, User, WebSession, session_scope
 from polyforge.storage.accounts import remove_user
@@ -47,7 +48,7 @@ def anonymous_refusal(client: TestClient, method: str, path: str) -> str | None:
 
 def test_every_route_but_login_and_static_files_refuses_anonymous_requests(review_db):
     url, ids = review_db
-    app = create_app(url)
+    app = create_app(url, WebSettings(api_docs=True))
 
     @app.get("/added-later")  # a route someone adds without thinking of logins is protected all the same
     def added_later():
@@ -190,23 +191,28 @@ def test_allowed_hosts_are_the_bound_address_and_its_loopback_names(host, allowe
     assert allowed <= hosts and not refused & hosts
 
 
-def test_logins_are_limited_per_user_and_per_client_address(review_db):
+def test_failed_logins_slow_their_address_and_name_down_without_locking_the_owner_out(review_db):
     url, _ = review_db
     app = create_app(url)
     now = [1000.0]
-    app.state.throttle = LoginThrottle(failures=5, window_s=60, clock=lambda: now[0])
-    first = TestClient(app, base_url=BASE_URL, client=("10.0.0.1", 50000))
-    second = TestClient(app, base_url=BASE_URL, client=("10.0.0.2", 50000))
+    app.state.throttle = LoginThrottle(per_name=5, per_address=8, window_s=60, max_wait_s=600, clock=lambda: now[0])
+    attacker = TestClient(app, base_url=BASE_URL, client=("10.0.0.1", 50000))
+    owner = TestClient(app, base_url=BASE_URL, client=("10.0.0.2", 50000))
     for _ in range(5):
-        assert log_in(first, "ana", "guess").status_code == 401
-    blocked = log_in(first, "ana")  # even the right password waits
+        assert log_in(attacker, "root", "guess").status_code == 401
+    blocked = log_in(attacker, "root")  # even the right password waits
     assert blocked.status_code == 429 and "too many failed logins" in blocked.text
     assert 0 < int(blocked.headers["retry-after"]) <= 60
-    assert log_in(second, "ana").status_code == 429  # per user, from anywhere
-    assert log_in(first, "bo").status_code == 429  # per address, whoever
-    assert log_in(second, "bo").status_code == 303
+    assert log_in(owner, "root").status_code == 303  # the owner, from elsewhere, is not locked out
+    for _ in range(3):  # other names from the same address: their own count, and the address's
+        assert log_in(attacker, "bo", "guess").status_code == 401
+    assert log_in(attacker, "ana").status_code == 429  # 8 failures from one address, whatever the names
     now[0] += 61
-    assert log_in(first, "ana").status_code == 303
+    assert log_in(attacker, "root", "guess").status_code == 401  # one more try after the wait...
+    again = log_in(attacker, "root", "guess")
+    assert again.status_code == 429 and 60 < int(again.headers["retry-after"]) <= 120  # ...then twice the wait
+    now[0] += 10_000  # quiet long enough: forgotten
+    assert log_in(attacker, "root").status_code == 303
 
 
 def test_tokens_authenticate_scripts_and_are_stored_hashed(review_db):
@@ -257,3 +263,58 @@ def test_model_output_is_escaped_and_code_highlighted(review_db, hostile_pair):
     assert '<div class="highlight"><pre>' in page and '<span class="k">def</span>' in page  # pygments, server-side
     assert page.count("window.pwned=1") >= 2 * len(HOSTILE)  # instruction and answer, prose and code
     assert client.get(f"/api/pairs/{hostile_pair}").json()["instruction"].count("<script>") == 1  # JSON keeps the text
+
+
+def test_api_docs_are_off_unless_turned_on_and_load_nothing_from_elsewhere(review_db):
+    url, _ = review_db
+    root = logged_in(create_app(url), "root")
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert root.get(path).status_code == 404, path
+    root = logged_in(create_app(url, WebSettings(api_docs=True)), "root")
+    docs = root.get("/docs")
+    assert docs.status_code == 200 and "/api/pairs/{pair_id}/reviews" in docs.text and "ReviewIn" in docs.text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", docs.text)  # no CDN, nothing from another site
+    assert set(re.findall(r'<script[^>]*src="([^"]+)"', docs.text)) == {"/static/keys.js"}  # the app's own only
+    assert "default-src 'none'" in docs.headers["content-security-policy"]
+    assert root.get("/openapi.json").json()["info"]["title"] == "Polyforge review"
+    assert root.get("/redoc").status_code == 404
+
+
+def test_logged_in_pages_are_never_cached_and_https_asks_for_https_only(review_db):
+    url, ids = review_db
+    client = logged_in(create_app(url))
+    for path in ("/", f"/pairs/{ids['Reverse a list.']}", "/api/queue", "/login"):
+        response = client.get(path, follow_redirects=False)
+        assert response.headers.get("cache-control") == "no-store", path
+        assert "strict-transport-security" not in response.headers, path  # plain http: not promised
+    assert "no-store" not in client.get("/static/review.css").headers.get("cache-control", "")
+    secure = TestClient(create_app(url), base_url="https://127.0.0.1:8000")
+    assert secure.get("/login").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_login_rotates_the_session_and_ends_the_older_ones(review_db):
+    url, _ = review_db
+    app = create_app(url)
+    first = logged_in(app, "ana")
+    before = first.cookies.get("polyforge_session")
+    assert log_in(first, "ana").status_code == 303  # a new login in the same browser
+    after = first.cookies.get("polyforge_session")
+    assert after != before and first.get("/").status_code == 200
+    replayed = TestClient(app, base_url=BASE_URL, cookies={"polyforge_session": before})
+    assert replayed.get("/", follow_redirects=False).status_code == 303  # the old session is over
+    elsewhere = logged_in(app, "ana")  # a login from another browser ends this one's session too
+    assert first.get("/", follow_redirects=False).status_code == 303 and elsewhere.get("/").status_code == 200
+
+
+def test_api_tokens_expire(review_db):
+    url, _ = review_db
+    app = create_app(url, WebSettings(token_days=30))
+    token = token_for(url, "bo")
+    script = TestClient(app, base_url=BASE_URL, headers={"Authorization": f"Bearer {token}"})
+    assert script.get("/api/me").status_code == 200
+    with session_scope(url, create=False) as session:
+        row = session.scalars(select(ApiToken)).one()
+        row.created_at -= timedelta(days=31)
+        session.commit()
+    expired = script.get("/api/me")
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]

@@ -80,3 +80,14 @@ def test_behind_an_https_proxy_the_public_name_is_allowed_and_forwarded_headers_
     assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "10.0.0.7"
     assert TestClient(served_app, base_url="https://review.example.org").get("/login").status_code == 200
     assert TestClient(served_app, base_url="https://elsewhere.example.org").get("/login").status_code == 400
+
+
+def test_serve_takes_the_docs_session_and_token_settings(db, served):
+    assert cli("review", "serve", db).exit_code == 0
+    assert cli("review", "serve", db, "--api-docs", "--session-hours", "2", "--token-days", "0").exit_code == 0
+    (plain, _), (documented, _) = served
+    assert (plain.state.settings.api_docs, plain.state.settings.token_days) == (False, 90.0)
+    settings = documented.state.settings
+    assert (settings.api_docs, settings.session_hours, settings.token_days) == (True, 2.0, None)
+    bad = cli("review", "serve", db, "--token-days", "-1")
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -40,8 +40,16 @@ def serve(
     behind_proxy: Annotated[Optional[str], typer.Option(
         help="The address of a reverse proxy that terminates https and forwards to this app: its X-Forwarded-Proto "
              "and X-Forwarded-For headers are trusted (session cookies become Secure).")] = None,
+    api_docs: Annotated[bool, typer.Option(
+        "--api-docs", help="Describe the JSON API to logged-in users at /docs and /openapi.json (off by default).")
+    ] = False,
+    session_hours: Annotated[float, typer.Option(
+        help="How long a browser login lasts; a new login ends the user's older sessions.", min=0.1)] = 12.0,
+    token_days: Annotated[float, typer.Option(
+        help="How long an API token is accepted after it was made (0: forever).", min=0)] = 90.0,
 ) -> None:
-    """Serve the annotators' web app: log in, the flagged pairs, a verdict form for each (JSON API at /docs)."""
+    """Serve the annotators' web app: log in, the flagged pairs, a verdict form for each, and a JSON API (described
+    at /docs with --api-docs)."""
     import uvicorn
 
     from polyforge.review import create_app
@@ -60,7 +68,8 @@ def serve(
     if certfile and keyfile:
         ssl = {"ssl_certfile": str(input_file(certfile, "--certfile ")),
                "ssl_keyfile": str(input_file(keyfile, "--keyfile "))}
-    settings = WebSettings(host=host, port=port, public_urls=tuple(public_url or ()))
+    settings = WebSettings(host=host, port=port, public_urls=tuple(public_url or ()), session_hours=session_hours,
+                           token_days=token_days or None, api_docs=api_docs)
     scheme = "https" if ssl else "http"
     console.print(f"review app for {source}: {scheme}://{host}:{port}/ (Ctrl+C stops it)")
     if not is_loopback(host) and not ssl and behind_proxy is None:

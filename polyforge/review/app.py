@@ -8,21 +8,20 @@ Every route but the login page and static files needs a login (`security.Guard`)
 import math
 import secrets
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-import jinja2
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from polyforge.dashboard import STYLE_CSP_SOURCE, campaign_dashboard
+from polyforge.review import api_docs
 from polyforge.review.agreement import ScopeAgreement, agreement
-from polyforge.review.highlight import code_html, text_html
+from polyforge.review.page_cache import DrawnPages
+from polyforge.review.pages import HERE, page
 from polyforge.review.params import MAX_DB_INT, RowId, ShortText, Text, whole_number
 from polyforge.review.schemas import (
     AssignIn,
@@ -40,7 +39,6 @@ from polyforge.review.schemas import (
 )
 from polyforge.review.security import (
     LOGIN_COOKIE,
-    PAGE_CSP,
     SESSION_COOKIE,
     Guard,
     LoginThrottle,
@@ -69,10 +67,6 @@ from polyforge.storage.reviews import (
 from polyforge.storage.revisions import RevisionError, add_revision
 from polyforge.terms import PairStatus
 
-HERE = Path(__file__).parent
-# Autoescaping on for every template: model output is untrusted text.
-TEMPLATES = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True))
-TEMPLATES.env.filters.update(code_html=code_html, text_html=text_html)
 MAX_BULK = 500  # pairs one bulk verdict may cover
 DASHBOARD_REFRESH_S = 30
 # The dashboard: its own inline stylesheet (by hash) and its charts as data: images; nothing else.
@@ -84,12 +78,18 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     """The app over one existing database, served as `settings` say."""
     engine = open_engine(database_url, create=False)
     sessions = session_factory(engine)
+    # The API's description only when an admin serves it, and then without FastAPI's CDN-loaded pages.
     app = FastAPI(title="Polyforge review", description="Annotators resolve the pairs the judge flagged. "
-                  "Scripts authenticate with `Authorization: Bearer TOKEN` (`polyforge review users token NAME`).")
+                  "Scripts authenticate with `Authorization: Bearer TOKEN` (`polyforge review users token NAME`).",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json" if settings.api_docs else None)
     app.add_middleware(Guard, settings=settings, sessions=sessions)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if settings.api_docs:
+        api_docs.add_routes(app)
     app.state.settings = settings
-    app.state.throttle = LoginThrottle(settings.login_failures, settings.login_window_s)
+    app.state.dashboards = DrawnPages(max_age_s=DASHBOARD_REFRESH_S)  # drawn at most once per refresh
+    app.state.throttle = LoginThrottle(settings.login_failures, settings.login_failures_per_address,
+                                       settings.login_window_s, settings.login_max_wait_s)
 
     def session() -> Session:
         with sessions() as opened:
@@ -103,12 +103,6 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         return request.state.viewer
 
     Who = Annotated[Viewer, Depends(viewer)]
-
-    def page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
-        response = TEMPLATES.TemplateResponse(request, template, {"viewer": request.state.viewer, **context},
-                                              status_code=status_code)
-        response.headers["content-security-policy"] = PAGE_CSP
-        return response
 
     def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
@@ -168,11 +162,11 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
     @app.post("/login", response_class=HTMLResponse)
     def login(request: Request, db: Db, name: Annotated[ShortText, Form()] = "", password: Annotated[str, Form()] = "",
               next: Annotated[str, Form()] = "/"):
-        """Check the password (at most `login_failures` failures a minute per user and per client address) and
-        start a session."""
+        """Check the password (failures slow down their client address and name, `LoginThrottle`) and start a
+        session."""
         throttle: LoginThrottle = app.state.throttle
-        keys = (f"user:{name.strip().lower()}", f"address:{request.client.host if request.client else '?'}")
-        wait = math.ceil(throttle.admit(*keys))  # counted before the hash: parallel guesses are counted at once
+        address = request.client.host if request.client else "?"
+        wait = math.ceil(throttle.admit(address, name))  # counted before the hash: parallel guesses count at once
         if wait:
             response = login_form(request, safe_next(next), name, f"too many failed logins: try again in {wait} s", 429)
             response.headers["retry-after"] = str(wait)
@@ -180,7 +174,7 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         user = authenticate_password(db, name, password)
         if user is None:
             return login_form(request, safe_next(next), name, "wrong name or password", 401)
-        throttle.succeeded(*keys)
+        throttle.succeeded(address, name)
         response = RedirectResponse(safe_next(next), 303)
         set_cookie(request, response, SESSION_COOKIE, start_session(db, user, settings.session_lifetime),
                    int(settings.session_lifetime.total_seconds()))
@@ -338,8 +332,9 @@ def create_app(database_url: str, settings: WebSettings = WebSettings()) -> Fast
         campaign = db.get(Campaign, campaign_id)
         if campaign is None:
             raise HTTPException(404, f"no campaign {campaign_id} in this database; /campaigns lists them")
-        return HTMLResponse(campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S),
-                            headers={"content-security-policy": DASHBOARD_CSP})
+        html = app.state.dashboards.get(campaign_id, lambda: campaign_dashboard(db, campaign,
+                                                                                 refresh_s=DASHBOARD_REFRESH_S))
+        return HTMLResponse(html, headers={"content-security-policy": DASHBOARD_CSP})
 
     def admin_view(request: Request, db: Session, campaign: int | None = None, overlap: int = DEFAULT_OVERLAP,
                    report: AssignmentReport | None = None, error: str | None = None) -> Response:

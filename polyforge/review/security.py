@@ -12,7 +12,6 @@ import hmac
 import ipaddress
 import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +33,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PATHS = frozenset({"/login"})
 PUBLIC_PREFIXES = ("/static/",)
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "same-origin"}
+# Pages and API answers hold a user's data and tokens: no browser or proxy keeps them (static files may be kept).
+NO_STORE = {"cache-control": "no-store"}
+# Over https, the browser goes on using https for this host (a year), whatever link it is given.
+HSTS = {"strict-transport-security": "max-age=31536000"}
 # For the app's own pages: script, styles and forms only from the app's own files (no inline script, no eval).
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
@@ -70,14 +73,22 @@ class WebSettings:
     host: str = "127.0.0.1"  # the bound address
     port: int = 8000
     public_urls: tuple[str, ...] = ()  # addresses annotators open besides http://HOST:PORT (names, an https proxy)
-    session_hours: float = 12.0
-    login_failures: int = 5  # failed logins allowed per user, and per client address, within the window
-    login_window_s: float = 60.0
+    session_hours: float = 12.0  # a browser session's lifetime; a new login ends the user's older sessions
+    token_days: float | None = 90.0  # an API token's lifetime (None: tokens never expire)
+    api_docs: bool = False  # serve the API's description at /docs and /openapi.json (to logged-in users)
+    login_failures: int = 5  # failed logins allowed per client address and name before they wait
+    login_failures_per_address: int = 20  # failed logins allowed per client address, whatever the names
+    login_window_s: float = 60.0  # the first wait, doubled after each further failure
+    login_max_wait_s: float = 3600.0
     max_body_bytes: int = 2 << 20  # any request's body: a whole corrected answer fits, a disk-filling note does not
 
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(hours=self.session_hours)
+
+    @property
+    def token_lifetime(self) -> timedelta | None:
+        return None if self.token_days is None else timedelta(days=self.token_days)
 
     def allowed_hosts(self) -> frozenset[str]:
         """The `host:port` values a request may name: the bound address (its loopback names when it is a loopback
@@ -94,42 +105,58 @@ def _bracketed(host: str) -> str:
 
 
 class LoginThrottle:
-    """At most `failures` failed logins per key (a user name, a client address) within `window_s` seconds.
+    """Failed logins slow down whoever makes them without locking the owner out: they are counted per client
+    address and name (an attacker guessing the admin's password from one address waits; the admin, from another,
+    does not) and per address alone (one address trying many names waits too). Past the allowed failures, each
+    further try waits `window_s`, then twice as long after each new failure, up to `max_wait_s`; a key quiet for
+    its wait plus a window is forgotten.
 
     An attempt counts as a failure from the moment it is admitted, before its password is hashed, so that guesses
-    sent in parallel are counted as they arrive; a login that succeeds takes its attempt back."""
+    sent in parallel are counted as they arrive; a login that succeeds takes it back and clears its address and
+    name."""
 
-    def __init__(self, failures: int = 5, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
-        self.failures, self.window_s, self.clock = failures, window_s, clock
-        self._failed: dict[str, deque[float]] = defaultdict(deque)
+    def __init__(self, per_name: int = 5, per_address: int = 20, window_s: float = 60.0, max_wait_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.per_name, self.per_address = per_name, per_address
+        self.window_s, self.max_wait_s, self.clock = window_s, max_wait_s, clock
+        self._failed: dict[tuple, tuple[int, float]] = {}  # key -> (failures, time of the last one)
         self._lock = threading.Lock()
 
-    def _recent(self, key: str) -> deque[float]:
-        times, horizon = self._failed[key], self.clock() - self.window_s
-        while times and times[0] <= horizon:
-            times.popleft()
-        if not times:
+    def _delay(self, failures: int, allowed: int) -> float:
+        return 0.0 if failures < allowed else min(self.window_s * 2 ** (failures - allowed), self.max_wait_s)
+
+    def _wait(self, key: tuple, allowed: int) -> float:
+        failures, last = self._failed.get(key, (0, 0.0))
+        delay, quiet = self._delay(failures, allowed), self.clock() - last
+        if failures and quiet > delay + self.window_s:
             del self._failed[key]  # keep the table as small as the recent failures
-            return deque()
-        return times
-
-    def admit(self, *keys: str) -> float:
-        """Seconds before any of `keys` may try again, or 0 when all may: then the attempt is counted."""
-        with self._lock:
-            waits = [times[0] + self.window_s - self.clock() for times in map(self._recent, keys)
-                     if len(times) >= self.failures]
-            if waits:
-                return max(waits)
-            for key in keys:
-                self._failed[key].append(self.clock())
             return 0.0
+        return max(0.0, delay - quiet) if failures >= allowed else 0.0
 
-    def succeeded(self, *keys: str) -> None:
-        """Take back the attempt `admit` counted: the password was right."""
+    def _keys(self, address: str, name: str) -> tuple[tuple[tuple, int], tuple[tuple, int]]:
+        return ((address, name.strip().lower()), self.per_name), ((address,), self.per_address)
+
+    def admit(self, address: str, name: str) -> float:
+        """Seconds before `address` may try `name` again, or 0 when it may: then the attempt is counted."""
         with self._lock:
-            for key in keys:
-                if self._recent(key):
-                    self._failed[key].pop()
+            keys = self._keys(address, name)
+            wait = max(self._wait(key, allowed) for key, allowed in keys)
+            if wait == 0:
+                for key, _ in keys:
+                    failures, _last = self._failed.get(key, (0, 0.0))
+                    self._failed[key] = (failures + 1, self.clock())
+            return wait
+
+    def succeeded(self, address: str, name: str) -> None:
+        """The password was right: the address and name start afresh, the address alone gets its attempt back."""
+        with self._lock:
+            (pair, _), (alone, _) = self._keys(address, name)
+            self._failed.pop(pair, None)
+            failures, last = self._failed.get(alone, (1, 0.0))
+            if failures > 1:
+                self._failed[alone] = (failures - 1, last)
+            else:
+                self._failed.pop(alone, None)
 
 
 def safe_next(target: str | None) -> str:
@@ -151,6 +178,7 @@ class Guard:
         self.app, self.sessions = app, sessions
         self.hosts = settings.allowed_hosts()
         self.max_body_bytes = settings.max_body_bytes
+        self.token_lifetime = settings.token_lifetime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -159,8 +187,13 @@ class Guard:
         if scope["type"] != "http":  # no websockets here
             await send({"type": "websocket.close", "code": 1008})
             return
-        send = _with_headers(send, SECURITY_HEADERS)
         request = Request(scope)
+        headers = dict(SECURITY_HEADERS)
+        if not request.url.path.startswith(PUBLIC_PREFIXES):
+            headers |= NO_STORE
+        if request.url.scheme == "https":
+            headers |= HSTS
+        send = _with_headers(send, headers)
         refusal, viewer = await self._check(request)
         if refusal is None and request.method not in SAFE_METHODS:
             body, refusal = await self._read_body(request, receive)
@@ -188,7 +221,8 @@ class Guard:
                 return PlainTextResponse("cross-origin request refused", 403), None
         viewer, bad_token = await run_in_threadpool(self._identify, request)
         if bad_token:
-            return JSONResponse({"detail": "unknown API token (`polyforge review users token NAME` makes one)"},
+            return JSONResponse({"detail": "unknown or expired API token (`polyforge review users token NAME` makes "
+                                           "a new one)"},
                                 401, headers={"www-authenticate": "Bearer"}), None
         path = request.url.path
         if viewer is None and path not in PUBLIC_PATHS and not path.startswith(PUBLIC_PREFIXES):
@@ -204,7 +238,7 @@ class Guard:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         with self.sessions() as db:
             if scheme.lower() == "bearer" and token.strip():
-                viewer = viewer_for_token(db, token.strip())
+                viewer = viewer_for_token(db, token.strip(), self.token_lifetime)
                 return viewer, viewer is None
             cookie = request.cookies.get(SESSION_COOKIE)
             return (viewer_for_session(db, cookie) if cookie else None), False

@@ -134,9 +134,10 @@ def authenticate_password(session: Session, name: str, password: str) -> User | 
     return user
 
 
-def viewer_for_token(session: Session, token: str) -> Viewer | None:
+def viewer_for_token(session: Session, token: str, lifetime: timedelta | None = None) -> Viewer | None:
+    """Who the token belongs to; None when it is unknown, or older than `lifetime` (None: tokens never expire)."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is None:
+    if row is None or (lifetime is not None and row.created_at <= _now() - lifetime):
         return None
     row.last_used_at = _now()
     session.commit()
@@ -144,9 +145,10 @@ def viewer_for_token(session: Session, token: str) -> Viewer | None:
 
 
 def start_session(session: Session, user: User, lifetime: timedelta) -> str:
-    """Log the user in: a new session, whose cookie value is returned (only its hash is stored)."""
+    """Log the user in: a new session, whose cookie value is returned (only its hash is stored). The user's
+    older sessions end: a login rotates the session, and a cookie taken before it opens nothing."""
     cookie = secrets.token_urlsafe(32)
-    session.execute(delete(WebSession).where(WebSession.expires_at <= _now()))  # sweep the expired ones
+    session.execute(delete(WebSession).where((WebSession.expires_at <= _now()) | (WebSession.user_id == user.id)))
     session.add(WebSession(user=user, token_hash=_digest(cookie), csrf_token=secrets.token_urlsafe(32),
                            expires_at=_now() + lifetime))
     session.commit()
