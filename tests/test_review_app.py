@@ -12,7 +12,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-import polyforge.review.app as campaign_pages
+import polyforge.review.campaign_routes as campaign_pages
 from polyforge.review import create_app
 from polyforge.review.security import WebSettings
 from polyforge.storage import Pair, Review, open_engine, session_factory, session_scope
