@@ -295,6 +295,14 @@ class SamplingConfig(_Strict):
         "compile_error and runtime_error for a model whose such errors are its own and vary from answer to answer.",
     )
 
+    repair_turns: int = Field(
+        default=0, ge=0, le=8,
+        description="When a candidate's code fails its tests (a wrong result, a compile or runtime error, a timeout), "
+        "show the model the sandbox's output and ask for a fix, up to this many times per item (needs execution). "
+        "A fix that passes is the pair's answer; the fix over the broken answer is a DPO preference (kind "
+        "'repair') and the exchange a multi-turn SFT row (training.repair_conversations). 0: no repair.",
+    )
+
     @model_validator(mode="after")
     def _code_replies_end_with_their_code_block(self) -> SamplingConfig:
         if "stop" not in self.answer.model_fields_set:
@@ -417,6 +425,13 @@ class IngestConfig(_Strict):
         description="More benchmark JSONL files (MBPP, McEval, ...); every string field counts as benchmark text.",
     )
     decontamination_ngram: int = Field(default=10, ge=3, description="Word n-gram length of the overlap test.")
+    paraphrase_threshold: float = Field(
+        default=0.75, gt=0, le=1,
+        description="A generated or given instruction this similar (cosine of the memory banks' embeddings) to a task "
+        "of the benchmarks above (HumanEval's docstrings, McEval's evaluation split, the sets' instruction, prompt or "
+        "text) paraphrases it: the pair is contaminated (1 turns the check off). At 0.75, precision 0.97 and recall "
+        "0.66 on bench/paraphrase_check.py's labelled set; lower values catch more rewordings and more common tasks.",
+    )
     downsample: dict[str, float] = Field(
         default_factory=dict,
         description="Language -> share of its snippets to keep (0-1], for long-tail languages; chosen by content hash.",
@@ -431,14 +446,6 @@ class IngestConfig(_Strict):
         default="redact",
         description="Snippets holding personal data (e-mail addresses, globally routable IP addresses): 'redact' "
         "(<PII:email>, <PII:ip_address>), 'drop' or 'keep', as for secrets.",
-    )
-
-    repair_turns: int = Field(
-        default=0, ge=0, le=8,
-        description="When a candidate's code fails its tests (a wrong result, a compile or runtime error, a timeout), "
-        "show the model the sandbox's output and ask for a fix, up to this many times per item (needs execution). "
-        "A fix that passes is the pair's answer; the fix over the broken answer is a DPO preference (kind "
-        "'repair') and the exchange a multi-turn SFT row (training.repair_conversations). 0: no repair.",
     )
 
     @model_validator(mode="after")
@@ -637,7 +644,9 @@ class StageEvaluationConfig(_Strict):
         "McEval data folder; None: no evaluation after training.")
     languages: list[str] = Field(default=[], description="Only these languages of the benchmark (default: all).")
     limit: int | None = Field(default=20, ge=1, description="Tasks per language.")
-    max_new_tokens: int = Field(default=256, ge=16, description="Tokens each completion may take.")
+    max_new_tokens: int = Field(
+        default=512, ge=16,
+        description="Tokens each reply may take (a chat model explains before its code: too few cut the code off).")
     split: Literal["evaluation", "instructions", "all"] = Field(
         default="evaluation",
         description="McEval's tasks to evaluate on: 'evaluation' (held out: task numbers 0, 2 and 4 modulo 5), "

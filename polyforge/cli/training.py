@@ -136,7 +136,8 @@ def evaluate_models(
     prompting: Annotated[str, typer.Option(
         help="In-process models: 'chat' (the chat template), 'completion' (continue the code prompt) or 'auto' "
         "(chat when the tokenizer has a template). A served model is always asked through chat.")] = "auto",
-    max_new_tokens: Annotated[int, typer.Option(min=16, help="Tokens each reply may take.")] = 384,
+    max_new_tokens: Annotated[int, typer.Option(
+        min=16, help="Tokens each reply may take (a chat model explains before its code: too few cut the code off).")] = 512,
     batch_size: Annotated[int, typer.Option(min=1, help="Tasks the model answers at once.")] = 8,
     trained_on: Annotated[Optional[str], typer.Option(
         help="The campaign the models were trained on (its folder, .db file or database URL): the benchmark's tasks "
