@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from polyforge.review.params import RowId, ShortText
 from polyforge.review.schemas import ReviewedStatus
 from polyforge.storage.accounts import Viewer
-from polyforge.storage.reviews import QueueFilter, is_assigned, pair_for_review
+from polyforge.storage.reviews import QueueFilter, may_review, pair_for_review
 from polyforge.terms import PairStatus
 
 
@@ -48,14 +48,19 @@ def queue_filter(request: Request, campaign: RowId | None = None, language: Shor
 Filter = Annotated[QueueFilter, Depends(queue_filter)]
 
 
-def loaded_pair(db: Session, who: Viewer, pair_id: int):
-    """The pair, if it exists and the viewer may work on it (an admin any, an annotator those assigned)."""
-    pair = pair_for_review(db, pair_id)
-    if pair is None:
+def check_access(db: Session, who: Viewer, pair_id: int) -> None:
+    """Refuse unless the pair exists and the viewer may work on it (an admin any, an annotator those assigned)."""
+    allowed = may_review(db, pair_id, None if who.is_admin else who.user_id)
+    if allowed is None:
         raise HTTPException(404, f"no pair {pair_id} in this database; the queue at / lists yours")
-    if not who.is_admin and not is_assigned(db, pair_id, who.user_id):
+    if not allowed:
         raise HTTPException(403, f"pair {pair_id} is not assigned to you; the queue at / lists yours")
-    return pair
+
+
+def loaded_pair(db: Session, who: Viewer, pair_id: int):
+    """The pair with everything its page shows, once `check_access` let the viewer in."""
+    check_access(db, who, pair_id)
+    return pair_for_review(db, pair_id)
 
 
 def admins_only(who: Viewer) -> None:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
-from polyforge.review.dependencies import Db, Filter, Who, filter_query, filters, loaded_pair
+from polyforge.review.dependencies import Db, Filter, Who, check_access, filter_query, filters, loaded_pair
 from polyforge.review.pages import page
 from polyforge.review.params import RowId, ShortText, Text, whole_number
 from polyforge.review.schemas import (
@@ -45,7 +45,7 @@ MAX_BULK = 500  # pairs one bulk verdict may cover
 def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str | None,
                  scores: dict[str, int] | None = None):
     """A verdict from the viewer: an admin's adjudicates, an annotator's counts towards agreement."""
-    loaded_pair(db, who, pair_id)
+    check_access(db, who, pair_id)
     try:
         return add_review(db, pair_id, who.name, verdict, note, who.user_id, adjudication=who.is_admin,
                           scores=scores)
@@ -54,7 +54,7 @@ def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str
 
 
 def store_revision(db: Session, who: Viewer, pair_id: int, field: str, text: str):
-    loaded_pair(db, who, pair_id)
+    check_access(db, who, pair_id)
     try:
         return add_revision(db, pair_id, field, text, who.name, who.user_id)
     except LookupError as exc:

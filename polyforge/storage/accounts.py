@@ -16,7 +16,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from polyforge.storage.review_models import ApiToken, Assignment, PairRevision, Review, User, WebSession
 
@@ -156,8 +156,8 @@ def start_session(session: Session, user: User, lifetime: timedelta) -> str:
 
 
 def viewer_for_session(session: Session, cookie: str) -> Viewer | None:
-    row = session.scalar(select(WebSession).where(WebSession.token_hash == _digest(cookie),
-                                                  WebSession.expires_at > _now()))
+    row = session.scalar(select(WebSession).options(joinedload(WebSession.user))
+                         .where(WebSession.token_hash == _digest(cookie), WebSession.expires_at > _now()))
     if row is None:
         return None
     return Viewer(row.user.id, row.user.name, row.user.role, row.csrf_token)

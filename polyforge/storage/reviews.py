@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import case, exists, func, literal, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from polyforge.storage.models import Discussion, JudgeScore, Pair
 from polyforge.storage.review_models import Assignment, Review, ReviewScore
@@ -122,22 +122,24 @@ def next_pending(session: Session, spec: QueueFilter, after_id: int) -> int | No
             or session.scalar(query.where(Pair.id != after_id).order_by(Pair.id).limit(1)))
 
 
-def is_assigned(session: Session, pair_id: int, user_id: int) -> bool:
-    return session.scalar(select(Assignment.id).where(Assignment.pair_id == pair_id,
-                                                      Assignment.user_id == user_id)) is not None
-
-
 def pair_for_review(session: Session, pair_id: int) -> Pair | None:
-    """A pair with everything the review page shows loaded: scores, runs, preferences, reviews, revisions,
-    discussion."""
+    """A pair with everything the review page shows loaded: scores, runs, reviews, revisions, snippet, discussion
+    (the one-to-one rows joined, the lists in one query each: the page's round trips to the database)."""
     return session.scalar(
         select(Pair).where(Pair.id == pair_id).options(
-            selectinload(Pair.scores), selectinload(Pair.executions), selectinload(Pair.preferences),
+            joinedload(Pair.snippet), joinedload(Pair.discussion).selectinload(Discussion.turns),
+            selectinload(Pair.scores), selectinload(Pair.executions),
             selectinload(Pair.reviews).selectinload(Review.scores), selectinload(Pair.revisions),
-            selectinload(Pair.snippet),
-            selectinload(Pair.discussion).selectinload(Discussion.turns),
         )
     )
+
+
+def may_review(session: Session, pair_id: int, user_id: int | None) -> bool | None:
+    """Whether the user may review the pair (None: no such pair): one query. `user_id` None is an admin, who may
+    review any."""
+    assigned = (exists().where(Assignment.pair_id == Pair.id, Assignment.user_id == user_id)
+                if user_id is not None else literal(True))
+    return session.scalar(select(assigned).where(Pair.id == pair_id))
 
 
 def check_verdict(verdict: str) -> None:
@@ -147,6 +149,8 @@ def check_verdict(verdict: str) -> None:
 
 def check_scores(session: Session, pair_id: int, scores: Mapping[str, int]) -> None:
     """Criterion scores must be whole numbers from 1 to 10, for criteria the judge scored on this pair."""
+    if not scores:
+        return
     known = set(session.scalars(select(JudgeScore.criterion).where(JudgeScore.pair_id == pair_id)))
     for criterion, score in scores.items():
         if criterion not in known:
