@@ -110,7 +110,8 @@ def pipeline_script(judge_reply: Callable[[list[Message]], str], fail_stage: str
             return "Write a function that returns the sum of a list of integers; an empty list sums to 0."
         if stage == "transfer":
             language = messages[0]["content"].split("experienced ")[1].split(" teacher")[0]
-            return f"In {language}: return the sum of a list of integers; an empty list sums to 0."
+            # worded apart from HumanEval/8 (sum and product), which the paraphrase check would take it for
+            return f"In {language}: add up the integers of a list; an empty list gives 0."
         if stage == "answer":
             return answer_in(answer_language or language_of(messages))
         if stage == "classify":

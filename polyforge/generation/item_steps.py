@@ -24,6 +24,7 @@ from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
 from polyforge.generation.item_state import ItemState, Repair, Step, dropped, ended
 from polyforge.ingest.decontamination import BenchmarkNgrams
+from polyforge.ingest.paraphrases import BenchmarkIndex
 from polyforge.languages import grammar_names
 from polyforge.prompts import Taxonomy
 from polyforge.sandbox import Execution, Status, UnknownLanguage, language as sandbox_language
@@ -55,6 +56,9 @@ class ItemSettings:
     until_pass: bool = False  # candidates one at a time, until one passes its tests
     answer_again_after: frozenset[Status] = WRONG_RESULTS  # until a pass: how a run ends for another round
     repair_turns: int = 0  # fixes asked for per item from the sandbox's output on a failed candidate
+    # Benchmark tasks by meaning: an instruction at least `paraphrase_threshold` similar to one is contaminated.
+    paraphrases: BenchmarkIndex | None = None
+    paraphrase_threshold: float = 1.0
 
 
 def passed(execution: Execution | None) -> bool:
@@ -126,7 +130,7 @@ class ItemSteps:
 
     def screen_instruction(self, state: ItemState) -> dict:
         """An instruction holding secrets or personal data is dropped and kept only redacted; then the benchmark
-        overlap and the restated-snippet gate."""
+        checks (a shared n-gram, a paraphrase) and the restated-snippet gate."""
         if self.settings.gates.secrets:
             text, sensitive = sensitive_gate(state.instruction.text, "the instruction")
             if sensitive:
@@ -134,6 +138,11 @@ class ItemSteps:
         benchmark = self._benchmark_in(state.instruction.text)
         if benchmark:
             return ended(PairStatus.contaminated, f"{CONTAMINATED}the instruction {benchmark}")
+        paraphrases = self.settings.paraphrases
+        paraphrase = paraphrases.match(state.instruction.text, self.settings.paraphrase_threshold) \
+            if paraphrases is not None else None
+        if paraphrase:
+            return ended(PairStatus.contaminated, f"{CONTAMINATED}the instruction {paraphrase}")
         reason = instruction_gate(state.instruction.text, state.item.code) if self.settings.gates.restated_snippet \
             else None
         return dropped(reason) if reason else {}

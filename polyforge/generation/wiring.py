@@ -13,6 +13,7 @@ from polyforge.generation.item_graph import build_item_graph
 from polyforge.generation.item_runner import ItemRunner
 from polyforge.generation.item_steps import ItemSettings
 from polyforge.ingest.decontamination import benchmarks_of
+from polyforge.ingest.paraphrases import paraphrase_index
 from polyforge.languages import grammar_names
 from polyforge.llm import ChatBackend, create_backend
 from polyforge.memory import MemoryBank
@@ -64,7 +65,8 @@ def item_settings(config: CampaignConfig) -> ItemSettings:
                         discussion.transfer, config.generation.gates, benchmarks if len(benchmarks) else None,
                         config.sampling.candidates_until_pass,
                         frozenset(Status(status) for status in config.sampling.answer_again_after),
-                        config.sampling.repair_turns)
+                        config.sampling.repair_turns, paraphrase_index(config.ingest),
+                        config.ingest.paraphrase_threshold)
 
 
 def language_agents(config: CampaignConfig, generator: ChatBackend, languages: Iterable[str],

