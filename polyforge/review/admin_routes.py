@@ -1,4 +1,5 @@
-"""What admins do: see agreement between annotators and the disputes waiting for them, assign pairs, list users."""
+"""What admins do: see agreement between annotators, each annotator's pace, and the disputes waiting for them;
+assign pairs; list users."""
 
 from typing import Annotated
 
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from polyforge.review.agreement import ScopeAgreement, agreement
 from polyforge.review.dependencies import Db, Who, admins_only
+from polyforge.review.pace import RUSHED_S, annotator_pace
 from polyforge.review.pages import page
 from polyforge.review.params import MAX_DB_INT, RowId, ShortText, whole_number
 from polyforge.review.schemas import AssignIn, ReviewedStatus, UserOut
@@ -21,8 +23,9 @@ def admin_view(request: Request, db: Session, campaign: int | None = None, overl
                report: AssignmentReport | None = None, error: str | None = None) -> Response:
     disputes = review_queue(db, QueueFilter(disputed_only=True, campaign_id=campaign))
     return page(request, "admin.html", {
-        "scopes": agreement(db, campaign), "disputes": disputes, "campaign": campaign, "overlap": overlap,
-        "report": report, "error": error, "filters": ""}, 200 if error is None else 422)
+        "scopes": agreement(db, campaign), "paces": annotator_pace(db, campaign), "rushed_s": RUSHED_S,
+        "disputes": disputes, "campaign": campaign, "overlap": overlap, "report": report, "error": error,
+        "filters": ""}, 200 if error is None else 422)
 
 
 def add_routes(app: FastAPI) -> None:

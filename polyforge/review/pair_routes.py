@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from polyforge.review.dependencies import Db, Filter, Who, check_access, filter_query, filters, loaded_pair
+from polyforge.review.pace import opened_stamp, seconds_open
 from polyforge.review.pages import page
 from polyforge.review.params import RowId, ShortText, Text, whole_number
 from polyforge.review.schemas import (
@@ -43,12 +44,12 @@ MAX_BULK = 500  # pairs one bulk verdict may cover
 
 
 def store_review(db: Session, who: Viewer, pair_id: int, verdict: str, note: str | None,
-                 scores: dict[str, int] | None = None):
+                 scores: dict[str, int] | None = None, seconds: float | None = None):
     """A verdict from the viewer: an admin's adjudicates, an annotator's counts towards agreement."""
     check_access(db, who, pair_id)
     try:
         return add_review(db, pair_id, who.name, verdict, note, who.user_id, adjudication=who.is_admin,
-                          scores=scores)
+                          scores=scores, seconds=seconds)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
 
@@ -84,7 +85,7 @@ def add_routes(app: FastAPI) -> None:
         """Store a verdict on a pair, as the user the request authenticates as (an admin's is an adjudication; a
         browser session must send its CSRF token in the X-CSRF-Token header)."""
         try:
-            return ReviewOut.of(store_review(db, who, pair_id, body.verdict, body.note, body.scores))
+            return ReviewOut.of(store_review(db, who, pair_id, body.verdict, body.note, body.scores, body.seconds))
         except ReviewError as exc:
             raise HTTPException(422, str(exc)) from exc
 
@@ -116,16 +117,18 @@ def add_routes(app: FastAPI) -> None:
             "pair": pair, "filters": filter_query(spec), "error": error, "previous": before, "next": after,
             "skip": next_pending(db, spec, pair_id), "reviews": visible_reviews(pair, who),
             "revisions": revisions, "instruction": instruction, "answer": answer,
+            "opened": opened_stamp(who.csrf_token or "", pair_id),
         })
 
     @app.post("/pairs/{pair_id}/review")
     def review_form(db: Db, who: Who, spec: Filter, pair_id: RowId, verdict: Annotated[ShortText, Form()] = "",
                     note: Annotated[Text, Form()] = "", criterion: Annotated[list[ShortText], Form()] = [],  # noqa: B006
-                    score: Annotated[list[str], Form()] = []):  # noqa: B006
-        """Store the form's verdict (and the criterion scores filled in) under the logged-in user, then go to the
-        next open pair (or back to the queue)."""
+                    score: Annotated[list[str], Form()] = [], opened: Annotated[str, Form()] = ""):  # noqa: B006
+        """Store the form's verdict (and the criterion scores filled in, and how long the page was open) under the
+        logged-in user, then go to the next open pair (or back to the queue)."""
         try:
-            store_review(db, who, pair_id, verdict, note, form_scores(criterion, score))
+            store_review(db, who, pair_id, verdict, note, form_scores(criterion, score),
+                         seconds_open(opened, who.csrf_token, pair_id))
         except ReviewError as exc:
             return back_to_pair(spec, pair_id, str(exc))
         following = next_pending(db, spec, pair_id)

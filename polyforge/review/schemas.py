@@ -55,11 +55,12 @@ class ReviewOut(BaseModel):
     note: str | None
     adjudication: bool = Field(description="An admin's ruling, which decides the pair.")
     scores: dict[str, int] = Field(default_factory=dict, description="The annotator's own criterion scores.")
+    seconds: float | None = Field(None, description="How long the pair was open before the verdict, if known.")
 
     @classmethod
     def of(cls, review) -> "ReviewOut":
         return cls(id=review.id, pair_id=review.pair_id, annotator=review.annotator, verdict=review.verdict,
-                   note=review.note, adjudication=review.adjudication,
+                   note=review.note, adjudication=review.adjudication, seconds=review.seconds,
                    scores={score.criterion: score.score for score in review.scores})
 
 
@@ -120,6 +121,9 @@ class ReviewIn(BaseModel):
         default_factory=dict, max_length=64, description=(
         "Your own scores (1-10) of the checklist criteria the judge scored on this pair, by criterion (optional): "
         "agreement per criterion is measured on them."))
+    seconds: float | None = Field(None, strict=True, ge=0, le=86_400, allow_inf_nan=False, description=(
+        "How long the pair was in front of the annotator before this verdict (optional): the admin page shows each "
+        "annotator's pace."))
 
 
 class UserOut(BaseModel):

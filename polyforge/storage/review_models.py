@@ -28,6 +28,9 @@ class Review(Base):
     adjudication: Mapped[bool] = mapped_column(
         default=False, server_default=false(),
         doc="An admin's ruling, which decides the pair over the annotators' verdicts.")
+    seconds: Mapped[float | None] = mapped_column(
+        default=None, doc="How long the annotator had the pair open before this verdict; None when not known (a "
+                          "bulk verdict, a script that did not say).")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     pair: Mapped[Pair] = relationship(back_populates="reviews")

@@ -163,10 +163,10 @@ def check_scores(session: Session, pair_id: int, scores: Mapping[str, int]) -> N
 
 def add_review(session: Session, pair_id: int, annotator: str, verdict: str, note: str | None = None,
                user_id: int | None = None, adjudication: bool = False, commit: bool = True,
-               scores: Mapping[str, int] | None = None) -> Review:
+               scores: Mapping[str, int] | None = None, seconds: float | None = None) -> Review:
     """Store a verdict on a pair (an admin's `adjudication`, or an annotator's), with the annotator's own criterion
-    `scores` if any, under the user who gave it, and commit it unless told not to. Earlier verdicts stay: the
-    latest of each annotator counts."""
+    `scores` if any and the `seconds` it took, under the user who gave it, and commit it unless told not to.
+    Earlier verdicts stay: the latest of each annotator counts."""
     annotator = annotator.strip()
     if not annotator:
         raise ReviewError("annotator: give your name, so that verdicts can be told apart")
@@ -178,7 +178,7 @@ def add_review(session: Session, pair_id: int, annotator: str, verdict: str, not
         raise LookupError(f"no pair {pair_id} in this database")
     check_scores(session, pair_id, scores or {})
     review = Review(pair_id=pair_id, annotator=annotator[:100], user_id=user_id, verdict=verdict,
-                    note=note, adjudication=adjudication,
+                    note=note, adjudication=adjudication, seconds=seconds,
                     scores=[ReviewScore(criterion=criterion, score=score)
                             for criterion, score in (scores or {}).items()])
     session.add(review)

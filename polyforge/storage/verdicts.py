@@ -100,3 +100,15 @@ def annotator_criterion_scores(session: Session, campaign_id: int | None = None)
     if campaign_id is not None:
         query = query.where(Pair.campaign_id == campaign_id)
     return [tuple(row) for row in session.execute(query)]
+
+
+def annotator_work(session: Session, campaign_id: int | None = None
+                   ) -> list[tuple[int, str, str, float | None, str | None]]:
+    """Every annotator's latest verdict on every pair with what their pace is measured on, as (pair id, annotator,
+    verdict, seconds it took, the sandbox's status of the pair's chosen answer)."""
+    mine, current = _current_annotations()
+    query = (select(Pair.id, mine.annotator, mine.verdict, mine.seconds, Pair.execution_status).join(mine, current)
+             .order_by(Pair.id, mine.annotator))
+    if campaign_id is not None:
+        query = query.where(Pair.campaign_id == campaign_id)
+    return [tuple(row) for row in session.execute(query)]
