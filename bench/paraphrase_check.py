@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from polyforge.ingest.paraphrases import BenchmarkIndex, humaneval_tasks, load_labelled  # noqa: E402
+from polyforge.ingest.paraphrases import BenchmarkIndex, bundled_vectors, humaneval_tasks, load_labelled  # noqa: E402
 from polyforge.memory.embedder import shared_embedder  # noqa: E402
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "paraphrase" / "labelled.jsonl"
@@ -46,7 +46,7 @@ async def reword(model: str, first: int, count: int) -> None:
 def evaluate() -> None:
     rows = load_labelled(LABELLED)
     # the set rewords HumanEval's tasks (its unrelated ones are unrelated to HumanEval, not to every McEval task)
-    index = BenchmarkIndex(humaneval_tasks(), shared_embedder())
+    index = BenchmarkIndex(humaneval_tasks(), shared_embedder(), bundled_vectors())
     hits = index.nearest([row["text"] for row in rows])
     print(f"{len(rows)} labelled rows ({sum(r['label'] == 'paraphrase' for r in rows)} paraphrases), "
           f"{len(index.tasks)} benchmark tasks")

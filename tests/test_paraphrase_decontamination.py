@@ -10,7 +10,15 @@ from sqlalchemy import select
 from doubles import ScriptedBackend, pipeline_script, stage_of, uniform_scores
 from polyforge.config import CampaignConfig, IngestConfig
 from polyforge.generation.campaign import CampaignRunner
-from polyforge.ingest.paraphrases import BenchmarkIndex, humaneval_tasks, load_labelled, task_description
+from polyforge.ingest.paraphrases import (
+    BenchmarkIndex,
+    benchmark_tasks,
+    bundled_vectors,
+    humaneval_tasks,
+    load_labelled,
+    task_description,
+    task_key,
+)
 from polyforge.memory.embedder import shared_embedder
 from polyforge.storage import Pair, open_engine, session_factory
 
@@ -26,7 +34,7 @@ def test_a_humaneval_prompt_is_described_by_its_docstring_without_examples():
 def test_the_default_threshold_keeps_its_precision_and_recall_on_the_labelled_set():
     rows = load_labelled(LABELLED)
     assert sum(row["label"] == "paraphrase" for row in rows) >= 50 and sum(row["by"] != "hand" for row in rows) >= 20
-    index = BenchmarkIndex(humaneval_tasks(), shared_embedder())
+    index = BenchmarkIndex(humaneval_tasks(), shared_embedder(), bundled_vectors())
     hits = index.nearest([row["text"] for row in rows])
     flagged = [row for row, hit in zip(rows, hits) if hit.similarity >= THRESHOLD]
     caught = [row for row in flagged if row["label"] == "paraphrase"]
@@ -80,3 +88,11 @@ def test_threshold_one_turns_the_check_off(tmp_path, sample_repo, criteria):
                          "Write a function that gives the greatest common divisor of two whole numbers.",
                          paraphrase_threshold=1)
     assert {status for status, _ in pairs} == {"accepted"}
+
+
+def test_the_bundled_tasks_are_embedded_ahead_and_agree_with_the_embedder():
+    tasks = list(benchmark_tasks(humaneval=True, mceval=True, extra=()))
+    known = bundled_vectors()
+    assert len(tasks) > 1000 and all(task_key(task) in known for task in tasks)
+    gcd = next(task for task in tasks if task.task_id == "HumanEval/13")
+    assert float(known[task_key(gcd)] @ shared_embedder().encode([gcd.text])[0]) > 0.999

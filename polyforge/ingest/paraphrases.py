@@ -10,6 +10,7 @@ instruction split feeds campaigns on purpose), and any JSON Lines file the user 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,7 @@ from polyforge.config import IngestConfig
 from polyforge.ingest.decontamination import BenchmarkError, jsonl_records, humaneval_path
 
 MCEVAL_FOLDER = Path(__file__).resolve().parent.parent / "benchmarks" / "mceval"
+BUNDLED_VECTORS = Path(__file__).resolve().parent / "benchmarks" / "task-embeddings.npz"
 DOCSTRING = re.compile(r'("""|\'\'\')(.*?)(\1)', re.DOTALL)
 EXAMPLES = re.compile(r"^\s*(>>>|(?:for example|examples?)\b)", re.IGNORECASE | re.MULTILINE)
 TEXT_FIELDS = ("instruction", "prompt", "text")
@@ -79,14 +81,33 @@ def jsonl_tasks(path: Path) -> Iterator[BenchmarkTask]:
             yield BenchmarkTask(path.name.split(".")[0], task_id, " ".join(text.split()))
 
 
-class BenchmarkIndex:
-    """Benchmark tasks searchable by meaning."""
+def task_key(task: BenchmarkTask) -> str:
+    """A task's key among the bundled vectors: its benchmark, id and a hash of its text (a changed text misses)."""
+    return f"{task.benchmark}:{task.task_id}:{hashlib.blake2b(task.text.encode(), digest_size=8).hexdigest()}"
 
-    def __init__(self, tasks: Iterable[BenchmarkTask], embedder):
+
+@lru_cache(maxsize=1)
+def bundled_vectors() -> dict[str, np.ndarray]:
+    """The bundled tasks' embeddings (HumanEval, McEval: embedding McEval's long descriptions takes a minute on two
+    cores); `python scripts/benchmark_embeddings.py` rebuilds them after the embedder or the tasks change."""
+    if not BUNDLED_VECTORS.is_file():
+        return {}
+    with np.load(BUNDLED_VECTORS) as bundled:
+        return dict(zip(bundled["keys"].tolist(), bundled["vectors"].astype(np.float32)))
+
+
+class BenchmarkIndex:
+    """Benchmark tasks searchable by meaning. Tasks among the bundled vectors are not embedded again."""
+
+    def __init__(self, tasks: Iterable[BenchmarkTask], embedder, known: dict[str, np.ndarray] | None = None):
         self.tasks = list(tasks)
         self.embedder = embedder
-        vectors = embedder.encode([task.text for task in self.tasks]) if self.tasks else np.empty((0, 1), np.float32)
-        self.index = faiss.IndexFlatIP(vectors.shape[1])  # a few thousand tasks: exact search is a fraction of a ms
+        known = known or {}
+        missing = [task for task in self.tasks if task_key(task) not in known]
+        fresh = dict(zip(map(task_key, missing), embedder.encode([task.text for task in missing]))) if missing else {}
+        vectors = np.array([known.get(task_key(task), fresh.get(task_key(task))) for task in self.tasks],
+                           dtype=np.float32).reshape(len(self.tasks), -1)
+        self.index = faiss.IndexFlatIP(vectors.shape[1] or 1)  # a few thousand tasks: exact search takes under a ms
         self.index.add(vectors)
 
     def nearest(self, texts: list[str]) -> list[ParaphraseHit | None]:
@@ -116,7 +137,7 @@ def benchmark_tasks(humaneval: bool, mceval: bool, extra: Iterable[Path]) -> Ite
 def _cached_index(humaneval: bool, mceval: bool, extra: tuple[Path, ...]) -> BenchmarkIndex:
     from polyforge.memory.embedder import shared_embedder
 
-    return BenchmarkIndex(benchmark_tasks(humaneval, mceval, extra), shared_embedder())
+    return BenchmarkIndex(benchmark_tasks(humaneval, mceval, extra), shared_embedder(), bundled_vectors())
 
 
 def paraphrase_index(config: IngestConfig) -> BenchmarkIndex | None:
