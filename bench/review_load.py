@@ -155,10 +155,12 @@ class Annotator(threading.Thread):
                 self.errors.append(f"page {pair_id}: {page.status_code}")
                 return
             csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+            opened = re.search(r'name="opened" value="([^"]+)"', page.text).group(1)
             time.sleep(self.think_s)
             verdict = "accept" if (pair_id + self.number) % 3 else "reject"
             started = time.perf_counter()
-            answer = self.client.post(f"/pairs/{pair_id}/review", data={"verdict": verdict, "csrf_token": csrf})
+            answer = self.client.post(f"/pairs/{pair_id}/review",
+                                      data={"verdict": verdict, "csrf_token": csrf, "opened": opened})
             self.verdict_s.append(time.perf_counter() - started)
             if answer.status_code != 303:
                 self.errors.append(f"verdict {pair_id}: {answer.status_code}")

@@ -110,12 +110,13 @@ def add_routes(app: FastAPI) -> None:
     @app.get("/pairs/{pair_id}", response_class=HTMLResponse)
     def pair_page(request: Request, db: Db, who: Who, spec: Filter, pair_id: RowId, error: str | None = None):
         pair = loaded_pair(db, who, pair_id)
-        before, after = neighbours(db, spec, pair_id)
+        before, after = neighbours(db, spec, pair_id)  # in a queue of open pairs, `after` is also the one to skip to
         revisions = visible_revisions(pair, who)
         instruction, answer = shown_texts(pair, revisions)
         return page(request, "pair.html", {
             "pair": pair, "filters": filter_query(spec), "error": error, "previous": before, "next": after,
-            "skip": next_pending(db, spec, pair_id), "reviews": visible_reviews(pair, who),
+            "skip": (after if spec.pending_only and after else next_pending(db, spec, pair_id)),
+            "reviews": visible_reviews(pair, who),
             "revisions": revisions, "instruction": instruction, "answer": answer,
             "opened": opened_stamp(who.csrf_token or "", pair_id),
         })
