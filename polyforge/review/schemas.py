@@ -1,4 +1,4 @@
-"""The review API's types: what `/api/...` returns and accepts (FastAPI documents them at `/docs`)."""
+"""The review API's types: what `/api/...` returns and accepts (described at `/docs` when served with `--api-docs`)."""
 
 from typing import Annotated, Literal
 
