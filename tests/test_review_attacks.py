@@ -113,6 +113,11 @@ def test_an_annotator_sees_only_her_own_corrections(review_db):
     everything = root.get(f"/api/pairs/{pair_id}").json()
     assert (everything["instruction"], everything["answer"]) == ("ana's instruction", "bo's answer")
     assert [r["author"] for r in everything["revisions"]] == ["bo", "ana"]
+    # Writing what another annotator wrote is stored like any correction: no answer tells her it was there.
+    same = ana.post(f"/api/pairs/{pair_id}/revisions", json={"field": "answer", "text": "bo's answer"})
+    assert same.status_code == 201 and same.json() is not None
+    again = ana.post(f"/api/pairs/{pair_id}/revisions", json={"field": "answer", "text": "bo's answer"})
+    assert again.json() is None  # her own last correction again: nothing to store
 
 
 def test_one_body_limit_for_every_route(review_db):

@@ -42,7 +42,8 @@ def current_texts(session: Session, pair_id: int) -> tuple[str, str]:
 
 def add_revision(session: Session, pair_id: int, field: str, text: str, author: str,
                  user_id: int | None = None) -> PairRevision | None:
-    """Store a correction and commit it; None when the text is what the pair already says (nothing to store).
+    """Store a correction and commit it; None when the text is what the author last wrote (or, before her first
+    correction, what the model wrote): nothing to store.
 
     A corrected answer also becomes the pair's correction preference: chosen the corrected answer, rejected the
     model's original, replacing the one an earlier correction made."""
@@ -57,7 +58,12 @@ def add_revision(session: Session, pair_id: int, field: str, text: str, author: 
     if pair is None:
         raise LookupError(f"no pair {pair_id} in this database")
     now = current_texts(session, pair_id)
-    if text == (now[0] if field == "instruction" else now[1]):
+    # Unchanged against the author's own last correction (else the model's text), never against another
+    # annotator's: a refusal would tell her that someone else had written exactly this (blind review).
+    own = session.scalar(select(PairRevision.text).where(
+        PairRevision.pair_id == pair_id, PairRevision.field == field, PairRevision.author == author)
+        .order_by(PairRevision.id.desc()).limit(1))
+    if text == (own if own is not None else getattr(pair, field)):
         return None
     revision = PairRevision(pair_id=pair_id, field=field, text=text, author=author, user_id=user_id)
     session.add(revision)
