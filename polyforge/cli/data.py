@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from polyforge.cli.campaign import Executor
 from polyforge.cli.common import USER_ERRORS, console, database_target, database_url_of, fail, output_path
 from polyforge.cli.views import print_ingest_report
 from polyforge.config import load_config
@@ -86,9 +87,15 @@ def ingest(
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'ingest' and 'languages' to use.")] = None,
     campaign: Annotated[str, typer.Option(help="Campaign name the snippets are stored under.")] = "ingest",
     language: Annotated[Optional[list[str]], typer.Option(help="Only this language (repeat the option).")] = None,
+    executor: Annotated[Optional[Executor], typer.Option(
+        help="Where the steps run: local (a process pool here) or ray (shards on a Ray cluster, duplicates found "
+             "across it; the same snippets kept); default: the config's workers.executor, else local.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(
+        help="The Ray cluster to join (e.g. auto, or ray://head:10001); default: the config's workers.ray_address, "
+             "else a Ray started here for the run.")] = None,
 ) -> None:
     """Ingest sources into a database: snippets plus the per-language table of counts."""
-    from polyforge.config import IngestConfig
+    from polyforge.config import IngestConfig, WorkersConfig
     from polyforge.ingest.corpus import source_of
     from polyforge.ingest.store import ingest_into_database
 
@@ -97,6 +104,9 @@ def ingest(
         loaded = load_config(config) if config else None
         settings = loaded.ingest if loaded else IngestConfig()
         languages = language or (loaded.languages if loaded else None)
+        workers = loaded.workers if loaded else WorkersConfig()
+        if ray_address and (executor or Executor(workers.executor)) != Executor.ray:
+            fail("--ray-address names the Ray cluster of --executor ray: add --executor ray, or leave the address out")
         with Progress(SpinnerColumn(), TextColumn("ingest {task.fields[files]} files"), BarColumn(),
                       TextColumn("{task.completed:,.0f} bytes"), TimeElapsedColumn(), console=console) as progress:
             task = progress.add_task("ingest", total=None, files=0)
@@ -105,7 +115,8 @@ def ingest(
                 progress.update(task, advance=size, files=progress.tasks[task].fields["files"] + 1)
 
             report, run_id = ingest_into_database(url, [source_of(source) for source in sources], settings, campaign,
-                                                  languages, on_file)
+                                                  languages, on_file, (executor or Executor(workers.executor)).value,
+                                                  ray_address or workers.ray_address)
     except USER_ERRORS as exc:
         fail(str(exc))
     print_ingest_report(report)

@@ -241,7 +241,9 @@ def _source_records(config: CampaignConfig, report: IngestReport) -> Iterator[Sn
     code = [source.location if source.files is None else source for source in config.sources
             if source.instructions is None]
     if code:
-        yield from stream_snippets(code, config.ingest, report, config.languages)
+        # A campaign on Ray ingests on the same cluster.
+        yield from stream_snippets(code, config.ingest, report, config.languages, executor=config.workers.executor,
+                                   ray_address=config.workers.ray_address)
 
 
 StoreItem = Callable[[ItemResult], Awaitable[list[StoredPair]]]  # stores a finished item in one transaction

@@ -134,10 +134,14 @@ class ExactDedup:
     def __init__(self) -> None:
         self.seen: set[int] = set()
 
-    def reason_to_drop(self, snippet: Candidate) -> str | None:
+    @staticmethod
+    def key(content_hash: str) -> int:
         # 64 bits of the SHA-256: a collision among a billion snippets has odds of about 3%; a small int
         # takes a third of the memory of the hex digest.
-        key = int(snippet.content_hash[:16], 16)
+        return int(content_hash[:16], 16)
+
+    def reason_to_drop(self, snippet: Candidate) -> str | None:
+        key = self.key(snippet.content_hash)
         if key in self.seen:
             return "exact duplicate"
         self.seen.add(key)
@@ -186,9 +190,15 @@ class NearDedup:
         self.bands = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
         self.seen: set[int] = set()
 
+    def keys(self, signature: np.ndarray) -> list[int]:
+        """One signed 64-bit key per band, the same in every process (Python's own hash of bytes is salted per
+        process), so that processes of a cluster can group snippets by band."""
+        return [int.from_bytes(hashlib.blake2b(band.to_bytes(2, "little") + signature[start:end].tobytes(),
+                                               digest_size=8).digest(), "little", signed=True)
+                for band, (start, end) in enumerate(self.bands)]
+
     def reason_to_drop(self, snippet: Candidate) -> str | None:
-        signature = snippet.signature
-        keys = [hash((band, signature[start:end].tobytes())) for band, (start, end) in enumerate(self.bands)]
+        keys = self.keys(snippet.signature)
         if any(key in self.seen for key in keys):
             return "near duplicate"
         self.seen.update(keys)

@@ -14,9 +14,10 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from polyforge.config import IngestConfig, SourceConfig
-from polyforge.ingest.corpus import CorpusRow, corpus_rows, license_refusal
+from polyforge.ingest.corpus import corpus_rows, license_refusal
 from polyforge.ingest.filters import Candidate, ExactDedup, NearDedup, Redact, SnippetFilter
 from polyforge.languages import language_by_name, language_table
 from polyforge.ingest.sources import SkipLog, Source, SourceError, open_source, walk
@@ -110,7 +111,7 @@ BATCH_FILES = 8  # files a worker takes at a time
 BATCHES_IN_FLIGHT = 4  # per worker: enough to keep workers busy, few enough to bound memory
 
 
-class _Stage:
+class Stage:
     """One ingest run: the worker pool, the index filters and the report being filled."""
 
     def __init__(self, config: IngestConfig, report: IngestReport, wanted: set[str] | None):
@@ -145,7 +146,7 @@ class _Stage:
     def corpus(self, source: SourceConfig, summary: SourceSummary,
                on_file: Callable[[int], None]) -> Iterator[SnippetRecord]:
         """A corpus's rows through the same steps as files; a snippet's source is its row's repository."""
-        in_flight: deque[CorpusRow] = deque()  # rows handed to `_results`, whose results come back in order
+        in_flight: deque[str | None] = deque()  # the repositories of rows handed to `_results`, in order
 
         def tasks() -> Iterator[RowTask]:
             for where, row in corpus_rows(source):
@@ -153,12 +154,12 @@ class _Stage:
                 if refusal:
                     summary.skipped.note(refusal, where)
                     continue
-                in_flight.append(row)
+                in_flight.append(row.repo)
                 yield row.task
 
         for result in self._results(tasks()):
-            row = in_flight.popleft()
-            yield from self._take(row.repo or summary.location, summary, result)
+            repo = in_flight.popleft()
+            yield from self._take(repo or summary.location, summary, result)
             on_file(result.size)
 
     def _results(self, tasks: Iterator[FileTask | RowTask]) -> Iterator[FileResult]:
@@ -251,13 +252,22 @@ def stream_snippets(
     report: IngestReport | None = None,
     languages: Sequence[str] | None = None,
     on_file: Callable[[int], None] = lambda size: None,
+    executor: Literal["local", "ray"] = "local",
+    ray_address: str | None = None,
 ) -> Iterator[SnippetRecord]:
     """Snippets from every source (a folder or git URL, or a source config: a corpus of files too) in a stable
     order. A source that cannot be read (missing folder, unreachable URL, empty repository, no shards) is reported in
-    `report.problems` and the others go on."""
+    `report.problems` and the others go on. On the "ray" executor the steps run on the Ray cluster at `ray_address`
+    (None: a Ray started here) and keep the same snippets (ray_ingest.py)."""
     config = config or IngestConfig()
     report = report if report is not None else IngestReport()
-    stage = _Stage(config, report, selected_languages(languages))
+    wanted = selected_languages(languages)
+    if executor == "ray":
+        from polyforge.ingest.ray_ingest import RayStage  # Ray is imported only by the runs that use it
+
+        stage = RayStage(config, report, wanted, ray_address)
+    else:
+        stage = Stage(config, report, wanted)
     try:
         for given in sources:
             location = given.location if isinstance(given, SourceConfig) else str(given)

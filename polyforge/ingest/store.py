@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,6 +74,8 @@ def ingest_into_database(
     campaign_name: str,
     languages: Sequence[str] | None = None,
     on_file: Callable[[int], None] = lambda size: None,
+    executor: Literal["local", "ray"] = "local",
+    ray_address: str | None = None,
 ) -> tuple[IngestReport, int]:
     """Stream an ingest run straight into a database (snippets and the per-language table), never
     holding all snippets in memory; returns the report and the run's id."""
@@ -82,6 +85,7 @@ def ingest_into_database(
         campaign = find_or_create_campaign(session, campaign_name, settings, status=CampaignStatus.ingested)
         report = IngestReport()
         started = time.perf_counter()
-        store_snippets(session, campaign.id, stream_snippets(sources, config, report, languages, on_file))
+        store_snippets(session, campaign.id, stream_snippets(sources, config, report, languages, on_file,
+                                                                executor, ray_address))
         run = store_ingest_run(session, campaign.id, report, time.perf_counter() - started)
         return report, run.id
