@@ -113,7 +113,9 @@ CASES = {
     "eval": lambda p: [
         (["embedded", "--benchmark", str(p.tmp / "no-mceval")], p.tmp / "no-mceval"),
         (["embedded", "--out", str(p.under_file)], p.a_file),
-        (["embedded", "--out", str(p.folder)], p.folder),
+        (["embedded", "--out", str(p.a_file)], p.a_file),  # --out is a folder: a file there is refused
+        (["embedded", "--split", "train"], "split 'train'"),
+        (["--base-url", "http://127.0.0.1:9/v1"], "--base-url needs --model"),
     ],
     "demo": lambda p: [
         (["--out", str(p.under_file)], p.a_file),
