@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from polyforge.cli import app
 from polyforge.config import IngestConfig, SourceConfig
-from polyforge.ingest import IngestReport, ray_ingest, stream_snippets
+from polyforge.ingest import IngestError, IngestReport, ray_ingest, stream_snippets
 from polyforge.storage import Snippet, open_engine, session_factory
 from test_corpus_sources import stack_row, write_shards
 
@@ -84,3 +84,14 @@ def test_a_cluster_that_cannot_be_joined_is_a_message(sample_repo, tmp_path, opt
     result = CliRunner().invoke(app, ["ingest", str(sample_repo), "--db", str(tmp_path / "x.db"), *options])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+
+
+
+def test_a_failing_worker_is_a_message_naming_the_error(ray_cluster):
+    import ray
+
+    def failing_step() -> None:  # defined here: Ray ships it by value, the workers cannot import this module
+        raise ValueError("the parser ran out of stack")
+
+    with pytest.raises(IngestError, match="a worker failed: ValueError: the parser ran out of stack"):
+        ray_ingest.gathered([ray.remote(max_retries=0)(failing_step).remote()])

@@ -191,6 +191,19 @@ def join_cluster(address: str | None) -> None:
                           "here") from exc
 
 
+def gathered(refs):
+    """ray.get, a worker's failure (its process or node lost past Ray's retries, an error in its code) told as a
+    message: the last line of the remote traceback says why."""
+    import ray
+    from ray.exceptions import RayError
+
+    try:
+        return ray.get(refs)
+    except RayError as exc:
+        lines = str(exc).strip().splitlines()
+        raise IngestError(f"ingest on Ray: a worker failed: {lines[-1] if lines else type(exc).__name__}") from exc
+
+
 class RayStage(Stage):
     """An ingest run whose per-file steps run on shard workers and whose index filters are the dedup partitions'."""
 
@@ -221,8 +234,6 @@ class RayStage(Stage):
 
     def _results(self, tasks: Iterator[FileTask | RowTask]) -> Iterator[FileResult]:
         """The source's shards processed and its duplicates decided across the cluster, then its results in order."""
-        import ray
-
         shards, parts = [], []
         while batch := list(itertools.islice(tasks, SHARD_FILES)):
             worker = self.shard_workers[self.shards % len(self.shard_workers)]
@@ -231,27 +242,27 @@ class RayStage(Stage):
             shards.append((self.shards, results, count))
             parts.append(shares)
             self.shards += 1
-        counts = ray.get([count for _, _, count in shards])
+        counts = gathered([count for _, _, count in shards])
         self._decide([[shares[part] for shares in parts] for part in range(len(self.partitions))])
         for (shard, results, _), count in zip(shards, counts):
             self._positions = iter(range(shard << SHARD_BITS, (shard << SHARD_BITS) + count))
-            yield from ray.get(results)
+            yield from gathered(results)
 
     def _decide(self, shares: list[list]) -> None:
         """The exact and near duplicates among the source's snippets, by position."""
         import ray
 
-        exact = np.concatenate(ray.get([actor.exact.remote(*own) for actor, own in zip(self.partitions, shares)]))
+        exact = np.concatenate(gathered([actor.exact.remote(*own) for actor, own in zip(self.partitions, shares)]))
         self.exact.dropped = set(exact.tolist())
         exact_ref = ray.put(exact)
-        started = ray.get([actor.start_near.remote(exact_ref, *own) for actor, own in zip(self.partitions, shares)])
+        started = gathered([actor.start_near.remote(exact_ref, *own) for actor, own in zip(self.partitions, shares)])
         dropped = set(np.concatenate([at_once for at_once, _ in started]).tolist())
         undecided = set(np.concatenate([contested for _, contested in started]).tolist()) - dropped
         kept: set[int] = set()
         while undecided:
             kept_ref, dropped_ref = ray.put(np.array(sorted(kept), dtype=np.int64)), ray.put(
                 np.array(sorted(dropped), dtype=np.int64))
-            votes = ray.get([actor.vote.remote(kept_ref, dropped_ref) for actor in self.partitions])
+            votes = gathered([actor.vote.remote(kept_ref, dropped_ref) for actor in self.partitions])
             to_drop = undecided & set(np.concatenate([drop for drop, _ in votes]).tolist())
             waiting = set(np.concatenate([wait for _, wait in votes]).tolist())
             dropped |= to_drop
@@ -261,7 +272,7 @@ class RayStage(Stage):
             undecided -= decided
         self.near.dropped = dropped
         everything_dropped = ray.put(np.array(sorted(dropped | self.exact.dropped), dtype=np.int64))
-        ray.get([actor.finish.remote(everything_dropped) for actor in self.partitions])
+        gathered([actor.finish.remote(everything_dropped) for actor in self.partitions])
 
     def _filter(self, language: str, cut: CutResult) -> str | None:
         if cut.dropped_by is None:  # it reaches the index filters: the next position of its shard
