@@ -47,6 +47,7 @@ def finished_campaign(db_url):
         session.flush()
         session.add(Review(pair_id=pairs[1].id, annotator="root", verdict="accept", adjudication=True))
         add_user(session, "ana", "annotator", PASSWORD)
+        add_user(session, "root", "admin", PASSWORD)
         session.commit()
         return db_url, campaign.id
 
@@ -90,7 +91,9 @@ def test_report_html_says_what_is_wrong(finished_campaign, tmp_path):
 
 def test_the_app_serves_the_dashboard_under_a_strict_policy(finished_campaign):
     url, campaign_id = finished_campaign
-    client = logged_in(create_app(url))
+    app = create_app(url)
+    assert logged_in(app).get("/campaigns").status_code == 403  # dashboards are for admins (blind review)
+    client = logged_in(app, "root")
     listing = client.get("/campaigns")
     assert listing.status_code == 200 and "nightly" in listing.text
     assert f'href="/campaigns/{campaign_id}"' in listing.text

@@ -35,5 +35,7 @@ def add_routes(app: FastAPI) -> None:
         campaign = db.get(Campaign, campaign_id)
         if campaign is None:
             raise HTTPException(404, f"no campaign {campaign_id} in this database; /campaigns lists them")
-        html = dashboards.get(campaign_id, lambda: campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S))
+        # Keyed by status too: a campaign that starts or finishes is drawn anew (its page reloads only while running).
+        html = dashboards.get((campaign_id, campaign.status),
+                              lambda: campaign_dashboard(db, campaign, refresh_s=DASHBOARD_REFRESH_S))
         return HTMLResponse(html, headers={"content-security-policy": DASHBOARD_CSP})
