@@ -39,7 +39,7 @@ SHARD_BITS = 32  # a position is (shard << SHARD_BITS) + the snippet's rank amon
 EMPTY = np.empty(0, dtype=np.int64)
 
 
-def _split(positions: list[int], keys: list[int], partitions: int, dtype: type) -> list[tuple[np.ndarray, np.ndarray]]:
+def split_by_key(positions: list[int], keys: list[int], partitions: int, dtype: type) -> list[tuple[np.ndarray, np.ndarray]]:
     """(positions, keys) of each partition, a key's partition being the key modulo their number."""
     position_array, key_array = np.array(positions, dtype=np.int64), np.array(keys, dtype=dtype)
     owner = key_array % partitions
@@ -69,8 +69,8 @@ class ShardWorker:
                 band_positions.extend([position] * len(keys))
                 band_keys.extend(keys)
             cut.signature = None  # used up here: the driver never needs it
-        exact = _split(positions, content_keys, self.partitions, np.uint64)
-        near = _split(band_positions, band_keys, self.partitions, np.int64)
+        exact = split_by_key(positions, content_keys, self.partitions, np.uint64)
+        near = split_by_key(band_positions, band_keys, self.partitions, np.int64)
         return (results, len(positions), *zip(exact, near))
 
 
