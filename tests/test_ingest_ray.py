@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from polyforge.cli import app
 from polyforge.config import IngestConfig, SourceConfig
 from polyforge.ingest import IngestError, IngestReport, ray_ingest, stream_snippets
-from polyforge.storage import Snippet, open_engine, session_factory
+from polyforge.storage import Snippet, database_url, session_scope
 from test_corpus_sources import stack_row, write_shards
 
 CHAIN = 12
@@ -63,14 +63,16 @@ def test_ray_ingest_keeps_the_same_snippets_as_local(ray_cluster, sample_repo, t
     assert 2 <= len(kept_of_chain) < CHAIN  # the chain is cut into several kept snippets, not one
 
 
-def test_ray_ingest_command_stores_the_same_snippets(ray_cluster, tmp_path):
+def test_ray_ingest_command_stores_the_same_snippets(ray_cluster, tmp_path, db_url):
+    """The Ray run stores into SQLite and into PostgreSQL (as a cluster of several nodes would); the local run into
+    SQLite."""
     family = str(near_duplicate_family(tmp_path / "family"))
     stored = {}
-    for executor, extra in (("local", []), ("ray", ["--ray-address", ray_cluster])):
-        db = tmp_path / f"{executor}.db"
-        result = CliRunner().invoke(app, ["ingest", family, "--db", str(db), "--executor", executor, *extra])
+    for executor, url, extra in (("local", database_url(tmp_path / "local.db"), []),
+                                 ("ray", db_url, ["--ray-address", ray_cluster])):
+        result = CliRunner().invoke(app, ["ingest", family, "--db", url, "--executor", executor, *extra])
         assert result.exit_code == 0, result.output
-        with session_factory(open_engine(f"sqlite:///{db}", create=False))() as session:
+        with session_scope(url, create=False) as session:
             stored[executor] = sorted(session.scalars(select(Snippet.content_hash)))
     assert stored["ray"] == stored["local"] and len(stored["local"]) >= 2
 

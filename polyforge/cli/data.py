@@ -83,7 +83,8 @@ def ingest(
     sources: Annotated[list[str], typer.Argument(
         help="Local folders, git URLs (cloned shallowly), and corpora of code files: Parquet or JSON Lines shards or "
         "a glob of them, or a folder saved by datasets (The Stack v2's field names; a campaign config maps others).")],
-    db: Annotated[Path, typer.Option(help="Database: a .db file, a folder holding polyforge.db, or a URL.")],
+    # Text, not a Path: a Path would fold the // of a URL (postgresql+psycopg://...).
+    db: Annotated[str, typer.Option(help="Database: a .db file, a folder holding polyforge.db, or a URL.")],
     config: Annotated[Optional[Path], typer.Option(help="Campaign YAML whose 'ingest' and 'languages' to use.")] = None,
     campaign: Annotated[str, typer.Option(help="Campaign name the snippets are stored under.")] = "ingest",
     language: Annotated[Optional[list[str]], typer.Option(help="Only this language (repeat the option).")] = None,
