@@ -2,6 +2,7 @@
 local executor, with exact and near duplicates across shards, nodes and sources; clear errors for a cluster that
 cannot be joined."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,9 @@ def test_a_failing_worker_is_a_message_naming_the_error(ray_cluster):
 
     with pytest.raises(IngestError, match="a worker failed: ValueError: the parser ran out of stack"):
         ray_ingest.gathered([ray.remote(max_retries=0)(failing_step).remote()])
+
+
+def test_ray_not_installed_is_a_message(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where Ray is not installed
+    with pytest.raises(IngestError, match=r"needs Ray, which is not installed here: pip install 'polyforge\[ray\]'"):
+        ray_ingest.join_cluster(None)

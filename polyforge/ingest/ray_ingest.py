@@ -176,8 +176,10 @@ def _check_reachable(address: str) -> None:
 
 def join_cluster(address: str | None) -> None:
     """Join the Ray cluster at `address` (None: start a Ray on this machine), unless this process has joined one."""
-    import ray
-
+    try:
+        import ray
+    except ImportError as exc:
+        raise IngestError("ingest on Ray needs Ray, which is not installed here: pip install 'polyforge[ray]'") from exc
     if address not in (None, "auto", "local"):
         _check_reachable(address)
     if ray.is_initialized():
@@ -208,10 +210,10 @@ class RayStage(Stage):
     """An ingest run whose per-file steps run on shard workers and whose index filters are the dedup partitions'."""
 
     def __init__(self, config: IngestConfig, report: IngestReport, wanted: set[str] | None, address: str | None):
-        import ray
-
         super().__init__(config, report, wanted)
         join_cluster(address)
+        import ray
+
         nodes = sum(1 for node in ray.nodes() if node["Alive"])
         free = int(ray.available_resources().get("CPU", 0))
         workers = max(1, min(free, config.workers) if config.workers else free)
