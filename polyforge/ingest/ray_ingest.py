@@ -39,7 +39,8 @@ SHARD_BITS = 32  # a position is (shard << SHARD_BITS) + the snippet's rank amon
 EMPTY = np.empty(0, dtype=np.int64)
 
 
-def split_by_key(positions: list[int], keys: list[int], partitions: int, dtype: type) -> list[tuple[np.ndarray, np.ndarray]]:
+def split_by_key(positions: list[int], keys: list[int], partitions: int,
+                 dtype: type) -> list[tuple[np.ndarray, np.ndarray]]:
     """(positions, keys) of each partition, a key's partition being the key modulo their number."""
     position_array, key_array = np.array(positions, dtype=np.int64), np.array(keys, dtype=dtype)
     owner = key_array % partitions
