@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from polyforge.agents import ITEM_ERRORS, JudgeAgent, LanguageAgent, StageOutput, TesterAgent, Verdict, code_block
 from polyforge.agents.gates import answer_gate, instruction_gate, sensitive_gate
-from polyforge.agents.judge import execution_note, sandbox_feedback
+from polyforge.agents.judge import execution_note
 from polyforge.agents.test_evidence import (
     as_evidence,
     shared_interface,
@@ -22,7 +22,8 @@ from polyforge.agents.test_evidence import (
 )
 from polyforge.config import GatesConfig
 from polyforge.generation.discussion import build_discussion_graph, discuss
-from polyforge.generation.item_state import ItemState, Repair, Step, dropped, ended
+from polyforge.generation.item_state import ItemState, Step, dropped, ended
+from polyforge.generation.repair import candidate_to_repair, fix_candidate
 from polyforge.ingest.decontamination import BenchmarkNgrams
 from polyforge.ingest.paraphrases import BenchmarkIndex
 from polyforge.languages import grammar_names
@@ -37,9 +38,6 @@ CODE_FAILURES = frozenset({Status.FAILED, Status.COMPILE_ERROR, Status.RUNTIME_E
                            Status.MEMORY_LIMIT})
 # Until a pass, the runs after which another candidate is written (config: sampling.answer_again_after).
 WRONG_RESULTS = frozenset({Status.FAILED, Status.TIMEOUT, Status.MEMORY_LIMIT})
-# The runs whose output can tell a model what to fix (a memory limit's output rarely says where).
-REPAIRABLE = frozenset({Status.FAILED, Status.COMPILE_ERROR, Status.RUNTIME_ERROR, Status.TIMEOUT})
-REPAIR_SEED_OFFSET = 104729  # repair i samples with the item's seed + offset + i: apart from the candidates' seeds
 
 
 @dataclass(frozen=True)
@@ -270,37 +268,17 @@ class ItemSteps:
         return {"written_tests": written, "tests": tests,
                 "executions": [as_evidence(execution, vacuous, note) for execution in executions]}
 
-    def _to_repair(self, state: ItemState) -> int | None:
-        """The candidate to fix next: while no candidate passed and repair turns are left, the latest one whose run
-        failed in a way its output can explain (`REPAIRABLE`); None when there is none."""
-        if len(state.repairs) >= self.settings.repair_turns or any(map(passed, state.executions)):
-            return None
-        for index in reversed(range(len(state.executions))):
-            execution = state.executions[index]
-            if execution is not None and index not in state.screened_out:
-                return index if execution.status in REPAIRABLE else None
-        return None
-
     async def repair(self, state: ItemState) -> dict:
-        """The agent fixes the latest failed candidate from the sandbox's output on it; the fix is a new candidate
-        (screened and run with the same tests next). A model error ends the repairs, not the item."""
-        broken = self._to_repair(state)
-        feedback = sandbox_feedback(state.executions[broken])
-        seed = state.item.seed + REPAIR_SEED_OFFSET + len(state.repairs)
-        try:
-            fix = await self.agents[state.item.language].repair_answer(state.instruction.text,
-                                                                       state.candidates[broken].text, feedback, seed)
-        except ITEM_ERRORS as exc:
-            return {"error": f"repair: {exc}"}
-        repairs = {**state.repairs, len(state.candidates): Repair(broken, feedback)}
-        return {"candidates": [*state.candidates, fix], "repairs": repairs}
+        """The latest failed candidate fixed from the sandbox's output on it (repair.py)."""
+        broken = candidate_to_repair(state, self.settings.repair_turns)
+        return await fix_candidate(self.agents[state.item.language], state, broken)
 
     def answer_again_or_judge(self, state: ItemState) -> str:
-        """A repair while one is due (`_to_repair`); until a pass, another round while no candidate passed and more
-        may be written, as long as another candidate could pass: the gates dropped every one so far, or the latest
-        run ended in a way another answer may change (`answer_again_after`; not when the tester failed or the
+        """A repair while one is due (`candidate_to_repair`); until a pass, another round while no candidate passed
+        and more may be written, as long as another candidate could pass: the gates dropped every one so far, or the
+        latest run ended in a way another answer may change (`answer_again_after`; not when the tester failed or the
         sandbox lacks the language: nothing ran); else the judge."""
-        if state.error is None and self._to_repair(state) is not None:
+        if state.error is None and candidate_to_repair(state, self.settings.repair_turns) is not None:
             return "repair"
         if not self._another_candidate(state.answer_calls) or any(map(passed, state.executions)):
             return "judge"
