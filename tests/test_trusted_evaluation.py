@@ -151,3 +151,22 @@ def test_eval_says_what_is_missing():
     assert both.exit_code == neither.exit_code == nameless.exit_code == 2
     assert "not both" in both.output and "--base-url URL --model NAME" in neither.output
     assert "--base-url needs --model" in nameless.output
+
+
+def test_training_refuses_when_the_held_out_check_leaves_too_few_rows(tmp_path):
+    from factories import pair
+    from polyforge.config import TrainingConfig
+    from polyforge.training.datasets import TooFewAccepted
+    from polyforge.training.recipe import train_campaign
+
+    leaked = benchmark_tasks("humaneval", limit=1)[0]
+    url = f"sqlite:///{tmp_path / 'campaign.db'}"
+    with session_scope(url) as session:
+        campaign, (snippet,) = campaign_with_snippets(session, 1)
+        session.add(pair(campaign, snippet, "Python", "accepted", instruction=leaked.prompt))
+        session.commit()
+    settings = TrainingConfig(min_accepted_pairs=1, dpo_steps=0)
+    with pytest.raises(TooFewAccepted, match=r"0 SFT row\(s\) left once those sharing a 10-gram with evaluation "
+                                             r"tasks \(humaneval, mceval\) were dropped"):
+        train_campaign(url, tmp_path / "run", settings)  # before any model loads
+    assert not (tmp_path / "run" / "sft").exists()

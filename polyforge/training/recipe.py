@@ -17,7 +17,7 @@ from polyforge.config import TrainingConfig
 from polyforge.storage import Campaign, session_scope
 from polyforge.storage.report import latest_campaign
 from polyforge.training.common import NoTrainableExamples, TrainingRunResult, finished_stage, is_main_process
-from polyforge.training.datasets import coarse_examples, dpo_examples, sft_examples
+from polyforge.training.datasets import TooFewAccepted, coarse_examples, dpo_examples, sft_examples
 from polyforge.training.held_out import drop_contaminated, require_campaign_held_out
 
 SUMMARY_FILE = "summary.json"
@@ -78,6 +78,12 @@ def train_campaign(database_url: str, out: Path, settings: TrainingConfig, seed:
     for name, counts in dropped.items():
         say(f"held out: {sum(counts.values())} {name} row(s) dropped, sharing a 10-gram with evaluation tasks of "
             + ", ".join(f"{benchmark} ({count})" for benchmark, count in counts.items()))
+    if len(sft_data.examples) < settings.min_accepted_pairs:
+        raise TooFewAccepted(
+            f"campaign {campaign_id}: {len(sft_data.examples)} SFT row(s) left once those sharing a 10-gram with "
+            f"evaluation tasks ({', '.join(settings.held_out_benchmarks)}) were dropped, fewer than the "
+            f"{settings.min_accepted_pairs} training.min_accepted_pairs asks; generate from sources that are not "
+            "benchmark tasks, or set training.held_out_benchmarks to the benchmarks you will evaluate on")
 
     def stage(name: str, label: str, run: Callable[[], TrainingRunResult]) -> TrainingRunResult:
         done = finished_stage(out / name) if resume else None
