@@ -122,7 +122,10 @@ def test_in_process_vllm_backend_runs_a_campaign(tmp_path, sample_repo):
     config = campaign_config(tmp_path, sample_repo, {"backend": "vllm", "engine_args": {"enforce_eager": True}})
     # What the small model writes differs between CPUs; with the gates open every item is answered and judged
     # through the in-process engine, whatever it wrote.
-    config["generation"] = {"gates": {"restated_snippet": False, "refusal": False, "code_block": False}}
+    config["generation"] = {"gates": {"restated_snippet": False, "refusal": False, "code_block": False,
+                                      "secrets": False}}
+    # The sample's Fibonacci and palindrome tasks paraphrase HumanEval's: such an item ends before its answer.
+    config.setdefault("ingest", {})["paraphrase_threshold"] = 1
     config_path.write_text(yaml.safe_dump(config))
     finished = subprocess.run([str(polyforge), "run", str(config_path)], capture_output=True, text=True,
                               timeout=1200)
