@@ -146,10 +146,13 @@ def visible_gpus() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [device.strip() for device in visible.split(",") if device.strip()]
-    if not has_cuda_gpu():
+    if shutil.which("nvidia-smi") is None:
         return []
-    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False).stdout
-    return [str(index) for index, line in enumerate(line for line in listing.splitlines() if line.startswith("GPU "))]
+    listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
+    if listing.returncode != 0:
+        return []
+    gpus = [line for line in listing.stdout.splitlines() if line.startswith("GPU ")]
+    return [str(index) for index in range(len(gpus))]
 
 
 def replica_environments(replicas: int, gpus: list[str], cores: list[int]) -> list[dict[str, str]]:
